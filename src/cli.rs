@@ -1,0 +1,211 @@
+//! Command-line interface: argument parsing, progress and messages. No logic lives here.
+
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use console::style;
+use envlock::{
+    conda::{self, DEFAULT_CHANNEL_ALIAS},
+    error::Failure,
+    resolve::{self, ResolveRequest},
+    spec,
+};
+use rattler_conda_types::Subdir;
+use url::Url;
+
+#[derive(Parser)]
+#[command(
+    name = "envlock",
+    version,
+    about = "Lock conda and PyPI environments and ship them in reproducible Docker images",
+    after_help = "Examples:\n  envlock resolve                          lock ./environment.yml into ./conda-lock.yml\n  envlock resolve env.yml -p linux-64      lock for one platform only\n  envlock resolve --exclude-newer 2024-05-01\n\nExit codes: 0 success, 1 drift found, 2 error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Print more detail (the locked packages).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
+
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// When to use colors.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Solve environment.yml into a pinned, hashed conda-lock.yml for each target platform.
+    #[command(
+        after_help = "Examples:\n  envlock resolve\n  envlock resolve environment.yml -p linux-64 -p osx-arm64\n  envlock resolve --channel-alias https://conda.example.com --exclude-newer 2024-05-01\n  envlock resolve --mirror https://conda.anaconda.org/conda-forge=https://mirror.example.com/conda-forge\n  envlock resolve --virtual-package __cuda=12.4 --virtual-package __glibc=2.28"
+    )]
+    Resolve(ResolveArgs),
+}
+
+#[derive(Args)]
+struct ResolveArgs {
+    /// Input files: environment.yml. Default: ./environment.yml, else ./requirements.txt.
+    files: Vec<PathBuf>,
+
+    /// Where to write the lockfile [default: conda-lock.yml beside the first input].
+    #[arg(long, value_name = "PATH")]
+    lockfile: Option<PathBuf>,
+
+    /// Target platform, repeatable. Overrides the file's `platforms:`
+    /// [default: linux-64 and linux-aarch64].
+    #[arg(short, long = "platform", value_name = "PLATFORM", value_parser = parse_platform)]
+    platforms: Vec<Subdir>,
+
+    /// Add a channel after the file's channels, repeatable.
+    #[arg(short, long = "channel", value_name = "CHANNEL")]
+    channels: Vec<String>,
+
+    /// URL that channel names are resolved against, as conda's `channel_alias`.
+    #[arg(long, value_name = "URL", env = "ENVLOCK_CHANNEL_ALIAS", default_value = DEFAULT_CHANNEL_ALIAS)]
+    channel_alias: Url,
+
+    /// Fetch CHANNEL_URL (or a channel name) from MIRROR_URL; the lockfile keeps CHANNEL_URL.
+    #[arg(long = "mirror", value_name = "CHANNEL_URL=MIRROR_URL")]
+    mirrors: Vec<String>,
+
+    /// Set or add a virtual package for every platform, e.g. __glibc=2.28 or __cuda=12.4.
+    #[arg(long = "virtual-package", value_name = "NAME=VERSION")]
+    virtual_packages: Vec<String>,
+
+    /// Ignore packages published after this date (2024-05-01) or time (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    exclude_newer: Option<String>,
+
+    /// Where downloaded repodata is cached [default: the user cache directory].
+    #[arg(long, value_name = "DIR", env = "ENVLOCK_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+fn parse_platform(s: &str) -> Result<Subdir, String> {
+    spec::parse_platform(s).map_err(|f| f.message)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.color {
+        ColorChoice::Always => console::set_colors_enabled_stderr(true),
+        ColorChoice::Never => console::set_colors_enabled_stderr(false),
+        ColorChoice::Auto => {}
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return report(&anyhow::Error::new(e).context("could not start the async runtime"));
+        }
+    };
+    let result = match cli.command {
+        Command::Resolve(args) => runtime.block_on(run_resolve(args, cli.verbose, cli.quiet)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let virtual_packages = args
+        .virtual_packages
+        .iter()
+        .map(|v| conda::parse_virtual_package(v))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let exclude_newer = args
+        .exclude_newer
+        .as_deref()
+        .map(conda::parse_exclude_newer)
+        .transpose()?;
+    let cache_dir = match args.cache_dir {
+        Some(dir) => dir,
+        None => dirs::cache_dir()
+            .map(|d| d.join("envlock"))
+            .ok_or_else(|| Failure::new("no user cache directory").hint("pass --cache-dir DIR"))?,
+    };
+    let progress = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+    let spinner = progress.as_ref().map(|mp| {
+        let s = mp.add(indicatif::ProgressBar::new_spinner());
+        s.set_message("resolving");
+        s.enable_steady_tick(std::time::Duration::from_millis(100));
+        s
+    });
+
+    let outcome = resolve::resolve(ResolveRequest {
+        inputs: args.files,
+        lockfile: args.lockfile,
+        platforms: args.platforms,
+        channels: args.channels,
+        channel_alias: args.channel_alias,
+        mirrors: args.mirrors,
+        virtual_packages,
+        exclude_newer,
+        cache_dir,
+        progress,
+    })
+    .await;
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let outcome = outcome?;
+
+    if !quiet {
+        for warning in &outcome.warnings {
+            eprintln!("{} {warning}", style("warning:").yellow().bold());
+        }
+        let counts: Vec<String> = outcome
+            .solutions
+            .iter()
+            .map(|s| format!("{} ({} packages)", s.platform, s.records.len()))
+            .collect();
+        eprintln!(
+            "{} {} into {} in {:.2}s",
+            style("Locked").green().bold(),
+            counts.join(", "),
+            outcome.lockfile.display(),
+            started.elapsed().as_secs_f64()
+        );
+        if verbose > 0 {
+            for solution in &outcome.solutions {
+                eprintln!("{}:", solution.platform);
+                for r in &solution.records {
+                    let p = &r.package_record;
+                    eprintln!("  {} {} {}", p.name.as_normalized(), p.version, p.build);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints an error uv-style: the message, its causes, then the hint; exit code 2.
+fn report(error: &anyhow::Error) -> ExitCode {
+    eprintln!("{} {error}", style("error:").red().bold());
+    for cause in error.chain().skip(1) {
+        eprintln!("  {} {cause}", style("caused by:").red());
+    }
+    if let Some(hint) = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<Failure>())
+        .and_then(|f| f.hint.as_deref())
+    {
+        eprintln!("  {} {hint}", style("hint:").cyan().bold());
+    }
+    ExitCode::from(2)
+}

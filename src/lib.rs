@@ -1,0 +1,11 @@
+//! envlock: lock conda and PyPI environments and render reproducible Dockerfiles.
+//!
+//! The pipeline runs one way: inputs → [`spec`] → [`conda`] solve → [`lock`] → render.
+//! See `docs/ARCHITECTURE.md` for what each module owns.
+
+pub mod conda;
+pub mod error;
+pub mod http;
+pub mod lock;
+pub mod resolve;
+pub mod spec;

@@ -1,0 +1,379 @@
+//! The lockfile: conda-lock's v1 format (CEP-37), so conda-lock, micromamba and conda's
+//! conda-lockfiles plugin can install from it.
+//!
+//! The format model, its validation and its canonical YAML writer are rattler's
+//! [`rattler_conda_lock`]; this module maps solutions onto it and keeps envlock's own facts in
+//! `metadata.custom_metadata`, which other readers carry along and ignore:
+//!
+//! | key | value |
+//! |---|---|
+//! | `envlock.version` | the envlock version that wrote the file |
+//! | `envlock.channel_alias` | the alias channel names were resolved through |
+//! | `envlock.exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
+//! | `envlock.virtual_packages.<platform>` | the virtual packages solved against, comma-separated |
+//!
+//! `metadata.content_hash` is, per platform, the sha256 of the normalized inputs for that
+//! platform (channels, specs, pip lines, virtual packages, cutoff), as conda-lock's hash is of its
+//! inputs. `envlock check` may use it as a fast path, never as the only test.
+//!
+//! Output is deterministic: packages and platforms are sorted by the writer, there is no run
+//! timestamp, and the file is written to a temporary file and renamed into place.
+
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    path::{Component, Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+use rattler_conda_lock::{Channel, Document, Hashes, LockFile, Manager, Metadata, Package};
+use rattler_conda_types::{MatchSpec, PackageNameMatcher, ParseStrictness, RepoDataRecord};
+use url::Url;
+
+use crate::{
+    conda::{PlatformSolution, redact, strip_credentials},
+    error::Failure,
+    spec::Spec,
+};
+
+pub const META_VERSION: &str = "envlock.version";
+pub const META_CHANNEL_ALIAS: &str = "envlock.channel_alias";
+pub const META_EXCLUDE_NEWER: &str = "envlock.exclude_newer";
+pub const META_VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
+
+/// What went into a solve, besides the solutions themselves.
+pub struct LockInputs<'a> {
+    pub spec: &'a Spec,
+    pub channel_alias: &'a Url,
+    pub exclude_newer: Option<Timestamp>,
+    /// Where the lockfile will be written; sources are recorded relative to its directory.
+    pub lockfile: &'a Path,
+}
+
+/// Builds the conda-lock v1 model for `solutions`.
+pub fn build(inputs: &LockInputs<'_>, solutions: &[PlatformSolution]) -> Result<LockFile> {
+    let channels: Vec<String> = inputs
+        .spec
+        .channels
+        .iter()
+        .filter(|c| c.as_str() != "nodefaults")
+        .map(|c| redact(c.as_str()))
+        .collect();
+
+    let mut custom = BTreeMap::new();
+    custom.insert(
+        META_VERSION.to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
+    custom.insert(
+        META_CHANNEL_ALIAS.to_string(),
+        strip_credentials(inputs.channel_alias).to_string(),
+    );
+    if let Some(ts) = inputs.exclude_newer {
+        custom.insert(META_EXCLUDE_NEWER.to_string(), ts.to_string());
+    }
+
+    let mut content_hash = BTreeMap::new();
+    let mut packages = Vec::new();
+    for solution in solutions {
+        let platform = solution.platform.to_string();
+        let virtual_packages: Vec<String> = solution
+            .virtual_packages
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        custom.insert(
+            format!("{META_VIRTUAL_PACKAGES}{platform}"),
+            virtual_packages.join(","),
+        );
+        content_hash.insert(
+            platform.clone(),
+            input_hash(inputs, &channels, &platform, &virtual_packages),
+        );
+        for record in &solution.records {
+            packages.push(conda_package(record, &platform)?);
+        }
+    }
+
+    let lock = LockFile {
+        metadata: Metadata {
+            content_hash,
+            channels: channels
+                .into_iter()
+                .map(|url| Channel {
+                    url,
+                    used_env_vars: vec![],
+                })
+                .collect(),
+            platforms: solutions.iter().map(|s| s.platform.to_string()).collect(),
+            sources: inputs
+                .spec
+                .sources
+                .iter()
+                .map(|s| relative_to(s, inputs.lockfile.parent().unwrap_or(Path::new("."))))
+                .collect(),
+            custom_metadata: Some(custom),
+            ..Metadata::default()
+        },
+        package: packages,
+    };
+    lock.validate().map_err(|e| {
+        anyhow::anyhow!(
+            "internal error: the lock envlock built is invalid: {}",
+            e.report()
+        )
+    })?;
+    Ok(lock)
+}
+
+fn conda_package(record: &RepoDataRecord, platform: &str) -> Result<Package> {
+    let p = &record.package_record;
+    let (Some(sha256), Some(md5)) = (p.sha256, p.md5) else {
+        // The solver excludes such records; this guards the promise that every entry is hashed.
+        anyhow::bail!("internal error: {} has no sha256 or md5", record.url);
+    };
+    Ok(Package {
+        name: p.name.as_normalized().to_string(),
+        version: p.version.to_string(),
+        manager: Manager::Conda,
+        platform: platform.to_string(),
+        dependencies: dependencies(&p.depends),
+        url: strip_credentials(&record.url).to_string(),
+        hash: Hashes {
+            md5: Some(hex::encode(md5)),
+            sha256: Some(hex::encode(sha256)),
+        },
+        source: None,
+        build: Some(p.build.to_string()),
+        category: "main".to_string(),
+        optional: false,
+    })
+}
+
+/// CEP-37 stores dependencies as `name: constraint`, where `name constraint` is the match spec.
+/// Repeated names (rare, but legal in repodata) are joined with `,`, which conda reads as "and".
+fn dependencies(depends: &[String]) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for dep in depends {
+        let (name, constraint) = match MatchSpec::from_str(dep, ParseStrictness::Lenient) {
+            Ok(spec) => match &spec.name {
+                PackageNameMatcher::Exact(name) => {
+                    let rest = dep
+                        .trim()
+                        .splitn(2, char::is_whitespace)
+                        .nth(1)
+                        .unwrap_or("")
+                        .trim();
+                    (name.as_normalized().to_string(), rest.to_string())
+                }
+                _ => (dep.clone(), String::new()),
+            },
+            Err(_) => {
+                let mut parts = dep.trim().splitn(2, char::is_whitespace);
+                let name = parts.next().unwrap_or_default().to_string();
+                (name, parts.next().unwrap_or("").trim().to_string())
+            }
+        };
+        match out.get_mut(&name) {
+            Some(existing) if !constraint.is_empty() => {
+                if existing.is_empty() {
+                    *existing = constraint;
+                } else {
+                    existing.push(',');
+                    existing.push_str(&constraint);
+                }
+            }
+            Some(_) => {}
+            None => {
+                out.insert(name, constraint);
+            }
+        }
+    }
+    out
+}
+
+/// sha256 of a canonical JSON of everything that decides the solve for one platform.
+fn input_hash(
+    inputs: &LockInputs<'_>,
+    channels: &[String],
+    platform: &str,
+    virtual_packages: &[String],
+) -> String {
+    let mut specs: Vec<String> = inputs
+        .spec
+        .conda
+        .iter()
+        .map(|d| d.spec.to_string())
+        .collect();
+    specs.sort();
+    let pip: Vec<&str> = inputs.spec.pip.iter().map(|p| p.text.as_str()).collect();
+    let value = serde_json::json!({
+        "channels": channels,
+        "channel_alias": strip_credentials(inputs.channel_alias).to_string(),
+        "specs": specs,
+        "pip": pip,
+        "platform": platform,
+        "virtual_packages": virtual_packages,
+        "exclude_newer": inputs.exclude_newer.map(|t| t.to_string()),
+    });
+    let digest = rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
+        value.to_string().as_bytes(),
+    );
+    hex::encode(digest)
+}
+
+/// `path` relative to `base` (both as given, made absolute against the working directory),
+/// with `/` separators, as CEP-37 `sources` require.
+fn relative_to(path: &Path, base: &Path) -> String {
+    let abs = |p: &Path| -> PathBuf {
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let (path, base) = (abs(path), abs(base));
+    let common = path
+        .components()
+        .zip(base.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut parts: Vec<String> = Vec::new();
+    for _ in base.components().skip(common) {
+        parts.push("..".into());
+    }
+    for c in path.components().skip(common) {
+        parts.push(c.as_os_str().to_string_lossy().into_owned());
+    }
+    parts.join("/")
+}
+
+/// Serializes `lock` and writes it atomically.
+pub fn write(lock: &LockFile, path: &Path) -> Result<()> {
+    let yaml = lock.to_yaml().map_err(|e| {
+        anyhow::anyhow!("internal error: cannot serialize the lock: {}", e.report())
+    })?;
+    write_atomic(path, yaml.as_bytes())
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so an existing
+/// file stays intact until the new one is complete.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.envlock-{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Reads a conda-lock v1 file, written by envlock or by conda-lock itself.
+pub fn read(path: &Path) -> Result<LockFile> {
+    if !path.is_file() {
+        return Err(Failure::new(format!("{} does not exist", path.display()))
+            .hint("create it with `envlock resolve`")
+            .into());
+    }
+    let document = Document::from_path(path).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .zip(e.source_text())
+            .map(|(span, text)| line_column(text, span.start))
+            .unwrap_or((1, 1));
+        Failure::new(format!(
+            "{}:{line}:{column}: not a valid conda-lock v1 file: {}",
+            path.display(),
+            e.kind()
+        ))
+        .hint("regenerate it with `envlock resolve`")
+    })?;
+    Ok(document.into_lock_file())
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_split_name_and_constraint() {
+        let deps = dependencies(&[
+            "python >=3.9,<3.10.0a0".into(),
+            "python_abi 3.9.* *_cp39".into(),
+            "pip".into(),
+            "libgcc-ng >=12".into(),
+            "libgcc-ng <14".into(),
+        ]);
+        assert_eq!(deps["python"], ">=3.9,<3.10.0a0");
+        assert_eq!(deps["python_abi"], "3.9.* *_cp39");
+        assert_eq!(deps["pip"], "");
+        assert_eq!(deps["libgcc-ng"], ">=12,<14");
+    }
+
+    #[test]
+    fn sources_are_relative_to_the_lockfile() {
+        assert_eq!(
+            relative_to(Path::new("/a/b/environment.yml"), Path::new("/a/b")),
+            "environment.yml"
+        );
+        assert_eq!(
+            relative_to(Path::new("/a/env/x.yml"), Path::new("/a/lock")),
+            "../env/x.yml"
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conda-lock.yml");
+        std::fs::write(&path, "old").unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn reading_a_malformed_lock_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conda-lock.yml");
+        std::fs::write(
+            &path,
+            "version: 1\nmetadata:\n  platforms: [linux-64]\npackage: 3\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", read(&path).unwrap_err());
+        assert!(e.contains("conda-lock.yml:"), "{e}");
+        assert!(e.contains("not a valid conda-lock v1 file"), "{e}");
+    }
+}

@@ -1,0 +1,449 @@
+//! Inputs → one normalized [`Spec`].
+//!
+//! Supported: conda `environment.yml` files in full: `name`, `channels` (names, URLs, paths,
+//! `defaults`, `nodefaults`), `dependencies` as conda match specs, the `pip:` sub-list (kept
+//! verbatim with its line numbers for the PyPI resolver), `variables` (recorded, not applied) and
+//! conda-lock's `platforms:` extension. `prefix` is accepted and ignored, as conda-lock does.
+//! Unknown top-level keys produce a warning, not an error.
+//!
+//! Not supported yet: `requirements.txt` inputs (they are recognised and rejected with a clear
+//! message until the PyPI resolver lands).
+//!
+//! The YAML model is rattler's [`EnvironmentYaml`]; this module adds what it does not keep:
+//! source locations for every dependency (for errors and drift findings), `platforms:`, and
+//! warnings for keys conda would ignore.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use rattler_conda_types::{
+    EnvironmentYaml, MatchSpec, MatchSpecOrSubSection, NamedChannelOrUrl, Subdir,
+};
+
+use crate::error::{Failure, fail};
+
+/// A position in an input file, 1-based, printed as `file:line:column`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A conda match spec and where it was written.
+#[derive(Debug, Clone)]
+pub struct CondaDependency {
+    pub spec: MatchSpec,
+    pub location: Location,
+}
+
+/// A line of a `pip:` section, verbatim, and where it was written.
+#[derive(Debug, Clone)]
+pub struct PipLine {
+    pub text: String,
+    pub location: Location,
+}
+
+/// Everything envlock needs to know about the inputs, from every input file combined.
+#[derive(Debug, Clone, Default)]
+pub struct Spec {
+    /// The input files, as given.
+    pub sources: Vec<PathBuf>,
+    pub name: Option<String>,
+    /// Channels in priority order; `nodefaults` removed, `defaults` kept for expansion by the
+    /// conda module.
+    pub channels: Vec<NamedChannelOrUrl>,
+    pub conda: Vec<CondaDependency>,
+    pub pip: Vec<PipLine>,
+    /// Target platforms named in the inputs (conda-lock's `platforms:` key), in order.
+    pub platforms: Vec<Subdir>,
+    /// `variables:` from environment.yml; recorded, never applied to the solve.
+    pub variables: Vec<(String, String)>,
+    /// Things conda would silently ignore, reported to the user as warnings.
+    pub warnings: Vec<String>,
+}
+
+/// The kind of an input file, decided by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    EnvironmentYaml,
+    Requirements,
+}
+
+impl InputKind {
+    pub fn of(path: &Path) -> InputKind {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".yml") || name.ends_with(".yaml") {
+            InputKind::EnvironmentYaml
+        } else {
+            InputKind::Requirements
+        }
+    }
+}
+
+/// The inputs used when none are given: `environment.yml` in `dir`, else `requirements.txt`.
+pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
+    for name in ["environment.yml", "environment.yaml", "requirements.txt"] {
+        if dir.join(name).is_file() {
+            return Ok(vec![PathBuf::from(name)]);
+        }
+    }
+    Err(Failure::new(format!(
+        "no input given and no environment.yml or requirements.txt in {}",
+        dir.display()
+    ))
+    .hint("pass the input file: `envlock resolve path/to/environment.yml`")
+    .into())
+}
+
+impl Spec {
+    /// Reads and combines the given input files, in order.
+    pub fn load(paths: &[PathBuf]) -> Result<Spec> {
+        let mut spec = Spec::default();
+        for path in paths {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            match InputKind::of(path) {
+                InputKind::EnvironmentYaml => spec.add_environment_yaml(path, &text)?,
+                InputKind::Requirements => {
+                    return Err(Failure::new(format!(
+                        "{}: requirements files are not supported yet",
+                        path.display()
+                    ))
+                    .hint("list the packages in an environment.yml `pip:` section for now")
+                    .into());
+                }
+            }
+            spec.sources.push(path.clone());
+        }
+        Ok(spec)
+    }
+
+    /// Parses one environment.yml and adds it to this spec.
+    pub fn add_environment_yaml(&mut self, path: &Path, text: &str) -> Result<()> {
+        let at = |line: usize, column: usize| Location {
+            file: path.to_path_buf(),
+            line,
+            column,
+        };
+        // Syntax and shape first, so that YAML errors are not reported as model errors.
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))?;
+        let mapping = match value {
+            serde_yaml::Value::Mapping(m) => m,
+            serde_yaml::Value::Null => fail!("{}: the file is empty", path.display()),
+            _ => fail!(
+                "{}:1:1: expected a mapping with `channels:` and `dependencies:`",
+                path.display()
+            ),
+        };
+        let outline = Outline::scan(text);
+
+        let mut platforms_value = None;
+        for (key, value) in &mapping {
+            let key = key.as_str().unwrap_or_default();
+            match key {
+                "name" | "prefix" | "channels" | "dependencies" | "variables" => {}
+                "platforms" => platforms_value = Some(value.clone()),
+                _ => {
+                    let line = outline.key_line(key).unwrap_or(1);
+                    self.warnings
+                        .push(format!("{}: unknown key `{key}` is ignored", at(line, 1)));
+                }
+            }
+        }
+
+        let env = EnvironmentYaml::from_yaml_str(text).map_err(|e| yaml_error(path, &e))?;
+
+        if self.name.is_none() {
+            self.name = env.name.clone();
+        }
+        for channel in env.channels {
+            if channel.as_str() == "nodefaults" || self.channels.contains(&channel) {
+                continue;
+            }
+            self.channels.push(channel);
+        }
+
+        let deps_line = outline.key_line("dependencies").unwrap_or(1);
+        let mut pip_index = 0;
+        for (index, dependency) in env.dependencies.into_iter().enumerate() {
+            let item = outline.items.get(index);
+            let location = item.map_or_else(|| at(deps_line, 1), |i| at(i.line, i.column));
+            match dependency {
+                MatchSpecOrSubSection::MatchSpec(spec) => {
+                    if spec.name.as_exact().is_none() {
+                        fail!(
+                            "{location}: `{spec}` does not name a single package; \
+                             envlock locks exact package names"
+                        );
+                    }
+                    self.conda.push(CondaDependency {
+                        spec: *spec,
+                        location,
+                    });
+                }
+                MatchSpecOrSubSection::SubSection(name, lines) if name == "pip" => {
+                    for text in lines {
+                        let location = outline
+                            .pip_items
+                            .get(pip_index)
+                            .map_or_else(|| location.clone(), |i| at(i.line, i.column));
+                        pip_index += 1;
+                        self.pip.push(PipLine { text, location });
+                    }
+                }
+                MatchSpecOrSubSection::SubSection(name, _) => {
+                    self.warnings.push(format!(
+                        "{location}: `{name}:` sections are not understood by conda and are ignored"
+                    ));
+                }
+            }
+        }
+
+        if let Some(value) = platforms_value {
+            let line = outline.key_line("platforms").unwrap_or(1);
+            let names: Vec<String> = serde_yaml::from_value(value).map_err(|_| {
+                Failure::new(format!(
+                    "{}: `platforms:` must be a list of conda platforms",
+                    at(line, 1)
+                ))
+                .hint("for example `platforms: [linux-64, linux-aarch64]`")
+            })?;
+            for name in names {
+                let platform = parse_platform(&name).map_err(|f| {
+                    Failure::new(format!("{}: {}", at(line, 1), f.message))
+                        .hint(f.hint.unwrap_or_default())
+                })?;
+                if !self.platforms.contains(&platform) {
+                    self.platforms.push(platform);
+                }
+            }
+        }
+
+        for (key, value) in env.variables {
+            self.variables.push((key, value));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a conda platform name such as `linux-64`, rejecting `noarch`.
+pub fn parse_platform(name: &str) -> std::result::Result<Subdir, Failure> {
+    match name.parse::<Subdir>() {
+        Ok(Subdir::NoArch) | Err(_) => Err(Failure::new(format!(
+            "`{name}` is not a conda target platform"
+        ))
+        .hint("use a platform such as linux-64, linux-aarch64, osx-arm64 or win-64")),
+        Ok(platform) => Ok(platform),
+    }
+}
+
+/// Turns a serde_yaml error into `file:line:column: message`.
+fn yaml_error(path: &Path, error: &serde_yaml::Error) -> anyhow::Error {
+    let message = error.to_string();
+    // serde_yaml appends " at line L column C"; we print the location up front instead.
+    let message = match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    let location = match error.location() {
+        Some(l) => format!("{}:{}:{}", path.display(), l.line(), l.column()),
+        None => path.display().to_string(),
+    };
+    Failure::new(format!("{location}: {message}")).into()
+}
+
+/// Where things are in a block-style environment.yml: serde_yaml keeps no positions, so a light
+/// line scan finds the top-level keys and the list items under `dependencies:`. When the file uses
+/// a style the scan does not follow (flow lists), locations fall back to the key's line.
+#[derive(Debug, Default)]
+struct Outline {
+    keys: Vec<(String, usize)>,
+    items: Vec<ItemPos>,
+    pip_items: Vec<ItemPos>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ItemPos {
+    line: usize,
+    column: usize,
+}
+
+impl Outline {
+    fn scan(text: &str) -> Outline {
+        let mut outline = Outline::default();
+        let mut in_deps = false;
+        let mut item_indent = None;
+        let mut in_pip = false;
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let trimmed = raw.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = raw.len() - trimmed.len();
+            if indent == 0 && !trimmed.starts_with('-') {
+                if let Some((key, _)) = trimmed.split_once(':') {
+                    outline.keys.push((key.trim().to_string(), line));
+                    in_deps = key.trim() == "dependencies";
+                    item_indent = None;
+                    in_pip = false;
+                }
+                continue;
+            }
+            if !in_deps || !trimmed.starts_with('-') {
+                continue;
+            }
+            let item_text = trimmed[1..].trim_start();
+            let column = indent + 1 + (trimmed.len() - 1 - item_text.len()) + 1;
+            let top = *item_indent.get_or_insert(indent);
+            if indent == top {
+                outline.items.push(ItemPos { line, column });
+                in_pip = item_text.trim_end().starts_with("pip:")
+                    && item_text
+                        .trim_end()
+                        .trim_start_matches("pip:")
+                        .trim()
+                        .is_empty();
+            } else if indent > top && in_pip {
+                outline.pip_items.push(ItemPos { line, column });
+            }
+        }
+        outline
+    }
+
+    fn key_line(&self, key: &str) -> Option<usize> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, l)| *l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Spec> {
+        let mut spec = Spec::default();
+        spec.add_environment_yaml(Path::new("environment.yml"), text)?;
+        Ok(spec)
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn parses_the_whole_format() {
+        let spec = parse(
+            "name: demo\n\
+             channels:\n  - conda-forge\n  - https://example.com/chan\n  - nodefaults\n\
+             platforms: [linux-64, osx-arm64]\n\
+             variables:\n  FOO: bar\n\
+             dependencies:\n\
+             \x20 - numpy>=1.26,<2\n\
+             \x20 - python=3.11.*\n\
+             \x20 - conda-forge::openssl 3.*\n\
+             \x20 - pytorch[version='>=2',build=*cuda*]\n\
+             \x20 - libblas=*=*openblas\n\
+             \x20 - pip\n\
+             \x20 - pip:\n\
+             \x20   - flask==3.0.0\n\
+             \x20   - --index-url https://pypi.org/simple\n",
+        )
+        .unwrap();
+        assert_eq!(spec.name.as_deref(), Some("demo"));
+        let channels: Vec<_> = spec
+            .channels
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect();
+        assert_eq!(channels, ["conda-forge", "https://example.com/chan"]);
+        assert_eq!(spec.platforms, [Subdir::Linux64, Subdir::OsxArm64]);
+        assert_eq!(spec.variables, [("FOO".into(), "bar".into())]);
+        let specs: Vec<_> = spec.conda.iter().map(|d| d.spec.to_string()).collect();
+        assert_eq!(specs.len(), 6);
+        assert_eq!(spec.conda[0].spec.to_string(), "numpy >=1.26,<2");
+        assert_eq!(spec.conda[1].spec.to_string(), "python 3.11.*");
+        assert!(spec.conda[2].spec.channel.is_some());
+        assert!(spec.conda[3].spec.build.is_some());
+        assert!(spec.conda[4].spec.build.is_some());
+        assert_eq!(spec.conda[0].location.line, 11);
+        assert_eq!(spec.conda[0].location.column, 5);
+        assert_eq!(spec.conda[5].location.line, 16);
+        assert_eq!(spec.pip.len(), 2);
+        assert_eq!(spec.pip[0].text, "flask==3.0.0");
+        assert_eq!(spec.pip[0].location.line, 18);
+        assert_eq!(spec.pip[1].location.line, 19);
+        assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_their_line() {
+        let spec =
+            parse("channels: [conda-forge]\ndependencies: [python]\nfrobnicate: 1\n").unwrap();
+        assert_eq!(
+            spec.warnings,
+            ["environment.yml:3:1: unknown key `frobnicate` is ignored"]
+        );
+    }
+
+    #[test]
+    fn invalid_match_spec_names_file_line_and_column() {
+        let e = err("channels: [conda-forge]\ndependencies:\n  - python\n  - numpy>=>1\n");
+        assert!(e.starts_with("environment.yml:4:5: "), "{e}");
+        assert!(e.contains("numpy") || e.contains(">=>1"), "{e}");
+    }
+
+    #[test]
+    fn malformed_yaml_names_file_line_and_column() {
+        let e = err("channels: [conda-forge\ndependencies:\n  - python\n");
+        assert!(e.starts_with("environment.yml:"), "{e}");
+        let line: usize = e.split(':').nth(1).unwrap().parse().unwrap();
+        assert!(line >= 1, "{e}");
+    }
+
+    #[test]
+    fn bad_platform_is_an_error() {
+        let e = err("channels: [conda-forge]\nplatforms: [linux-65]\ndependencies: [python]\n");
+        assert!(
+            e.contains("environment.yml:2:1: `linux-65` is not a conda target platform"),
+            "{e}"
+        );
+        let e = err("channels: [conda-forge]\nplatforms: [noarch]\ndependencies: [python]\n");
+        assert!(e.contains("`noarch`"), "{e}");
+    }
+
+    #[test]
+    fn empty_and_non_mapping_files_fail_clearly() {
+        assert!(err("").contains("empty"));
+        assert!(err("- python\n").contains("expected a mapping"));
+    }
+
+    #[test]
+    fn inputs_default_to_environment_yml_then_requirements() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(default_inputs(dir.path()).is_err());
+        std::fs::write(dir.path().join("requirements.txt"), "").unwrap();
+        assert_eq!(
+            default_inputs(dir.path()).unwrap(),
+            [PathBuf::from("requirements.txt")]
+        );
+        std::fs::write(dir.path().join("environment.yml"), "").unwrap();
+        assert_eq!(
+            default_inputs(dir.path()).unwrap(),
+            [PathBuf::from("environment.yml")]
+        );
+    }
+}
