@@ -51,8 +51,14 @@ pub struct ChannelSettings {
 
 impl ChannelSettings {
     fn config(&self) -> ChannelConfig {
+        // `https://host/prefix/` and `https://host/prefix` are the same alias; without this the
+        // first would give `https://host/prefix//conda-forge`.
+        let mut alias = self.alias.clone();
+        if let Ok(mut segments) = alias.path_segments_mut() {
+            segments.pop_if_empty();
+        }
         ChannelConfig {
-            channel_alias: self.alias.clone(),
+            channel_alias: alias,
             root_dir: self.root_dir.clone(),
         }
     }
@@ -106,7 +112,7 @@ impl ChannelSettings {
 
     /// Wraps `client` so that requests for mirrored channels go to their mirror.
     pub fn client(&self, client: reqwest::Client) -> LazyClient {
-        let mut builder = reqwest_middleware::ClientBuilder::new(client);
+        let mut builder = reqwest_middleware::ClientBuilder::new(client).with(crate::http::Retry);
         if !self.mirrors.is_empty() {
             let map: HashMap<Url, Vec<Mirror>> = self
                 .mirrors
@@ -141,16 +147,13 @@ pub fn strip_credentials(url: &Url) -> Url {
     let mut url = url.clone();
     let _ = url.set_username("");
     let _ = url.set_password(None);
-    let segments: Option<Vec<String>> =
-        url.path_segments().map(|s| s.map(str::to_string).collect());
-    if let Some(segments) = segments {
-        if let Some(i) = segments.iter().position(|s| s == "t") {
-            if i + 1 < segments.len() {
-                let mut kept = segments.clone();
-                kept.drain(i..i + 2);
-                url.set_path(&kept.join("/"));
-            }
-        }
+    // conda tokens sit right after the host: https://host/t/<token>/channel
+    let segments: Vec<String> = url
+        .path_segments()
+        .map(|s| s.map(str::to_string).collect())
+        .unwrap_or_default();
+    if segments.len() > 2 && segments[0] == "t" {
+        url.set_path(&segments[2..].join("/"));
     }
     url
 }
@@ -252,10 +255,11 @@ pub fn parse_exclude_newer(arg: &str) -> Result<Timestamp> {
     if let Ok(ts) = arg.parse::<Timestamp>() {
         return Ok(ts);
     }
-    if let Ok(date) = arg.parse::<jiff::civil::Date>() {
-        if let Ok(ts) = date.to_zoned(jiff::tz::TimeZone::UTC) {
-            return Ok(ts.timestamp());
-        }
+    if let Ok(ts) = arg
+        .parse::<jiff::civil::Date>()
+        .and_then(|date| date.to_zoned(jiff::tz::TimeZone::UTC))
+    {
+        return Ok(ts.timestamp());
     }
     Err(Failure::new(format!("invalid --exclude-newer `{arg}`"))
         .hint("give a date (2024-05-01, meaning 00:00 UTC) or an RFC 3339 time (2024-05-01T12:00:00Z)")
@@ -298,9 +302,12 @@ pub async fn solve(
         if let Some(r) = &reporter {
             query = query.with_reporter(r.clone());
         }
-        async move { (platform, query.execute().await) }
+        tokio::spawn(async move { (platform, query.execute().await) })
     });
-    let results = futures_join_all(queries).await;
+    let mut results = Vec::new();
+    for query in queries.collect::<Vec<_>>() {
+        results.push(query.await.context("repodata task failed")?);
+    }
 
     let mut handles = Vec::new();
     for (platform, result) in results {
@@ -325,21 +332,6 @@ pub async fn solve(
         solutions.push(handle.await.context("solver thread failed")??);
     }
     Ok(solutions)
-}
-
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output>
-where
-    F: Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-    let mut outputs = Vec::with_capacity(handles.len());
-    for h in handles {
-        outputs.push(h.await.expect("repodata task panicked"));
-    }
-    outputs
 }
 
 fn repodata_error(

@@ -3,6 +3,7 @@
 //! The pipeline runs one way: inputs → [`spec`] → [`conda`] solve → [`lock`] → render.
 //! See `docs/ARCHITECTURE.md` for what each module owns.
 
+pub mod check;
 pub mod conda;
 pub mod error;
 pub mod http;

@@ -161,10 +161,8 @@ fn dependencies(depends: &[String]) -> BTreeMap<String, String> {
                 PackageNameMatcher::Exact(name) => {
                     let rest = dep
                         .trim()
-                        .splitn(2, char::is_whitespace)
-                        .nth(1)
-                        .unwrap_or("")
-                        .trim();
+                        .split_once(char::is_whitespace)
+                        .map_or("", |(_, rest)| rest.trim());
                     (name.as_normalized().to_string(), rest.to_string())
                 }
                 _ => (dep.clone(), String::new()),

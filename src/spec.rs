@@ -379,13 +379,14 @@ mod tests {
         assert!(spec.conda[2].spec.channel.is_some());
         assert!(spec.conda[3].spec.build.is_some());
         assert!(spec.conda[4].spec.build.is_some());
-        assert_eq!(spec.conda[0].location.line, 11);
+        assert_eq!(spec.conda[0].location.line, 10);
         assert_eq!(spec.conda[0].location.column, 5);
-        assert_eq!(spec.conda[5].location.line, 16);
+        assert_eq!(spec.conda[5].location.line, 15);
         assert_eq!(spec.pip.len(), 2);
         assert_eq!(spec.pip[0].text, "flask==3.0.0");
-        assert_eq!(spec.pip[0].location.line, 18);
-        assert_eq!(spec.pip[1].location.line, 19);
+        assert_eq!(spec.pip[0].location.line, 17);
+        assert_eq!(spec.pip[0].location.column, 7);
+        assert_eq!(spec.pip[1].location.line, 18);
         assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
     }
 

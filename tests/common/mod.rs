@@ -1,0 +1,243 @@
+//! Test support: a real HTTP server on 127.0.0.1 and a runner for the built binary.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+};
+
+/// How the server answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Serve files, with ETag and 304 on `If-None-Match`.
+    Files,
+    /// Answer every request with 500.
+    Fail,
+}
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// Response body bytes sent.
+    pub bytes: usize,
+}
+
+/// A static file server on 127.0.0.1, stopped when dropped.
+pub struct Server {
+    pub url: String,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl Server {
+    pub fn start(root: &Path, mode: Mode) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (root, h, s) = (root.to_path_buf(), hits.clone(), stop.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (root, h) = (root.clone(), h.clone());
+                thread::spawn(move || {
+                    let _ = serve(stream, &root, mode, &h);
+                });
+            }
+        });
+        Server {
+            url: format!("http://127.0.0.1:{port}"),
+            hits,
+            stop,
+            port,
+        }
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    pub fn clear(&self) {
+        self.hits.lock().unwrap().clear();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    root: &Path,
+    mode: Mode,
+    hits: &Mutex<Vec<Hit>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut stream = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_string();
+        let path = parts.next().unwrap_or_default().to_string();
+        let mut if_none_match = None;
+        let mut content_length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+                if k == "if-none-match" {
+                    if_none_match = Some(v);
+                } else if k == "content-length" {
+                    content_length = v.parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; content_length];
+        reader.read_exact(&mut body)?;
+
+        let (status, headers, body) = respond(root, mode, &path, if_none_match.as_deref());
+        let sent = if method == "HEAD" { 0 } else { body.len() };
+        hits.lock().unwrap().push(Hit {
+            method: method.clone(),
+            path: path.clone(),
+            status,
+            bytes: sent,
+        });
+        let reason = match status {
+            200 => "OK",
+            304 => "Not Modified",
+            404 => "Not Found",
+            _ => "Internal Server Error",
+        };
+        let mut head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        if method != "HEAD" {
+            stream.write_all(&body)?;
+        }
+        stream.flush()?;
+    }
+}
+
+fn respond(
+    root: &Path,
+    mode: Mode,
+    path: &str,
+    if_none_match: Option<&str>,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    if mode == Mode::Fail {
+        return (500, vec![], b"boom".to_vec());
+    }
+    let rel = path.split('?').next().unwrap_or("").trim_start_matches('/');
+    if rel.split('/').any(|s| s == "..") {
+        return (404, vec![], vec![]);
+    }
+    let file = root.join(rel);
+    let Ok(bytes) = std::fs::read(&file) else {
+        return (404, vec![], vec![]);
+    };
+    // A content-derived ETag, so an unchanged file revalidates with 304.
+    let etag = format!("\"{:x}-{}\"", fnv(&bytes), bytes.len());
+    let headers = vec![
+        ("ETag".to_string(), etag.clone()),
+        ("Content-Type".to_string(), "application/json".to_string()),
+    ];
+    if if_none_match == Some(etag.as_str()) {
+        return (304, headers, vec![]);
+    }
+    (200, headers, bytes)
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// The project's own hand-written channels.
+pub fn fixture_channels() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/channels")
+}
+
+/// `../shared/fixtures/channels`, or `None` (after saying so) when it is absent outside CI.
+/// In CI (`CI=true`) its absence is a failure.
+pub fn shared_channels() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/channels");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{} is missing, and CI=true requires it", dir.display());
+    }
+    eprintln!(
+        "skipping: {} is absent (see ../shared/fixtures/README.md)",
+        dir.display()
+    );
+    None
+}
+
+/// The built binary, with an isolated cache and no inherited envlock settings.
+pub fn envlock(cache: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_envlock"));
+    cmd.env_remove("ENVLOCK_CHANNEL_ALIAS")
+        .env("ENVLOCK_CACHE_DIR", cache)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success and returns stderr.
+pub fn ok(output: Output) -> String {
+    let err = stderr(&output);
+    assert!(
+        output.status.success(),
+        "envlock failed ({}):\n{err}",
+        output.status
+    );
+    err
+}
+
+/// Asserts exit code 2 and returns stderr.
+pub fn fails(output: Output) -> String {
+    let err = stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "expected exit 2, got {}:\n{err}",
+        output.status
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
