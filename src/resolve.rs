@@ -68,6 +68,14 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
                 .into(),
         );
     }
+    if let Some(first) = spec.pip.first() {
+        // The PyPI resolver is not there yet; say so rather than produce a lock that looks whole.
+        spec.warnings.push(format!(
+            "{}: {} `pip:` entries are not locked yet: this envlock locks the conda part only",
+            first.location,
+            spec.pip.len()
+        ));
+    }
     if spec.conda.is_empty() {
         fail!(
             "{} lists no conda dependencies to lock",
