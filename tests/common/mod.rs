@@ -241,3 +241,39 @@ pub fn fails(output: Output) -> String {
     assert!(err.starts_with("error: "), "{err}");
     err
 }
+
+/// A Python venv at `target/test-venvs/<name>` with `packages` installed from PyPI, made once
+/// and reused while its package list is unchanged.
+pub fn python_venv(name: &str, packages: &[&str]) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("test-venvs")
+        .join(name);
+    let marker = dir.join("envlock-test-packages.txt");
+    let wanted = packages.join("\n");
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted) {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().expect("run python");
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(Command::new("python3").args(["-m", "venv"]).arg(&dir));
+    run(Command::new(dir.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(packages));
+    std::fs::write(&marker, wanted).unwrap();
+    dir
+}
