@@ -140,13 +140,6 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
             .ok_or_else(|| Failure::new("no user cache directory").hint("pass --cache-dir DIR"))?,
     };
     let progress = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
-    let spinner = progress.as_ref().map(|mp| {
-        let s = mp.add(indicatif::ProgressBar::new_spinner());
-        s.set_message("resolving");
-        s.enable_steady_tick(std::time::Duration::from_millis(100));
-        s
-    });
-
     let outcome = resolve::resolve(ResolveRequest {
         inputs: args.files,
         lockfile: args.lockfile,
@@ -159,11 +152,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         cache_dir,
         progress,
     })
-    .await;
-    if let Some(s) = spinner {
-        s.finish_and_clear();
-    }
-    let outcome = outcome?;
+    .await?;
 
     if !quiet {
         for warning in &outcome.warnings {

@@ -283,55 +283,120 @@ pub struct PlatformSolution {
     pub records: Vec<RepoDataRecord>,
 }
 
-/// Solves `specs` for every platform: the repodata queries run concurrently, then each solve
-/// runs on a blocking thread.
+/// Solves `specs` for every platform. Platforms run concurrently: each fetches its repodata
+/// through the shared gateway (noarch is fetched once), then solves on a blocking thread.
+/// With `progress`, each platform gets a spinner and downloads get byte counters.
 pub async fn solve(
     gateway: &Gateway,
     specs: &[MatchSpec],
     options: &SolveOptions,
-    reporter: Option<rattler_repodata_gateway::IndicatifReporter>,
+    progress: Option<&indicatif::MultiProgress>,
 ) -> Result<Vec<PlatformSolution>> {
-    let queries = options.platforms.iter().map(|&platform| {
-        let mut query = gateway
-            .query(
-                options.channels.iter().cloned(),
-                [platform, Subdir::NoArch],
-                specs.iter().cloned(),
-            )
-            .recursive(true);
-        if let Some(r) = &reporter {
-            query = query.with_reporter(r.clone());
-        }
-        tokio::spawn(async move { (platform, query.execute().await) })
+    let reporter = progress.map(|mp| {
+        RedactingReporter(
+            rattler_repodata_gateway::IndicatifReporter::builder()
+                .with_multi_progress(mp.clone())
+                .clear_when_done(true)
+                .finish(),
+        )
     });
-    let mut results = Vec::new();
-    for query in queries.collect::<Vec<_>>() {
-        results.push(query.await.context("repodata task failed")?);
-    }
-
-    let mut handles = Vec::new();
-    for (platform, result) in results {
-        let output = result.map_err(|e| repodata_error(e, platform))?;
-        let specs = specs.to_vec();
-        let virtual_packages = virtual_packages(platform, &options.virtual_package_overrides);
-        let channels = options.channels.clone();
-        let exclude_newer = options.exclude_newer;
-        handles.push(tokio::task::spawn_blocking(move || {
-            solve_platform(
-                platform,
-                &channels,
-                &output,
-                specs,
-                virtual_packages,
-                exclude_newer,
-            )
-        }));
-    }
+    let tasks: Vec<_> = options
+        .platforms
+        .iter()
+        .map(|&platform| {
+            let mut query = gateway
+                .query(
+                    options.channels.iter().cloned(),
+                    [platform, Subdir::NoArch],
+                    specs.iter().cloned(),
+                )
+                .recursive(true);
+            if let Some(r) = &reporter {
+                query = query.with_reporter(r.clone());
+            }
+            let spinner = progress.map(|mp| platform_spinner(mp, platform));
+            let specs = specs.to_vec();
+            let virtual_packages = virtual_packages(platform, &options.virtual_package_overrides);
+            let channels = options.channels.clone();
+            let exclude_newer = options.exclude_newer;
+            tokio::spawn(async move {
+                let result = async {
+                    let output = query
+                        .execute()
+                        .await
+                        .map_err(|e| repodata_error(e, platform))?;
+                    if let Some(s) = &spinner {
+                        s.set_message("solving");
+                    }
+                    tokio::task::spawn_blocking(move || {
+                        solve_platform(
+                            platform,
+                            &channels,
+                            &output,
+                            specs,
+                            virtual_packages,
+                            exclude_newer,
+                        )
+                    })
+                    .await
+                    .context("solver thread failed")?
+                }
+                .await;
+                if let Some(s) = spinner {
+                    match &result {
+                        Ok(solution) => {
+                            s.finish_with_message(format!("{} packages", solution.records.len()))
+                        }
+                        Err(_) => s.finish_and_clear(),
+                    }
+                }
+                result
+            })
+        })
+        .collect();
     let mut solutions = Vec::new();
-    for handle in handles {
-        solutions.push(handle.await.context("solver thread failed")??);
+    for task in tasks {
+        solutions.push(task.await.context("platform task failed")??);
     }
     Ok(solutions)
+}
+
+/// The gateway's download bars, shown with credential-free URLs: its own reporter prints
+/// the URL as requested, user info and tokens included.
+#[derive(Clone)]
+struct RedactingReporter(rattler_repodata_gateway::IndicatifReporter);
+
+impl rattler_repodata_gateway::Reporter for RedactingReporter {
+    fn download_reporter(&self) -> Option<&dyn rattler_repodata_gateway::DownloadReporter> {
+        Some(self)
+    }
+}
+
+impl rattler_repodata_gateway::DownloadReporter for RedactingReporter {
+    fn on_download_start(&self, url: &Url) -> usize {
+        self.0.on_download_start(&strip_credentials(url))
+    }
+
+    fn on_download_progress(&self, url: &Url, index: usize, done: usize, total: Option<usize>) {
+        self.0
+            .on_download_progress(&strip_credentials(url), index, done, total);
+    }
+
+    fn on_download_complete(&self, url: &Url, index: usize) {
+        self.0.on_download_complete(&strip_credentials(url), index);
+    }
+}
+
+fn platform_spinner(mp: &indicatif::MultiProgress, platform: Subdir) -> indicatif::ProgressBar {
+    let spinner = mp.add(indicatif::ProgressBar::new_spinner());
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix:<14} {msg}")
+            .expect("valid template"),
+    );
+    spinner.set_prefix(platform.to_string());
+    spinner.set_message("fetching repodata");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    spinner
 }
 
 fn repodata_error(

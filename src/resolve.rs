@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use jiff::Timestamp;
 use rattler_conda_types::{GenericVirtualPackage, MatchSpec, NamedChannelOrUrl, Subdir};
-use rattler_repodata_gateway::{Gateway, IndicatifReporter};
+use rattler_repodata_gateway::Gateway;
 use url::Url;
 
 use crate::{
@@ -116,12 +116,6 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
         .with_client(settings.client(http::client()?))
         .with_cache_dir(request.cache_dir.join("repodata"))
         .finish();
-    let reporter = request.progress.as_ref().map(|mp| {
-        IndicatifReporter::builder()
-            .with_multi_progress(mp.clone())
-            .clear_when_done(true)
-            .finish()
-    });
     let specs: Vec<MatchSpec> = spec.conda.iter().map(|d| d.spec.clone()).collect();
     let options = SolveOptions {
         channels,
@@ -129,7 +123,7 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
         virtual_package_overrides: request.virtual_packages.clone(),
         exclude_newer: request.exclude_newer,
     };
-    let solutions = conda::solve(&gateway, &specs, &options, reporter).await?;
+    let solutions = conda::solve(&gateway, &specs, &options, request.progress.as_ref()).await?;
 
     let inputs = lock::LockInputs {
         spec: &spec,

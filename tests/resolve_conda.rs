@@ -505,3 +505,64 @@ fn file_channels_work_too() {
         .unwrap());
     assert_eq!(versions(&p.lock(), "linux-64").len(), 23);
 }
+
+#[test]
+fn zst_repodata_is_used_when_the_channel_serves_it() {
+    // A channel that serves only repodata.json.zst: resolving proves the compressed file is used.
+    let root = tempfile::tempdir().unwrap();
+    for subdir in ["linux-64", "noarch"] {
+        let json = std::fs::read(
+            fixture_channels()
+                .join("synthetic")
+                .join(subdir)
+                .join("repodata.json"),
+        )
+        .unwrap();
+        let dir = root.path().join("zonly").join(subdir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("repodata.json.zst"),
+            zstd::encode_all(&json[..], 3).unwrap(),
+        )
+        .unwrap();
+    }
+    let server = Server::start(root.path(), Mode::Files);
+    let p = Project::new(&env(&["zonly"], &["numpy"]));
+    ok(p.resolve(&server, &["-p", "linux-64"]));
+    assert_eq!(locked(&p.lock(), "linux-64", "numpy").version, "2.0.0");
+    assert!(
+        server
+            .hits()
+            .iter()
+            .any(|h| h.path == "/zonly/linux-64/repodata.json.zst"
+                && h.method == "GET"
+                && h.status == 200),
+        "{:?}",
+        server.hits()
+    );
+}
+
+#[test]
+fn progress_on_a_terminal_shows_platforms_and_no_credentials() {
+    // `script` (util-linux) gives envlock a pseudo-terminal, so the progress bars are drawn.
+    let server = synthetic();
+    let alias = server.url.replace("http://", "http://user:s3cret@");
+    let p = Project::new(&env(&["synthetic"], &["numpy"]));
+    let bin = env!("CARGO_BIN_EXE_envlock");
+    let command = format!(
+        "{bin} resolve --channel-alias {alias} -p linux-64 --cache-dir {}",
+        p.cache.display()
+    );
+    let out = std::process::Command::new("script")
+        .current_dir(p.dir.path())
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("linux-64") && screen.contains("4 packages"),
+        "{screen}"
+    );
+    assert!(!screen.contains("s3cret"), "{screen}");
+}
