@@ -253,12 +253,20 @@ pub fn parse_platform(name: &str) -> std::result::Result<Subdir, Failure> {
 
 /// Turns a serde_yaml error into `file:line:column: message`.
 fn yaml_error(path: &Path, error: &serde_yaml::Error) -> anyhow::Error {
-    let message = error.to_string();
-    // serde_yaml appends " at line L column C"; we print the location up front instead.
-    let message = match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message,
-    };
+    // serde_yaml says " at line L column C" (sometimes twice, for nested errors); the location
+    // is printed up front instead.
+    let mut message = error.to_string();
+    while let Some(start) = message.find(" at line ") {
+        let rest = &message[start + " at line ".len()..];
+        let len = rest
+            .find(" column ")
+            .map(|i| {
+                let after = &rest[i + " column ".len()..];
+                i + " column ".len() + after.chars().take_while(char::is_ascii_digit).count()
+            })
+            .unwrap_or(rest.len());
+        message.replace_range(start..start + " at line ".len() + len, "");
+    }
     let location = match error.location() {
         Some(l) => format!("{}:{}:{}", path.display(), l.line(), l.column()),
         None => path.display().to_string(),
@@ -413,6 +421,13 @@ mod tests {
         assert!(e.starts_with("environment.yml:"), "{e}");
         let line: usize = e.split(':').nth(1).unwrap().parse().unwrap();
         assert!(line >= 1, "{e}");
+    }
+
+    #[test]
+    fn nested_errors_name_the_location_once() {
+        let e = err("channels: [conda-forge]\ndependencies:\n  - pip: 3\n");
+        assert!(e.starts_with("environment.yml:3:"), "{e}");
+        assert!(!e.contains("at line"), "{e}");
     }
 
     #[test]
