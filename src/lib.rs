@@ -8,5 +8,6 @@ pub mod conda;
 pub mod error;
 pub mod http;
 pub mod lock;
+pub mod pypi;
 pub mod resolve;
 pub mod spec;

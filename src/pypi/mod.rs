@@ -1,0 +1,6 @@
+//! PyPI: requirements files, the index client, and the resolver.
+//!
+//! Work in progress; see the submodules.
+
+pub mod requirements;
+pub mod tags;

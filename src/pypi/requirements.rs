@@ -1,0 +1,1 @@
+//! Placeholder: requirements.txt parsing (being written).

@@ -1,0 +1,1 @@
+//! Placeholder: wheel tags and marker environments (being written).
