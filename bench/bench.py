@@ -117,8 +117,15 @@ class ChannelServer:
             def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
                 pass  # quiet: the benchmark output is the table
 
+        class Server(http.server.ThreadingHTTPServer):
+            # The stdlib's listen backlog is 5. Both tools open ~20 connections at once on a
+            # cold 4-platform resolve (shard probes, HEAD probes for .zst/.bz2, GETs); beyond
+            # the backlog the kernel drops the SYN and the client retries it after 1 s, which
+            # would add whole seconds at random to either tool. Real channels do not do that.
+            request_queue_size = 128
+
         handler = functools.partial(Handler, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = Server(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -241,6 +248,7 @@ def measure(args, server: ChannelServer, work: Path) -> tuple[list[dict], list[s
         _, env_pkgs = run_envlock(args, scenario, server.url, work, warm_cache["envlock"], True)
         _, rat_pkgs = run_pyrattler(args, scenario, server.url, work, warm_cache["py-rattler"])
         problems += compare_solutions(scenario, env_pkgs, rat_pkgs)
+        problems += compare_virtual_packages(scenario, work / f"conda-lock-{scenario.key}.yml")
 
         for mode in ("cold", "warm"):
             times: dict[str, list[float]] = {tool: [] for tool in TOOLS}
@@ -303,6 +311,27 @@ def compare_solutions(
     return problems
 
 
+def compare_virtual_packages(scenario: Scenario, lockfile: Path) -> list[str]:
+    """py-rattler must solve against the virtual packages envlock used, which envlock records
+    in its lockfile as `envlock.virtual_packages.<platform>: a,b,c` metadata."""
+    recorded = dict(re.findall(r"envlock\.virtual_packages\.([\w-]+): (\S+)", lockfile.read_text()))
+    problems = []
+    for platform in scenario.platforms:
+        ours = sorted(scenario.virtual_packages(platform))
+        theirs = sorted(recorded.get(platform, "").split(","))
+        if ours != theirs:
+            problems.append(
+                f"{scenario.key} {platform}: py-rattler got virtual packages {ours}, envlock used {theirs}"
+            )
+    return problems
+
+
+def measure_import(args) -> list[float]:
+    """The fixed cost on the py-rattler side: interpreter start-up plus `import rattler`."""
+    cmd = [str(args.python), "-c", "import rattler"]
+    return [run_timed(cmd, REPO_ROOT)[0] for _ in range(args.runs)]
+
+
 # --------------------------------------------------------------------------------------------
 # Output
 
@@ -335,6 +364,9 @@ def print_table(results: list[dict], meta: dict, problems: list[str]) -> None:
         f"channels served from {meta['channels']} over HTTP on 127.0.0.1"
     )
     print("times in seconds per process; ratio = envlock median / py-rattler median (< 1: envlock faster)")
+    print(
+        f"py-rattler's fixed cost, `python -c 'import rattler'`: median {meta['pyrattler_import_s']['median_s']:.3f}"
+    )
     print()
     header = (
         f"{'scenario':34} {'cache':5} {'packages':>12} "
@@ -358,11 +390,11 @@ def print_table(results: list[dict], meta: dict, problems: list[str]) -> None:
             print(f"  {r['scenario']} {r['cache']:4} {tool:10} {reqs or 'none'}")
     print()
     if problems:
-        print("!!! SOLUTION MISMATCH: the tools did not lock the same packages !!!")
+        print("!!! MISMATCH: envlock and py-rattler did not do the same work; the ratios are suspect !!!")
         for problem in problems:
             print(f"!!! {problem}")
     else:
-        print("solutions: envlock and py-rattler locked identical packages on every platform")
+        print("checks: identical locked packages and virtual packages on every platform, counts as expected")
 
 
 def main() -> int:
@@ -396,6 +428,8 @@ def main() -> int:
     meta = {"versions": tool_versions(args), "runs": args.runs, "channels": str(args.channels)}
     with tempfile.TemporaryDirectory(prefix="envlock-bench-") as tmp, ChannelServer(args.channels) as server:
         try:
+            imports = measure_import(args)
+            meta["pyrattler_import_s"] = {"median_s": statistics.median(imports), "min_s": min(imports)}
             results, problems = measure(args, server, Path(tmp))
         except ToolFailed as e:
             log(f"error: {e}")

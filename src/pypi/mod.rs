@@ -2,5 +2,6 @@
 //!
 //! Work in progress; see the submodules.
 
+pub mod metadata;
 pub mod requirements;
 pub mod tags;
