@@ -94,7 +94,9 @@ impl CoreMetadata {
             .iter()
             .any(|d| d == "requires-dist" || d == "requires-python")
         {
-            bail!("its PKG-INFO marks its dependencies as dynamic, so they are only known after a build");
+            bail!(
+                "its PKG-INFO marks its dependencies as dynamic, so they are only known after a build"
+            );
         }
         CoreMetadata::parse(text)
     }
@@ -182,14 +184,14 @@ pub fn find_metadata_entry(tail: &[u8], file_size: u64) -> Result<TailLookup> {
             .context("corrupt zip central directory")?;
         let name = String::from_utf8_lossy(name);
         let mut parts = name.split('/');
-        if let (Some(dir), Some("METADATA"), None) = (parts.next(), parts.next(), parts.next()) {
-            if dir.ends_with(".dist-info") {
-                return Ok(TailLookup::Found(ZipEntry {
-                    local_header_offset,
-                    compressed_size,
-                    method,
-                }));
-            }
+        if let (Some(dir), Some("METADATA"), None) = (parts.next(), parts.next(), parts.next())
+            && dir.ends_with(".dist-info")
+        {
+            return Ok(TailLookup::Found(ZipEntry {
+                local_header_offset,
+                compressed_size,
+                method,
+            }));
         }
         pos += 46 + name_len + extra_len + comment_len;
     }
@@ -290,7 +292,11 @@ mod tests {
         let m = CoreMetadata::parse(METADATA).unwrap();
         assert_eq!(m.name.as_ref(), "flask");
         assert_eq!(m.version.to_string(), "3.0.0");
-        assert_eq!(m.requires_dist.len(), 3, "the body must not be read as headers");
+        assert_eq!(
+            m.requires_dist.len(),
+            3,
+            "the body must not be read as headers"
+        );
         assert_eq!(m.requires_python.unwrap().to_string(), ">=3.8");
         assert_eq!(m.provides_extras.len(), 1);
     }
@@ -298,7 +304,10 @@ mod tests {
     #[test]
     fn finds_metadata_in_a_tail_or_asks_for_more() {
         let padding = "x".repeat(50_000);
-        for method in [zip::CompressionMethod::Stored, zip::CompressionMethod::Deflated] {
+        for method in [
+            zip::CompressionMethod::Stored,
+            zip::CompressionMethod::Deflated,
+        ] {
             let bytes = wheel(
                 &[
                     ("flask/__init__.py", &padding),
@@ -316,7 +325,11 @@ mod tests {
             };
             let start = entry.local_header_offset as usize;
             let end = (start as u64 + entry_span(&entry)).min(size) as usize;
-            assert!(read_entry(&bytes[start..end], &entry).unwrap().contains("Werkzeug"));
+            assert!(
+                read_entry(&bytes[start..end], &entry)
+                    .unwrap()
+                    .contains("Werkzeug")
+            );
             // A tail too short for the central directory says how much to fetch.
             let short = &bytes[bytes.len() - 30..];
             match find_metadata_entry(short, size).unwrap() {
@@ -336,17 +349,40 @@ mod tests {
     #[test]
     fn sdists_need_static_metadata() {
         let ok = "Metadata-Version: 2.2\nName: a\nVersion: 1.0\nRequires-Dist: b\n";
-        assert_eq!(CoreMetadata::parse_sdist(ok).unwrap().requires_dist.len(), 1);
+        assert_eq!(
+            CoreMetadata::parse_sdist(ok).unwrap().requires_dist.len(),
+            1
+        );
         let old = "Metadata-Version: 2.1\nName: a\nVersion: 1.0\n";
-        assert!(CoreMetadata::parse_sdist(old).unwrap_err().to_string().contains("2.2"));
+        assert!(
+            CoreMetadata::parse_sdist(old)
+                .unwrap_err()
+                .to_string()
+                .contains("2.2")
+        );
         let dynamic = "Metadata-Version: 2.3\nName: a\nVersion: 1.0\nDynamic: Requires-Dist\n";
-        assert!(CoreMetadata::parse_sdist(dynamic).unwrap_err().to_string().contains("dynamic"));
+        assert!(
+            CoreMetadata::parse_sdist(dynamic)
+                .unwrap_err()
+                .to_string()
+                .contains("dynamic")
+        );
     }
 
     #[test]
     fn reads_pkg_info_from_tar_gz() {
-        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
-        for (path, body) in [("a-1.0/setup.py", ""), ("a-1.0/PKG-INFO", "Metadata-Version: 2.2\nName: a\nVersion: 1.0\n"), ("a-1.0/sub/PKG-INFO", "wrong")] {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        for (path, body) in [
+            ("a-1.0/setup.py", ""),
+            (
+                "a-1.0/PKG-INFO",
+                "Metadata-Version: 2.2\nName: a\nVersion: 1.0\n",
+            ),
+            ("a-1.0/sub/PKG-INFO", "wrong"),
+        ] {
             let mut header = tar::Header::new_gnu();
             header.set_size(body.len() as u64);
             header.set_mode(0o644);
@@ -354,6 +390,10 @@ mod tests {
             tar.append_data(&mut header, path, body.as_bytes()).unwrap();
         }
         let bytes = tar.into_inner().unwrap().finish().unwrap();
-        assert!(sdist_pkg_info("a-1.0.tar.gz", &bytes).unwrap().starts_with("Metadata-Version: 2.2"));
+        assert!(
+            sdist_pkg_info("a-1.0.tar.gz", &bytes)
+                .unwrap()
+                .starts_with("Metadata-Version: 2.2")
+        );
     }
 }

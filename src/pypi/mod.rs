@@ -2,6 +2,8 @@
 //!
 //! Work in progress; see the submodules.
 
+pub mod index;
 pub mod metadata;
 pub mod requirements;
+pub mod resolver;
 pub mod tags;

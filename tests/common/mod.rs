@@ -1,6 +1,8 @@
 //! Test support: a real HTTP server on 127.0.0.1 and a runner for the built binary.
 #![allow(dead_code)]
 
+pub mod pypi_index;
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
@@ -20,6 +22,8 @@ pub enum Mode {
     Files,
     /// Answer every request with 500.
     Fail,
+    /// Serve files but ignore `Range` headers, as some mirrors do.
+    NoRanges,
 }
 
 /// One request the server saw.
@@ -100,6 +104,7 @@ fn serve(
         let method = parts.next().unwrap_or_default().to_string();
         let path = parts.next().unwrap_or_default().to_string();
         let mut if_none_match = None;
+        let mut range = None;
         let mut content_length = 0usize;
         loop {
             let mut header = String::new();
@@ -110,6 +115,8 @@ fn serve(
                 let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
                 if k == "if-none-match" {
                     if_none_match = Some(v);
+                } else if k == "range" {
+                    range = Some(v);
                 } else if k == "content-length" {
                     content_length = v.parse().unwrap_or(0);
                 }
@@ -118,7 +125,13 @@ fn serve(
         let mut body = vec![0; content_length];
         reader.read_exact(&mut body)?;
 
-        let (status, headers, body) = respond(root, mode, &path, if_none_match.as_deref());
+        let (status, headers, body) = respond(
+            root,
+            mode,
+            &path,
+            if_none_match.as_deref(),
+            range.as_deref(),
+        );
         let sent = if method == "HEAD" { 0 } else { body.len() };
         hits.lock().unwrap().push(Hit {
             method: method.clone(),
@@ -128,6 +141,7 @@ fn serve(
         });
         let reason = match status {
             200 => "OK",
+            206 => "Partial Content",
             304 => "Not Modified",
             404 => "Not Found",
             _ => "Internal Server Error",
@@ -153,6 +167,7 @@ fn respond(
     mode: Mode,
     path: &str,
     if_none_match: Option<&str>,
+    range: Option<&str>,
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
     if mode == Mode::Fail {
         return (500, vec![], b"boom".to_vec());
@@ -161,18 +176,53 @@ fn respond(
     if rel.split('/').any(|s| s == "..") {
         return (404, vec![], vec![]);
     }
-    let file = root.join(rel);
+    // A directory URL is a simple-API page: `index.json` (PEP 691) or `index.html` (PEP 503).
+    let (file, content_type) = if rel.is_empty() || rel.ends_with('/') {
+        let dir = root.join(rel);
+        if dir.join("index.json").is_file() {
+            (
+                dir.join("index.json"),
+                "application/vnd.pypi.simple.v1+json",
+            )
+        } else {
+            (dir.join("index.html"), "text/html")
+        }
+    } else if rel.ends_with(".json") {
+        (root.join(rel), "application/json")
+    } else {
+        (root.join(rel), "application/octet-stream")
+    };
     let Ok(bytes) = std::fs::read(&file) else {
         return (404, vec![], vec![]);
     };
     // A content-derived ETag, so an unchanged file revalidates with 304.
     let etag = format!("\"{:x}-{}\"", fnv(&bytes), bytes.len());
-    let headers = vec![
+    let mut headers = vec![
         ("ETag".to_string(), etag.clone()),
-        ("Content-Type".to_string(), "application/json".to_string()),
+        ("Content-Type".to_string(), content_type.to_string()),
     ];
     if if_none_match == Some(etag.as_str()) {
         return (304, headers, vec![]);
+    }
+    if let (Some(range), false) = (range, mode == Mode::NoRanges) {
+        let len = bytes.len();
+        let spec = range.trim_start_matches("bytes=");
+        let (start, end) = match spec.split_once('-') {
+            Some(("", n)) => (len.saturating_sub(n.parse().unwrap_or(0)), len - 1),
+            Some((a, "")) => (a.parse().unwrap_or(0), len - 1),
+            Some((a, b)) => (
+                a.parse().unwrap_or(0),
+                b.parse::<usize>().unwrap_or(0).min(len - 1),
+            ),
+            None => (0, len - 1),
+        };
+        if start <= end && end < len {
+            headers.push((
+                "Content-Range".to_string(),
+                format!("bytes {start}-{end}/{len}"),
+            ));
+            return (206, headers, bytes[start..=end].to_vec());
+        }
     }
     (200, headers, bytes)
 }

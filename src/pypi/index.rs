@@ -1,0 +1,868 @@
+//! A client for Python package indexes: project pages and core metadata.
+//!
+//! Supported: the JSON simple API (PEP 691) with an HTML (PEP 503) fallback for indexes that only
+//! speak HTML; yanking (PEP 592), `requires-python`, upload times (PEP 700); core metadata from
+//! `<file>.metadata` (PEP 658/714) whether or not the index advertises it, else from the wheel's
+//! zip central directory through HTTP range requests, else from a full download (hash-checked);
+//! sdists whose PKG-INFO is static. Several indexes: the first index that has a project is the
+//! only one used for it (uv's `first-index` rule, which avoids dependency confusion).
+//!
+//! Caching: project pages are stored with their validators and revalidated (`ETag`,
+//! `Last-Modified`, `Cache-Control: max-age`); core metadata is immutable per file and stored by
+//! the file's sha256. Concurrent requests for the same page or file share one fetch.
+//!
+//! Not supported: `--find-links` pages and local directories, the legacy XML-RPC API.
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    str::FromStr,
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use jiff::Timestamp;
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::PackageName;
+use reqwest::{StatusCode, header};
+use reqwest_middleware::ClientWithMiddleware;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::{
+    metadata::{self, CoreMetadata, TailLookup},
+    tags::{SdistFilename, WheelFilename},
+};
+use crate::{conda::redact, error::Failure};
+
+const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+/// How much of a wheel's end to fetch first: enough for the central directory of most wheels.
+const TAIL: u64 = 64 * 1024;
+
+/// A distribution file of a project.
+#[derive(Debug, Clone)]
+pub struct DistFile {
+    pub filename: String,
+    pub url: Url,
+    pub sha256: Option<String>,
+    pub requires_python: Option<VersionSpecifiers>,
+    pub yanked: bool,
+    pub upload_time: Option<Timestamp>,
+    pub size: Option<u64>,
+    /// `Some(hash)` when the index advertises a PEP 658 metadata file (the hash may be unknown).
+    advertised_metadata: Option<Option<String>>,
+    pub kind: DistKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum DistKind {
+    Wheel(WheelFilename),
+    Sdist(SdistFilename),
+}
+
+impl DistFile {
+    pub fn version(&self) -> &Version {
+        match &self.kind {
+            DistKind::Wheel(w) => &w.version,
+            DistKind::Sdist(s) => &s.version,
+        }
+    }
+}
+
+/// A project's files on the first index that has it.
+#[derive(Debug)]
+pub struct Project {
+    pub name: PackageName,
+    /// The index the files come from, without credentials.
+    pub index: Url,
+    pub files: Vec<DistFile>,
+}
+
+/// A fetch shared by everyone who asks for the same thing; errors are kept as their message.
+type Shared<T> = Arc<OnceCell<Result<T, String>>>;
+
+pub struct IndexClient {
+    client: ClientWithMiddleware,
+    indexes: Vec<Url>,
+    cache_dir: PathBuf,
+    projects: Mutex<HashMap<PackageName, Shared<Option<Arc<Project>>>>>,
+    metadata: Mutex<HashMap<Url, Shared<Arc<CoreMetadata>>>>,
+    /// Hosts that answered 404 for an unadvertised `.metadata` file: not asked again.
+    no_metadata_hosts: Mutex<HashSet<String>>,
+}
+
+/// A stored project page and what is needed to revalidate it.
+#[derive(Serialize, Deserialize)]
+struct CachedPage {
+    url: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// Seconds since the epoch until which the page is fresh without asking.
+    fresh_until: Option<u64>,
+    content_type: String,
+    body: String,
+}
+
+impl IndexClient {
+    /// `indexes` are simple-API base URLs in priority order.
+    pub fn new(client: ClientWithMiddleware, indexes: Vec<Url>, cache_dir: PathBuf) -> IndexClient {
+        let indexes = indexes
+            .into_iter()
+            .map(|mut u| {
+                if !u.path().ends_with('/') {
+                    let p = format!("{}/", u.path());
+                    u.set_path(&p);
+                }
+                u
+            })
+            .collect();
+        IndexClient {
+            client,
+            indexes,
+            cache_dir,
+            projects: Mutex::default(),
+            metadata: Mutex::default(),
+            no_metadata_hosts: Mutex::default(),
+        }
+    }
+
+    /// The project's files, or `None` when no index has it.
+    pub async fn project(&self, name: &PackageName) -> Result<Option<Arc<Project>>> {
+        let cell = self
+            .projects
+            .lock()
+            .expect("not poisoned")
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        let result = cell
+            .get_or_init(|| async {
+                self.fetch_project(name)
+                    .await
+                    .map(|p| p.map(Arc::new))
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .await;
+        result.clone().map_err(|e| Failure::new(e).into())
+    }
+
+    async fn fetch_project(&self, name: &PackageName) -> Result<Option<Project>> {
+        for index in &self.indexes {
+            let url = index.join(&format!("{name}/"))?;
+            let Some(page) = self.fetch_page(&url).await? else {
+                continue;
+            };
+            let files = if page.content_type.contains("json") {
+                parse_json_page(&page.body, &url, name)?
+            } else {
+                parse_html_page(&page.body, &url, name)
+            };
+            return Ok(Some(Project {
+                name: name.clone(),
+                index: crate::conda::strip_credentials(index),
+                files,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// A project page, from the cache when still fresh or revalidated; `None` on 404.
+    async fn fetch_page(&self, url: &Url) -> Result<Option<CachedPage>> {
+        let path = self
+            .cache_dir
+            .join("simple-v1")
+            .join(format!("{}.json", short_hash(url.as_str())));
+        let cached: Option<CachedPage> = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|c: &CachedPage| c.url == url.as_str());
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if let Some(c) = &cached
+            && c.fresh_until.is_some_and(|t| t > now)
+        {
+            return Ok(cached);
+        }
+        let mut request = self.client.get(url.clone()).header(header::ACCEPT, ACCEPT);
+        if let Some(c) = &cached {
+            if let Some(etag) = &c.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &c.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let response = request.send().await.map_err(|e| http_error(url, e))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let headers = response.headers().clone();
+        let fresh_until = max_age(&headers).map(|age| now + age);
+        if status == StatusCode::NOT_MODIFIED
+            && let Some(mut c) = cached
+        {
+            c.fresh_until = fresh_until;
+            store(&path, &c);
+            return Ok(Some(c));
+        }
+        if !status.is_success() {
+            bail!("{} answered {status}", redact(url.as_str()));
+        }
+        let header_str = |h: header::HeaderName| {
+            headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let page = CachedPage {
+            url: url.to_string(),
+            etag: header_str(header::ETAG),
+            last_modified: header_str(header::LAST_MODIFIED),
+            fresh_until,
+            content_type: header_str(header::CONTENT_TYPE).unwrap_or_default(),
+            body: response
+                .text()
+                .await
+                .map_err(|e| http_error(url, e.into()))?,
+        };
+        if page.etag.is_some() || page.last_modified.is_some() || page.fresh_until.is_some() {
+            store(&path, &page);
+        }
+        Ok(Some(page))
+    }
+
+    /// Starts fetching a project page in the background.
+    pub fn prefetch_project(self: &Arc<Self>, name: PackageName) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _ = this.project(&name).await;
+        });
+    }
+
+    /// Starts fetching a file's metadata in the background.
+    pub fn prefetch_metadata(self: &Arc<Self>, file: DistFile) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _ = this.metadata(&file).await;
+        });
+    }
+
+    /// The core metadata of a distribution file.
+    pub async fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>> {
+        let cell = self
+            .metadata
+            .lock()
+            .expect("not poisoned")
+            .entry(file.url.clone())
+            .or_default()
+            .clone();
+        let result = cell
+            .get_or_init(|| async {
+                self.fetch_metadata(file)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .await;
+        result.clone().map_err(|e| Failure::new(e).into())
+    }
+
+    async fn fetch_metadata(&self, file: &DistFile) -> Result<CoreMetadata> {
+        let cache_key = file
+            .sha256
+            .clone()
+            .unwrap_or_else(|| short_hash(file.url.as_str()));
+        let path = self
+            .cache_dir
+            .join("metadata-v1")
+            .join(format!("{cache_key}.txt"));
+        let sdist = matches!(file.kind, DistKind::Sdist(_));
+        let parse = |text: &str| {
+            if sdist {
+                CoreMetadata::parse_sdist(text)
+            } else {
+                CoreMetadata::parse(text)
+            }
+        };
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(m) = parse(&text)
+        {
+            return Ok(m);
+        }
+        let text = self.fetch_metadata_text(file).await.with_context(|| {
+            format!(
+                "could not read the metadata of {}",
+                redact(file.url.as_str())
+            )
+        })?;
+        let metadata =
+            parse(&text).map_err(|e| anyhow!("{} cannot be locked: {e:#}", file.filename))?;
+        if metadata.name
+            != *match &file.kind {
+                DistKind::Wheel(w) => &w.name,
+                DistKind::Sdist(s) => &s.name,
+            }
+            || metadata.version != *file.version()
+        {
+            bail!(
+                "{} declares {} {} in its metadata, which does not match its file name",
+                file.filename,
+                metadata.name,
+                metadata.version
+            );
+        }
+        store_text(&path, &text);
+        Ok(metadata)
+    }
+
+    async fn fetch_metadata_text(&self, file: &DistFile) -> Result<String> {
+        match &file.kind {
+            DistKind::Sdist(_) => {
+                let bytes = self.download(file).await?;
+                metadata::sdist_pkg_info(&file.filename, &bytes)
+            }
+            DistKind::Wheel(_) => {
+                if let Some(text) = self.pep658_metadata(file).await? {
+                    return Ok(text);
+                }
+                match self.range_metadata(file).await {
+                    Ok(Some(text)) => Ok(text),
+                    Ok(None) | Err(_) => {
+                        let bytes = self.download(file).await?;
+                        metadata::wheel_metadata(&bytes)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `<file>.metadata`, tried when advertised and, since many mirrors serve it without saying
+    /// so, also when not advertised, until the host answers 404 once.
+    async fn pep658_metadata(&self, file: &DistFile) -> Result<Option<String>> {
+        let host = file.url.host_str().unwrap_or_default().to_string();
+        let advertised = file.advertised_metadata.is_some();
+        if !advertised
+            && self
+                .no_metadata_hosts
+                .lock()
+                .expect("not poisoned")
+                .contains(&host)
+        {
+            return Ok(None);
+        }
+        let url = Url::parse(&format!("{}.metadata", file.url))?;
+        let response = match self.client.get(url.clone()).send().await {
+            Ok(r) => r,
+            Err(_) if !advertised => return Ok(None),
+            Err(e) => return Err(http_error(&url, e)),
+        };
+        if !response.status().is_success() {
+            if response.status() == StatusCode::NOT_FOUND && !advertised {
+                self.no_metadata_hosts
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(host);
+            }
+            return Ok(None);
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| http_error(&url, e.into()))?;
+        if let Some(Some(expected)) = &file.advertised_metadata {
+            let actual = sha256_hex(&bytes);
+            if &actual != expected {
+                bail!(
+                    "{} does not match its advertised sha256",
+                    redact(url.as_str())
+                );
+            }
+        }
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// METADATA read through range requests; `None` when the server does not do ranges.
+    async fn range_metadata(&self, file: &DistFile) -> Result<Option<String>> {
+        let Some((tail, size)) = self.fetch_tail(&file.url, TAIL).await? else {
+            return Ok(None);
+        };
+        let (tail, size) = match metadata::find_metadata_entry(&tail, size)? {
+            TailLookup::NeedTail(n) => match self.fetch_tail(&file.url, n).await? {
+                Some(t) => t,
+                None => return Ok(None),
+            },
+            TailLookup::Found(_) => (tail, size),
+        };
+        let TailLookup::Found(entry) = metadata::find_metadata_entry(&tail, size)? else {
+            return Ok(None);
+        };
+        let tail_start = size - tail.len() as u64;
+        if entry.local_header_offset >= tail_start {
+            let start = (entry.local_header_offset - tail_start) as usize;
+            return metadata::read_entry(&tail[start..], &entry).map(Some);
+        }
+        let end = (entry.local_header_offset + metadata::entry_span(&entry)).min(size) - 1;
+        let response = self
+            .client
+            .get(file.url.clone())
+            .header(
+                header::RANGE,
+                format!("bytes={}-{end}", entry.local_header_offset),
+            )
+            .send()
+            .await
+            .map_err(|e| http_error(&file.url, e))?;
+        if response.status() != StatusCode::PARTIAL_CONTENT {
+            return Ok(None);
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| http_error(&file.url, e.into()))?;
+        metadata::read_entry(&bytes, &entry).map(Some)
+    }
+
+    /// The last `n` bytes of a file and the file's size; `None` if ranges are not honoured.
+    async fn fetch_tail(&self, url: &Url, n: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        let response = self
+            .client
+            .get(url.clone())
+            .header(header::RANGE, format!("bytes=-{n}"))
+            .send()
+            .await
+            .map_err(|e| http_error(url, e))?;
+        if response.status() == StatusCode::OK {
+            // The whole file came back: the range was larger than the file, or ignored.
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| http_error(url, e.into()))?;
+            let size = bytes.len() as u64;
+            return Ok(Some((bytes.to_vec(), size)));
+        }
+        if response.status() != StatusCode::PARTIAL_CONTENT {
+            return Ok(None);
+        }
+        let total = response
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit('/').next())
+            .and_then(|v| v.parse::<u64>().ok());
+        let Some(total) = total else { return Ok(None) };
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| http_error(url, e.into()))?;
+        Ok(Some((bytes.to_vec(), total)))
+    }
+
+    /// Downloads a whole file and checks it against the index's sha256.
+    async fn download(&self, file: &DistFile) -> Result<Vec<u8>> {
+        let response = self
+            .client
+            .get(file.url.clone())
+            .send()
+            .await
+            .map_err(|e| http_error(&file.url, e))?;
+        if !response.status().is_success() {
+            bail!(
+                "{} answered {}",
+                redact(file.url.as_str()),
+                response.status()
+            );
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| http_error(&file.url, e.into()))?;
+        if let Some(expected) = &file.sha256
+            && &sha256_hex(&bytes) != expected
+        {
+            bail!(
+                "{} does not match the sha256 the index gives",
+                file.filename
+            );
+        }
+        Ok(bytes.to_vec())
+    }
+
+    /// Project names on the first index, for "did you mean" hints; `None` when the listing is
+    /// unavailable or too large to be worth fetching (pypi.org's is tens of megabytes).
+    pub async fn project_names(&self) -> Option<Vec<String>> {
+        let index = self.indexes.first()?;
+        if index.host_str() == Some("pypi.org") {
+            return None;
+        }
+        let response = self
+            .client
+            .get(index.clone())
+            .header(header::ACCEPT, ACCEPT)
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() || response.content_length().unwrap_or(0) > 5_000_000 {
+            return None;
+        }
+        let json = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        let body = response.text().await.ok()?;
+        if json {
+            let value: serde_json::Value = serde_json::from_str(&body).ok()?;
+            Some(
+                value["projects"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|p| p["name"].as_str().map(str::to_string))
+                    .collect(),
+            )
+        } else {
+            Some(anchors(&body).into_iter().map(|a| a.text).collect())
+        }
+    }
+}
+
+fn http_error(url: &Url, error: reqwest_middleware::Error) -> anyhow::Error {
+    // reqwest's messages include the URL; redact the whole text, not just our part of it.
+    let mut text = format!("{error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    let text = text
+        .split(' ')
+        .map(|w| {
+            if w.contains("://") {
+                redact(w.trim_matches(|c| c == '(' || c == ')'))
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    anyhow!("request to {} failed: {text}", redact(url.as_str()))
+}
+
+fn max_age(headers: &header::HeaderMap) -> Option<u64> {
+    let value = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
+    if value.contains("no-cache") || value.contains("no-store") {
+        return None;
+    }
+    value
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+}
+
+fn store(path: &std::path::Path, page: &CachedPage) {
+    if let Ok(bytes) = serde_json::to_vec(page) {
+        store_bytes(path, &bytes);
+    }
+}
+
+fn store_text(path: &std::path::Path, text: &str) {
+    store_bytes(path, text.as_bytes());
+}
+
+/// Cache writes are best effort: a read-only cache only costs speed.
+fn store_bytes(path: &std::path::Path, bytes: &[u8]) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = crate::lock::write_atomic(path, bytes);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
+}
+
+fn short_hash(text: &str) -> String {
+    sha256_hex(text.as_bytes())[..32].to_string()
+}
+
+/// Builds a [`DistFile`] from a file name and its attributes; `None` for files envlock does not
+/// install (eggs, installers, files of another project).
+#[allow(clippy::too_many_arguments)]
+fn dist_file(
+    project: &PackageName,
+    filename: &str,
+    url: Url,
+    sha256: Option<String>,
+    requires_python: Option<&str>,
+    yanked: bool,
+    upload_time: Option<Timestamp>,
+    size: Option<u64>,
+    advertised_metadata: Option<Option<String>>,
+) -> Option<DistFile> {
+    let kind = if filename.ends_with(".whl") {
+        let wheel = WheelFilename::from_str(filename).ok()?;
+        if &wheel.name != project {
+            return None;
+        }
+        DistKind::Wheel(wheel)
+    } else if filename.ends_with(".tar.gz") || filename.ends_with(".zip") {
+        DistKind::Sdist(SdistFilename::parse(filename, project)?)
+    } else {
+        return None;
+    };
+    // An unparseable requires-python is treated as absent, as pip does.
+    let requires_python = requires_python
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| VersionSpecifiers::from_str(s).ok());
+    Some(DistFile {
+        filename: filename.to_string(),
+        url,
+        sha256: sha256.map(|h| h.to_ascii_lowercase()),
+        requires_python,
+        yanked,
+        upload_time,
+        size,
+        advertised_metadata,
+        kind,
+    })
+}
+
+#[derive(Deserialize)]
+struct JsonPage {
+    files: Vec<JsonFile>,
+}
+
+#[derive(Deserialize)]
+struct JsonFile {
+    filename: String,
+    url: String,
+    #[serde(default)]
+    hashes: HashMap<String, String>,
+    #[serde(rename = "requires-python")]
+    requires_python: Option<String>,
+    #[serde(default)]
+    yanked: serde_json::Value,
+    #[serde(rename = "upload-time")]
+    upload_time: Option<String>,
+    size: Option<u64>,
+    #[serde(rename = "core-metadata")]
+    core_metadata: Option<serde_json::Value>,
+    #[serde(rename = "dist-info-metadata")]
+    dist_info_metadata: Option<serde_json::Value>,
+}
+
+fn parse_json_page(body: &str, page_url: &Url, project: &PackageName) -> Result<Vec<DistFile>> {
+    let page: JsonPage = serde_json::from_str(body)
+        .with_context(|| format!("{} is not a valid PEP 691 page", redact(page_url.as_str())))?;
+    Ok(page
+        .files
+        .into_iter()
+        .filter_map(|f| {
+            let url = page_url.join(&f.url).ok()?;
+            let yanked = match &f.yanked {
+                serde_json::Value::Bool(b) => *b,
+                serde_json::Value::String(_) => true,
+                _ => false,
+            };
+            let metadata_flag = f.core_metadata.or(f.dist_info_metadata);
+            let advertised = match metadata_flag {
+                Some(serde_json::Value::Bool(true)) => Some(None),
+                Some(serde_json::Value::Object(m)) => {
+                    Some(m.get("sha256").and_then(|v| v.as_str()).map(str::to_string))
+                }
+                _ => None,
+            };
+            let upload_time = f.upload_time.as_deref().and_then(|t| t.parse().ok());
+            dist_file(
+                project,
+                &f.filename,
+                url,
+                f.hashes.get("sha256").cloned(),
+                f.requires_python.as_deref(),
+                yanked,
+                upload_time,
+                f.size,
+                advertised,
+            )
+        })
+        .collect())
+}
+
+struct Anchor {
+    href: String,
+    text: String,
+    attributes: HashMap<String, String>,
+}
+
+/// The `<a>` elements of a PEP 503 page. A small scanner, not an HTML parser: simple-index pages
+/// are machine-generated lists of anchors.
+fn anchors(body: &str) -> Vec<Anchor> {
+    let mut out = Vec::new();
+    let lower = body.to_ascii_lowercase();
+    let mut pos = 0;
+    while let Some(start) = lower[pos..].find("<a ").map(|i| i + pos) {
+        let Some(tag_end) = lower[start..].find('>').map(|i| i + start) else {
+            break;
+        };
+        let Some(close) = lower[tag_end..].find("</a>").map(|i| i + tag_end) else {
+            break;
+        };
+        let mut attributes = HashMap::new();
+        let tag = &body[start + 3..tag_end];
+        let mut rest = tag;
+        while let Some(eq) = rest.find('=') {
+            let key = rest[..eq].trim().to_ascii_lowercase();
+            let after = rest[eq + 1..].trim_start();
+            let (value, next) = match after.chars().next() {
+                Some(q @ ('"' | '\'')) => match after[1..].find(q) {
+                    Some(end) => (&after[1..1 + end], &after[end + 2..]),
+                    None => (&after[1..], ""),
+                },
+                _ => {
+                    let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                    (&after[..end], &after[end..])
+                }
+            };
+            let key = key
+                .rsplit(char::is_whitespace)
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            attributes.insert(key, unescape(value));
+            rest = next;
+        }
+        out.push(Anchor {
+            href: attributes.get("href").cloned().unwrap_or_default(),
+            text: unescape(body[tag_end + 1..close].trim()),
+            attributes,
+        });
+        pos = close + 4;
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn parse_html_page(body: &str, page_url: &Url, project: &PackageName) -> Vec<DistFile> {
+    anchors(body)
+        .into_iter()
+        .filter_map(|a| {
+            let mut url = page_url.join(&a.href).ok()?;
+            let sha256 = url
+                .fragment()
+                .and_then(|f| f.strip_prefix("sha256="))
+                .map(str::to_string);
+            url.set_fragment(None);
+            let filename = url.path_segments()?.next_back()?.to_string();
+            let yanked = a.attributes.contains_key("data-yanked");
+            let metadata = a
+                .attributes
+                .get("data-core-metadata")
+                .or_else(|| a.attributes.get("data-dist-info-metadata"))
+                .map(|v| v.strip_prefix("sha256=").map(str::to_string));
+            dist_file(
+                project,
+                &filename,
+                url,
+                sha256,
+                a.attributes.get("data-requires-python").map(String::as_str),
+                yanked,
+                None,
+                None,
+                metadata,
+            )
+        })
+        .collect()
+}
+
+/// A simple-index base URL: `https://pypi.org/simple/` unless `-i`/`--index-url` says otherwise.
+pub fn default_index() -> Url {
+    Url::parse("https://pypi.org/simple/").expect("valid constant")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> PackageName {
+        PackageName::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn json_pages_give_files_with_their_facts() {
+        let body = r#"{"meta":{"api-version":"1.1"},"name":"demo","files":[
+          {"filename":"demo-1.0-py3-none-any.whl","url":"../../files/demo-1.0-py3-none-any.whl","hashes":{"sha256":"AB"},"requires-python":">=3.8","yanked":false,"upload-time":"2024-01-02T03:04:05.123456Z","size":10,"core-metadata":{"sha256":"cd"}},
+          {"filename":"demo-1.1.tar.gz","url":"https://files.example/demo-1.1.tar.gz","hashes":{},"yanked":"broken","requires-python":"bogus"},
+          {"filename":"demo-0.1.win32.exe","url":"x","hashes":{}},
+          {"filename":"other-1.0-py3-none-any.whl","url":"y","hashes":{}}]}"#;
+        let page = Url::parse("https://idx.example/simple/demo/").unwrap();
+        let files = parse_json_page(body, &page, &name("demo")).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(
+            files[0].url.as_str(),
+            "https://idx.example/files/demo-1.0-py3-none-any.whl"
+        );
+        assert_eq!(files[0].sha256.as_deref(), Some("ab"));
+        assert_eq!(
+            files[0].requires_python.as_ref().unwrap().to_string(),
+            ">=3.8"
+        );
+        assert_eq!(
+            files[0].upload_time.unwrap().to_string(),
+            "2024-01-02T03:04:05.123456Z"
+        );
+        assert_eq!(files[0].advertised_metadata, Some(Some("cd".into())));
+        assert!(!files[0].yanked);
+        assert!(files[1].yanked);
+        assert!(files[1].requires_python.is_none());
+        assert!(matches!(files[1].kind, DistKind::Sdist(_)));
+    }
+
+    #[test]
+    fn html_pages_give_files_too() {
+        let body = r#"<!DOCTYPE html><html><body>
+          <a href="/f/demo-1.0-py3-none-any.whl#sha256=abc" data-requires-python="&gt;=3.8" data-core-metadata="sha256=def">demo-1.0-py3-none-any.whl</a><br/>
+          <a href='/f/demo-0.9.tar.gz' data-yanked="">demo-0.9.tar.gz</a>
+        </body></html>"#;
+        let page = Url::parse("https://idx.example/simple/demo/").unwrap();
+        let files = parse_html_page(body, &page, &name("demo"));
+        assert_eq!(files.len(), 2);
+        assert_eq!(
+            files[0].url.as_str(),
+            "https://idx.example/f/demo-1.0-py3-none-any.whl"
+        );
+        assert_eq!(files[0].sha256.as_deref(), Some("abc"));
+        assert_eq!(
+            files[0].requires_python.as_ref().unwrap().to_string(),
+            ">=3.8"
+        );
+        assert_eq!(files[0].advertised_metadata, Some(Some("def".into())));
+        assert!(files[1].yanked);
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        let mut h = header::HeaderMap::new();
+        h.insert(
+            header::CACHE_CONTROL,
+            "public, max-age=600".parse().unwrap(),
+        );
+        assert_eq!(max_age(&h), Some(600));
+        h.insert(
+            header::CACHE_CONTROL,
+            "max-age=600, no-cache".parse().unwrap(),
+        );
+        assert_eq!(max_age(&h), None);
+    }
+}

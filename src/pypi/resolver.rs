@@ -1,0 +1,517 @@
+//! The PyPI resolver: pubgrub over PEP 440 versions, once per target platform.
+//!
+//! Supported: requirements with extras and markers (evaluated for the target), constraints
+//! (`-c`), yanked files (only when pinned with `==`, PEP 592), `requires-python` of files and
+//! metadata, pre-releases (only with `--pre`, or when nothing else satisfies a range), upload-time
+//! cutoffs (`--exclude-newer`), `--only-binary`/`--no-binary`/`--prefer-binary`, and packages the
+//! conda solve installs, which are fixed at their conda version and never installed by pip.
+//!
+//! Not supported: building sdists (an sdist is usable only when its PKG-INFO is static), direct
+//! URL references inside package metadata, and universal (all-platform) resolution: each target
+//! platform is resolved on its own.
+//!
+//! pubgrub asks for one package at a time, synchronously; the index client is async. The
+//! resolver therefore runs on a blocking thread and waits for each answer, while the client
+//! fetches ahead: when a package's dependencies are known, their project pages (and the metadata
+//! of each one's likely version) are requested in the background.
+
+use std::{
+    cmp::Reverse,
+    collections::{BTreeMap, HashMap},
+    fmt,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Result;
+use jiff::Timestamp;
+use pep440_rs::Version;
+use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
+use pubgrub::{
+    DefaultStringReporter, Dependencies, DependencyProvider, PackageResolutionStatistics,
+    PubGrubError, Ranges, Reporter,
+};
+use tokio::runtime::Handle;
+
+use super::{
+    index::{DistFile, DistKind, IndexClient},
+    requirements::{BinaryChoice, PipRequirement},
+    tags::Target,
+};
+use crate::error::Failure;
+
+/// A node of the resolution graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Pkg {
+    /// The user's requirements.
+    Root,
+    /// Everything the conda solve installs that pip sees as installed.
+    Conda,
+    Name(PackageName),
+    /// `name[extra]`: depends on `name` at the same version plus the extra's dependencies.
+    Extra(PackageName, ExtraName),
+}
+
+impl fmt::Display for Pkg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pkg::Root => f.write_str("your requirements"),
+            Pkg::Conda => f.write_str("the conda environment"),
+            Pkg::Name(n) => write!(f, "{n}"),
+            Pkg::Extra(n, e) => write!(f, "{n}[{e}]"),
+        }
+    }
+}
+
+/// Choices that apply to the whole resolution.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub pre: bool,
+    pub only_binary: BinaryChoice,
+    pub no_binary: BinaryChoice,
+    pub prefer_binary: bool,
+    pub exclude_newer: Option<Timestamp>,
+}
+
+/// One locked distribution.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub name: PackageName,
+    pub version: Version,
+    pub file: DistFile,
+    /// Dependencies that apply on this target, with their version constraints.
+    pub dependencies: BTreeMap<PackageName, String>,
+}
+
+/// Resolves `requirements` for `target`. `conda` maps PyPI names to the versions the conda
+/// solve installs; those are fixed and left out of the result.
+pub async fn resolve(
+    client: Arc<IndexClient>,
+    requirements: &[PipRequirement],
+    constraints: &[PipRequirement],
+    target: &Target,
+    conda: &HashMap<PackageName, Version>,
+    options: &Options,
+) -> Result<Vec<Pinned>> {
+    let env = target.marker_environment();
+    let mut root = Vec::new();
+    for r in requirements {
+        if !r.requirement.marker.evaluate(&env, &[]) {
+            continue;
+        }
+        if let Some(VersionOrUrl::Url(_)) = &r.requirement.version_or_url {
+            return Err(Failure::new(format!(
+                "{}: direct URL requirements are not supported yet",
+                r.location
+            ))
+            .hint("name a version from an index instead")
+            .into());
+        }
+        if let Some(installed) = conda.get(&r.requirement.name)
+            && !range_of(&r.requirement).contains(installed)
+        {
+            return Err(Failure::new(format!(
+                "{}: `{}` is not satisfied by {} {}, which the conda solve installs for {}",
+                r.location,
+                r.requirement,
+                r.requirement.name,
+                installed,
+                target.platform()
+            ))
+            .hint("relax one of the two: the pip requirement, or the conda spec that pulls it in")
+            .into());
+        }
+        root.push(r.requirement.clone());
+    }
+    let mut constraint_ranges: HashMap<PackageName, Ranges<Version>> = HashMap::new();
+    for c in constraints {
+        if c.requirement.marker.evaluate(&env, &[]) {
+            let entry = constraint_ranges
+                .entry(c.requirement.name.clone())
+                .or_insert_with(Ranges::full);
+            *entry = entry.intersection(&range_of(&c.requirement));
+        }
+    }
+
+    for r in &root {
+        if !conda.contains_key(&r.name) {
+            client.prefetch_project(r.name.clone());
+        }
+    }
+    let provider = Provider {
+        client,
+        handle: Handle::current(),
+        target: target.clone(),
+        env,
+        root,
+        conda: conda.clone(),
+        constraints: constraint_ranges,
+        options: options.clone(),
+        chosen: Mutex::default(),
+    };
+    tokio::task::spawn_blocking(move || provider.run())
+        .await
+        .map_err(|e| anyhow::anyhow!("resolver thread failed: {e}"))?
+}
+
+/// The version set a requirement allows (any version for URL requirements).
+fn range_of(requirement: &Requirement) -> Ranges<Version> {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) => Ranges::from(s.clone()),
+        _ => Ranges::full(),
+    }
+}
+
+struct Provider {
+    client: Arc<IndexClient>,
+    handle: Handle,
+    target: Target,
+    env: pep508_rs::MarkerEnvironment,
+    root: Vec<Requirement>,
+    conda: HashMap<PackageName, Version>,
+    constraints: HashMap<PackageName, Ranges<Version>>,
+    options: Options,
+    /// The file picked for each (package, version) by `choose_version`.
+    chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
+}
+
+/// Resolution errors that are not conflicts.
+#[derive(Debug)]
+struct ProviderError(String);
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+impl From<anyhow::Error> for ProviderError {
+    fn from(e: anyhow::Error) -> Self {
+        ProviderError(format!("{e:#}"))
+    }
+}
+
+impl Provider {
+    fn run(self) -> Result<Vec<Pinned>> {
+        let solution = match pubgrub::resolve(&self, Pkg::Root, Version::new([0])) {
+            Ok(solution) => solution,
+            Err(PubGrubError::NoSolution(mut tree)) => {
+                tree.collapse_no_versions();
+                let report = DefaultStringReporter::report(&tree);
+                return Err(Failure::new(format!(
+                    "the pip requirements cannot be satisfied for {}:\n{report}",
+                    self.target.platform()
+                ))
+                .hint("relax the version constraints named above")
+                .into());
+            }
+            Err(PubGrubError::ErrorChoosingVersion { source, .. })
+            | Err(PubGrubError::ErrorRetrievingDependencies { source, .. }) => {
+                return Err(Failure::new(source.0).into());
+            }
+            Err(e) => return Err(anyhow::anyhow!("{e}")),
+        };
+        let chosen = self.chosen.lock().expect("not poisoned");
+        let mut pinned = Vec::new();
+        for (pkg, version) in solution {
+            let Pkg::Name(name) = pkg else { continue };
+            if self.conda.contains_key(&name) {
+                continue;
+            }
+            let file = chosen
+                .get(&(name.clone(), version.clone()))
+                .cloned()
+                .ok_or_else(|| {
+                    anyhow::anyhow!("internal error: no file chosen for {name} {version}")
+                })?;
+            let metadata = self.handle.block_on(self.client.metadata(&file))?;
+            let mut dependencies: BTreeMap<PackageName, String> = BTreeMap::new();
+            for r in &metadata.requires_dist {
+                if !r.marker.evaluate(&self.env, &[]) {
+                    continue;
+                }
+                let spec = match &r.version_or_url {
+                    Some(VersionOrUrl::VersionSpecifier(s)) => s.to_string(),
+                    _ => String::new(),
+                };
+                merge_constraint(dependencies.entry(r.name.clone()).or_default(), &spec);
+            }
+            pinned.push(Pinned {
+                name,
+                version,
+                file,
+                dependencies,
+            });
+        }
+        pinned.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(pinned)
+    }
+
+    fn binary_only(&self, name: &PackageName) -> bool {
+        applies(&self.options.only_binary, name)
+    }
+
+    /// The preferred installable file of each version of `name`, newest version first.
+    fn candidates(&self, name: &PackageName) -> Result<Vec<(Version, DistFile)>, ProviderError> {
+        let project = self
+            .handle
+            .block_on(self.client.project(name))?
+            .ok_or_else(|| {
+                ProviderError(format!("no project named `{name}` on the package index"))
+            })?;
+        let python = self.target.python_version();
+        let no_binary = applies(&self.options.no_binary, name);
+        let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
+        for file in &project.files {
+            if let Some(rp) = &file.requires_python
+                && !rp.contains(python)
+            {
+                continue;
+            }
+            if let (Some(cutoff), Some(uploaded)) = (self.options.exclude_newer, file.upload_time)
+                && uploaded > cutoff
+            {
+                continue;
+            }
+            // Sdists rank after every wheel; lower ranks are preferred.
+            let rank = match &file.kind {
+                DistKind::Wheel(w) if !no_binary => match self.target.wheel_rank(w) {
+                    Some(r) => r,
+                    None => continue,
+                },
+                DistKind::Wheel(_) => continue,
+                DistKind::Sdist(_) if self.binary_only(name) => continue,
+                DistKind::Sdist(_) => u32::MAX,
+            };
+            let version = file.version().clone();
+            match best.get(&version) {
+                Some((r, existing)) if (*r, existing.yanked) <= (rank, file.yanked) => {}
+                _ => {
+                    best.insert(version, (rank, file.clone()));
+                }
+            }
+        }
+        let mut out: Vec<(Version, DistFile)> =
+            best.into_iter().map(|(v, (_, f))| (v, f)).collect();
+        out.reverse();
+        if self.options.prefer_binary {
+            // Wheels of any version first, then sdist-only versions, each newest first.
+            out.sort_by_key(|(v, f)| (matches!(f.kind, DistKind::Sdist(_)), Reverse(v.clone())));
+        }
+        Ok(out)
+    }
+
+    fn requirement_deps(
+        &self,
+        requirements: impl Iterator<Item = Requirement>,
+        deps: &mut Vec<(Pkg, Ranges<Version>)>,
+    ) -> Result<(), ProviderError> {
+        for r in requirements {
+            if let Some(VersionOrUrl::Url(url)) = &r.version_or_url {
+                return Err(ProviderError(format!(
+                    "`{}` depends on a direct URL ({}), which envlock cannot lock yet",
+                    r.name,
+                    crate::conda::redact(url.to_string().as_str())
+                )));
+            }
+            let mut range = range_of(&r);
+            if let Some(c) = self.constraints.get(&r.name) {
+                range = range.intersection(c);
+            }
+            if !self.conda.contains_key(&r.name) {
+                self.client.prefetch_project(r.name.clone());
+            }
+            for extra in &r.extras {
+                deps.push((Pkg::Extra(r.name.clone(), extra.clone()), range.clone()));
+            }
+            deps.push((Pkg::Name(r.name.clone()), range));
+        }
+        Ok(())
+    }
+}
+
+fn applies(choice: &BinaryChoice, name: &PackageName) -> bool {
+    match choice {
+        BinaryChoice::None => false,
+        BinaryChoice::All => true,
+        BinaryChoice::Packages(names) => names.contains(name),
+    }
+}
+
+/// Joins two constraint strings as "both must hold".
+fn merge_constraint(existing: &mut String, add: &str) {
+    if add.is_empty() || existing.split(',').any(|c| c == add) {
+        return;
+    }
+    if !existing.is_empty() {
+        existing.push(',');
+    }
+    existing.push_str(add);
+}
+
+/// Requirements on the same package are merged into one range (all must hold).
+fn into_map(deps: Vec<(Pkg, Ranges<Version>)>) -> pubgrub::Map<Pkg, Ranges<Version>> {
+    let mut map: pubgrub::Map<Pkg, Ranges<Version>> = pubgrub::Map::default();
+    for (pkg, range) in deps {
+        match map.get_mut(&pkg) {
+            Some(existing) => *existing = existing.intersection(&range),
+            None => {
+                map.insert(pkg, range);
+            }
+        }
+    }
+    map
+}
+
+fn available(deps: Vec<(Pkg, Ranges<Version>)>) -> Dependencies<Pkg, Ranges<Version>, String> {
+    Dependencies::Available(into_map(deps).into_iter().collect())
+}
+
+impl DependencyProvider for Provider {
+    type P = Pkg;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    type Err = ProviderError;
+    type Priority = (u32, Reverse<u32>);
+
+    fn prioritize(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        // Decide fixed things first (root, conda, pins), then packages that conflict often.
+        let fixed = match package {
+            Pkg::Root | Pkg::Conda => 3,
+            Pkg::Name(n) if self.conda.contains_key(n) => 2,
+            _ if range.as_singleton().is_some() => 1,
+            _ => 0,
+        };
+        (fixed, Reverse(u32::MAX - stats.conflict_count()))
+    }
+
+    fn choose_version(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        let name = match package {
+            Pkg::Root | Pkg::Conda => return Ok(Some(Version::new([0]))),
+            Pkg::Name(n) | Pkg::Extra(n, _) => n,
+        };
+        if let Some(v) = self.conda.get(name) {
+            return Ok(range.contains(v).then(|| v.clone()));
+        }
+        let candidates = self.candidates(name)?;
+        let pinned = range.as_singleton().cloned();
+        let eligible = |(v, f): &&(Version, DistFile)| {
+            range.contains(v) && (!f.yanked || pinned.as_ref() == Some(v))
+        };
+        let pick = candidates
+            .iter()
+            .filter(eligible)
+            .find(|(v, _)| self.options.pre || !v.any_prerelease())
+            .or_else(|| candidates.iter().find(eligible));
+        let Some((version, file)) = pick else {
+            return Ok(None);
+        };
+        self.chosen
+            .lock()
+            .expect("not poisoned")
+            .insert((name.clone(), version.clone()), file.clone());
+        self.client.prefetch_metadata(file.clone());
+        Ok(Some(version.clone()))
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Pkg,
+        version: &Version,
+    ) -> Result<Dependencies<Pkg, Ranges<Version>, String>, ProviderError> {
+        let mut deps = Vec::new();
+        match package {
+            Pkg::Root => {
+                deps.push((Pkg::Conda, Ranges::singleton(Version::new([0]))));
+                self.requirement_deps(self.root.iter().cloned(), &mut deps)?;
+            }
+            Pkg::Conda => {
+                for (name, v) in &self.conda {
+                    deps.push((Pkg::Name(name.clone()), Ranges::singleton(v.clone())));
+                }
+            }
+            Pkg::Name(name) | Pkg::Extra(name, _) => {
+                if self.conda.contains_key(name) {
+                    // conda installs it, with conda's own dependencies.
+                    return Ok(available(deps));
+                }
+                let file = self
+                    .chosen
+                    .lock()
+                    .expect("not poisoned")
+                    .get(&(name.clone(), version.clone()))
+                    .cloned()
+                    .ok_or_else(|| {
+                        ProviderError(format!("internal error: no file for {name} {version}"))
+                    })?;
+                let metadata = self.handle.block_on(self.client.metadata(&file))?;
+                if let Some(rp) = &metadata.requires_python
+                    && !rp.contains(self.target.python_version())
+                {
+                    return Ok(Dependencies::Unavailable(format!(
+                        "it requires Python {rp}"
+                    )));
+                }
+                let extras: Vec<ExtraName> = match package {
+                    Pkg::Extra(_, e) => {
+                        deps.push((Pkg::Name(name.clone()), Ranges::singleton(version.clone())));
+                        if !metadata.provides_extras.is_empty()
+                            && !metadata.provides_extras.contains(e)
+                        {
+                            return Ok(Dependencies::Unavailable(format!("it has no extra `{e}`")));
+                        }
+                        vec![e.clone()]
+                    }
+                    _ => vec![],
+                };
+                let applicable = metadata
+                    .requires_dist
+                    .iter()
+                    .filter(|r| r.marker.evaluate(&self.env, &extras))
+                    .cloned();
+                self.requirement_deps(applicable, &mut deps)?;
+            }
+        }
+        Ok(available(deps))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraints_merge_without_repeats() {
+        let mut s = String::new();
+        merge_constraint(&mut s, ">=1");
+        merge_constraint(&mut s, "<2");
+        merge_constraint(&mut s, ">=1");
+        merge_constraint(&mut s, "");
+        assert_eq!(s, ">=1,<2");
+    }
+
+    #[test]
+    fn duplicate_dependencies_intersect() {
+        let a = Ranges::from(pep440_rs::VersionSpecifiers::from_str(">=1").unwrap());
+        let b = Ranges::from(pep440_rs::VersionSpecifiers::from_str("<2").unwrap());
+        let name = Pkg::Name(PackageName::from_str("x").unwrap());
+        let map = into_map(vec![(name.clone(), a), (name.clone(), b)]);
+        let r = &map[&name];
+        assert!(r.contains(&Version::from_str("1.5").unwrap()));
+        assert!(!r.contains(&Version::from_str("2.0").unwrap()));
+        assert!(!r.contains(&Version::from_str("0.5").unwrap()));
+    }
+
+    use std::str::FromStr;
+}
