@@ -55,7 +55,8 @@ enum Command {
 
 #[derive(Args)]
 struct ResolveArgs {
-    /// Input files: environment.yml. Default: ./environment.yml, else ./requirements.txt.
+    /// Input files: environment.yml and/or pip requirements files.
+    /// Default: ./environment.yml, else ./requirements.txt.
     files: Vec<PathBuf>,
 
     /// Where to write the lockfile [default: conda-lock.yml beside the first input].
@@ -87,9 +88,28 @@ struct ResolveArgs {
     #[arg(long, value_name = "DATE")]
     exclude_newer: Option<String>,
 
-    /// Where downloaded repodata is cached [default: the user cache directory].
+    /// Where downloaded repodata and package metadata are cached [default: the user cache
+    /// directory].
     #[arg(long, value_name = "DIR", env = "ENVLOCK_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+
+    /// Python version (X.Y) to lock pip requirements for when the inputs name none
+    /// [default: the newest 3.x the channels have].
+    #[arg(long, value_name = "X.Y")]
+    python: Option<String>,
+
+    /// Package index for pip requirements, overriding the files' `--index-url`
+    /// [default: https://pypi.org/simple].
+    #[arg(long, value_name = "URL", env = "ENVLOCK_INDEX_URL")]
+    index_url: Option<Url>,
+
+    /// A further package index, repeatable; a project is taken from the first index that has it.
+    #[arg(long = "extra-index-url", value_name = "URL")]
+    extra_index_urls: Vec<Url>,
+
+    /// JSON file mapping conda package names to the PyPI names they provide (or null).
+    #[arg(long, value_name = "FILE")]
+    pypi_mapping: Option<PathBuf>,
 }
 
 fn parse_platform(s: &str) -> Result<Subdir, String> {
@@ -150,6 +170,10 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         virtual_packages,
         exclude_newer,
         cache_dir,
+        python: args.python,
+        index_url: args.index_url,
+        extra_index_urls: args.extra_index_urls,
+        pypi_mapping: args.pypi_mapping,
         progress,
     })
     .await?;
@@ -161,7 +185,11 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         let counts: Vec<String> = outcome
             .solutions
             .iter()
-            .map(|s| format!("{} ({} packages)", s.platform, s.records.len()))
+            .zip(&outcome.pypi)
+            .map(|(s, pip)| match pip.len() {
+                0 => format!("{} ({} packages)", s.platform, s.records.len()),
+                n => format!("{} ({} conda + {n} pip packages)", s.platform, s.records.len()),
+            })
             .collect();
         eprintln!(
             "{} {} into {} in {:.2}s",
@@ -171,11 +199,14 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
             started.elapsed().as_secs_f64()
         );
         if verbose > 0 {
-            for solution in &outcome.solutions {
+            for (solution, pip) in outcome.solutions.iter().zip(&outcome.pypi) {
                 eprintln!("{}:", solution.platform);
                 for r in &solution.records {
                     let p = &r.package_record;
                     eprintln!("  {} {} {}", p.name.as_normalized(), p.version, p.build);
+                }
+                for p in pip {
+                    eprintln!("  {} {} (pip)", p.name, p.version);
                 }
             }
         }

@@ -18,6 +18,11 @@ pub fn client() -> Result<reqwest::Client> {
         .context("could not set up the HTTP client (TLS certificate store)")
 }
 
+/// `client` with [`Retry`] in front: for requests that do not go through the conda gateway.
+pub fn with_retries(client: reqwest::Client) -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(client).with(Retry).build()
+}
+
 /// Retries requests that failed to connect or got a 5xx/429 answer, with exponential backoff
 /// (0.2 s, 0.4 s, 0.8 s, jittered). The gateway retries some fetches itself but not all (the
 /// sharded-index probe, for one), so every request goes through this.

@@ -11,6 +11,7 @@
 //! | `envlock.channel_alias` | the alias channel names were resolved through |
 //! | `envlock.exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
 //! | `envlock.virtual_packages.<platform>` | the virtual packages solved against, comma-separated |
+//! | `envlock.pypi.indexes` | the package indexes pip packages were resolved from, comma-separated |
 //!
 //! `metadata.content_hash` is, per platform, the sha256 of the normalized inputs for that
 //! platform (channels, specs, pip lines, virtual packages, cutoff), as conda-lock's hash is of its
@@ -34,6 +35,7 @@ use url::Url;
 use crate::{
     conda::{PlatformSolution, redact, strip_credentials},
     error::Failure,
+    pypi::resolver::Pinned,
     spec::Spec,
 };
 
@@ -41,6 +43,7 @@ pub const META_VERSION: &str = "envlock.version";
 pub const META_CHANNEL_ALIAS: &str = "envlock.channel_alias";
 pub const META_EXCLUDE_NEWER: &str = "envlock.exclude_newer";
 pub const META_VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
+pub const META_PYPI_INDEXES: &str = "envlock.pypi.indexes";
 
 /// What went into a solve, besides the solutions themselves.
 pub struct LockInputs<'a> {
@@ -49,10 +52,16 @@ pub struct LockInputs<'a> {
     pub exclude_newer: Option<Timestamp>,
     /// Where the lockfile will be written; sources are recorded relative to its directory.
     pub lockfile: &'a Path,
+    /// The package indexes pip packages come from, in priority order.
+    pub indexes: &'a [Url],
 }
 
-/// Builds the conda-lock v1 model for `solutions`.
-pub fn build(inputs: &LockInputs<'_>, solutions: &[PlatformSolution]) -> Result<LockFile> {
+/// Builds the conda-lock v1 model for `solutions` and, per solution, its pip packages.
+pub fn build(
+    inputs: &LockInputs<'_>,
+    solutions: &[PlatformSolution],
+    pypi: &[Vec<Pinned>],
+) -> Result<LockFile> {
     let channels: Vec<String> = inputs
         .spec
         .channels
@@ -73,10 +82,18 @@ pub fn build(inputs: &LockInputs<'_>, solutions: &[PlatformSolution]) -> Result<
     if let Some(ts) = inputs.exclude_newer {
         custom.insert(META_EXCLUDE_NEWER.to_string(), ts.to_string());
     }
+    let indexes: Vec<String> = inputs
+        .indexes
+        .iter()
+        .map(|u| strip_credentials(u).to_string())
+        .collect();
+    if pypi.iter().any(|p| !p.is_empty()) {
+        custom.insert(META_PYPI_INDEXES.to_string(), indexes.join(","));
+    }
 
     let mut content_hash = BTreeMap::new();
     let mut packages = Vec::new();
-    for solution in solutions {
+    for (index, solution) in solutions.iter().enumerate() {
         let platform = solution.platform.to_string();
         let virtual_packages: Vec<String> = solution
             .virtual_packages
@@ -89,10 +106,13 @@ pub fn build(inputs: &LockInputs<'_>, solutions: &[PlatformSolution]) -> Result<
         );
         content_hash.insert(
             platform.clone(),
-            input_hash(inputs, &channels, &platform, &virtual_packages),
+            input_hash(inputs, &channels, &indexes, &platform, &virtual_packages),
         );
         for record in &solution.records {
             packages.push(conda_package(record, &platform)?);
+        }
+        for pinned in pypi.get(index).into_iter().flatten() {
+            packages.push(pip_package(pinned, &platform)?);
         }
     }
 
@@ -151,6 +171,38 @@ fn conda_package(record: &RepoDataRecord, platform: &str) -> Result<Package> {
     })
 }
 
+fn pip_package(pinned: &Pinned, platform: &str) -> Result<Package> {
+    let Some(sha256) = pinned.file.sha256.clone() else {
+        return Err(Failure::new(format!(
+            "{} has no sha256 on its index, so it cannot be locked with a hash",
+            pinned.file.filename
+        ))
+        .hint("use an index that publishes sha256 hashes (PEP 503 `#sha256=` or PEP 691 `hashes`)")
+        .into());
+    };
+    Ok(Package {
+        name: pinned.name.to_string(),
+        version: pinned.version.to_string(),
+        manager: Manager::Pip,
+        platform: platform.to_string(),
+        // CEP-37 writes an unconstrained Python dependency as `*`.
+        dependencies: pinned
+            .dependencies
+            .iter()
+            .map(|(n, c)| (n.to_string(), if c.is_empty() { "*".into() } else { c.clone() }))
+            .collect(),
+        url: strip_credentials(&pinned.file.url).to_string(),
+        hash: Hashes {
+            md5: None,
+            sha256: Some(sha256),
+        },
+        source: None,
+        build: None,
+        category: "main".to_string(),
+        optional: false,
+    })
+}
+
 /// CEP-37 stores dependencies as `name: constraint`, where `name constraint` is the match spec.
 /// Repeated names (rare, but legal in repodata) are joined with `,`, which conda reads as "and".
 fn dependencies(depends: &[String]) -> BTreeMap<String, String> {
@@ -195,22 +247,23 @@ fn dependencies(depends: &[String]) -> BTreeMap<String, String> {
 fn input_hash(
     inputs: &LockInputs<'_>,
     channels: &[String],
+    indexes: &[String],
     platform: &str,
     virtual_packages: &[String],
 ) -> String {
-    let mut specs: Vec<String> = inputs
-        .spec
-        .conda
-        .iter()
-        .map(|d| d.spec.to_string())
-        .collect();
+    let mut specs: Vec<String> = inputs.spec.conda.iter().map(|d| d.spec.to_string()).collect();
     specs.sort();
-    let pip: Vec<&str> = inputs.spec.pip.iter().map(|p| p.text.as_str()).collect();
+    let pip = &inputs.spec.pypi;
+    let requirements: Vec<String> = pip.requirements.iter().map(|r| r.requirement.to_string()).collect();
+    let constraints: Vec<String> = pip.constraints.iter().map(|r| r.requirement.to_string()).collect();
     let value = serde_json::json!({
         "channels": channels,
         "channel_alias": strip_credentials(inputs.channel_alias).to_string(),
         "specs": specs,
-        "pip": pip,
+        "pip": requirements,
+        "pip_constraints": constraints,
+        "pip_options": [pip.options.pre, pip.options.prefer_binary, format!("{:?}/{:?}", pip.options.only_binary, pip.options.no_binary)],
+        "indexes": indexes,
         "platform": platform,
         "virtual_packages": virtual_packages,
         "exclude_newer": inputs.exclude_newer.map(|t| t.to_string()),

@@ -1,13 +1,19 @@
-//! `envlock resolve`: inputs → spec → solve → lock, written atomically.
+//! `envlock resolve`: inputs → spec → conda solve → PyPI resolution → lock, written atomically.
 //!
 //! The existing lockfile is only replaced once every platform has solved and the new file is
 //! complete, so a failed resolve never loses the previous lock.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::Arc,
+};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use jiff::Timestamp;
-use rattler_conda_types::{GenericVirtualPackage, MatchSpec, NamedChannelOrUrl, Subdir};
+use rattler_conda_types::{
+    GenericVirtualPackage, MatchSpec, NamedChannelOrUrl, ParseStrictness, Subdir,
+};
 use rattler_repodata_gateway::Gateway;
 use url::Url;
 
@@ -15,7 +21,13 @@ use crate::{
     conda::{self, ChannelSettings, PlatformSolution, SolveOptions},
     error::{Failure, fail},
     http, lock,
-    spec::Spec,
+    pypi::{
+        index::{IndexClient, default_index},
+        mapping::Mapping,
+        resolver::{self, Pinned},
+        tags::Target,
+    },
+    spec::{CondaDependency, InputKind, Spec},
 };
 
 /// The platforms locked when neither `--platform` nor `platforms:` says otherwise: the two
@@ -33,6 +45,13 @@ pub struct ResolveRequest {
     pub virtual_packages: Vec<GenericVirtualPackage>,
     pub exclude_newer: Option<Timestamp>,
     pub cache_dir: PathBuf,
+    /// `X.Y` for the python that pip requirements are resolved against, when the inputs do not
+    /// ask for one.
+    pub python: Option<String>,
+    /// Overrides the requirements files' `--index-url`.
+    pub index_url: Option<Url>,
+    pub extra_index_urls: Vec<Url>,
+    pub pypi_mapping: Option<PathBuf>,
     /// Where download progress goes; `None` when quiet or not on a terminal.
     pub progress: Option<indicatif::MultiProgress>,
 }
@@ -40,6 +59,8 @@ pub struct ResolveRequest {
 pub struct ResolveOutcome {
     pub lockfile: PathBuf,
     pub solutions: Vec<PlatformSolution>,
+    /// The pip packages of each platform, in the order of `solutions`.
+    pub pypi: Vec<Vec<Pinned>>,
     pub warnings: Vec<String>,
 }
 
@@ -61,6 +82,11 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
             spec.channels.push(parsed);
         }
     }
+    let pip_only = inputs.iter().all(|i| InputKind::of(i) == InputKind::Requirements);
+    if pip_only && spec.channels.is_empty() {
+        // A requirements.txt project still needs a python; conda-forge is where it comes from.
+        spec.channels.push(NamedChannelOrUrl::Name("conda-forge".to_string()));
+    }
     if spec.channels.iter().all(|c| c.as_str() == "nodefaults") {
         return Err(
             Failure::new(format!("{} lists no channels", inputs[0].display()))
@@ -68,13 +94,13 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
                 .into(),
         );
     }
-    if let Some(first) = spec.pip.first() {
-        // The PyPI resolver is not there yet; say so rather than produce a lock that looks whole.
-        spec.warnings.push(format!(
-            "{}: {} `pip:` entries are not locked yet: this envlock locks the conda part only",
-            first.location,
-            spec.pip.len()
-        ));
+    if !spec.pypi.requirements.is_empty() {
+        add_python_and_pip(&mut spec, request.python.as_deref())?;
+    }
+    if !spec.pypi.options.find_links.is_empty() {
+        spec.warnings.push(
+            "`--find-links` is ignored: envlock locks files from package indexes only".to_string(),
+        );
     }
     if spec.conda.is_empty() {
         fail!(
@@ -125,17 +151,117 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
     };
     let solutions = conda::solve(&gateway, &specs, &options, request.progress.as_ref()).await?;
 
+    let mut indexes: Vec<Url> = vec![
+        request
+            .index_url
+            .clone()
+            .or_else(|| spec.pypi.options.index_url.clone())
+            .unwrap_or_else(default_index),
+    ];
+    for url in spec.pypi.options.extra_index_urls.iter().chain(&request.extra_index_urls) {
+        if !indexes.contains(url) {
+            indexes.push(url.clone());
+        }
+    }
+    let pypi = if spec.pypi.requirements.is_empty() {
+        vec![Vec::new(); solutions.len()]
+    } else {
+        let mapping = match &request.pypi_mapping {
+            Some(path) => Mapping::with_file(path)?,
+            None => Mapping::builtin(),
+        };
+        let client = Arc::new(IndexClient::new(
+            http::with_retries(http::client()?),
+            indexes.clone(),
+            request.cache_dir.join("pypi"),
+        ));
+        resolve_pypi(&spec, &solutions, client, &mapping, request.exclude_newer).await?
+    };
+
     let inputs = lock::LockInputs {
         spec: &spec,
         channel_alias: &settings.alias,
         exclude_newer: request.exclude_newer,
         lockfile: &lockfile,
+        indexes: &indexes,
     };
-    let built = lock::build(&inputs, &solutions)?;
+    let built = lock::build(&inputs, &solutions, &pypi)?;
     lock::write(&built, &lockfile)?;
     Ok(ResolveOutcome {
         lockfile,
         solutions,
+        pypi,
         warnings: spec.warnings,
     })
+}
+
+/// pip requirements need a python and pip from conda: add them when the inputs do not.
+fn add_python_and_pip(spec: &mut Spec, python: Option<&str>) -> Result<()> {
+    let location = spec.pypi.requirements[0].location.clone();
+    let has = |spec: &Spec, name: &str| {
+        spec.conda
+            .iter()
+            .any(|d| d.spec.name.as_exact().is_some_and(|n| n.as_normalized() == name))
+    };
+    let python_spec = match python {
+        Some(v) => format!("python {v}.*"),
+        None if has(spec, "python") => String::new(),
+        None => "python 3.*".to_string(),
+    };
+    for text in [python_spec.as_str(), "pip"] {
+        if text.is_empty() || (text == "pip" && has(spec, "pip")) {
+            continue;
+        }
+        let parsed = MatchSpec::from_str(text, ParseStrictness::Lenient)
+            .map_err(|e| Failure::new(format!("invalid --python `{text}`: {e}")))?;
+        spec.conda.push(CondaDependency {
+            spec: parsed,
+            location: location.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Resolves the pip requirements for every platform at once, each against the python and the
+/// Python packages its conda solution installs.
+async fn resolve_pypi(
+    spec: &Spec,
+    solutions: &[PlatformSolution],
+    client: Arc<IndexClient>,
+    mapping: &Mapping,
+    exclude_newer: Option<Timestamp>,
+) -> Result<Vec<Vec<Pinned>>> {
+    let options = resolver::Options {
+        pre: spec.pypi.options.pre,
+        only_binary: spec.pypi.options.only_binary.clone(),
+        no_binary: spec.pypi.options.no_binary.clone(),
+        prefer_binary: spec.pypi.options.prefer_binary,
+        exclude_newer,
+    };
+    let mut tasks = Vec::new();
+    for solution in solutions {
+        let python = solution
+            .records
+            .iter()
+            .find(|r| r.package_record.name.as_normalized() == "python")
+            .with_context(|| format!("the conda solve for {} has no python", solution.platform))?;
+        let version = pep440_rs::Version::from_str(&python.package_record.version.to_string())
+            .map_err(|e| anyhow::anyhow!("python {}: {e}", python.package_record.version))?;
+        let target = Target::new(solution.platform, &version, &solution.virtual_packages)?;
+        let conda = mapping.provided(&solution.records);
+        let (client, requirements, constraints, options) = (
+            client.clone(),
+            spec.pypi.requirements.clone(),
+            spec.pypi.constraints.clone(),
+            options.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            resolver::resolve(client, &requirements, &constraints, &target, &conda, &options).await
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.context("PyPI resolution task failed")??);
+    }
+    Ok(out)
 }

@@ -1,9 +1,7 @@
-//! PyPI: requirements files, the index client, and the resolver.
-//!
-//! Work in progress; see the submodules.
+//! PyPI: the index client, wheel tags, and the resolver that runs after the conda solve.
 
 pub mod index;
+pub mod mapping;
 pub mod metadata;
-pub mod requirements;
 pub mod resolver;
 pub mod tags;

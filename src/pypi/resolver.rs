@@ -34,10 +34,12 @@ use tokio::runtime::Handle;
 
 use super::{
     index::{DistFile, DistKind, IndexClient},
-    requirements::{BinaryChoice, PipRequirement},
     tags::Target,
 };
-use crate::error::Failure;
+use crate::{
+    error::Failure,
+    spec::requirements::{BinaryChoice, PipRequirement},
+};
 
 /// A node of the resolution graph.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -6,8 +6,8 @@
 //! conda-lock's `platforms:` extension. `prefix` is accepted and ignored, as conda-lock does.
 //! Unknown top-level keys produce a warning, not an error.
 //!
-//! Not supported yet: `requirements.txt` inputs (they are recognised and rejected with a clear
-//! message until the PyPI resolver lands).
+//! pip requirements files (any input not named `*.yml`/`*.yaml`) and `pip:` sections are parsed
+//! by [`requirements`] into one [`PipSpec`].
 //!
 //! The YAML model is rattler's [`EnvironmentYaml`]; this module adds what it does not keep:
 //! source locations for every dependency (for errors and drift findings), `platforms:`, and
@@ -24,6 +24,10 @@ use rattler_conda_types::{
 };
 
 use crate::error::{Failure, fail};
+
+pub mod requirements;
+
+pub use requirements::PipSpec;
 
 /// A position in an input file, 1-based, printed as `file:line:column`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,13 +50,6 @@ pub struct CondaDependency {
     pub location: Location,
 }
 
-/// A line of a `pip:` section, verbatim, and where it was written.
-#[derive(Debug, Clone)]
-pub struct PipLine {
-    pub text: String,
-    pub location: Location,
-}
-
 /// Everything envlock needs to know about the inputs, from every input file combined.
 #[derive(Debug, Clone, Default)]
 pub struct Spec {
@@ -63,7 +60,8 @@ pub struct Spec {
     /// conda module.
     pub channels: Vec<NamedChannelOrUrl>,
     pub conda: Vec<CondaDependency>,
-    pub pip: Vec<PipLine>,
+    /// The pip requirements of all `pip:` sections and requirements files.
+    pub pypi: PipSpec,
     /// Target platforms named in the inputs (conda-lock's `platforms:` key), in order.
     pub platforms: Vec<Subdir>,
     /// `variables:` from environment.yml; recorded, never applied to the solve.
@@ -117,14 +115,7 @@ impl Spec {
                 .with_context(|| format!("could not read {}", path.display()))?;
             match InputKind::of(path) {
                 InputKind::EnvironmentYaml => spec.add_environment_yaml(path, &text)?,
-                InputKind::Requirements => {
-                    return Err(Failure::new(format!(
-                        "{}: requirements files are not supported yet",
-                        path.display()
-                    ))
-                    .hint("list the packages in an environment.yml `pip:` section for now")
-                    .into());
-                }
+                InputKind::Requirements => spec.pypi.add_file(path, &env_var)?,
             }
             spec.sources.push(path.clone());
         }
@@ -179,6 +170,7 @@ impl Spec {
 
         let deps_line = outline.key_line("dependencies").unwrap_or(1);
         let mut pip_index = 0;
+        let mut pip_lines = Vec::new();
         for (index, dependency) in env.dependencies.into_iter().enumerate() {
             let item = outline.items.get(index);
             let location = item.map_or_else(|| at(deps_line, 1), |i| at(i.line, i.column));
@@ -202,7 +194,7 @@ impl Spec {
                             .get(pip_index)
                             .map_or_else(|| location.clone(), |i| at(i.line, i.column));
                         pip_index += 1;
-                        self.pip.push(PipLine { text, location });
+                        pip_lines.push((text, location));
                     }
                 }
                 MatchSpecOrSubSection::SubSection(name, _) => {
@@ -233,11 +225,21 @@ impl Spec {
             }
         }
 
+        if !pip_lines.is_empty() {
+            let base_dir = path.parent().unwrap_or(Path::new(""));
+            self.pypi.add_lines(&pip_lines, base_dir, &env_var)?;
+        }
+
         for (key, value) in env.variables {
             self.variables.push((key, value));
         }
         Ok(())
     }
+}
+
+/// Environment variables for `${VAR}` expansion in pip lines, as pip does.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Parses a conda platform name such as `linux-64`, rejecting `noarch`.
@@ -390,11 +392,12 @@ mod tests {
         assert_eq!(spec.conda[0].location.line, 10);
         assert_eq!(spec.conda[0].location.column, 5);
         assert_eq!(spec.conda[5].location.line, 15);
-        assert_eq!(spec.pip.len(), 2);
-        assert_eq!(spec.pip[0].text, "flask==3.0.0");
-        assert_eq!(spec.pip[0].location.line, 17);
-        assert_eq!(spec.pip[0].location.column, 7);
-        assert_eq!(spec.pip[1].location.line, 18);
+        let pip = &spec.pypi;
+        assert_eq!(pip.requirements.len(), 1);
+        assert_eq!(pip.requirements[0].requirement.to_string(), "flask==3.0.0");
+        assert_eq!(pip.requirements[0].location.line, 17);
+        assert_eq!(pip.requirements[0].location.column, 7);
+        assert_eq!(pip.options.index_url.as_ref().unwrap().as_str(), "https://pypi.org/simple");
         assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
     }
 
