@@ -188,7 +188,11 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
             .zip(&outcome.pypi)
             .map(|(s, pip)| match pip.len() {
                 0 => format!("{} ({} packages)", s.platform, s.records.len()),
-                n => format!("{} ({} conda + {n} pip packages)", s.platform, s.records.len()),
+                n => format!(
+                    "{} ({} conda + {n} pip packages)",
+                    s.platform,
+                    s.records.len()
+                ),
             })
             .collect();
         eprintln!(

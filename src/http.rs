@@ -20,7 +20,9 @@ pub fn client() -> Result<reqwest::Client> {
 
 /// `client` with [`Retry`] in front: for requests that do not go through the conda gateway.
 pub fn with_retries(client: reqwest::Client) -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(client).with(Retry).build()
+    reqwest_middleware::ClientBuilder::new(client)
+        .with(Retry)
+        .build()
 }
 
 /// Retries requests that failed to connect or got a 5xx/429 answer, with exponential backoff

@@ -9,5 +9,6 @@ pub mod error;
 pub mod http;
 pub mod lock;
 pub mod pypi;
+pub mod render;
 pub mod resolve;
 pub mod spec;

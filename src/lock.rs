@@ -189,7 +189,12 @@ fn pip_package(pinned: &Pinned, platform: &str) -> Result<Package> {
         dependencies: pinned
             .dependencies
             .iter()
-            .map(|(n, c)| (n.to_string(), if c.is_empty() { "*".into() } else { c.clone() }))
+            .map(|(n, c)| {
+                (
+                    n.to_string(),
+                    if c.is_empty() { "*".into() } else { c.clone() },
+                )
+            })
             .collect(),
         url: strip_credentials(&pinned.file.url).to_string(),
         hash: Hashes {
@@ -251,11 +256,24 @@ fn input_hash(
     platform: &str,
     virtual_packages: &[String],
 ) -> String {
-    let mut specs: Vec<String> = inputs.spec.conda.iter().map(|d| d.spec.to_string()).collect();
+    let mut specs: Vec<String> = inputs
+        .spec
+        .conda
+        .iter()
+        .map(|d| d.spec.to_string())
+        .collect();
     specs.sort();
     let pip = &inputs.spec.pypi;
-    let requirements: Vec<String> = pip.requirements.iter().map(|r| r.requirement.to_string()).collect();
-    let constraints: Vec<String> = pip.constraints.iter().map(|r| r.requirement.to_string()).collect();
+    let requirements: Vec<String> = pip
+        .requirements
+        .iter()
+        .map(|r| r.requirement.to_string())
+        .collect();
+    let constraints: Vec<String> = pip
+        .constraints
+        .iter()
+        .map(|r| r.requirement.to_string())
+        .collect();
     let value = serde_json::json!({
         "channels": channels,
         "channel_alias": strip_credentials(inputs.channel_alias).to_string(),

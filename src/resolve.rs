@@ -82,10 +82,13 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
             spec.channels.push(parsed);
         }
     }
-    let pip_only = inputs.iter().all(|i| InputKind::of(i) == InputKind::Requirements);
+    let pip_only = inputs
+        .iter()
+        .all(|i| InputKind::of(i) == InputKind::Requirements);
     if pip_only && spec.channels.is_empty() {
         // A requirements.txt project still needs a python; conda-forge is where it comes from.
-        spec.channels.push(NamedChannelOrUrl::Name("conda-forge".to_string()));
+        spec.channels
+            .push(NamedChannelOrUrl::Name("conda-forge".to_string()));
     }
     if spec.channels.iter().all(|c| c.as_str() == "nodefaults") {
         return Err(
@@ -158,7 +161,13 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
             .or_else(|| spec.pypi.options.index_url.clone())
             .unwrap_or_else(default_index),
     ];
-    for url in spec.pypi.options.extra_index_urls.iter().chain(&request.extra_index_urls) {
+    for url in spec
+        .pypi
+        .options
+        .extra_index_urls
+        .iter()
+        .chain(&request.extra_index_urls)
+    {
         if !indexes.contains(url) {
             indexes.push(url.clone());
         }
@@ -199,9 +208,12 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
 fn add_python_and_pip(spec: &mut Spec, python: Option<&str>) -> Result<()> {
     let location = spec.pypi.requirements[0].location.clone();
     let has = |spec: &Spec, name: &str| {
-        spec.conda
-            .iter()
-            .any(|d| d.spec.name.as_exact().is_some_and(|n| n.as_normalized() == name))
+        spec.conda.iter().any(|d| {
+            d.spec
+                .name
+                .as_exact()
+                .is_some_and(|n| n.as_normalized() == name)
+        })
     };
     let python_spec = match python {
         Some(v) => format!("python {v}.*"),
@@ -256,7 +268,15 @@ async fn resolve_pypi(
             options.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            resolver::resolve(client, &requirements, &constraints, &target, &conda, &options).await
+            resolver::resolve(
+                client,
+                &requirements,
+                &constraints,
+                &target,
+                &conda,
+                &options,
+            )
+            .await
         }));
     }
     let mut out = Vec::new();

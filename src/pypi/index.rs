@@ -81,7 +81,29 @@ pub struct Project {
 }
 
 /// A fetch shared by everyone who asks for the same thing; errors are kept as their message.
-type Shared<T> = Arc<OnceCell<Result<T, String>>>;
+type Shared<T> = Arc<OnceCell<Result<T, SharedError>>>;
+
+/// An error kept for everyone waiting on the same fetch: its message and its hint.
+#[derive(Clone)]
+struct SharedError(String, Option<String>);
+
+impl From<anyhow::Error> for SharedError {
+    fn from(e: anyhow::Error) -> Self {
+        let hint = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<Failure>())
+            .and_then(|f| f.hint.clone());
+        SharedError(format!("{e:#}"), hint)
+    }
+}
+
+impl From<SharedError> for anyhow::Error {
+    fn from(SharedError(message, hint): SharedError) -> Self {
+        let mut failure = Failure::new(message);
+        failure.hint = hint;
+        failure.into()
+    }
+}
 
 pub struct IndexClient {
     client: ClientWithMiddleware,
@@ -142,10 +164,10 @@ impl IndexClient {
                 self.fetch_project(name)
                     .await
                     .map(|p| p.map(Arc::new))
-                    .map_err(|e| format!("{e:#}"))
+                    .map_err(SharedError::from)
             })
             .await;
-        result.clone().map_err(|e| Failure::new(e).into())
+        result.clone().map_err(anyhow::Error::from)
     }
 
     async fn fetch_project(&self, name: &PackageName) -> Result<Option<Project>> {
@@ -266,10 +288,10 @@ impl IndexClient {
                 self.fetch_metadata(file)
                     .await
                     .map(Arc::new)
-                    .map_err(|e| format!("{e:#}"))
+                    .map_err(SharedError::from)
             })
             .await;
-        result.clone().map_err(|e| Failure::new(e).into())
+        result.clone().map_err(anyhow::Error::from)
     }
 
     async fn fetch_metadata(&self, file: &DistFile) -> Result<CoreMetadata> {
@@ -300,8 +322,17 @@ impl IndexClient {
                 redact(file.url.as_str())
             )
         })?;
-        let metadata =
-            parse(&text).map_err(|e| anyhow!("{} cannot be locked: {e:#}", file.filename))?;
+        let metadata = parse(&text).map_err(|e| {
+            let failure = Failure::new(format!("{} cannot be locked: {e:#}", file.filename));
+            if sdist {
+                failure.hint(
+                    "envlock does not build sdists: pin a version that has wheels, \
+                     or add `--only-binary :all:` to the requirements",
+                )
+            } else {
+                failure
+            }
+        })?;
         if metadata.name
             != *match &file.kind {
                 DistKind::Wheel(w) => &w.name,

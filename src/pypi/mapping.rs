@@ -55,10 +55,16 @@ impl Mapping {
     pub fn with_file(path: &Path) -> Result<Mapping> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read {}", path.display()))?;
-        let entries: HashMap<String, Option<String>> = serde_json::from_str(&text).map_err(|e| {
-            Failure::new(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+        let entries: HashMap<String, Option<String>> =
+            serde_json::from_str(&text).map_err(|e| {
+                Failure::new(format!(
+                    "{}:{}:{}: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ))
                 .hint("write a JSON object such as {\"pytorch\": \"torch\", \"some-lib\": null}")
-        })?;
+            })?;
         let mut mapping = Mapping::builtin();
         for (conda, pypi) in entries {
             let pypi = match pypi {
@@ -83,7 +89,8 @@ impl Mapping {
                 None if depends_on_python(&p.depends) => PackageName::from_str(conda_name).ok(),
                 None => None,
             };
-            let (Some(pypi), Ok(version)) = (pypi, Version::from_str(&p.version.to_string())) else {
+            let (Some(pypi), Ok(version)) = (pypi, Version::from_str(&p.version.to_string()))
+            else {
                 continue;
             };
             out.insert(pypi, version);
@@ -149,7 +156,10 @@ mod tests {
         let path = dir.path().join("map.json");
         std::fs::write(&path, r#"{"numpy": null, "zstd": "zstandard"}"#).unwrap();
         let m = Mapping::with_file(&path).unwrap();
-        let records = [record("numpy", "1.26.4", &["python"]), record("zstd", "1.5.5", &[])];
+        let records = [
+            record("numpy", "1.26.4", &["python"]),
+            record("zstd", "1.5.5", &[]),
+        ];
         assert_eq!(names(&m, &records), ["zstandard==1.5.5"]);
         std::fs::write(&path, "{\"a\": 3}").unwrap();
         let e = format!("{:#}", Mapping::with_file(&path).err().unwrap());

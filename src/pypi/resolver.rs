@@ -176,13 +176,25 @@ struct Provider {
     chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
 }
 
-/// Resolution errors that are not conflicts.
+/// Resolution errors that are not conflicts: a message and, where there is one, a hint.
 #[derive(Debug)]
-struct ProviderError(String);
+struct ProviderError {
+    message: String,
+    hint: Option<String>,
+}
+
+impl ProviderError {
+    fn msg(message: String) -> ProviderError {
+        ProviderError {
+            message,
+            hint: None,
+        }
+    }
+}
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -190,7 +202,14 @@ impl std::error::Error for ProviderError {}
 
 impl From<anyhow::Error> for ProviderError {
     fn from(e: anyhow::Error) -> Self {
-        ProviderError(format!("{e:#}"))
+        let hint = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<Failure>())
+            .and_then(|f| f.hint.clone());
+        ProviderError {
+            message: format!("{e:#}"),
+            hint,
+        }
     }
 }
 
@@ -208,9 +227,19 @@ impl Provider {
                 .hint("relax the version constraints named above")
                 .into());
             }
-            Err(PubGrubError::ErrorChoosingVersion { source, .. })
-            | Err(PubGrubError::ErrorRetrievingDependencies { source, .. }) => {
-                return Err(Failure::new(source.0).into());
+            Err(PubGrubError::ErrorChoosingVersion { source, .. }) => {
+                return Err(failure(source, self.target.platform()));
+            }
+            Err(PubGrubError::ErrorRetrievingDependencies {
+                package,
+                version,
+                source,
+            }) => {
+                let source = ProviderError {
+                    message: format!("{package} {version}: {}", source.message),
+                    hint: source.hint,
+                };
+                return Err(failure(source, self.target.platform()));
             }
             Err(e) => return Err(anyhow::anyhow!("{e}")),
         };
@@ -250,18 +279,48 @@ impl Provider {
         Ok(pinned)
     }
 
+    /// "No such project", with the closest names when the index lists them, or a well-known
+    /// import-name alias.
+    fn not_found(&self, name: &PackageName) -> String {
+        const ALIASES: &[(&str, &str)] = &[
+            ("sklearn", "scikit-learn"),
+            ("cv2", "opencv-python"),
+            ("yaml", "pyyaml"),
+            ("pil", "pillow"),
+            ("bs4", "beautifulsoup4"),
+            ("dateutil", "python-dateutil"),
+            ("dotenv", "python-dotenv"),
+        ];
+        let mut message = format!("no project named `{name}` on the package index");
+        let mut suggestions: Vec<String> = ALIASES
+            .iter()
+            .filter(|(alias, _)| *alias == name.as_ref())
+            .map(|(_, real)| real.to_string())
+            .collect();
+        if let Some(names) = self.handle.block_on(self.client.project_names()) {
+            let mut scored: Vec<(f64, String)> = names
+                .into_iter()
+                .map(|n| (strsim::jaro_winkler(name.as_ref(), &n.to_lowercase()), n))
+                .filter(|(score, _)| *score > 0.85)
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+            suggestions.extend(scored.into_iter().take(3).map(|(_, n)| n));
+        }
+        if !suggestions.is_empty() {
+            message.push_str(&format!("; did you mean {}?", suggestions.join(", ")));
+        }
+        message
+    }
+
     fn binary_only(&self, name: &PackageName) -> bool {
         applies(&self.options.only_binary, name)
     }
 
     /// The preferred installable file of each version of `name`, newest version first.
     fn candidates(&self, name: &PackageName) -> Result<Vec<(Version, DistFile)>, ProviderError> {
-        let project = self
-            .handle
-            .block_on(self.client.project(name))?
-            .ok_or_else(|| {
-                ProviderError(format!("no project named `{name}` on the package index"))
-            })?;
+        let Some(project) = self.handle.block_on(self.client.project(name))? else {
+            return Err(ProviderError::msg(self.not_found(name)));
+        };
         let python = self.target.python_version();
         let no_binary = applies(&self.options.no_binary, name);
         let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
@@ -311,7 +370,7 @@ impl Provider {
     ) -> Result<(), ProviderError> {
         for r in requirements {
             if let Some(VersionOrUrl::Url(url)) = &r.version_or_url {
-                return Err(ProviderError(format!(
+                return Err(ProviderError::msg(format!(
                     "`{}` depends on a direct URL ({}), which envlock cannot lock yet",
                     r.name,
                     crate::conda::redact(url.to_string().as_str())
@@ -331,6 +390,15 @@ impl Provider {
         }
         Ok(())
     }
+}
+
+fn failure(error: ProviderError, platform: rattler_conda_types::Subdir) -> anyhow::Error {
+    let mut failure = Failure::new(format!(
+        "resolving the pip requirements for {platform}: {}",
+        error.message
+    ));
+    failure.hint = error.hint;
+    failure.into()
 }
 
 fn applies(choice: &BinaryChoice, name: &PackageName) -> bool {
@@ -455,7 +523,7 @@ impl DependencyProvider for Provider {
                     .get(&(name.clone(), version.clone()))
                     .cloned()
                     .ok_or_else(|| {
-                        ProviderError(format!("internal error: no file for {name} {version}"))
+                        ProviderError::msg(format!("internal error: no file for {name} {version}"))
                     })?;
                 let metadata = self.handle.block_on(self.client.metadata(&file))?;
                 if let Some(rp) = &metadata.requires_python

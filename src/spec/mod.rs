@@ -397,7 +397,10 @@ mod tests {
         assert_eq!(pip.requirements[0].requirement.to_string(), "flask==3.0.0");
         assert_eq!(pip.requirements[0].location.line, 17);
         assert_eq!(pip.requirements[0].location.column, 7);
-        assert_eq!(pip.options.index_url.as_ref().unwrap().as_str(), "https://pypi.org/simple");
+        assert_eq!(
+            pip.options.index_url.as_ref().unwrap().as_str(),
+            "https://pypi.org/simple"
+        );
         assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
     }
 
