@@ -1,0 +1,492 @@
+//! `envlock resolve` with pip requirements, against a package index the tests build and serve
+//! on 127.0.0.1 (real wheels and sdists, PEP 691 pages), and the `pyconda` fixture channel
+//! (python 3.11.7 and pip for four platforms).
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use common::{Mode, Server, envlock, fails, fixture_channels, ok, pypi_index::Index};
+use rattler_conda_lock::{LockFile, Manager};
+
+struct Project {
+    dir: tempfile::TempDir,
+    index: Server,
+}
+
+impl Project {
+    /// A project whose index holds what `build` adds, served in `mode`.
+    fn new(mode: Mode, build: impl FnOnce(&mut Index)) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::new(&dir.path().join("index"));
+        build(&mut index);
+        index.write();
+        let server = Server::start(&dir.path().join("index"), mode);
+        Project { dir, index: server }
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn index_url(&self) -> String {
+        format!("{}/simple/", self.index.url)
+    }
+
+    /// `envlock resolve FILES --index-url <local> -c pyconda ARGS` in the project directory.
+    fn resolve(&self, files: &[&str], args: &[&str]) -> Output {
+        let channel = fixture_channels().join("pyconda");
+        envlock(&self.path("cache"))
+            .current_dir(self.dir.path())
+            .arg("resolve")
+            .args(files)
+            .args(["--index-url", &self.index_url(), "-c"])
+            .arg(&channel)
+            .args(["--python", "3.11"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn lock(&self) -> LockFile {
+        envlock::lock::read(&self.path("conda-lock.yml")).unwrap()
+    }
+}
+
+/// `name==version` of the pip packages locked for `platform`, sorted.
+fn pip_set(lock: &LockFile, platform: &str) -> Vec<String> {
+    let mut v: Vec<String> = lock
+        .package
+        .iter()
+        .filter(|p| p.manager == Manager::Pip && p.platform == platform)
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    v.sort();
+    v
+}
+
+fn pip_url<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
+    &lock
+        .package
+        .iter()
+        .find(|p| p.manager == Manager::Pip && p.platform == platform && p.name == name)
+        .unwrap_or_else(|| panic!("{name} not locked for {platform}"))
+        .url
+}
+
+#[test]
+fn markers_and_extras_are_evaluated_per_platform() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("app", "1.0")
+            .requires(&[
+                "dep-a>=1",
+                "winonly; sys_platform == \"win32\"",
+                "armonly; platform_machine == \"aarch64\"",
+                "fastlib; extra == \"fast\"",
+            ])
+            .extras(&["fast"]);
+        i.wheel("dep-a", "1.0");
+        i.wheel("dep-a", "2.0");
+        i.wheel("winonly", "1.0");
+        i.wheel("armonly", "1.0");
+        i.wheel("fastlib", "1.0");
+    });
+    p.write("requirements.txt", "app[fast]\n");
+    let err = ok(p.resolve(
+        &["requirements.txt"],
+        &["-p", "linux-64", "-p", "linux-aarch64", "-p", "win-64"],
+    ));
+    assert!(err.contains("linux-64 (2 conda + 3 pip packages)"), "{err}");
+    let lock = p.lock();
+    assert_eq!(
+        pip_set(&lock, "linux-64"),
+        ["app==1.0", "dep-a==2.0", "fastlib==1.0"]
+    );
+    assert_eq!(
+        pip_set(&lock, "linux-aarch64"),
+        ["app==1.0", "armonly==1.0", "dep-a==2.0", "fastlib==1.0"]
+    );
+    assert_eq!(
+        pip_set(&lock, "win-64"),
+        ["app==1.0", "dep-a==2.0", "fastlib==1.0", "winonly==1.0"]
+    );
+    let app = lock.package.iter().find(|p| p.name == "app").unwrap();
+    assert_eq!(app.dependencies["dep-a"], ">=1");
+    assert_eq!(app.hash.sha256.as_ref().map(String::len), Some(64));
+    assert!(app.url.starts_with(&p.index.url), "{}", app.url);
+    let custom = lock.metadata.custom_metadata.unwrap();
+    assert_eq!(custom["envlock.pypi.indexes"], p.index_url());
+}
+
+#[test]
+fn the_best_wheel_for_each_platform_is_chosen() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel_tagged(
+            "native",
+            "1.0",
+            "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+        );
+        i.wheel_tagged("native", "1.0", "cp311-cp311-manylinux_2_28_aarch64");
+        i.wheel_tagged("native", "1.0", "cp311-cp311-win_amd64");
+        i.wheel_tagged("native", "1.0", "cp312-cp312-manylinux_2_17_x86_64");
+        i.sdist("native", "1.0");
+        i.wheel("native", "0.9");
+    });
+    p.write("requirements.txt", "native\n");
+    ok(p.resolve(
+        &["requirements.txt"],
+        &["-p", "linux-64", "-p", "win-64", "-p", "linux-aarch64"],
+    ));
+    let lock = p.lock();
+    assert!(
+        pip_url(&lock, "linux-64", "native")
+            .ends_with("cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+    );
+    assert!(pip_url(&lock, "win-64", "native").ends_with("cp311-cp311-win_amd64.whl"));
+    // The aarch64 wheel needs glibc 2.28 but the lock assumes 2.17: the sdist is used instead.
+    assert!(pip_url(&lock, "linux-aarch64", "native").ends_with("native-1.0.tar.gz"));
+
+    // With `__glibc=2.28` the aarch64 wheel is installable.
+    ok(p.resolve(
+        &["requirements.txt"],
+        &["-p", "linux-aarch64", "--virtual-package", "__glibc=2.28"],
+    ));
+    assert!(pip_url(&p.lock(), "linux-aarch64", "native").ends_with("manylinux_2_28_aarch64.whl"));
+
+    // --only-binary skips the sdist: the older pure wheel is the best that is left.
+    p.write("requirements.txt", "--only-binary :all:\nnative\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-aarch64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-aarch64"), ["native==0.9"]);
+}
+
+#[test]
+fn yanked_files_are_used_only_when_pinned() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("lib", "1.0");
+        i.wheel("lib", "1.1").yanked();
+    });
+    p.write("requirements.txt", "lib\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["lib==1.0"]);
+    p.write("requirements.txt", "lib==1.1\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["lib==1.1"]);
+}
+
+#[test]
+fn pre_releases_need_pre_or_an_explicit_range() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("beta", "1.0");
+        i.wheel("beta", "2.0b1");
+    });
+    p.write("requirements.txt", "beta\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["beta==1.0"]);
+    p.write("requirements.txt", "--pre\nbeta\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["beta==2.0b1"]);
+    p.write("requirements.txt", "beta>=2.0b1\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["beta==2.0b1"]);
+}
+
+#[test]
+fn requires_python_and_upload_times_filter_files() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("modern", "1.0");
+        i.wheel("modern", "2.0").requires_python(">=3.12");
+        i.wheel("fresh", "1.0").uploaded("2024-01-01T00:00:00Z");
+        i.wheel("fresh", "1.2").uploaded("2024-06-01T00:00:00Z");
+    });
+    p.write("requirements.txt", "modern\nfresh\n");
+    ok(p.resolve(
+        &["requirements.txt"],
+        &["-p", "linux-64", "--exclude-newer", "2024-03-01"],
+    ));
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["fresh==1.0", "modern==1.0"]
+    );
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["fresh==1.2", "modern==1.0"]
+    );
+}
+
+#[test]
+fn sdists_need_static_metadata() {
+    let p = Project::new(Mode::Files, |i| {
+        i.sdist("srconly", "1.0").requires(&["dep-a"]);
+        i.wheel("dep-a", "1.0");
+        i.sdist("dynamic", "1.0").dynamic();
+        i.sdist("oldmeta", "1.0").metadata_version("2.1");
+    });
+    p.write("requirements.txt", "srconly\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    let lock = p.lock();
+    assert_eq!(pip_set(&lock, "linux-64"), ["dep-a==1.0", "srconly==1.0"]);
+    assert!(pip_url(&lock, "linux-64", "srconly").ends_with("srconly-1.0.tar.gz"));
+
+    for name in ["dynamic", "oldmeta"] {
+        p.write("requirements.txt", &format!("{name}\n"));
+        let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+        assert!(
+            err.contains(&format!("{name}-1.0.tar.gz cannot be locked")),
+            "{err}"
+        );
+        assert!(err.contains("hint: envlock does not build sdists"), "{err}");
+    }
+}
+
+#[test]
+fn conda_provided_packages_are_fixed_and_not_installed_again() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("six", "1.16.0");
+        i.wheel("needs-six", "1.0").requires(&["six>=1.16"]);
+        i.wheel("uses-six", "1.0").requires(&["six"]);
+        i.wheel("zstd", "1.5.5.1");
+    });
+    p.write(
+        "environment.yml",
+        "channels: [CHANNEL]\ndependencies:\n  - python=3.11\n  - pip\n  - six\n  - zstd\n  - pip:\n    - uses-six\n    - zstd\n"
+            .replace("CHANNEL", fixture_channels().join("pyconda").to_str().unwrap())
+            .as_str(),
+    );
+    ok(p.resolve(&["environment.yml"], &["-p", "linux-64"]));
+    // six comes from conda (it depends on python); conda's zstd is a C library, so pip
+    // installs the zstd distribution.
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["uses-six==1.0", "zstd==1.5.5.1"]
+    );
+
+    // A direct requirement conda does not satisfy names both sides.
+    p.write("requirements.txt", "six>=1.16\n");
+    let err = fails(p.resolve(
+        &["environment.yml", "requirements.txt"],
+        &["-p", "linux-64"],
+    ));
+    assert!(err.contains("requirements.txt:1:1: `six>=1.16` is not satisfied by six 1.10.0, which the conda solve installs for linux-64"), "{err}");
+
+    // So does a transitive one, through the solver's explanation.
+    p.write("requirements.txt", "needs-six\n");
+    let err = fails(p.resolve(
+        &["environment.yml", "requirements.txt"],
+        &["-p", "linux-64"],
+    ));
+    assert!(
+        err.contains("the conda environment") && err.contains("six"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nested_requirements_and_constraints() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("dep-a", "1.0");
+        i.wheel("dep-a", "2.0");
+        i.wheel("top", "1.0").requires(&["dep-a"]);
+    });
+    std::fs::create_dir_all(p.path("reqs")).unwrap();
+    p.write("reqs/base.txt", "top\n-c ../constraints.txt\n");
+    p.write("constraints.txt", "dep-a<2\n");
+    p.write("requirements.txt", "-r reqs/base.txt\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["dep-a==1.0", "top==1.0"]);
+}
+
+#[test]
+fn index_options_in_files_and_credentials_stay_out() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("first", "1.0");
+    });
+    let second = tempfile::tempdir().unwrap();
+    let mut extra = Index::new(second.path());
+    extra.wheel("second-only", "1.0");
+    extra.wheel("first", "9.0");
+    extra.write();
+    let extra_server = Server::start(second.path(), Mode::Files);
+    let with_user = |url: &str| url.replace("http://", "http://user:s3cret@");
+    p.write(
+        "requirements.txt",
+        &format!(
+            "--index-url {}\n--extra-index-url {}/simple/\nfirst\nsecond-only\n",
+            with_user(&p.index_url()),
+            with_user(&extra_server.url)
+        ),
+    );
+    // No --index-url on the command line: the file's options apply.
+    let channel = fixture_channels().join("pyconda");
+    let err = ok(envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .args(["resolve", "requirements.txt", "-p", "linux-64", "-v", "-c"])
+        .arg(&channel)
+        .output()
+        .unwrap());
+    assert!(!err.contains("s3cret"), "{err}");
+    let text = std::fs::read_to_string(p.path("conda-lock.yml")).unwrap();
+    assert!(!text.contains("s3cret"), "{text}");
+    // The first index that has a project is the only one used for it.
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["first==1.0", "second-only==1.0"]
+    );
+}
+
+#[test]
+fn metadata_comes_from_metadata_files_ranges_or_downloads() {
+    let build = |i: &mut Index| {
+        i.wheel("plain", "1.0")
+            .no_metadata_file()
+            .requires(&["dep-a"]);
+        i.wheel("dep-a", "1.0").no_metadata_file();
+    };
+    // No `.metadata` files: the wheel's tail is read with range requests.
+    let p = Project::new(Mode::Files, build);
+    p.write("requirements.txt", "plain\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["dep-a==1.0", "plain==1.0"]);
+    assert!(
+        p.index.hits().iter().any(|h| h.status == 206),
+        "{:?}",
+        p.index.hits()
+    );
+
+    // A server that ignores ranges: the wheel is downloaded whole (and hash-checked).
+    let p = Project::new(Mode::NoRanges, build);
+    p.write("requirements.txt", "plain\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["dep-a==1.0", "plain==1.0"]);
+
+    // With `.metadata` files, wheels are not touched at all.
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("plain", "1.0").requires(&["dep-a"]);
+        i.wheel("dep-a", "1.0");
+    });
+    p.write("requirements.txt", "plain\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    let hits = p.index.hits();
+    assert!(
+        hits.iter().any(|h| h.path.ends_with(".whl.metadata")),
+        "{hits:?}"
+    );
+    assert!(!hits.iter().any(|h| h.path.ends_with(".whl")), "{hits:?}");
+
+    // A warm re-resolve reads metadata from the cache.
+    p.index.clear();
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert!(
+        !p.index.hits().iter().any(|h| h.path.contains(".whl")),
+        "{:?}",
+        p.index.hits()
+    );
+}
+
+#[test]
+fn unsatisfiable_requirements_explain_and_keep_the_old_lock() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("old-app", "1.0").requires(&["dep-a<1"]);
+        i.wheel("dep-a", "0.5");
+        i.wheel("dep-a", "2.0");
+    });
+    p.write("requirements.txt", "old-app\ndep-a>=2\n");
+    p.write("conda-lock.yml", "previous lock");
+    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert!(err.contains("cannot be satisfied for linux-64"), "{err}");
+    assert!(err.contains("old-app") && err.contains("dep-a"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p.path("conda-lock.yml")).unwrap(),
+        "previous lock"
+    );
+}
+
+#[test]
+fn unknown_projects_suggest_close_names() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("requests", "2.0");
+    });
+    p.write("requirements.txt", "requestz\n");
+    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert!(err.contains("no project named `requestz`"), "{err}");
+    assert!(err.contains("did you mean requests?"), "{err}");
+}
+
+#[test]
+fn unlockable_requirements_are_rejected_with_the_line() {
+    let p = Project::new(Mode::Files, |_| {});
+    for (line, why) in [
+        ("-e ./mypkg", "editable"),
+        ("git+https://example.com/x.git", "version-control"),
+        ("./local/pkg", "local"),
+    ] {
+        p.write("requirements.txt", &format!("# comment\n{line}\n"));
+        let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+        assert!(err.contains("requirements.txt:2"), "{err}");
+        assert!(
+            err.to_lowercase().contains(&why.to_lowercase()),
+            "{why}: {err}"
+        );
+    }
+}
+
+#[test]
+fn locked_pip_sets_install_for_real_with_hashes() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("app", "1.0")
+            .requires(&["dep-a>=1", "winonly; sys_platform == \"win32\""]);
+        i.wheel("dep-a", "1.0");
+        i.wheel("winonly", "1.0");
+    });
+    p.write("requirements.txt", "app\n");
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    install_and_check(&p.lock(), "linux-64", p.dir.path());
+}
+
+/// `pip install --no-deps --require-hashes` of the rendered set into a fresh venv of this
+/// machine's python (3.11.7, the fixture conda python), then `pip check`.
+pub fn install_and_check(lock: &LockFile, platform: &str, dir: &Path) {
+    let requirements = envlock::render::pip_requirements(lock, platform, "conda-lock.yml");
+    let file = dir.join(format!("pip-{platform}.txt"));
+    std::fs::write(&file, &requirements).unwrap();
+    let venv = dir.join("venv");
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pip = |args: &[&str]| {
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "--disable-pip-version-check"])
+            .args(args)
+            .env_remove("PIP_FIND_LINKS")
+            .output()
+            .unwrap()
+    };
+    let out = pip(&[
+        "install",
+        "--no-deps",
+        "--require-hashes",
+        "-r",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "pip install failed:\n{requirements}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pip(&["check"]);
+    assert!(
+        out.status.success(),
+        "pip check failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
