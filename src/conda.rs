@@ -250,19 +250,21 @@ pub fn parse_virtual_package(arg: &str) -> Result<GenericVirtualPackage> {
     })
 }
 
-/// Parses `--exclude-newer`: an RFC 3339 timestamp, or a date meaning midnight UTC of that day.
+/// Parses `--exclude-newer`: an RFC 3339 timestamp, or a date meaning the end of that day in
+/// UTC, so that `2024-06-01` keeps what was published on June 1st (uv reads a date the same way).
+/// Anything published later than the result is ignored.
 pub fn parse_exclude_newer(arg: &str) -> Result<Timestamp> {
     if let Ok(ts) = arg.parse::<Timestamp>() {
         return Ok(ts);
     }
-    if let Ok(ts) = arg
-        .parse::<jiff::civil::Date>()
-        .and_then(|date| date.to_zoned(jiff::tz::TimeZone::UTC))
-    {
+    if let Ok(ts) = arg.parse::<jiff::civil::Date>().and_then(|date| {
+        date.at(23, 59, 59, 999_999_999)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+    }) {
         return Ok(ts.timestamp());
     }
     Err(Failure::new(format!("invalid --exclude-newer `{arg}`"))
-        .hint("give a date (2024-05-01, meaning 00:00 UTC) or an RFC 3339 time (2024-05-01T12:00:00Z)")
+        .hint("give a date (2024-05-01, meaning up to the end of that day, UTC) or an RFC 3339 time (2024-05-01T12:00:00Z)")
         .into())
 }
 
@@ -634,7 +636,7 @@ mod tests {
     fn exclude_newer_accepts_dates_and_times() {
         assert_eq!(
             parse_exclude_newer("2024-05-01").unwrap().to_string(),
-            "2024-05-01T00:00:00Z"
+            "2024-05-01T23:59:59.999999999Z"
         );
         assert_eq!(
             parse_exclude_newer("2024-05-01T12:30:00Z")

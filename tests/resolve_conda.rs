@@ -228,7 +228,10 @@ fn exclude_newer_cuts_off_by_timestamp_and_keeps_untimed_records() {
     // Records without a timestamp predate the field and stay eligible.
     assert_eq!(locked(&lock, "linux-64", "untimed").version, "1.0");
     let custom = lock.metadata.custom_metadata.unwrap();
-    assert_eq!(custom["envlock.exclude_newer"], "2024-03-01T00:00:00Z");
+    assert_eq!(
+        custom["envlock.exclude_newer"],
+        "2024-03-01T23:59:59.999999999Z"
+    );
 
     let p = Project::new(&env(&["synthetic"], &["timed>=3"]));
     let err = fails(p.resolve(

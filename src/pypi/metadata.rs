@@ -106,7 +106,10 @@ impl CoreMetadata {
 fn headers(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
-        if line.trim().is_empty() {
+        // Only an empty line ends the headers; a whitespace-only line that starts with a space
+        // continues the previous field, as in multi-line `License:` texts (Python's email
+        // parser reads them so, and real METADATA files rely on it).
+        if line.is_empty() {
             break; // the body (long description) starts here
         }
         if line.starts_with([' ', '\t']) {
@@ -299,6 +302,13 @@ mod tests {
         );
         assert_eq!(m.requires_python.unwrap().to_string(), ">=3.8");
         assert_eq!(m.provides_extras.len(), 1);
+    }
+
+    #[test]
+    fn whitespace_only_continuation_lines_do_not_end_the_headers() {
+        let text = "Metadata-Version: 2.3\nName: jupyterlab\nVersion: 4.2.1\nLicense: Copyright\n        All rights reserved.\n        \n        Redistribution...\nRequires-Dist: jupyter-server<3,>=2.4.0\n\nbody\n";
+        let m = CoreMetadata::parse(text).unwrap();
+        assert_eq!(m.requires_dist.len(), 1);
     }
 
     #[test]

@@ -1,0 +1,209 @@
+//! Live tests against pypi.org (reachable here and in CI), pinned in time with
+//! `--exclude-newer` so the expected versions stay stable. Each locked linux-64 pip set is
+//! installed for real: `pip install --no-deps --require-hashes` into a fresh venv of this
+//! machine's python 3.11 (the `pyconda` fixture channel's python is 3.11.7), then `pip check`.
+
+mod common;
+
+use std::{path::Path, process::Command};
+
+use common::{envlock, fixture_channels, ok};
+use rattler_conda_lock::{LockFile, Manager};
+
+const CUTOFF: &str = "2024-06-01";
+
+fn lock_requirements(dir: &Path, files: &[&str], platforms: &[&str]) -> LockFile {
+    let mut cmd = envlock(&dir.join("cache"));
+    cmd.current_dir(dir).arg("resolve").args(files);
+    cmd.arg("-c").arg(fixture_channels().join("pyconda"));
+    cmd.args(["--python", "3.11", "--exclude-newer", CUTOFF]);
+    for p in platforms {
+        cmd.args(["-p", p]);
+    }
+    ok(cmd.output().unwrap());
+    envlock::lock::read(&dir.join("conda-lock.yml")).unwrap()
+}
+
+fn version<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
+    &lock
+        .package
+        .iter()
+        .find(|p| p.manager == Manager::Pip && p.platform == platform && p.name == name)
+        .unwrap_or_else(|| panic!("{name} not locked for {platform}"))
+        .version
+}
+
+fn pip_names(lock: &LockFile, platform: &str) -> Vec<String> {
+    let mut v: Vec<String> = lock
+        .package
+        .iter()
+        .filter(|p| p.manager == Manager::Pip && p.platform == platform)
+        .map(|p| p.name.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Installs the locked pip set of `platform` with hashes into a fresh venv and runs `pip check`.
+/// `preinstall` stands in for what the conda part of the lock installs.
+fn install_and_check(lock: &LockFile, platform: &str, dir: &Path, preinstall: &[&str]) {
+    let requirements = envlock::render::pip_requirements(lock, platform, "conda-lock.yml");
+    let file = dir.join(format!("pip-{platform}.txt"));
+    std::fs::write(&file, &requirements).unwrap();
+    let venv = dir.join("venv");
+    assert!(
+        Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let pip = |args: &[&str]| {
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "--disable-pip-version-check", "--quiet"])
+            .args(args)
+            .env_remove("PIP_FIND_LINKS")
+            .output()
+            .unwrap()
+    };
+    if !preinstall.is_empty() {
+        let out = pip(&[&["install"], preinstall].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = pip(&[
+        "install",
+        "--no-deps",
+        "--require-hashes",
+        "-r",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "pip install failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pip(&["check"]);
+    assert!(
+        out.status.success(),
+        "pip check: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn flask_redis_gunicorn_app() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "flask==3.0.3\nredis>=5,<6\ngunicorn\n",
+    )
+    .unwrap();
+    let lock = lock_requirements(
+        dir.path(),
+        &["requirements.txt"],
+        &["linux-64", "linux-aarch64", "osx-arm64", "win-64"],
+    );
+    assert_eq!(version(&lock, "linux-64", "flask"), "3.0.3");
+    assert_eq!(version(&lock, "linux-64", "werkzeug"), "3.0.3");
+    assert_eq!(version(&lock, "linux-64", "redis"), "5.0.4");
+    assert_eq!(version(&lock, "linux-64", "gunicorn"), "22.0.0");
+    // click needs colorama on Windows only; redis needs async-timeout only before 3.11.3.
+    assert!(pip_names(&lock, "win-64").contains(&"colorama".to_string()));
+    assert!(!pip_names(&lock, "linux-64").contains(&"colorama".to_string()));
+    assert!(!pip_names(&lock, "linux-64").contains(&"async-timeout".to_string()));
+    install_and_check(&lock, "linux-64", dir.path(), &[]);
+}
+
+#[test]
+fn jupyter_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "jupyterlab==4.2.1\n").unwrap();
+    let lock = lock_requirements(
+        dir.path(),
+        &["requirements.txt"],
+        &["linux-64", "osx-arm64"],
+    );
+    let names = pip_names(&lock, "linux-64");
+    assert_eq!(names.len(), 89, "{names:?}");
+    assert_eq!(version(&lock, "linux-64", "typing-extensions"), "4.12.1");
+    for native in ["pyzmq", "tornado", "debugpy", "psutil"] {
+        assert!(names.contains(&native.to_string()), "{native} missing");
+    }
+    // Native wheels are chosen per platform.
+    let url = |platform: &str| {
+        lock.package
+            .iter()
+            .find(|p| p.platform == platform && p.name == "pyzmq")
+            .unwrap()
+            .url
+            .clone()
+    };
+    assert!(url("linux-64").contains("manylinux"), "{}", url("linux-64"));
+    assert!(url("osx-arm64").contains("macosx"), "{}", url("osx-arm64"));
+    install_and_check(&lock, "linux-64", dir.path(), &[]);
+}
+
+#[test]
+fn numpy_pandas_scikit_learn_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "numpy<2\npandas\nscikit-learn\n",
+    )
+    .unwrap();
+    let lock = lock_requirements(
+        dir.path(),
+        &["requirements.txt"],
+        &["linux-64", "linux-aarch64"],
+    );
+    assert_eq!(version(&lock, "linux-64", "numpy"), "1.26.4");
+    assert_eq!(version(&lock, "linux-64", "pandas"), "2.2.2");
+    assert_eq!(version(&lock, "linux-64", "scikit-learn"), "1.5.0");
+    assert_eq!(
+        pip_names(&lock, "linux-64"),
+        [
+            "joblib",
+            "numpy",
+            "pandas",
+            "python-dateutil",
+            "pytz",
+            "scikit-learn",
+            "scipy",
+            "six",
+            "threadpoolctl",
+            "tzdata"
+        ]
+    );
+    install_and_check(&lock, "linux-64", dir.path(), &[]);
+}
+
+#[test]
+fn environment_yml_with_a_pip_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel = fixture_channels().join("pyconda");
+    std::fs::write(
+        dir.path().join("environment.yml"),
+        format!(
+            "channels:\n  - {}\ndependencies:\n  - python=3.11\n  - pip\n  - six\n  - pip:\n    - requests==2.32.3\n    - rich>=13\n    - python-dateutil\n",
+            channel.display()
+        ),
+    )
+    .unwrap();
+    let lock = lock_requirements(dir.path(), &["environment.yml"], &["linux-64"]);
+    assert_eq!(version(&lock, "linux-64", "requests"), "2.32.3");
+    // six comes from conda (1.10.0), so python-dateutil must accept it and pip must not install it.
+    assert!(!pip_names(&lock, "linux-64").contains(&"six".to_string()));
+    assert!(
+        lock.package
+            .iter()
+            .any(|p| p.manager == Manager::Conda && p.name == "six")
+    );
+    assert!(version(&lock, "linux-64", "rich").starts_with("13."));
+    // six 1.10.0 stands in for the conda package pip sees as installed.
+    install_and_check(&lock, "linux-64", dir.path(), &["six==1.10.0"]);
+}
