@@ -490,3 +490,52 @@ pub fn install_and_check(lock: &LockFile, platform: &str, dir: &Path) {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+fn file_sha256(path: &Path) -> String {
+    hex::encode(
+        rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
+            std::fs::read(path).unwrap(),
+        ),
+    )
+}
+
+#[test]
+fn hash_options_on_requirements_are_respected() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("lib", "1.0");
+        i.wheel("lib", "1.1");
+    });
+    let old = file_sha256(&p.path("index/files/lib-1.0-py3-none-any.whl"));
+    p.write("requirements.txt", &format!("lib --hash=sha256:{old}\n"));
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    let lock = p.lock();
+    assert_eq!(pip_set(&lock, "linux-64"), ["lib==1.0"]);
+    let locked = lock.package.iter().find(|p| p.name == "lib").unwrap();
+    assert_eq!(locked.hash.sha256.as_deref(), Some(old.as_str()));
+
+    p.write(
+        "requirements.txt",
+        &format!("lib --hash=sha256:{}\n", "0".repeat(64)),
+    );
+    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert!(err.contains("lib"), "{err}");
+}
+
+#[test]
+fn direct_url_requirements_lock_that_file() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("lib", "1.0").requires(&["dep-a"]);
+        i.wheel("lib", "3.0");
+        i.wheel("dep-a", "1.0");
+    });
+    let url = format!("{}/files/lib-1.0-py3-none-any.whl", p.index.url);
+    p.write("requirements.txt", &format!("lib @ {url}\n"));
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    let lock = p.lock();
+    assert_eq!(pip_set(&lock, "linux-64"), ["dep-a==1.0", "lib==1.0"]);
+    assert_eq!(pip_url(&lock, "linux-64", "lib"), url);
+    let sha = file_sha256(&p.path("index/files/lib-1.0-py3-none-any.whl"));
+    let locked = lock.package.iter().find(|p| p.name == "lib").unwrap();
+    assert_eq!(locked.hash.sha256.as_deref(), Some(sha.as_str()));
+    install_and_check(&lock, "linux-64", p.dir.path());
+}

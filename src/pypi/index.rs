@@ -63,6 +63,48 @@ pub enum DistKind {
 }
 
 impl DistFile {
+    /// A file named by a direct URL (`name @ https://…/name-1.0-py3-none-any.whl`). Its sha256
+    /// comes from the requirement's `--hash`, the URL's `#sha256=` fragment, or a download.
+    pub async fn from_url(
+        client: &IndexClient,
+        project: &PackageName,
+        url: &Url,
+        sha256: Option<String>,
+    ) -> Result<DistFile> {
+        let mut url = url.clone();
+        let fragment_hash = url
+            .fragment()
+            .and_then(|f| f.strip_prefix("sha256="))
+            .map(str::to_string);
+        url.set_fragment(None);
+        let filename = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or_default()
+            .to_string();
+        let mut file = dist_file(
+            project,
+            &filename,
+            url.clone(),
+            sha256.or(fragment_hash),
+            None,
+            false,
+            None,
+            None,
+            None,
+        )
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "{} is not a wheel or sdist of {project}",
+                redact(url.as_str())
+            ))
+        })?;
+        if file.sha256.is_none() {
+            file.sha256 = Some(sha256_hex(&client.download(&file).await?));
+        }
+        Ok(file)
+    }
+
     pub fn version(&self) -> &Version {
         match &self.kind {
             DistKind::Wheel(w) => &w.version,

@@ -96,17 +96,36 @@ pub async fn resolve(
 ) -> Result<Vec<Pinned>> {
     let env = target.marker_environment();
     let mut root = Vec::new();
+    let mut direct: HashMap<PackageName, DistFile> = HashMap::new();
+    let mut hashes: HashMap<PackageName, Vec<String>> = HashMap::new();
     for r in requirements {
         if !r.requirement.marker.evaluate(&env, &[]) {
             continue;
         }
-        if let Some(VersionOrUrl::Url(_)) = &r.requirement.version_or_url {
+        if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url {
+            let file = DistFile::from_url(&client, &r.requirement.name, url, sha256_of(r))
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", r.location))?;
+            direct.insert(r.requirement.name.clone(), file);
+        }
+        let allowed: Vec<String> = r
+            .hashes
+            .iter()
+            .filter_map(|h| h.strip_prefix("sha256:").map(str::to_ascii_lowercase))
+            .collect();
+        if !r.hashes.is_empty() && allowed.is_empty() {
             return Err(Failure::new(format!(
-                "{}: direct URL requirements are not supported yet",
+                "{}: only sha256 `--hash` values can be checked against the index",
                 r.location
             ))
-            .hint("name a version from an index instead")
+            .hint("add the file's `--hash=sha256:…`")
             .into());
+        }
+        if !allowed.is_empty() {
+            hashes
+                .entry(r.requirement.name.clone())
+                .or_default()
+                .extend(allowed);
         }
         if let Some(installed) = conda.get(&r.requirement.name)
             && !range_of(&r.requirement).contains(installed)
@@ -135,7 +154,7 @@ pub async fn resolve(
     }
 
     for r in &root {
-        if !conda.contains_key(&r.name) {
+        if !conda.contains_key(&r.name) && !direct.contains_key(&r.name) {
             client.prefetch_project(r.name.clone());
         }
     }
@@ -147,12 +166,22 @@ pub async fn resolve(
         root,
         conda: conda.clone(),
         constraints: constraint_ranges,
+        direct,
+        hashes,
         options: options.clone(),
         chosen: Mutex::default(),
     };
     tokio::task::spawn_blocking(move || provider.run())
         .await
         .map_err(|e| anyhow::anyhow!("resolver thread failed: {e}"))?
+}
+
+/// The sha256 a requirement's `--hash` options give, if any.
+fn sha256_of(r: &PipRequirement) -> Option<String> {
+    r.hashes
+        .iter()
+        .find_map(|h| h.strip_prefix("sha256:"))
+        .map(str::to_ascii_lowercase)
 }
 
 /// The version set a requirement allows (any version for URL requirements).
@@ -171,6 +200,10 @@ struct Provider {
     root: Vec<Requirement>,
     conda: HashMap<PackageName, Version>,
     constraints: HashMap<PackageName, Ranges<Version>>,
+    /// Packages named by a direct URL: that file is their only candidate.
+    direct: HashMap<PackageName, DistFile>,
+    /// sha256 values the user's `--hash` options allow, per package.
+    hashes: HashMap<PackageName, Vec<String>>,
     options: Options,
     /// The file picked for each (package, version) by `choose_version`.
     chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
@@ -235,8 +268,12 @@ impl Provider {
                 version,
                 source,
             }) => {
+                let context = match package {
+                    Pkg::Root | Pkg::Conda => String::new(),
+                    _ => format!("{package} {version}: "),
+                };
                 let source = ProviderError {
-                    message: format!("{package} {version}: {}", source.message),
+                    message: format!("{context}{}", source.message),
                     hint: source.hint,
                 };
                 return Err(failure(source, self.target.platform()));
@@ -318,13 +355,21 @@ impl Provider {
 
     /// The preferred installable file of each version of `name`, newest version first.
     fn candidates(&self, name: &PackageName) -> Result<Vec<(Version, DistFile)>, ProviderError> {
+        if let Some(file) = self.direct.get(name) {
+            return Ok(vec![(file.version().clone(), file.clone())]);
+        }
         let Some(project) = self.handle.block_on(self.client.project(name))? else {
             return Err(ProviderError::msg(self.not_found(name)));
         };
         let python = self.target.python_version();
         let no_binary = applies(&self.options.no_binary, name);
         let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
+        let allowed = self.hashes.get(name);
         for file in &project.files {
+            // With `--hash` on the requirement, only the files it names are candidates.
+            if allowed.is_some_and(|a| !file.sha256.as_ref().is_some_and(|h| a.contains(h))) {
+                continue;
+            }
             if let Some(rp) = &file.requires_python
                 && !rp.contains(python)
             {
@@ -369,7 +414,9 @@ impl Provider {
         deps: &mut Vec<(Pkg, Ranges<Version>)>,
     ) -> Result<(), ProviderError> {
         for r in requirements {
-            if let Some(VersionOrUrl::Url(url)) = &r.version_or_url {
+            if let Some(VersionOrUrl::Url(url)) = &r.version_or_url
+                && !self.direct.contains_key(&r.name)
+            {
                 return Err(ProviderError::msg(format!(
                     "`{}` depends on a direct URL ({}), which envlock cannot lock yet",
                     r.name,
