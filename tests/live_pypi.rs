@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
-use common::{envlock, fixture_channels, ok};
+use common::{envlock, fixture_channels, install_and_check, ok};
 use rattler_conda_lock::{LockFile, Manager};
 
 const CUTOFF: &str = "2024-06-01";
@@ -42,57 +42,6 @@ fn pip_names(lock: &LockFile, platform: &str) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// Installs the locked pip set of `platform` with hashes into a fresh venv and runs `pip check`.
-/// `preinstall` stands in for what the conda part of the lock installs.
-fn install_and_check(lock: &LockFile, platform: &str, dir: &Path, preinstall: &[&str]) {
-    let requirements = envlock::render::pip_requirements(lock, platform, "conda-lock.yml");
-    let file = dir.join(format!("pip-{platform}.txt"));
-    std::fs::write(&file, &requirements).unwrap();
-    let venv = dir.join("venv");
-    assert!(
-        Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let pip = |args: &[&str]| {
-        Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "--disable-pip-version-check", "--quiet"])
-            .args(args)
-            .env_remove("PIP_FIND_LINKS")
-            .output()
-            .unwrap()
-    };
-    if !preinstall.is_empty() {
-        let out = pip(&[&["install"], preinstall].concat());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let out = pip(&[
-        "install",
-        "--no-deps",
-        "--require-hashes",
-        "-r",
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "pip install failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = pip(&["check"]);
-    assert!(
-        out.status.success(),
-        "pip check: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
 }
 
 #[test]

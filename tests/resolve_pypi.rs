@@ -6,10 +6,12 @@ mod common;
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
-use common::{Mode, Server, envlock, fails, fixture_channels, ok, pypi_index::Index};
+use common::{
+    Mode, Server, envlock, fails, fixture_channels, install_and_check, ok, pypi_index::Index,
+};
 use rattler_conda_lock::{LockFile, Manager};
 
 struct Project {
@@ -447,48 +449,7 @@ fn locked_pip_sets_install_for_real_with_hashes() {
     });
     p.write("requirements.txt", "app\n");
     ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-    install_and_check(&p.lock(), "linux-64", p.dir.path());
-}
-
-/// `pip install --no-deps --require-hashes` of the rendered set into a fresh venv of this
-/// machine's python (3.11.7, the fixture conda python), then `pip check`.
-pub fn install_and_check(lock: &LockFile, platform: &str, dir: &Path) {
-    let requirements = envlock::render::pip_requirements(lock, platform, "conda-lock.yml");
-    let file = dir.join(format!("pip-{platform}.txt"));
-    std::fs::write(&file, &requirements).unwrap();
-    let venv = dir.join("venv");
-    let status = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let pip = |args: &[&str]| {
-        Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "--disable-pip-version-check"])
-            .args(args)
-            .env_remove("PIP_FIND_LINKS")
-            .output()
-            .unwrap()
-    };
-    let out = pip(&[
-        "install",
-        "--no-deps",
-        "--require-hashes",
-        "-r",
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "pip install failed:\n{requirements}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = pip(&["check"]);
-    assert!(
-        out.status.success(),
-        "pip check failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    install_and_check(&p.lock(), "linux-64", p.dir.path(), &[]);
 }
 
 fn file_sha256(path: &Path) -> String {
@@ -537,5 +498,5 @@ fn direct_url_requirements_lock_that_file() {
     let sha = file_sha256(&p.path("index/files/lib-1.0-py3-none-any.whl"));
     let locked = lock.package.iter().find(|p| p.name == "lib").unwrap();
     assert_eq!(locked.hash.sha256.as_deref(), Some(sha.as_str()));
-    install_and_check(&lock, "linux-64", p.dir.path());
+    install_and_check(&lock, "linux-64", p.dir.path(), &[]);
 }

@@ -327,3 +327,58 @@ pub fn python_venv(name: &str, packages: &[&str]) -> PathBuf {
     std::fs::write(&marker, wanted).unwrap();
     dir
 }
+
+/// Installs the locked pip set of `platform` with `pip install --no-deps --require-hashes` into a
+/// fresh venv of this machine's python 3.11 (the `pyconda` fixture python is 3.11.7), then runs
+/// `pip check`. `preinstall` stands in for what the conda part of the lock installs.
+pub fn install_and_check(
+    lock: &rattler_conda_lock::LockFile,
+    platform: &str,
+    dir: &Path,
+    preinstall: &[&str],
+) {
+    let requirements = envlock::render::pip_requirements(lock, platform, "conda-lock.yml");
+    let file = dir.join(format!("pip-{platform}.txt"));
+    std::fs::write(&file, &requirements).unwrap();
+    let venv = dir.join("venv");
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let pip = |args: &[&str]| {
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "--disable-pip-version-check", "--quiet"])
+            .args(args)
+            .env_remove("PIP_FIND_LINKS")
+            .output()
+            .unwrap()
+    };
+    if !preinstall.is_empty() {
+        let out = pip(&[&["install"], preinstall].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = pip(&[
+        "install",
+        "--no-deps",
+        "--require-hashes",
+        "-r",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "pip install failed:\n{requirements}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pip(&["check"]);
+    assert!(
+        out.status.success(),
+        "pip check: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
