@@ -212,9 +212,12 @@ def compare(ours: dict[str, str], theirs: dict[str, str], other: str) -> dict:
     return {
         "same": same,
         "different": different,
-        f"only_envlock": only_ours,
+        "only_envlock": only_ours,
         f"only_{other}": only_theirs,
-        "summary": f"same ({len(ours)} packages)" if same else "; ".join(parts),
+        "summary": f"same ({len(ours)} packages)"
+        if same
+        else f"differ ({len(different)} versions, {len(only_ours)} only envlock, "
+        f"{len(only_theirs)} only {other}): " + "; ".join(parts),
     }
 
 
@@ -262,8 +265,10 @@ def measure(args, tmp: Path, scenarios: list[Scenario]) -> tuple[list[dict], dic
         for mode in ("cold", "warm"):
             times: dict[str, list[float]] = {tool: [] for tool in tools}
             for i in range(max(args.runs_of[t] for t in tools)):
-                # Alternate the tools so that drift (network, other load) hits all of them alike.
-                for tool in tools:
+                # Alternate the tools so that drift (network, other load) hits all of them alike,
+                # and rotate who goes first: a proxy or mirror that keeps recent responses for a
+                # while would otherwise always favour the tool that follows another.
+                for tool in tools[i % len(tools) :] + tools[: i % len(tools)]:
                     if i >= args.runs_of[tool]:
                         continue
                     if mode == "cold":

@@ -51,6 +51,85 @@ enum Command {
         after_help = "Examples:\n  envlock resolve\n  envlock resolve environment.yml -p linux-64 -p osx-arm64\n  envlock resolve --channel-alias https://conda.example.com --exclude-newer 2024-05-01\n  envlock resolve --mirror https://conda.anaconda.org/conda-forge=https://mirror.example.com/conda-forge\n  envlock resolve --virtual-package __cuda=12.4 --virtual-package __glibc=2.28"
     )]
     Resolve(ResolveArgs),
+
+    /// Render a reproducible Dockerfile (and the files it copies) from the lockfile. Never solves.
+    #[command(
+        after_help = "Examples:\n  envlock dockerfile\n  envlock dockerfile --preset flask\n  envlock dockerfile --preset jupyter --run 'python -m ipykernel install --user'\n  envlock dockerfile --flavor venv --base python:3.12-slim\n  docker buildx build --platform linux/amd64,linux/arm64 -t app ."
+    )]
+    Dockerfile(DockerfileArgs),
+}
+
+#[derive(Args)]
+struct DockerfileArgs {
+    /// The lockfile to render from.
+    #[arg(long, value_name = "PATH", default_value = "conda-lock.yml")]
+    lockfile: PathBuf,
+
+    /// Where to write the Dockerfile; the files it copies go beside it.
+    #[arg(short, long, value_name = "PATH", default_value = "Dockerfile")]
+    output: PathBuf,
+
+    /// Directory (beside the Dockerfile) for the explicit, pip and entrypoint files.
+    #[arg(long, value_name = "DIR", default_value = "envlock")]
+    dir: String,
+
+    /// Base image; a tag is pinned to its digest through the registry
+    /// [default: the recorded base, else conda-forge's miniforge3 / python:X.Y-slim].
+    #[arg(long, value_name = "IMAGE")]
+    base: Option<String>,
+
+    /// `conda`: a conda env from the lock; `venv`: pip packages only, on an official python image.
+    #[arg(long, value_enum, default_value_t = FlavorArg::Conda)]
+    flavor: FlavorArg,
+
+    /// What the image runs: `python app.py`, gunicorn serving app:app, or JupyterLab.
+    #[arg(long, value_enum, default_value_t = PresetArg::Python)]
+    preset: PresetArg,
+
+    /// The command to run, overriding the preset: a command line or a JSON array.
+    #[arg(long, value_name = "CMD")]
+    cmd: Option<String>,
+
+    /// A port to EXPOSE, repeatable, overriding the preset's.
+    #[arg(long = "port", value_name = "PORT")]
+    ports: Vec<u16>,
+
+    /// A shell command run in the env after the install (e.g. a build step), repeatable.
+    #[arg(long = "run", value_name = "CMD")]
+    run: Vec<String>,
+
+    /// `tini` forwards signals to the app (the default); `conda-run` uses `conda run`, which does not.
+    #[arg(long, value_enum, default_value_t = EntrypointArg::Tini)]
+    entrypoint: EntrypointArg,
+
+    /// The hash the @EXPLICIT files carry: sha256 (conda >= 24.9, micromamba >= 2.1) or md5.
+    #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
+    explicit_hash: HashArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FlavorArg {
+    Conda,
+    Venv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PresetArg {
+    Python,
+    Flask,
+    Jupyter,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EntrypointArg {
+    Tini,
+    CondaRun,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HashArg {
+    Sha256,
+    Md5,
 }
 
 #[derive(Args)]
@@ -134,6 +213,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Resolve(args) => runtime.block_on(run_resolve(args, cli.verbose, cli.quiet)),
+        Command::Dockerfile(args) => runtime.block_on(run_dockerfile(args, cli.quiet)),
     };
     match result {
         Ok(code) => code,
@@ -214,6 +294,57 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    use envlock::render::{
+        ExplicitHash,
+        dockerfile::{Entrypoint, Flavor, Preset},
+    };
+    let request = envlock::dockerfile::DockerfileRequest {
+        lockfile: args.lockfile,
+        output: args.output,
+        dir: args.dir,
+        base: args.base,
+        flavor: match args.flavor {
+            FlavorArg::Conda => Flavor::Conda,
+            FlavorArg::Venv => Flavor::Venv,
+        },
+        preset: match args.preset {
+            PresetArg::Python => Preset::Python,
+            PresetArg::Flask => Preset::Flask,
+            PresetArg::Jupyter => Preset::Jupyter,
+        },
+        cmd: args.cmd,
+        ports: args.ports,
+        run: args.run,
+        entrypoint: match args.entrypoint {
+            EntrypointArg::Tini => Entrypoint::Tini,
+            EntrypointArg::CondaRun => Entrypoint::CondaRun,
+        },
+        explicit_hash: match args.explicit_hash {
+            HashArg::Sha256 => ExplicitHash::Sha256,
+            HashArg::Md5 => ExplicitHash::Md5,
+        },
+    };
+    let outcome = envlock::dockerfile::dockerfile(request).await?;
+    if !quiet {
+        for warning in &outcome.warnings {
+            eprintln!("{} {warning}", style("warning:").yellow().bold());
+        }
+        let names: Vec<String> = outcome
+            .written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        eprintln!(
+            "{} {} (base {})",
+            style("Wrote").green().bold(),
+            names.join(", "),
+            outcome.base
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,9 +5,11 @@
 
 pub mod check;
 pub mod conda;
+pub mod dockerfile;
 pub mod error;
 pub mod http;
 pub mod lock;
+pub mod oci;
 pub mod pypi;
 pub mod render;
 pub mod resolve;

@@ -1,0 +1,331 @@
+//! `envlock dockerfile`: lock → Dockerfile and the files it copies. Never solves.
+//!
+//! The base image is, in order: `--base`, the base recorded in the lockfile by an earlier run
+//! (so rebuilds stay on it), or the flavor's default. A base given without a digest is pinned
+//! through its registry, and the pinned base is recorded in the lockfile so `envlock check` can
+//! see it. Every file is written to a temporary file and renamed into place.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::{
+    error::Failure,
+    http, lock,
+    oci::{self, ImageRef},
+    render::{
+        self, ExplicitHash,
+        dockerfile::{self, CONDA_PREFIX, Entrypoint, Flavor, Preset},
+    },
+};
+
+/// conda-forge's miniforge3 image, as a multi-platform index digest.
+pub const DEFAULT_CONDA_BASE: &str = "condaforge/miniforge3:25.3.1-0@sha256:1e65803d646bf8503728001dddb5756f3e8235e0883c19b5a5ad1da85cff0905";
+pub const META_BASE: &str = "envlock.docker.base";
+pub const META_FLAVOR: &str = "envlock.docker.flavor";
+
+pub struct DockerfileRequest {
+    pub lockfile: PathBuf,
+    pub output: PathBuf,
+    pub dir: String,
+    pub base: Option<String>,
+    pub flavor: Flavor,
+    pub preset: Preset,
+    pub cmd: Option<String>,
+    pub ports: Vec<u16>,
+    pub run: Vec<String>,
+    pub entrypoint: Entrypoint,
+    pub explicit_hash: ExplicitHash,
+}
+
+pub struct DockerfileOutcome {
+    pub written: Vec<PathBuf>,
+    pub base: ImageRef,
+    pub warnings: Vec<String>,
+}
+
+/// One rendered file: where it goes and what it holds.
+pub struct RenderedFile {
+    pub path: PathBuf,
+    pub text: String,
+    /// `.dockerignore` is only written when absent: it is the user's file once it exists.
+    pub keep_existing: bool,
+}
+
+fn flavor_name(f: Flavor) -> &'static str {
+    match f {
+        Flavor::Conda => "conda",
+        Flavor::Venv => "venv",
+    }
+}
+
+/// The base to use before pinning: `--base`, the recorded one, or the flavor's default.
+pub fn choose_base(
+    lock: &rattler_conda_lock::LockFile,
+    request: &DockerfileRequest,
+) -> Result<ImageRef> {
+    if let Some(base) = &request.base {
+        return ImageRef::parse(base);
+    }
+    let custom = lock.metadata.custom_metadata.clone().unwrap_or_default();
+    if custom.get(META_FLAVOR).map(String::as_str) == Some(flavor_name(request.flavor)) {
+        if let Some(recorded) = custom.get(META_BASE) {
+            return ImageRef::parse(recorded);
+        }
+    }
+    match request.flavor {
+        Flavor::Conda => ImageRef::parse(DEFAULT_CONDA_BASE),
+        Flavor::Venv => {
+            let python = lock
+                .package
+                .iter()
+                .find(|p| {
+                    p.name == "python"
+                        && dockerfile::linux_platforms(lock).contains(&p.platform.as_str())
+                })
+                .ok_or_else(|| {
+                    Failure::new(
+                        "the lock has no python, so the venv flavor cannot pick a python image",
+                    )
+                    .hint("pass --base python:X.Y-slim@sha256:<digest>")
+                })?;
+            let minor: Vec<&str> = python.version.split('.').take(2).collect();
+            ImageRef::parse(&format!("python:{}-slim", minor.join(".")))
+        }
+    }
+}
+
+/// Renders every file for `lock` with the pinned `base`.
+pub fn render_all(
+    lock: &rattler_conda_lock::LockFile,
+    request: &DockerfileRequest,
+    base: &ImageRef,
+) -> Result<Vec<RenderedFile>> {
+    let lockfile_name = request.lockfile.file_name().map_or_else(
+        || "conda-lock.yml".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let cmd = request.cmd.as_deref().map(parse_cmd).transpose()?;
+    let options = dockerfile::Options {
+        flavor: request.flavor,
+        base: base.clone(),
+        preset: request.preset,
+        cmd,
+        ports: (!request.ports.is_empty()).then(|| request.ports.clone()),
+        run: request.run.clone(),
+        entrypoint: request.entrypoint,
+        dir: request.dir.clone(),
+        lockfile: lockfile_name.clone(),
+    };
+    let context = request
+        .output
+        .parent()
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let dir = context.join(&request.dir);
+    let mut files = vec![RenderedFile {
+        path: request.output.clone(),
+        text: dockerfile::render(lock, &options)?,
+        keep_existing: false,
+    }];
+    for platform in dockerfile::linux_platforms(lock) {
+        if request.flavor == Flavor::Conda {
+            files.push(RenderedFile {
+                path: dir.join(format!("conda-{platform}.txt")),
+                text: render::explicit(lock, platform, &lockfile_name, request.explicit_hash),
+                keep_existing: false,
+            });
+        }
+        files.push(RenderedFile {
+            path: dir.join(format!("pip-{platform}.txt")),
+            text: render::pip_requirements(lock, platform, &lockfile_name),
+            keep_existing: false,
+        });
+    }
+    if request.flavor == Flavor::Conda {
+        files.push(RenderedFile {
+            path: dir.join("entrypoint.sh"),
+            text: render::entrypoint(lock, &lockfile_name, CONDA_PREFIX),
+            keep_existing: false,
+        });
+    }
+    files.push(RenderedFile {
+        path: context.join(".dockerignore"),
+        text: render::dockerignore(lock, &lockfile_name),
+        keep_existing: true,
+    });
+    Ok(files)
+}
+
+pub async fn dockerfile(request: DockerfileRequest) -> Result<DockerfileOutcome> {
+    let mut lock = lock::read(&request.lockfile)?;
+    let base = choose_base(&lock, &request)?;
+    let base = if base.digest.is_some() {
+        base
+    } else {
+        oci::pin(&http::with_retries(http::client()?), base).await?
+    };
+    let files = render_all(&lock, &request, &base)?;
+
+    let mut warnings = Vec::new();
+    let options_for_warning = dockerfile::Options {
+        flavor: request.flavor,
+        base: base.clone(),
+        preset: request.preset,
+        cmd: request.cmd.as_deref().map(parse_cmd).transpose()?,
+        ports: None,
+        run: vec![],
+        entrypoint: request.entrypoint,
+        dir: request.dir.clone(),
+        lockfile: String::new(),
+    };
+    if let Some(missing) = dockerfile::missing_preset_package(&lock, &options_for_warning) {
+        warnings.push(format!(
+            "the preset runs {missing}, which {} does not lock; add it to the inputs and run `envlock resolve`",
+            request.lockfile.display()
+        ));
+    }
+
+    let mut written = Vec::new();
+    for file in &files {
+        if file.keep_existing && file.path.exists() {
+            continue;
+        }
+        if let Some(parent) = file.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        lock::write_atomic(&file.path, file.text.as_bytes())?;
+        written.push(file.path.clone());
+    }
+    remove_stale(&files, &request)?;
+
+    // Record the base so that rebuilds stay on it and `check` can compare against it.
+    let custom = lock
+        .metadata
+        .custom_metadata
+        .get_or_insert_with(Default::default);
+    let base_text = base.to_string();
+    let flavor = flavor_name(request.flavor).to_string();
+    if custom.get(META_BASE) != Some(&base_text) || custom.get(META_FLAVOR) != Some(&flavor) {
+        custom.insert(META_BASE.to_string(), base_text);
+        custom.insert(META_FLAVOR.to_string(), flavor);
+        lock::write(&lock, &request.lockfile)?;
+    }
+    Ok(DockerfileOutcome {
+        written,
+        base,
+        warnings,
+    })
+}
+
+/// Removes generated files of platforms the lock no longer has (only envlock's own names).
+fn remove_stale(files: &[RenderedFile], request: &DockerfileRequest) -> Result<()> {
+    let context = request.output.parent().unwrap_or(Path::new(""));
+    let dir = context.join(&request.dir);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours =
+            (name.starts_with("conda-") || name.starts_with("pip-")) && name.ends_with(".txt");
+        if ours && !files.iter().any(|f| f.path == entry.path()) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// `--cmd`: a JSON array (`["gunicorn", "app:app"]`) or a command line split like a shell would
+/// (quotes and backslashes), never run through a shell.
+pub fn parse_cmd(text: &str) -> Result<Vec<String>> {
+    let trimmed = text.trim();
+    let words: Vec<String> = if trimmed.starts_with('[') {
+        serde_json::from_str(trimmed).map_err(|e| {
+            Failure::new(format!(
+                "--cmd {text:?} is not a JSON array of strings: {e}"
+            ))
+        })?
+    } else {
+        split_words(trimmed)
+            .ok_or_else(|| Failure::new(format!("--cmd {text:?} has an unclosed quote")))?
+    };
+    if words.is_empty() {
+        return Err(Failure::new("--cmd is empty")
+            .hint("for example --cmd 'python -m myapp'")
+            .into());
+    }
+    Ok(words)
+}
+
+fn split_words(text: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => current.push(c),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => current.push(chars.next()?),
+                        c => current.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                current.push(chars.next()?);
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                current.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(current);
+    }
+    Some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_a_shell_or_parse_as_json() {
+        assert_eq!(
+            parse_cmd("gunicorn -b 0.0.0.0:8000 'app:create_app()'").unwrap(),
+            ["gunicorn", "-b", "0.0.0.0:8000", "app:create_app()"]
+        );
+        assert_eq!(
+            parse_cmd(r#"["python", "-c", "print(\"hi\")"]"#).unwrap(),
+            ["python", "-c", "print(\"hi\")"]
+        );
+        assert_eq!(
+            parse_cmd(r#"echo "a \"b\"" c\ d"#).unwrap(),
+            ["echo", "a \"b\"", "c d"]
+        );
+        assert!(parse_cmd("echo 'open").is_err());
+        assert!(parse_cmd("   ").is_err());
+        assert!(parse_cmd("[1, 2]").is_err());
+    }
+}

@@ -1,0 +1,366 @@
+//! The Dockerfile.
+//!
+//! Layout, in layer order (lock-derived layers first, app code last, so code edits reuse the
+//! env layers):
+//!
+//! 1. `FROM` the digest-pinned base.
+//! 2. The `envlock/` files, then one `RUN` that picks the locked platform for `TARGETARCH`
+//!    (amd64 → linux-64, arm64 → linux-aarch64, ppc64le → linux-ppc64le; an architecture that is
+//!    not locked stops the build naming it) and creates the env from the `@EXPLICIT` file alone
+//!    (no solve; conda checks every hash), with `conda clean` in the same layer.
+//! 3. `SHELL` switched to `conda run … -n env bash -o pipefail -c`, so later `RUN` lines run in the
+//!    activated env: the hashed pip install, `pip check`, and the user's `--run` steps.
+//! 4. Runtime: the env baked into `ENV` (for `docker exec` and probes), a numeric non-root user,
+//!    tini (from the lock) as PID 1 running a script that activates the env and `exec`s the
+//!    command, `EXPOSE`, `CMD` in JSON form, OCI labels with the lock's content hashes.
+//!
+//! `conda run` is not the entrypoint by default because it does not forward SIGTERM (conda issue
+//! #10351), so `docker stop` would kill the app without a clean shutdown; `--entrypoint
+//! conda-run` restores it for those who want it.
+//!
+//! The `venv` flavor is for pip-only projects: an official `python:X.Y-slim` base, a venv, the
+//! same hashed pip install, no conda.
+
+use std::fmt::Write;
+
+use anyhow::Result;
+use rattler_conda_lock::{LockFile, Manager};
+
+use crate::{error::Failure, oci::ImageRef};
+
+/// Where the env lives in the conda flavor.
+pub const CONDA_PREFIX: &str = "/opt/conda/envs/env";
+const VENV: &str = "/opt/venv";
+/// The numeric user the app runs as (non-root, above the distributions' system ranges).
+const UID: u32 = 10001;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Conda,
+    Venv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// `python app.py`.
+    Python,
+    /// gunicorn serving `app:app` on 8000.
+    Flask,
+    /// JupyterLab on 8888, bound to 0.0.0.0; the token comes from `JUPYTER_TOKEN`.
+    Jupyter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entrypoint {
+    /// tini → activation script → command.
+    Tini,
+    /// `conda run --no-capture-output -n env`.
+    CondaRun,
+}
+
+pub struct Options {
+    pub flavor: Flavor,
+    pub base: ImageRef,
+    pub preset: Preset,
+    /// Overrides the preset's command.
+    pub cmd: Option<Vec<String>>,
+    /// Overrides the preset's ports.
+    pub ports: Option<Vec<u16>>,
+    /// Shell commands run in the env after the install, in order.
+    pub run: Vec<String>,
+    pub entrypoint: Entrypoint,
+    /// The directory of the generated files, relative to the build context.
+    pub dir: String,
+    /// The lockfile's name, for headers.
+    pub lockfile: String,
+}
+
+/// hadolint reads the `conda run` SHELL as a script whose shebang is `conda` (SC2239, SC1008 in
+/// older versions) and cannot see its `pipefail` (DL4006); both are wrong by construction.
+const IGNORE_CONDA_RUN: &str = "# The SHELL runs bash -o pipefail inside the env; hadolint cannot see through `conda run`.\n\
+     # hadolint ignore=DL4006,SC1008,SC2239\n";
+
+/// Docker architecture → conda platform, for the platforms a Dockerfile can build.
+const ARCHES: [(&str, &str, &str); 3] = [
+    ("amd64", "x86_64", "linux-64"),
+    ("arm64", "aarch64", "linux-aarch64"),
+    ("ppc64le", "ppc64le", "linux-ppc64le"),
+];
+
+/// The lock's platforms an image can be built for, in [`ARCHES`] order.
+pub fn linux_platforms(lock: &LockFile) -> Vec<&'static str> {
+    ARCHES
+        .iter()
+        .map(|(_, _, p)| *p)
+        .filter(|p| lock.metadata.platforms.iter().any(|l| l == p))
+        .collect()
+}
+
+impl Preset {
+    fn cmd(self) -> Vec<String> {
+        let words: &[&str] = match self {
+            Preset::Python => &["python", "app.py"],
+            Preset::Flask => &["gunicorn", "--bind", "0.0.0.0:8000", "app:app"],
+            Preset::Jupyter => &[
+                "jupyter",
+                "lab",
+                "--ip=0.0.0.0",
+                "--port=8888",
+                "--no-browser",
+            ],
+        };
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn ports(self) -> Vec<u16> {
+        match self {
+            Preset::Python => vec![],
+            Preset::Flask => vec![8000],
+            Preset::Jupyter => vec![8888],
+        }
+    }
+
+    /// The package the preset's command comes from.
+    fn needs(self) -> Option<&'static str> {
+        match self {
+            Preset::Python => None,
+            Preset::Flask => Some("gunicorn"),
+            Preset::Jupyter => Some("jupyterlab"),
+        }
+    }
+}
+
+/// A JSON string: how Dockerfile exec forms and LABEL values are quoted safely.
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+fn locked(lock: &LockFile, platform: &str, name: &str) -> bool {
+    lock.package
+        .iter()
+        .any(|p| p.platform == platform && p.name == name)
+}
+
+/// Renders the Dockerfile for `lock`.
+pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
+    let platforms = linux_platforms(lock);
+    if platforms.is_empty() {
+        return Err(Failure::new(format!(
+            "{} locks no Linux platform, so there is nothing to build an image from",
+            o.lockfile
+        ))
+        .hint("lock one with `envlock resolve -p linux-64 -p linux-aarch64`")
+        .into());
+    }
+    let Some(digest) = &o.base.digest else {
+        anyhow::bail!("internal error: the base image is not pinned");
+    };
+    for step in &o.run {
+        if step.chars().any(|c| c == '\n' || c == '\r') || step.trim().is_empty() {
+            return Err(
+                Failure::new(format!("--run {step:?} must be one non-empty line"))
+                    .hint("give each step its own --run, or join commands with &&")
+                    .into(),
+            );
+        }
+    }
+    if o.flavor == Flavor::Venv {
+        for p in &platforms {
+            if let Some(extra) = conda_beyond_python(lock, p) {
+                return Err(Failure::new(format!(
+                    "the venv flavor installs pip packages only, but {} locks the conda package {extra} for {p}",
+                    o.lockfile
+                ))
+                .hint("use the default conda flavor, or move that package to the pip requirements")
+                .into());
+            }
+        }
+    }
+    if o.flavor == Flavor::Conda && o.entrypoint == Entrypoint::Tini {
+        for p in &platforms {
+            if !locked(lock, p, "tini") {
+                return Err(Failure::new(format!(
+                    "tini is not locked for {p}, and the image runs it as PID 1 to forward signals"
+                ))
+                .hint("add `tini` to the environment.yml dependencies and run `envlock resolve`, or use `--entrypoint conda-run`")
+                .into());
+            }
+        }
+    }
+
+    let cmd = o.cmd.clone().unwrap_or_else(|| o.preset.cmd());
+    let ports = o.ports.clone().unwrap_or_else(|| o.preset.ports());
+    let dir = o.dir.trim_end_matches('/');
+    let mut f = String::new();
+    f.push_str("# syntax=docker/dockerfile:1\n");
+    f.push_str(&super::header("#", &o.lockfile, lock, None));
+    let _ = writeln!(f, "FROM {}", o.base);
+    f.push('\n');
+
+    let _ = writeln!(
+        f,
+        "# The locked files. BuildKit sets TARGETARCH; other builders fall back to `uname -m`."
+    );
+    f.push_str("ARG TARGETARCH\n");
+    let _ = writeln!(f, "COPY {dir}/ /opt/envlock/");
+    let mut cases = String::new();
+    for (docker, uname, platform) in ARCHES {
+        if platforms.contains(&platform) {
+            let _ = write!(cases, "      {docker}|{uname}) platform={platform} ;; \\\n");
+        }
+    }
+    let select = format!(
+        "RUN arch=\"${{TARGETARCH:-$(uname -m)}}\" \\\n \
+         && case \"$arch\" in \\\n{cases}      *) echo \"envlock: the lock has no platform for architecture $arch (locked: {}); run envlock resolve -p for it\" >&2; exit 1 ;; \\\n    esac \\\n",
+        platforms.join(" ")
+    );
+    f.push_str(&select);
+    let user = match o.flavor {
+        Flavor::Conda => format!(
+            " && useradd --create-home --uid {UID} --user-group app \\\n \
+             && chmod 0755 /opt/envlock/entrypoint.sh\n"
+        ),
+        Flavor::Venv => format!(" && useradd --create-home --uid {UID} --user-group app\n"),
+    };
+    match o.flavor {
+        Flavor::Conda => {
+            let _ = write!(
+                f,
+                " && conda create --name env --file \"/opt/envlock/conda-$platform.txt\" --yes \\\n \
+                 && conda clean --all --yes \\\n \
+                 && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{user}\n"
+            );
+            f.push_str("# Every later RUN runs inside the env.\n");
+            f.push_str("SHELL [\"conda\", \"run\", \"--no-capture-output\", \"--name\", \"env\", \"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n");
+            f.push_str(IGNORE_CONDA_RUN);
+            f.push_str(
+                "RUN if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
+                 python -m pip install --no-deps --require-hashes --no-cache-dir -r /opt/envlock/pip.txt \\\n      \
+                 && python -m pip check; \\\n    fi\n",
+            );
+        }
+        Flavor::Venv => {
+            let _ = write!(
+                f,
+                " && python -m venv {VENV} \\\n \
+                 && {VENV}/bin/python -m pip install --no-deps --require-hashes --no-cache-dir -r \"/opt/envlock/pip-$platform.txt\" \\\n \
+                 && {VENV}/bin/python -m pip check \\\n{user}\n"
+            );
+        }
+    }
+    for step in &o.run {
+        if o.flavor == Flavor::Conda {
+            f.push_str(IGNORE_CONDA_RUN);
+        }
+        let _ = writeln!(f, "RUN {step}");
+    }
+    f.push('\n');
+
+    f.push_str(
+        "# The env, as `conda activate` would set it, for the app, `docker exec` and probes.\n",
+    );
+    match o.flavor {
+        Flavor::Conda => {
+            let _ = writeln!(
+                f,
+                "ENV PATH={CONDA_PREFIX}/bin:$PATH \\\n    CONDA_PREFIX={CONDA_PREFIX} \\\n    CONDA_DEFAULT_ENV=env \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1"
+            );
+        }
+        Flavor::Venv => {
+            let _ = writeln!(
+                f,
+                "ENV PATH={VENV}/bin:$PATH \\\n    VIRTUAL_ENV={VENV} \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1"
+            );
+        }
+    }
+    let mut labels = vec![
+        (
+            "org.opencontainers.image.base.name".to_string(),
+            o.base.name.clone(),
+        ),
+        (
+            "org.opencontainers.image.base.digest".to_string(),
+            digest.clone(),
+        ),
+    ];
+    for (platform, hash) in &lock.metadata.content_hash {
+        labels.push((
+            format!("dev.envlock.lock.content-hash.{platform}"),
+            hash.clone(),
+        ));
+    }
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .collect();
+    let _ = writeln!(f, "LABEL {}", labels.join(" \\\n      "));
+    f.push('\n');
+
+    f.push_str("# The app, last, so that code changes reuse the layers above.\n");
+    f.push_str("WORKDIR /app\n");
+    let _ = writeln!(f, "COPY --chown={UID}:{UID} . /app");
+    let _ = writeln!(f, "USER {UID}");
+    for port in &ports {
+        let _ = writeln!(f, "EXPOSE {port}");
+    }
+    let entrypoint: Option<Vec<String>> = match (o.flavor, o.entrypoint) {
+        (Flavor::Conda, Entrypoint::Tini) => Some(vec![
+            format!("{CONDA_PREFIX}/bin/tini"),
+            "--".into(),
+            "/opt/envlock/entrypoint.sh".into(),
+        ]),
+        (Flavor::Conda, Entrypoint::CondaRun) => Some(
+            ["conda", "run", "--no-capture-output", "--name", "env"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
+        // A venv needs no activation; dumb-init, when locked, forwards signals as tini does.
+        (Flavor::Venv, _) if platforms.iter().all(|p| locked(lock, p, "dumb-init")) => {
+            Some(vec![format!("{VENV}/bin/dumb-init"), "--".into()])
+        }
+        (Flavor::Venv, _) => None,
+    };
+    let exec_form = |words: &[String]| {
+        let quoted: Vec<String> = words.iter().map(|w| quote(w)).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    if let Some(e) = entrypoint {
+        let _ = writeln!(f, "ENTRYPOINT {}", exec_form(&e));
+    }
+    let _ = writeln!(f, "CMD {}", exec_form(&cmd));
+    Ok(f)
+}
+
+/// A conda package of `platform` that is neither python, pip, nor something they depend on:
+/// what a venv image (whose base brings its own python) would silently lose.
+fn conda_beyond_python(lock: &LockFile, platform: &str) -> Option<String> {
+    let conda: std::collections::BTreeMap<&str, &rattler_conda_lock::Package> = lock
+        .package
+        .iter()
+        .filter(|p| p.manager == Manager::Conda && p.platform == platform)
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack: Vec<&str> = vec!["python", "pip"];
+    while let Some(name) = stack.pop() {
+        if let Some(p) = conda.get(name)
+            && seen.insert(name)
+        {
+            stack.extend(p.dependencies.keys().map(String::as_str));
+        }
+    }
+    conda
+        .keys()
+        .find(|n| !seen.contains(*n))
+        .map(|n| n.to_string())
+}
+
+/// What the preset runs, so the caller can warn when the lock lacks it.
+pub fn missing_preset_package(lock: &LockFile, o: &Options) -> Option<&'static str> {
+    if o.cmd.is_some() {
+        return None;
+    }
+    let needed = o.preset.needs()?;
+    (!lock.package.iter().any(|p| p.name == needed)).then_some(needed)
+}
