@@ -1,0 +1,244 @@
+//! End to end with real containers: a Flask app locked from PyPI, its `venv`-flavor Dockerfile
+//! built with buildah and run with podman (the registry-free harness in
+//! `../shared/container-harness`), answering HTTP 200 and stopping cleanly on SIGTERM; and base
+//! images pinned through a real registry (Debian's `docker-registry`) on 127.0.0.1.
+//!
+//! The conda flavor cannot be built here: no conda channel is reachable to download packages.
+
+mod common;
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{envlock, fixture_channels, ok};
+
+/// The harness directory, or `None` (after saying so) outside CI when `../shared` is absent.
+fn harness() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/container-harness");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{} is missing, and CI=true requires it", dir.display());
+    }
+    eprintln!("skipping: {} is absent", dir.display());
+    None
+}
+
+/// Runs `script` after sourcing the harness's lib.sh (buildah/podman config and helpers).
+fn harness_sh(harness: &Path, script: &str) -> Output {
+    Command::new("bash")
+        .args(["-c", &format!(". {}/lib.sh && {script}", harness.display())])
+        .output()
+        .unwrap()
+}
+
+fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Installs buildah/podman and builds the local Debian base once per machine.
+fn prepare(harness: &Path) {
+    let out = Command::new("bash").arg(harness.join("setup.sh")).output().unwrap();
+    assert_ok(&out, "setup.sh");
+    let has_base = harness_sh(harness, "podman image exists localhost/debian:bookworm");
+    if !has_base.status.success() {
+        let out = Command::new("bash").arg(harness.join("make-base.sh")).output().unwrap();
+        assert_ok(&out, "make-base.sh");
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+
+    // A stand-in for the official python:3.11-slim image: Debian's python3 (3.11) with `python`
+    // on the PATH, as the official image has.
+    let base_ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        base_ctx.path().join("Containerfile"),
+        "FROM localhost/debian:bookworm\n\
+         RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
+         && rm -rf /var/lib/apt/lists/* && ln -s /usr/bin/python3 /usr/local/bin/python\n",
+    )
+    .unwrap();
+    let out = harness_sh(
+        &harness,
+        &format!("hbuild -t localhost/python:3.11-slim {}", base_ctx.path().display()),
+    );
+    assert_ok(&out, "building the python stand-in");
+    let out = harness_sh(&harness, "podman image inspect --format '{{.Digest}}' localhost/python:3.11-slim");
+    assert_ok(&out, "inspecting the stand-in");
+    let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    // The app, locked from PyPI.
+    let app = tempfile::tempdir().unwrap();
+    let dir = app.path();
+    std::fs::write(dir.join("requirements.txt"), "flask==3.0.3\ngunicorn==22.0.0\n").unwrap();
+    std::fs::write(
+        dir.join("app.py"),
+        "from flask import Flask\napp = Flask(__name__)\n\n@app.route(\"/\")\ndef index():\n    return \"hello from envlock\"\n",
+    )
+    .unwrap();
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args(["resolve", "requirements.txt", "--python", "3.11", "-p", "linux-64", "--exclude-newer", "2024-06-01", "-c"])
+        .arg(fixture_channels().join("pyconda"))
+        .output()
+        .unwrap());
+    let port = free_port();
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args(["dockerfile", "--flavor", "venv", "--preset", "flask"])
+        .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
+        .args(["--cmd", &format!("gunicorn --bind 0.0.0.0:{port} app:app"), "--port", &port.to_string()])
+        .output()
+        .unwrap());
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+
+    let tag = format!("localhost/envlock-e2e:{port}");
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+    assert_ok(&out, "building the app image");
+
+    let name = format!("envlock-e2e-{port}");
+    let out = harness_sh(&harness, &format!("podman run -d --network host --name {name} {tag}"));
+    assert_ok(&out, "starting the app");
+    let cleanup = Cleanup(harness.clone(), name.clone());
+    let started = Instant::now();
+    let response = loop {
+        if let Some(r) = http_get(port) {
+            break r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the app did not answer within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("hello from envlock"), "{response}");
+
+    // `podman stop` sends SIGTERM; a clean shutdown exits 0 well before the 10 s SIGKILL.
+    let stopping = Instant::now();
+    let out = harness_sh(&harness, &format!("podman stop --time 10 {name}"));
+    assert_ok(&out, "stopping the app");
+    let took = stopping.elapsed();
+    let out = harness_sh(&harness, &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"));
+    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
+    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    drop(cleanup);
+}
+
+/// Removes the container even when the test fails.
+struct Cleanup(PathBuf, String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = harness_sh(&self.0, &format!("podman rm -f {}", self.1));
+    }
+}
+
+/// A registry process, killed when dropped.
+struct Registry(Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn base_tags_are_pinned_through_a_registry() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    if Command::new("docker-registry").arg("--version").output().is_err() {
+        let out = Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", "docker-registry"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .unwrap();
+        assert_ok(&out, "installing docker-registry");
+    }
+    let store = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = store.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            store.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let _registry = Registry(
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let image = format!("127.0.0.1:{port}/team/base:1.0");
+    let started = Instant::now();
+    loop {
+        let out = harness_sh(
+            &harness,
+            &format!("skopeo copy --dest-tls-verify=false containers-storage:localhost/debian:bookworm docker://{image}"),
+        );
+        if out.status.success() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "push failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = harness_sh(&harness, &format!("skopeo inspect --tls-verify=false --format '{{{{.Digest}}}}' docker://{image}"));
+    assert_ok(&out, "skopeo inspect");
+    let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "").unwrap();
+    let lock = format!(
+        "channels: [{}]\ndependencies: [python=3.11, pip, tini]\n",
+        fixture_channels().join("pyconda").display()
+    );
+    std::fs::write(dir.path().join("environment.yml"), lock).unwrap();
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["resolve", "-p", "linux-64"])
+        .output()
+        .unwrap());
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["dockerfile", "--base", &image])
+        .output()
+        .unwrap());
+    let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    assert!(text.contains(&format!("FROM {image}@{digest}\n")), "{text}");
+}
