@@ -1,136 +1,587 @@
-//! Satisfiability of a spec by a lock, without solving and without the network.
+//! `envlock check`: does the lockfile still satisfy the inputs, and are the Dockerfile and its
+//! files exactly what `envlock dockerfile` would render from it? No solve, no network.
 //!
-//! Supported so far: every conda spec of the inputs is matched by a locked package of each
-//! platform, and every locked package's dependencies are met inside the lock of its platform
-//! (virtual packages by the values recorded in the lock). The `envlock check` command, pip
-//! entries and render comparison build on this.
+//! Checked, per locked platform:
+//! - the lock is as envlock wrote it (a checksum of its package entries, so hand edits of a
+//!   version, a hash, a URL or a removed package are found without the network);
+//! - platforms, channels, the channel alias, virtual packages, `--exclude-newer` and package
+//!   indexes agree with the inputs and options;
+//! - every conda spec and every pip requirement (markers evaluated for the platform) is matched
+//!   by a locked package, and every pip constraint holds;
+//! - every locked package's dependencies are met inside the lock (conda packages by conda
+//!   packages and virtual packages; pip packages by pip packages or what conda provides);
+//! - nothing is locked that no input needs;
+//! - the Dockerfile and `envlock/` files are byte-identical to what the options recorded by the
+//!   last `envlock dockerfile` run render from this lock.
+//!
+//! The lock's input content hash is not used as a shortcut: every test above is cheap, and a
+//! hash alone is both too strict (any edit to a comment changes it) and too loose (it cannot see
+//! a hand-edited lock).
 
-use anyhow::Result;
-use rattler_conda_lock::{LockFile, Manager};
-use rattler_conda_types::{
-    GenericVirtualPackage, MatchSpec, Matches, PackageName, PackageRecord, ParseStrictness,
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    path::{Path, PathBuf},
+    str::FromStr,
 };
 
-use crate::{lock::META_VIRTUAL_PACKAGES, spec::Spec};
+use anyhow::Result;
+use rattler_conda_lock::{LockFile, Manager, Package};
+use rattler_conda_types::{
+    GenericVirtualPackage, MatchSpec, Matches, PackageName, PackageRecord, ParseStrictness, Subdir,
+};
 
-/// The conda part of one platform of a lock, as typed records.
-pub struct LockedPlatform {
-    pub platform: String,
-    pub records: Vec<PackageRecord>,
-    pub virtual_packages: Vec<GenericVirtualPackage>,
+use crate::{
+    conda::{self, redact, strip_credentials},
+    dockerfile::{self, DockerfileRequest},
+    lock::{
+        self, META_CHANNEL_ALIAS, META_EXCLUDE_NEWER, META_PACKAGES_SHA256, META_PYPI_INDEXES,
+        META_VIRTUAL_PACKAGES,
+    },
+    oci::ImageRef,
+    pypi::{mapping::Mapping, tags::Target},
+    resolve::{self, Prepared, ResolveRequest},
+    spec::Location,
+};
+
+/// What fixes a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    Resolve,
+    Dockerfile,
 }
 
-/// Splits a lock into typed per-platform record sets.
-pub fn locked_platforms(lock: &LockFile) -> Result<Vec<LockedPlatform>> {
+impl Fix {
+    pub fn command(self) -> &'static str {
+        match self {
+            Fix::Resolve => "envlock resolve",
+            Fix::Dockerfile => "envlock dockerfile",
+        }
+    }
+}
+
+/// One disagreement between inputs, lock and rendered files.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub message: String,
+    /// The file (and line) the finding is about, for annotations.
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub platform: Option<String>,
+    pub fix: Fix,
+}
+
+impl Finding {
+    fn at(location: &Location, platform: Option<&str>, message: String) -> Finding {
+        Finding {
+            message,
+            file: location.file.clone(),
+            line: Some(location.line),
+            platform: platform.map(str::to_string),
+            fix: Fix::Resolve,
+        }
+    }
+
+    fn lock(lockfile: &Path, platform: Option<&str>, message: String) -> Finding {
+        Finding {
+            message,
+            file: lockfile.to_path_buf(),
+            line: None,
+            platform: platform.map(str::to_string),
+            fix: Fix::Resolve,
+        }
+    }
+}
+
+/// Everything [`check`] found, and where the lockfile is.
+pub struct Report {
+    pub lockfile: PathBuf,
+    pub findings: Vec<Finding>,
+}
+
+/// Compares the inputs (as `request` would resolve them) with the lock and the rendered files.
+pub fn check(request: &ResolveRequest) -> Result<Report> {
+    let prepared = resolve::prepare(request)?;
+    let lock = lock::read(&prepared.lockfile)?;
+    let mut findings = Vec::new();
+    let lockfile = &prepared.lockfile;
     let custom = lock.metadata.custom_metadata.clone().unwrap_or_default();
-    let mut out = Vec::new();
+
+    // The lock is as envlock wrote it.
+    let actual = lock.compute_content_hashes();
     for platform in &lock.metadata.platforms {
-        let virtual_packages = custom
+        if let Some(recorded) = custom.get(&format!("{META_PACKAGES_SHA256}{platform}")) {
+            if actual.get(platform) != Some(recorded) {
+                findings.push(Finding::lock(
+                    lockfile,
+                    Some(platform),
+                    format!(
+                        "the {platform} packages in {} were changed after envlock wrote them (a version, hash, URL or package was edited, added or removed)",
+                        lockfile.display()
+                    ),
+                ));
+            }
+        }
+    }
+
+    options_agree(&prepared, request, &lock, &custom, &mut findings);
+
+    let mapping = match &request.pypi_mapping {
+        Some(path) => Mapping::with_file(path)?,
+        None => Mapping::builtin(),
+    };
+    for platform in &lock.metadata.platforms {
+        let packages: Vec<&Package> = lock
+            .package
+            .iter()
+            .filter(|p| &p.platform == platform)
+            .collect();
+        let vps = custom
             .get(&format!("{META_VIRTUAL_PACKAGES}{platform}"))
             .map(|v| parse_virtual_packages(v))
             .transpose()?
             .unwrap_or_default();
-        let mut records = Vec::new();
-        for p in lock
-            .package
-            .iter()
-            .filter(|p| &p.platform == platform && p.manager == Manager::Conda)
-        {
-            let name = PackageName::try_from(p.name.as_str())?;
-            let version: rattler_conda_types::Version = p.version.parse()?;
-            let build = p.build.clone().unwrap_or_default();
-            let mut record = PackageRecord::new(
-                name,
-                version,
-                rattler_conda_types::package::BuildString::new_unchecked(build),
-            );
-            record.depends = p
-                .dependencies
-                .iter()
-                .map(|(n, c)| {
-                    if c.is_empty() {
-                        n.clone()
-                    } else {
-                        format!("{n} {c}")
-                    }
-                })
-                .collect();
-            records.push(record);
-        }
-        out.push(LockedPlatform {
-            platform: platform.clone(),
-            records,
-            virtual_packages,
-        });
+        conda_satisfied(
+            &prepared,
+            lockfile,
+            platform,
+            &packages,
+            &vps,
+            &mut findings,
+        )?;
+        pip_satisfied(
+            &prepared,
+            lockfile,
+            platform,
+            &packages,
+            &vps,
+            &mapping,
+            &mut findings,
+        )?;
     }
-    Ok(out)
+
+    rendered_files_match(&lock, lockfile, &mut findings)?;
+    Ok(Report {
+        lockfile: lockfile.clone(),
+        findings,
+    })
+}
+
+/// Platforms, channels, alias, virtual packages, cutoff and indexes.
+fn options_agree(
+    prepared: &Prepared,
+    request: &ResolveRequest,
+    lock: &LockFile,
+    custom: &BTreeMap<String, String>,
+    findings: &mut Vec<Finding>,
+) {
+    let lockfile = &prepared.lockfile;
+    let mut wanted: Vec<String> = prepared.platforms.iter().map(Subdir::to_string).collect();
+    let mut locked = lock.metadata.platforms.clone();
+    wanted.sort();
+    locked.sort();
+    if wanted != locked {
+        findings.push(Finding::lock(
+            lockfile,
+            None,
+            format!(
+                "the lock has platforms [{}] but the inputs and options ask for [{}]",
+                locked.join(", "),
+                wanted.join(", ")
+            ),
+        ));
+    }
+    let channels: Vec<String> = prepared
+        .spec
+        .channels
+        .iter()
+        .filter(|c| c.as_str() != "nodefaults")
+        .map(|c| redact(c.as_str()))
+        .collect();
+    let locked_channels: Vec<String> = lock
+        .metadata
+        .channels
+        .iter()
+        .map(|c| c.url.clone())
+        .collect();
+    if channels != locked_channels {
+        findings.push(Finding::lock(
+            lockfile,
+            None,
+            format!(
+                "the lock was solved with channels [{}] but the inputs list [{}]",
+                locked_channels.join(", "),
+                channels.join(", ")
+            ),
+        ));
+    }
+    let expect = |key: &str, wanted: Option<String>, what: &str, findings: &mut Vec<Finding>| {
+        let recorded = custom.get(key).cloned();
+        // Locks written by other tools do not record envlock's facts; nothing to compare.
+        if recorded.is_none() && !custom.contains_key(lock::META_VERSION) {
+            return;
+        }
+        if recorded != wanted {
+            findings.push(Finding::lock(
+                lockfile,
+                None,
+                format!(
+                    "{what} is {} in the lock but {} now",
+                    recorded.as_deref().unwrap_or("unset"),
+                    wanted.as_deref().unwrap_or("unset")
+                ),
+            ));
+        }
+    };
+    expect(
+        META_CHANNEL_ALIAS,
+        Some(strip_credentials(&prepared.settings.alias).to_string()),
+        "the channel alias",
+        findings,
+    );
+    expect(
+        META_EXCLUDE_NEWER,
+        request.exclude_newer.map(|t| t.to_string()),
+        "--exclude-newer",
+        findings,
+    );
+    if !prepared.spec.pypi.requirements.is_empty() {
+        let indexes: Vec<String> = prepared
+            .indexes
+            .iter()
+            .map(|u| strip_credentials(u).to_string())
+            .collect();
+        expect(
+            META_PYPI_INDEXES,
+            Some(indexes.join(",")),
+            "the package index list",
+            findings,
+        );
+    }
+    for platform in &prepared.platforms {
+        let wanted: Vec<String> = conda::virtual_packages(*platform, &request.virtual_packages)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        expect(
+            &format!("{META_VIRTUAL_PACKAGES}{platform}"),
+            Some(wanted.join(",")),
+            &format!("the virtual package set for {platform}"),
+            findings,
+        );
+    }
 }
 
 fn parse_virtual_packages(value: &str) -> Result<Vec<GenericVirtualPackage>> {
     value
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            let mut parts = s.splitn(3, '=');
-            let name = PackageName::try_from(parts.next().unwrap_or_default())?;
-            let version = parts.next().unwrap_or("0").parse()?;
-            let build = parts.next().unwrap_or("0").parse()?;
-            Ok(GenericVirtualPackage {
-                name,
-                version,
-                build_string: build,
-            })
-        })
+        .map(conda::parse_virtual_package)
         .collect()
 }
 
-impl LockedPlatform {
-    fn satisfies(&self, spec: &MatchSpec) -> bool {
-        self.records.iter().any(|r| spec.matches(r))
-            || self.virtual_packages.iter().any(|v| spec.matches(v))
-    }
-
-    /// Locked packages whose dependencies the lock does not meet, as readable findings.
-    pub fn unmet_dependencies(&self) -> Vec<String> {
-        let mut findings = Vec::new();
-        for record in &self.records {
-            for dep in &record.depends {
-                let ok = MatchSpec::from_str(dep, ParseStrictness::Lenient)
-                    .map(|spec| self.satisfies(&spec))
-                    .unwrap_or(false);
-                if !ok {
-                    findings.push(format!(
-                        "{} {} locked for {} depends on `{dep}`, which nothing locked for {} satisfies",
-                        record.name.as_normalized(),
-                        record.version,
-                        self.platform,
-                        self.platform
-                    ));
-                }
+fn conda_record(p: &Package) -> Result<PackageRecord> {
+    let mut record = PackageRecord::new(
+        PackageName::try_from(p.name.as_str())?,
+        p.version.parse::<rattler_conda_types::Version>()?,
+        rattler_conda_types::package::BuildString::new_unchecked(
+            p.build.clone().unwrap_or_default(),
+        ),
+    );
+    record.depends = p
+        .dependencies
+        .iter()
+        .map(|(n, c)| {
+            if c.is_empty() {
+                n.clone()
+            } else {
+                format!("{n} {c}")
             }
-        }
-        findings
-    }
-
-    /// Specs of `spec` that no locked package matches.
-    pub fn unmatched_specs(&self, spec: &Spec) -> Vec<String> {
-        spec.conda
-            .iter()
-            .filter(|d| !self.satisfies(&d.spec))
-            .map(|d| {
-                format!(
-                    "{} in {} is not satisfied by anything locked for {}",
-                    d.spec, d.location, self.platform
-                )
-            })
-            .collect()
-    }
+        })
+        .collect();
+    Ok(record)
 }
 
-/// Every finding of [`LockedPlatform::unmet_dependencies`] for every platform.
-pub fn unmet_dependencies(lock: &LockFile) -> Result<Vec<String>> {
-    Ok(locked_platforms(lock)?
+/// Every conda spec matched, every conda dependency met, nothing unneeded.
+fn conda_satisfied(
+    prepared: &Prepared,
+    lockfile: &Path,
+    platform: &str,
+    packages: &[&Package],
+    vps: &[GenericVirtualPackage],
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let conda: Vec<(&Package, PackageRecord)> = packages
         .iter()
-        .flat_map(LockedPlatform::unmet_dependencies)
-        .collect::<Vec<_>>())
+        .filter(|p| p.manager == Manager::Conda)
+        .map(|p| conda_record(p).map(|r| (*p, r)))
+        .collect::<Result<_>>()?;
+    let satisfied = |spec: &MatchSpec| {
+        conda.iter().any(|(_, r)| spec.matches(r)) || vps.iter().any(|v| spec.matches(v))
+    };
+    let mut needed: Vec<String> = Vec::new();
+    for dependency in &prepared.spec.conda {
+        let spec = &dependency.spec;
+        let Some(name) = spec.name.as_exact() else {
+            continue;
+        };
+        needed.push(name.as_normalized().to_string());
+        if satisfied(spec) {
+            continue;
+        }
+        let locked = conda
+            .iter()
+            .find(|(p, _)| p.name == name.as_normalized())
+            .map(|(p, _)| format!("{} {}", p.name, p.version));
+        let what = match locked {
+            Some(l) => format!("is not satisfied by {l} locked for {platform}"),
+            None => format!("has nothing locked for {platform}"),
+        };
+        findings.push(Finding::at(
+            &dependency.location,
+            Some(platform),
+            format!("`{spec}` in {} {what}", dependency.location),
+        ));
+    }
+    for (package, record) in &conda {
+        for dep in &record.depends {
+            let met =
+                MatchSpec::from_str(dep, ParseStrictness::Lenient).is_ok_and(|s| satisfied(&s));
+            if !met {
+                findings.push(Finding::lock(
+                    lockfile,
+                    Some(platform),
+                    format!(
+                        "{} {} locked for {platform} depends on `{dep}`, which nothing locked for {platform} satisfies",
+                        package.name, package.version
+                    ),
+                ));
+            }
+        }
+    }
+    // Nothing unneeded: everything must be reachable from the specs through dependencies.
+    let by_name: HashMap<&str, &PackageRecord> =
+        conda.iter().map(|(p, r)| (p.name.as_str(), r)).collect();
+    let reached = reachable(needed, |name| {
+        by_name
+            .get(name)
+            .map(|r| {
+                r.depends
+                    .iter()
+                    .filter_map(|d| d.split_whitespace().next().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    for (package, _) in &conda {
+        if !reached.contains(package.name.as_str()) {
+            findings.push(Finding::lock(
+                lockfile,
+                Some(platform),
+                format!(
+                    "{} {} is locked for {platform} but nothing in the inputs needs it",
+                    package.name, package.version
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Names reachable from `roots` through `edges`.
+fn reachable(roots: Vec<String>, edges: impl Fn(&str) -> Vec<String>) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut stack = roots;
+    while let Some(name) = stack.pop() {
+        if seen.insert(name.clone()) {
+            stack.extend(edges(&name));
+        }
+    }
+    seen
+}
+
+/// Every pip requirement matched, every constraint held, every pip dependency met, nothing
+/// unneeded.
+fn pip_satisfied(
+    prepared: &Prepared,
+    lockfile: &Path,
+    platform: &str,
+    packages: &[&Package],
+    vps: &[GenericVirtualPackage],
+    mapping: &Mapping,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let pip: Vec<&Package> = packages
+        .iter()
+        .copied()
+        .filter(|p| p.manager == Manager::Pip)
+        .collect();
+    let requirements = &prepared.spec.pypi.requirements;
+    if pip.is_empty() && requirements.is_empty() {
+        return Ok(());
+    }
+    let Some(python) = packages
+        .iter()
+        .find(|p| p.manager == Manager::Conda && p.name == "python")
+    else {
+        findings.push(Finding::lock(
+            lockfile,
+            Some(platform),
+            format!("pip packages need a python, and none is locked for {platform}"),
+        ));
+        return Ok(());
+    };
+    let Ok(subdir) = platform.parse::<Subdir>() else {
+        return Ok(());
+    };
+    let python_version = pep440_rs::Version::from_str(&python.version)
+        .map_err(|e| anyhow::anyhow!("python {}: {e}", python.version))?;
+    let target = Target::new(subdir, &python_version, vps)?;
+    let env = target.marker_environment();
+
+    let conda_provided = mapping.provided_by(
+        packages
+            .iter()
+            .filter(|p| p.manager == Manager::Conda)
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.version.clone(),
+                    p.dependencies.contains_key("python"),
+                )
+            }),
+    );
+    let locked: HashMap<pep508_rs::PackageName, (&Package, pep440_rs::Version)> = pip
+        .iter()
+        .filter_map(|p| {
+            let name = pep508_rs::PackageName::from_str(&p.name).ok()?;
+            let version = pep440_rs::Version::from_str(&p.version).ok()?;
+            Some((name, (*p, version)))
+        })
+        .collect();
+    let version_of = |name: &pep508_rs::PackageName| {
+        locked
+            .get(name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| conda_provided.get(name).cloned())
+    };
+
+    let mut needed = Vec::new();
+    let constraints = prepared.spec.pypi.constraints.iter().map(|r| (r, true));
+    for (r, is_constraint) in requirements.iter().map(|r| (r, false)).chain(constraints) {
+        if !r.requirement.marker.evaluate(&env, &[]) {
+            continue;
+        }
+        let name = &r.requirement.name;
+        if !is_constraint {
+            // An extra's dependencies are recorded on the package itself, so the name suffices.
+            needed.push(name.to_string());
+        }
+        let ok = match (&r.requirement.version_or_url, version_of(name)) {
+            (_, None) => is_constraint,
+            (Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)), Some(v)) => s.contains(&v),
+            (Some(pep508_rs::VersionOrUrl::Url(url)), Some(_)) => {
+                locked.get(name).is_some_and(|(p, _)| {
+                    let mut wanted = url.to_url();
+                    wanted.set_fragment(None);
+                    p.url == strip_credentials(&wanted).as_str()
+                })
+            }
+            (None, Some(_)) => true,
+        };
+        if !ok {
+            let what = match version_of(name) {
+                Some(v) => format!("is not satisfied by {name} {v} locked for {platform}"),
+                None => format!("has nothing locked for {platform}"),
+            };
+            findings.push(Finding::at(
+                &r.location,
+                Some(platform),
+                format!("`{}` in {} {what}", r.requirement, r.location),
+            ));
+        }
+    }
+    for (package, _) in locked.values() {
+        for (dep, constraint) in &package.dependencies {
+            let Ok(dep_name) = pep508_rs::PackageName::from_str(dep) else {
+                continue;
+            };
+            let met = match version_of(&dep_name) {
+                None => false,
+                Some(_) if constraint == "*" || constraint.is_empty() => true,
+                Some(v) => {
+                    pep440_rs::VersionSpecifiers::from_str(constraint).is_ok_and(|s| s.contains(&v))
+                }
+            };
+            if !met {
+                findings.push(Finding::lock(
+                    lockfile,
+                    Some(platform),
+                    format!(
+                        "{} {} locked for {platform} depends on {dep} {constraint}, which nothing locked for {platform} satisfies",
+                        package.name, package.version
+                    ),
+                ));
+            }
+        }
+    }
+    let reached = reachable(needed, |name| {
+        pep508_rs::PackageName::from_str(name)
+            .ok()
+            .and_then(|n| {
+                locked
+                    .get(&n)
+                    .map(|(p, _)| p.dependencies.keys().cloned().collect())
+            })
+            .unwrap_or_default()
+    });
+    for (name, (package, _)) in &locked {
+        if !reached.contains(name.as_ref()) {
+            findings.push(Finding::lock(
+                lockfile,
+                Some(platform),
+                format!(
+                    "{} {} (pip) is locked for {platform} but nothing in the inputs needs it",
+                    package.name, package.version
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The Dockerfile and `envlock/` files, rendered in memory with the recorded options.
+fn rendered_files_match(
+    lock: &LockFile,
+    lockfile: &Path,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let Some(request) = DockerfileRequest::recorded(lock, lockfile)? else {
+        return Ok(());
+    };
+    let Some(base) = request.base.as_deref() else {
+        return Ok(());
+    };
+    let base = ImageRef::parse(base)?;
+    for file in dockerfile::render_all(lock, &request, &base)? {
+        if file.keep_existing {
+            continue;
+        }
+        let message = match std::fs::read_to_string(&file.path) {
+            Ok(text) if text == file.text => continue,
+            Ok(_) => format!(
+                "{} is not what `envlock dockerfile` renders from {}",
+                file.path.display(),
+                lockfile.display()
+            ),
+            Err(_) => format!("{} is missing", file.path.display()),
+        };
+        findings.push(Finding {
+            message,
+            file: file.path.clone(),
+            line: None,
+            platform: None,
+            fix: Fix::Dockerfile,
+        });
+    }
+    Ok(())
 }

@@ -5,9 +5,10 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use console::style;
 use envlock::{
+    check,
     conda::{self, DEFAULT_CHANNEL_ALIAS},
     error::Failure,
-    resolve::{self, ResolveRequest},
+    resolve::{self, ResolveRequest, Update},
     spec,
 };
 use rattler_conda_types::Subdir;
@@ -51,6 +52,13 @@ enum Command {
         after_help = "Examples:\n  envlock resolve\n  envlock resolve environment.yml -p linux-64 -p osx-arm64\n  envlock resolve --channel-alias https://conda.example.com --exclude-newer 2024-05-01\n  envlock resolve --mirror https://conda.anaconda.org/conda-forge=https://mirror.example.com/conda-forge\n  envlock resolve --virtual-package __cuda=12.4 --virtual-package __glibc=2.28"
     )]
     Resolve(ResolveArgs),
+
+    /// Check, without solving or the network, that the lock satisfies the inputs and that the
+    /// Dockerfile and its files match the lock. Exit 0: all agree; 1: drift; 2: error.
+    #[command(
+        after_help = "Examples:\n  envlock check\n  envlock check --format github    # annotations in a GitHub Actions job\n  envlock check environment.yml -p linux-64"
+    )]
+    Check(CheckArgs),
 
     /// Render a reproducible Dockerfile (and the files it copies) from the lockfile. Never solves.
     #[command(
@@ -105,6 +113,11 @@ struct DockerfileArgs {
     /// The hash the @EXPLICIT files carry: sha256 (conda >= 24.9, micromamba >= 2.1) or md5.
     #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
     explicit_hash: HashArg,
+
+    /// Refuse to render from a lock that no longer satisfies the inputs (./environment.yml, else
+    /// ./requirements.txt), exiting 1.
+    #[arg(long)]
+    locked: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -134,6 +147,50 @@ enum HashArg {
 
 #[derive(Args)]
 struct ResolveArgs {
+    #[command(flatten)]
+    input: InputArgs,
+
+    /// Check the lock first (as `envlock check`), and solve only when it has drifted.
+    #[arg(long)]
+    check: bool,
+
+    /// Move only these packages (conda or pip) to their newest allowed versions, keeping every
+    /// other pin; repeatable.
+    #[arg(long = "update", value_name = "NAME", conflicts_with = "update_all")]
+    update: Vec<String>,
+
+    /// Solve from scratch, ignoring the pins of the existing lock.
+    #[arg(long)]
+    update_all: bool,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    input: InputArgs,
+
+    /// How to print findings: text, json, or github (GitHub Actions annotations).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Github,
+}
+
+/// [`InputArgs`] on their own, for commands that need them without taking them as arguments.
+#[derive(Parser)]
+struct InputOnly {
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// The inputs and the options that decide a lock: shared by `resolve` and `check`.
+#[derive(Args)]
+struct InputArgs {
     /// Input files: environment.yml and/or pip requirements files.
     /// Default: ./environment.yml, else ./requirements.txt.
     files: Vec<PathBuf>,
@@ -213,6 +270,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Resolve(args) => runtime.block_on(run_resolve(args, cli.verbose, cli.quiet)),
+        Command::Check(args) => run_check(args),
         Command::Dockerfile(args) => runtime.block_on(run_dockerfile(args, cli.quiet)),
     };
     match result {
@@ -221,8 +279,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
+/// The resolve request the input options describe.
+fn request(
+    args: InputArgs,
+    progress: Option<indicatif::MultiProgress>,
+) -> anyhow::Result<ResolveRequest> {
     let virtual_packages = args
         .virtual_packages
         .iter()
@@ -239,8 +300,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
             .map(|d| d.join("envlock"))
             .ok_or_else(|| Failure::new("no user cache directory").hint("pass --cache-dir DIR"))?,
     };
-    let progress = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
-    let outcome = resolve::resolve(ResolveRequest {
+    Ok(ResolveRequest {
         inputs: args.files,
         lockfile: args.lockfile,
         platforms: args.platforms,
@@ -254,9 +314,45 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         index_url: args.index_url,
         extra_index_urls: args.extra_index_urls,
         pypi_mapping: args.pypi_mapping,
+        update: Update::Keep,
         progress,
     })
-    .await?;
+}
+
+async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let progress = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+    let mut request = request(args.input, progress)?;
+    request.update = if args.update_all {
+        Update::All
+    } else if !args.update.is_empty() {
+        Update::Packages(args.update)
+    } else {
+        Update::Keep
+    };
+    if args.check && resolve::prepare(&request)?.lockfile.exists() {
+        let report = check::check(&request)?;
+        if report.findings.is_empty() {
+            if !quiet {
+                eprintln!(
+                    "{} {} is up to date; nothing to solve",
+                    style("Checked").green().bold(),
+                    report.lockfile.display()
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !quiet {
+            eprintln!(
+                "{} the lock has drifted; solving again:",
+                style("Checked").yellow().bold()
+            );
+            for f in &report.findings {
+                eprintln!("  {}", f.message);
+            }
+        }
+    }
+    let outcome = resolve::resolve(request).await?;
 
     if !quiet {
         for warning in &outcome.warnings {
@@ -298,7 +394,116 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let report = check::check(&request(args.input, None)?)?;
+    let elapsed = started.elapsed();
+    print_findings(&report, args.format, elapsed);
+    Ok(if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Findings as text (stderr), JSON (stdout) or GitHub Actions annotations (stdout).
+fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Duration) {
+    let findings = &report.findings;
+    match format {
+        Format::Json => {
+            let items: Vec<serde_json::Value> = findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "message": f.message,
+                        "file": f.file.display().to_string(),
+                        "line": f.line,
+                        "platform": f.platform,
+                        "fix": f.fix.command(),
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({"ok": findings.is_empty(), "lockfile": report.lockfile.display().to_string(), "findings": items});
+            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        }
+        Format::Github => {
+            // https://docs.github.com/actions/reference/workflow-commands-for-github-actions
+            let escape = |s: &str| {
+                s.replace('%', "%25")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A")
+            };
+            let property = |s: &str| escape(s).replace(':', "%3A").replace(',', "%2C");
+            for f in findings {
+                let line = f.line.map(|l| format!(",line={l}")).unwrap_or_default();
+                println!(
+                    "::error file={}{line},title={}::{}",
+                    property(&f.file.display().to_string()),
+                    property("envlock check"),
+                    escape(&format!("{}; run `{}`", f.message, f.fix.command()))
+                );
+            }
+        }
+        Format::Text => {
+            for f in findings {
+                eprintln!(
+                    "{} {}; run `{}`",
+                    style("drift:").red().bold(),
+                    f.message,
+                    f.fix.command()
+                );
+            }
+        }
+    }
+    if format != Format::Json {
+        if findings.is_empty() {
+            eprintln!(
+                "{} {} agrees with the inputs and the rendered files ({} ms)",
+                style("Checked").green().bold(),
+                report.lockfile.display(),
+                elapsed.as_millis()
+            );
+        } else {
+            eprintln!(
+                "{} {} finding{}",
+                style("Drift:").red().bold(),
+                findings.len(),
+                if findings.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+}
+
 async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    if args.locked {
+        // The inputs are found as `envlock check` finds them (./environment.yml, ...), with the
+        // environment's ENVLOCK_* settings.
+        let input = InputOnly::try_parse_from([
+            "envlock".into(),
+            "--lockfile".into(),
+            args.lockfile.clone().into_os_string(),
+        ])?
+        .input;
+        let report = check::check(&request(input, None)?)?;
+        let stale: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.fix == check::Fix::Resolve)
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            let report = check::Report {
+                lockfile: report.lockfile,
+                findings: stale,
+            };
+            print_findings(&report, Format::Text, std::time::Duration::ZERO);
+            eprintln!(
+                "{} refusing to render from a stale lock (--locked)",
+                style("error:").red().bold()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
     use envlock::render::{
         ExplicitHash,
         dockerfile::{Entrypoint, Flavor, Preset},

@@ -10,7 +10,11 @@
 //! Not supported: conda's `custom_channels`/`custom_multichannels` settings, flexible channel
 //! priority, and `__cuda` unless it is given explicitly.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use anyhow::{Context, Result};
 use jiff::Timestamp;
@@ -274,6 +278,19 @@ pub struct SolveOptions {
     pub platforms: Vec<Subdir>,
     pub virtual_package_overrides: Vec<GenericVirtualPackage>,
     pub exclude_newer: Option<Timestamp>,
+    /// Per platform, the URLs of records to keep when they still fit (an existing lock's): the
+    /// solver prefers them over newer versions, so re-resolving does not churn.
+    pub preferred: HashMap<Subdir, HashSet<String>>,
+}
+
+/// What one platform's solve needs.
+struct PlatformTask {
+    platform: Subdir,
+    channels: Vec<Channel>,
+    specs: Vec<MatchSpec>,
+    virtual_packages: Vec<GenericVirtualPackage>,
+    exclude_newer: Option<Timestamp>,
+    preferred: HashSet<String>,
 }
 
 /// The solution for one target platform.
@@ -317,10 +334,18 @@ pub async fn solve(
                 query = query.with_reporter(r.clone());
             }
             let spinner = progress.map(|mp| platform_spinner(mp, platform));
-            let specs = specs.to_vec();
-            let virtual_packages = virtual_packages(platform, &options.virtual_package_overrides);
-            let channels = options.channels.clone();
-            let exclude_newer = options.exclude_newer;
+            let task = PlatformTask {
+                platform,
+                channels: options.channels.clone(),
+                specs: specs.to_vec(),
+                virtual_packages: virtual_packages(platform, &options.virtual_package_overrides),
+                exclude_newer: options.exclude_newer,
+                preferred: options
+                    .preferred
+                    .get(&platform)
+                    .cloned()
+                    .unwrap_or_default(),
+            };
             tokio::spawn(async move {
                 let result = async {
                     let output = query
@@ -330,18 +355,9 @@ pub async fn solve(
                     if let Some(s) = &spinner {
                         s.set_message("solving");
                     }
-                    tokio::task::spawn_blocking(move || {
-                        solve_platform(
-                            platform,
-                            &channels,
-                            &output,
-                            specs,
-                            virtual_packages,
-                            exclude_newer,
-                        )
-                    })
-                    .await
-                    .context("solver thread failed")?
+                    tokio::task::spawn_blocking(move || solve_platform(task, &output))
+                        .await
+                        .context("solver thread failed")?
                 }
                 .await;
                 if let Some(s) = spinner {
@@ -438,15 +454,21 @@ fn redact_all(message: &str) -> String {
         .join(" ")
 }
 
-fn solve_platform(
-    platform: Subdir,
-    channels: &[Channel],
-    repodata: &RepoDataQueryOutput,
-    specs: Vec<MatchSpec>,
-    virtual_packages: Vec<GenericVirtualPackage>,
-    exclude_newer: Option<Timestamp>,
-) -> Result<PlatformSolution> {
-    check_names_exist(platform, channels, repodata, &specs, &virtual_packages)?;
+fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<PlatformSolution> {
+    let PlatformTask {
+        platform,
+        channels,
+        specs,
+        virtual_packages,
+        exclude_newer,
+        preferred,
+    } = task;
+    check_names_exist(platform, &channels, repodata, &specs, &virtual_packages)?;
+    let locked_packages = repodata
+        .iter()
+        .flat_map(|r| r.iter())
+        .filter(|r| preferred.contains(strip_credentials(&r.url).as_str()))
+        .collect();
 
     // A lock promises hash-checked installs, so records the repodata gives no sha256 or md5 for
     // are never chosen. They stay visible to the solver so that an error can say why.
@@ -468,6 +490,7 @@ fn solve_platform(
             ExcludeNewer::from_datetime(ts).with_timestamp_policy(TimestampPolicy::AllowMissing)
         }),
         excluded_candidates,
+        locked_packages,
         ..SolverTask::from_iter(repodata.iter())
     };
     let mut records = match rattler_solve::resolvo::Solver.solve(task) {

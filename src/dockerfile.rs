@@ -23,6 +23,104 @@ use crate::{
 pub const DEFAULT_CONDA_BASE: &str = "condaforge/miniforge3:25.3.1-0@sha256:1e65803d646bf8503728001dddb5756f3e8235e0883c19b5a5ad1da85cff0905";
 pub const META_BASE: &str = "envlock.docker.base";
 pub const META_FLAVOR: &str = "envlock.docker.flavor";
+/// The options of the last `envlock dockerfile` run (JSON), so `envlock check` can render what
+/// it would render and compare.
+pub const META_OPTIONS: &str = "envlock.docker.options";
+
+/// What [`META_OPTIONS`] holds: everything besides the lock that decides the rendered files.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OptionsRecord {
+    /// The Dockerfile, relative to the lockfile's directory.
+    output: String,
+    dir: String,
+    flavor: String,
+    preset: String,
+    cmd: Option<String>,
+    ports: Vec<u16>,
+    run: Vec<String>,
+    entrypoint: String,
+    explicit_hash: String,
+}
+
+impl DockerfileRequest {
+    fn record(&self) -> OptionsRecord {
+        let lock_dir = self.lockfile.parent().unwrap_or(Path::new(""));
+        OptionsRecord {
+            output: lock::relative_to(&self.output, lock_dir),
+            dir: self.dir.clone(),
+            flavor: flavor_name(self.flavor).into(),
+            preset: match self.preset {
+                Preset::Python => "python",
+                Preset::Flask => "flask",
+                Preset::Jupyter => "jupyter",
+            }
+            .into(),
+            cmd: self.cmd.clone(),
+            ports: self.ports.clone(),
+            run: self.run.clone(),
+            entrypoint: match self.entrypoint {
+                Entrypoint::Tini => "tini",
+                Entrypoint::CondaRun => "conda-run",
+            }
+            .into(),
+            explicit_hash: match self.explicit_hash {
+                ExplicitHash::Sha256 => "sha256",
+                ExplicitHash::Md5 => "md5",
+            }
+            .into(),
+        }
+    }
+
+    /// The request an earlier `envlock dockerfile` run recorded in `lock`, if any.
+    pub fn recorded(
+        lock: &rattler_conda_lock::LockFile,
+        lockfile: &Path,
+    ) -> Result<Option<DockerfileRequest>> {
+        let custom = lock.metadata.custom_metadata.clone().unwrap_or_default();
+        let Some(json) = custom.get(META_OPTIONS) else {
+            return Ok(None);
+        };
+        let bad = || {
+            Failure::new(format!(
+                "{}: `{META_OPTIONS}` is not valid",
+                lockfile.display()
+            ))
+            .hint("run `envlock dockerfile` again to rewrite it")
+        };
+        let r: OptionsRecord = serde_json::from_str(json).map_err(|_| bad())?;
+        let lock_dir = lockfile.parent().unwrap_or(Path::new(""));
+        Ok(Some(DockerfileRequest {
+            lockfile: lockfile.to_path_buf(),
+            output: lock_dir.join(&r.output),
+            dir: r.dir,
+            base: custom.get(META_BASE).cloned(),
+            flavor: match r.flavor.as_str() {
+                "venv" => Flavor::Venv,
+                "conda" => Flavor::Conda,
+                _ => return Err(bad().into()),
+            },
+            preset: match r.preset.as_str() {
+                "python" => Preset::Python,
+                "flask" => Preset::Flask,
+                "jupyter" => Preset::Jupyter,
+                _ => return Err(bad().into()),
+            },
+            cmd: r.cmd,
+            ports: r.ports,
+            run: r.run,
+            entrypoint: match r.entrypoint.as_str() {
+                "tini" => Entrypoint::Tini,
+                "conda-run" => Entrypoint::CondaRun,
+                _ => return Err(bad().into()),
+            },
+            explicit_hash: match r.explicit_hash.as_str() {
+                "sha256" => ExplicitHash::Sha256,
+                "md5" => ExplicitHash::Md5,
+                _ => return Err(bad().into()),
+            },
+        }))
+    }
+}
 
 pub struct DockerfileRequest {
     pub lockfile: PathBuf,
@@ -199,16 +297,21 @@ pub async fn dockerfile(request: DockerfileRequest) -> Result<DockerfileOutcome>
     }
     remove_stale(&files, &request)?;
 
-    // Record the base so that rebuilds stay on it and `check` can compare against it.
+    // Record the base (so rebuilds stay on it) and the options (so `check` can render what this
+    // run rendered). The lock is rewritten only when they change.
     let custom = lock
         .metadata
         .custom_metadata
         .get_or_insert_with(Default::default);
-    let base_text = base.to_string();
-    let flavor = flavor_name(request.flavor).to_string();
-    if custom.get(META_BASE) != Some(&base_text) || custom.get(META_FLAVOR) != Some(&flavor) {
-        custom.insert(META_BASE.to_string(), base_text);
-        custom.insert(META_FLAVOR.to_string(), flavor);
+    let record = [
+        (META_BASE, base.to_string()),
+        (META_FLAVOR, flavor_name(request.flavor).to_string()),
+        (META_OPTIONS, serde_json::to_string(&request.record())?),
+    ];
+    if record.iter().any(|(k, v)| custom.get(*k) != Some(v)) {
+        for (k, v) in record {
+            custom.insert(k.to_string(), v);
+        }
         lock::write(&lock, &request.lockfile)?;
     }
     Ok(DockerfileOutcome {

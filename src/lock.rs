@@ -12,6 +12,8 @@
 //! | `envlock.exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
 //! | `envlock.virtual_packages.<platform>` | the virtual packages solved against, comma-separated |
 //! | `envlock.pypi.indexes` | the package indexes pip packages were resolved from, comma-separated |
+//! | `envlock.packages_sha256.<platform>` | a checksum of the platform's package entries, to detect hand edits |
+//! | `envlock.docker.*` | the base image and options `envlock dockerfile` last used |
 //!
 //! `metadata.content_hash` is, per platform, the sha256 of the normalized inputs for that
 //! platform (channels, specs, pip lines, virtual packages, cutoff), as conda-lock's hash is of its
@@ -44,6 +46,12 @@ pub const META_CHANNEL_ALIAS: &str = "envlock.channel_alias";
 pub const META_EXCLUDE_NEWER: &str = "envlock.exclude_newer";
 pub const META_VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
 pub const META_PYPI_INDEXES: &str = "envlock.pypi.indexes";
+/// Per platform, the sha256 of the platform's package entries (rattler's package-derived
+/// hash), so that hand edits to a lock are detected without the network.
+pub const META_PACKAGES_SHA256: &str = "envlock.packages_sha256.";
+/// A fingerprint of the resolution options (channels, alias, indexes, cutoff, pip options,
+/// virtual packages): a re-resolve keeps the lock's pins only when it matches.
+pub const META_OPTIONS_SHA256: &str = "envlock.options_sha256";
 
 /// What went into a solve, besides the solutions themselves.
 pub struct LockInputs<'a> {
@@ -54,6 +62,8 @@ pub struct LockInputs<'a> {
     pub lockfile: &'a Path,
     /// The package indexes pip packages come from, in priority order.
     pub indexes: &'a [Url],
+    /// See [`META_OPTIONS_SHA256`].
+    pub options_fingerprint: String,
 }
 
 /// Builds the conda-lock v1 model for `solutions` and, per solution, its pip packages.
@@ -82,6 +92,10 @@ pub fn build(
     if let Some(ts) = inputs.exclude_newer {
         custom.insert(META_EXCLUDE_NEWER.to_string(), ts.to_string());
     }
+    custom.insert(
+        META_OPTIONS_SHA256.to_string(),
+        inputs.options_fingerprint.clone(),
+    );
     let indexes: Vec<String> = inputs
         .indexes
         .iter()
@@ -116,7 +130,7 @@ pub fn build(
         }
     }
 
-    let lock = LockFile {
+    let mut lock = LockFile {
         metadata: Metadata {
             content_hash,
             channels: channels
@@ -138,6 +152,14 @@ pub fn build(
         },
         package: packages,
     };
+    let package_hashes = lock.compute_content_hashes();
+    let custom = lock
+        .metadata
+        .custom_metadata
+        .get_or_insert_with(Default::default);
+    for (platform, hash) in package_hashes {
+        custom.insert(format!("{META_PACKAGES_SHA256}{platform}"), hash);
+    }
     lock.validate().map_err(|e| {
         anyhow::anyhow!(
             "internal error: the lock envlock built is invalid: {}",
@@ -294,7 +316,7 @@ fn input_hash(
 
 /// `path` relative to `base` (both as given, made absolute against the working directory),
 /// with `/` separators, as CEP-37 `sources` require.
-fn relative_to(path: &Path, base: &Path) -> String {
+pub fn relative_to(path: &Path, base: &Path) -> String {
     let abs = |p: &Path| -> PathBuf {
         let p = if p.is_absolute() {
             p.to_path_buf()

@@ -4,6 +4,7 @@
 //! complete, so a failed resolve never loses the previous lock.
 
 use std::{
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     str::FromStr,
     sync::Arc,
@@ -52,8 +53,22 @@ pub struct ResolveRequest {
     pub index_url: Option<Url>,
     pub extra_index_urls: Vec<Url>,
     pub pypi_mapping: Option<PathBuf>,
+    /// How much of an existing lock to keep.
+    pub update: Update,
     /// Where download progress goes; `None` when quiet or not on a terminal.
     pub progress: Option<indicatif::MultiProgress>,
+}
+
+/// Which pins of an existing lock a resolve keeps: the lock is the preference, so re-resolving
+/// unchanged inputs changes nothing and adding a dependency adds only what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// Keep every pin that still satisfies the inputs.
+    Keep,
+    /// Keep every pin but these packages' (by conda or PyPI name).
+    Packages(Vec<String>),
+    /// Ignore the existing lock.
+    All,
 }
 
 pub struct ResolveOutcome {
@@ -64,7 +79,20 @@ pub struct ResolveOutcome {
     pub warnings: Vec<String>,
 }
 
-pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
+/// The inputs of a resolve, normalized: what `resolve` solves and `check` compares a lock with.
+pub struct Prepared {
+    pub inputs: Vec<PathBuf>,
+    pub spec: Spec,
+    pub platforms: Vec<Subdir>,
+    pub settings: ChannelSettings,
+    pub channels: Vec<rattler_conda_types::Channel>,
+    pub lockfile: PathBuf,
+    /// Package indexes for pip requirements, in priority order.
+    pub indexes: Vec<Url>,
+}
+
+/// Reads the inputs and applies the options, as `resolve` does before it solves.
+pub fn prepare(request: &ResolveRequest) -> Result<Prepared> {
     let inputs = if request.inputs.is_empty() {
         crate::spec::default_inputs(Path::new("."))?
     } else {
@@ -141,19 +169,6 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
     }
     let channels = settings.resolve(&spec.channels)?;
 
-    let gateway = Gateway::builder()
-        .with_client(settings.client(http::client()?))
-        .with_cache_dir(request.cache_dir.join("repodata"))
-        .finish();
-    let specs: Vec<MatchSpec> = spec.conda.iter().map(|d| d.spec.clone()).collect();
-    let options = SolveOptions {
-        channels,
-        platforms,
-        virtual_package_overrides: request.virtual_packages.clone(),
-        exclude_newer: request.exclude_newer,
-    };
-    let solutions = conda::solve(&gateway, &specs, &options, request.progress.as_ref()).await?;
-
     let mut indexes: Vec<Url> = vec![
         request
             .index_url
@@ -172,6 +187,43 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
             indexes.push(url.clone());
         }
     }
+    Ok(Prepared {
+        inputs,
+        spec,
+        platforms,
+        settings,
+        channels,
+        lockfile,
+        indexes,
+    })
+}
+
+pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
+    let Prepared {
+        mut spec,
+        platforms,
+        settings,
+        channels,
+        lockfile,
+        indexes,
+        ..
+    } = prepare(&request)?;
+    let gateway = Gateway::builder()
+        .with_client(settings.client(http::client()?))
+        .with_cache_dir(request.cache_dir.join("repodata"))
+        .finish();
+    let specs: Vec<MatchSpec> = spec.conda.iter().map(|d| d.spec.clone()).collect();
+    let fingerprint = options_fingerprint(&spec, &settings, &indexes, &request);
+    let pins = Pins::from_previous(&lockfile, &request.update, &fingerprint, &mut spec.warnings);
+    let options = SolveOptions {
+        preferred: pins.conda.clone(),
+        channels,
+        platforms,
+        virtual_package_overrides: request.virtual_packages.clone(),
+        exclude_newer: request.exclude_newer,
+    };
+    let solutions = conda::solve(&gateway, &specs, &options, request.progress.as_ref()).await?;
+
     let pypi = if spec.pypi.requirements.is_empty() {
         vec![Vec::new(); solutions.len()]
     } else {
@@ -184,7 +236,15 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
             indexes.clone(),
             request.cache_dir.join("pypi"),
         ));
-        resolve_pypi(&spec, &solutions, client, &mapping, request.exclude_newer).await?
+        resolve_pypi(
+            &spec,
+            &solutions,
+            client,
+            &mapping,
+            request.exclude_newer,
+            &pins,
+        )
+        .await?
     };
 
     let inputs = lock::LockInputs {
@@ -193,6 +253,7 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
         exclude_newer: request.exclude_newer,
         lockfile: &lockfile,
         indexes: &indexes,
+        options_fingerprint: fingerprint,
     };
     let built = lock::build(&inputs, &solutions, &pypi)?;
     lock::write(&built, &lockfile)?;
@@ -202,6 +263,121 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
         pypi,
         warnings: spec.warnings,
     })
+}
+
+/// The pins of an existing lock that a resolve prefers, per platform.
+#[derive(Default)]
+struct Pins {
+    /// Conda record URLs.
+    conda: HashMap<Subdir, HashSet<String>>,
+    /// PyPI versions.
+    pypi: HashMap<Subdir, HashMap<pep508_rs::PackageName, pep440_rs::Version>>,
+}
+
+impl Pins {
+    /// The existing lock's pins, less those `update` releases. A missing or unreadable lock
+    /// gives no pins (a resolve then starts from scratch, as with `--update-all`).
+    fn from_previous(
+        lockfile: &Path,
+        update: &Update,
+        fingerprint: &str,
+        warnings: &mut Vec<String>,
+    ) -> Pins {
+        let released: HashSet<String> = match update {
+            Update::All => return Pins::default(),
+            Update::Keep => HashSet::new(),
+            Update::Packages(names) => names.iter().map(|n| normalize(n)).collect(),
+        };
+        let Ok(previous) = lock::read(lockfile) else {
+            return Pins::default();
+        };
+        // New channels, indexes, cutoff or pip options: the old pins answer another question.
+        let same_options = previous
+            .metadata
+            .custom_metadata
+            .as_ref()
+            .and_then(|c| c.get(lock::META_OPTIONS_SHA256))
+            .is_some_and(|f| f == fingerprint);
+        if !same_options {
+            return Pins::default();
+        }
+        for name in &released {
+            if !previous.package.iter().any(|p| &normalize(&p.name) == name) {
+                warnings.push(format!(
+                    "--update {name}: no package of that name is locked"
+                ));
+            }
+        }
+        let mut pins = Pins::default();
+        for p in &previous.package {
+            let Ok(platform) = p.platform.parse::<Subdir>() else {
+                continue;
+            };
+            if released.contains(&normalize(&p.name)) {
+                continue;
+            }
+            match p.manager {
+                rattler_conda_lock::Manager::Conda => {
+                    pins.conda
+                        .entry(platform)
+                        .or_default()
+                        .insert(p.url.clone());
+                }
+                rattler_conda_lock::Manager::Pip => {
+                    if let (Ok(name), Ok(version)) = (
+                        pep508_rs::PackageName::from_str(&p.name),
+                        pep440_rs::Version::from_str(&p.version),
+                    ) {
+                        pins.pypi.entry(platform).or_default().insert(name, version);
+                    }
+                }
+            }
+        }
+        pins
+    }
+}
+
+/// See [`lock::META_OPTIONS_SHA256`].
+fn options_fingerprint(
+    spec: &Spec,
+    settings: &ChannelSettings,
+    indexes: &[Url],
+    request: &ResolveRequest,
+) -> String {
+    let channels: Vec<String> = spec
+        .channels
+        .iter()
+        .map(|c| conda::redact(c.as_str()))
+        .collect();
+    let indexes: Vec<String> = indexes
+        .iter()
+        .map(|u| conda::strip_credentials(u).to_string())
+        .collect();
+    let mut virtual_packages: Vec<String> = request
+        .virtual_packages
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    virtual_packages.sort();
+    let o = &spec.pypi.options;
+    let value = serde_json::json!({
+        "channels": channels,
+        "alias": conda::strip_credentials(&settings.alias).to_string(),
+        "indexes": indexes,
+        "exclude_newer": request.exclude_newer.map(|t| t.to_string()),
+        "pip": [o.pre.to_string(), o.prefer_binary.to_string(), format!("{:?}", o.only_binary), format!("{:?}", o.no_binary)],
+        "virtual_packages": virtual_packages,
+    });
+    hex::encode(
+        rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
+            value.to_string().as_bytes(),
+        ),
+    )
+}
+
+/// Package names compared the way both ecosystems mostly agree on: case, `_` and `.` ignored.
+fn normalize(name: &str) -> String {
+    name.to_lowercase().replace(['_', '.'], "-")
 }
 
 /// pip requirements need a python and pip from conda: add them when the inputs do not.
@@ -242,6 +418,7 @@ async fn resolve_pypi(
     client: Arc<IndexClient>,
     mapping: &Mapping,
     exclude_newer: Option<Timestamp>,
+    pins: &Pins,
 ) -> Result<Vec<Vec<Pinned>>> {
     let options = resolver::Options {
         pre: spec.pypi.options.pre,
@@ -249,6 +426,7 @@ async fn resolve_pypi(
         no_binary: spec.pypi.options.no_binary.clone(),
         prefer_binary: spec.pypi.options.prefer_binary,
         exclude_newer,
+        preferred: HashMap::new(),
     };
     let mut tasks = Vec::new();
     for solution in solutions {
@@ -261,11 +439,16 @@ async fn resolve_pypi(
             .map_err(|e| anyhow::anyhow!("python {}: {e}", python.package_record.version))?;
         let target = Target::new(solution.platform, &version, &solution.virtual_packages)?;
         let conda = mapping.provided(&solution.records);
-        let (client, requirements, constraints, options) = (
+        let mut options = options.clone();
+        options.preferred = pins
+            .pypi
+            .get(&solution.platform)
+            .cloned()
+            .unwrap_or_default();
+        let (client, requirements, constraints) = (
             client.clone(),
             spec.pypi.requirements.clone(),
             spec.pypi.constraints.clone(),
-            options.clone(),
         );
         tasks.push(tokio::spawn(async move {
             resolver::resolve(

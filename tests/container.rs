@@ -48,17 +48,27 @@ fn assert_ok(out: &Output, what: &str) {
 
 /// Installs buildah/podman and builds the local Debian base once per machine.
 fn prepare(harness: &Path) {
-    let out = Command::new("bash").arg(harness.join("setup.sh")).output().unwrap();
+    let out = Command::new("bash")
+        .arg(harness.join("setup.sh"))
+        .output()
+        .unwrap();
     assert_ok(&out, "setup.sh");
     let has_base = harness_sh(harness, "podman image exists localhost/debian:bookworm");
     if !has_base.status.success() {
-        let out = Command::new("bash").arg(harness.join("make-base.sh")).output().unwrap();
+        let out = Command::new("bash")
+            .arg(harness.join("make-base.sh"))
+            .output()
+            .unwrap();
         assert_ok(&out, "make-base.sh");
     }
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(port: u16) -> Option<String> {
@@ -90,10 +100,16 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     .unwrap();
     let out = harness_sh(
         &harness,
-        &format!("hbuild -t localhost/python:3.11-slim {}", base_ctx.path().display()),
+        &format!(
+            "hbuild -t localhost/python:3.11-slim {}",
+            base_ctx.path().display()
+        ),
     );
     assert_ok(&out, "building the python stand-in");
-    let out = harness_sh(&harness, "podman image inspect --format '{{.Digest}}' localhost/python:3.11-slim");
+    let out = harness_sh(
+        &harness,
+        "podman image inspect --format '{{.Digest}}' localhost/python:3.11-slim",
+    );
     assert_ok(&out, "inspecting the stand-in");
     let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(digest.starts_with("sha256:"), "{digest}");
@@ -101,7 +117,11 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     // The app, locked from PyPI.
     let app = tempfile::tempdir().unwrap();
     let dir = app.path();
-    std::fs::write(dir.join("requirements.txt"), "flask==3.0.3\ngunicorn==22.0.0\n").unwrap();
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "flask==3.0.3\ngunicorn==22.0.0\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("app.py"),
         "from flask import Flask\napp = Flask(__name__)\n\n@app.route(\"/\")\ndef index():\n    return \"hello from envlock\"\n",
@@ -109,7 +129,17 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     .unwrap();
     ok(envlock(&dir.join(".cache"))
         .current_dir(dir)
-        .args(["resolve", "requirements.txt", "--python", "3.11", "-p", "linux-64", "--exclude-newer", "2024-06-01", "-c"])
+        .args([
+            "resolve",
+            "requirements.txt",
+            "--python",
+            "3.11",
+            "-p",
+            "linux-64",
+            "--exclude-newer",
+            "2024-06-01",
+            "-c",
+        ])
         .arg(fixture_channels().join("pyconda"))
         .output()
         .unwrap());
@@ -118,7 +148,12 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
         .current_dir(dir)
         .args(["dockerfile", "--flavor", "venv", "--preset", "flask"])
         .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
-        .args(["--cmd", &format!("gunicorn --bind 0.0.0.0:{port} app:app"), "--port", &port.to_string()])
+        .args([
+            "--cmd",
+            &format!("gunicorn --bind 0.0.0.0:{port} app:app"),
+            "--port",
+            &port.to_string(),
+        ])
         .output()
         .unwrap());
     std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
@@ -128,7 +163,10 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     assert_ok(&out, "building the app image");
 
     let name = format!("envlock-e2e-{port}");
-    let out = harness_sh(&harness, &format!("podman run -d --network host --name {name} {tag}"));
+    let out = harness_sh(
+        &harness,
+        &format!("podman run -d --network host --name {name} {tag}"),
+    );
     assert_ok(&out, "starting the app");
     let cleanup = Cleanup(harness.clone(), name.clone());
     let started = Instant::now();
@@ -136,7 +174,10 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
         if let Some(r) = http_get(port) {
             break r;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the app did not answer within 60 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the app did not answer within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
@@ -147,7 +188,10 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     let out = harness_sh(&harness, &format!("podman stop --time 10 {name}"));
     assert_ok(&out, "stopping the app");
     let took = stopping.elapsed();
-    let out = harness_sh(&harness, &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"));
+    let out = harness_sh(
+        &harness,
+        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
+    );
     let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
     assert!(took < Duration::from_secs(2), "stopping took {took:?}");
@@ -177,9 +221,19 @@ impl Drop for Registry {
 fn base_tags_are_pinned_through_a_registry() {
     let Some(harness) = harness() else { return };
     prepare(&harness);
-    if Command::new("docker-registry").arg("--version").output().is_err() {
+    if Command::new("docker-registry")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         let out = Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "docker-registry"])
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "docker-registry",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .output()
             .unwrap();
@@ -210,15 +264,24 @@ fn base_tags_are_pinned_through_a_registry() {
     loop {
         let out = harness_sh(
             &harness,
-            &format!("skopeo copy --dest-tls-verify=false containers-storage:localhost/debian:bookworm docker://{image}"),
+            &format!(
+                "skopeo copy --dest-tls-verify=false containers-storage:localhost/debian:bookworm docker://{image}"
+            ),
         );
         if out.status.success() {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "push failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "push failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
-    let out = harness_sh(&harness, &format!("skopeo inspect --tls-verify=false --format '{{{{.Digest}}}}' docker://{image}"));
+    let out = harness_sh(
+        &harness,
+        &format!("skopeo inspect --tls-verify=false --format '{{{{.Digest}}}}' docker://{image}"),
+    );
     assert_ok(&out, "skopeo inspect");
     let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
 

@@ -121,6 +121,8 @@ fn markers_and_extras_are_evaluated_per_platform() {
     );
     let app = lock.package.iter().find(|p| p.name == "app").unwrap();
     assert_eq!(app.dependencies["dep-a"], ">=1");
+    // The requested extra's dependencies are recorded as the package's dependencies.
+    assert_eq!(app.dependencies["fastlib"], "*");
     assert_eq!(app.hash.sha256.as_ref().map(String::len), Some(64));
     assert!(app.url.starts_with(&p.index.url), "{}", app.url);
     let custom = lock.metadata.custom_metadata.unwrap();

@@ -80,29 +80,35 @@ impl Mapping {
 
     /// The PyPI distributions `records` provide, with their versions.
     pub fn provided(&self, records: &[RepoDataRecord]) -> HashMap<PackageName, Version> {
+        self.provided_by(records.iter().map(|r| {
+            let p = &r.package_record;
+            let python = p
+                .depends
+                .iter()
+                .any(|d| d.split_whitespace().next() == Some("python"));
+            (p.name.as_normalized(), p.version.to_string(), python)
+        }))
+    }
+
+    /// [`Self::provided`] from `(conda name, version, depends on python)` triples, as a
+    /// lockfile gives them.
+    pub fn provided_by<'a>(
+        &self,
+        packages: impl Iterator<Item = (&'a str, String, bool)>,
+    ) -> HashMap<PackageName, Version> {
         let mut out = HashMap::new();
-        for record in records {
-            let p = &record.package_record;
-            let conda_name = p.name.as_normalized();
+        for (conda_name, version, depends_on_python) in packages {
             let pypi = match self.names.get(conda_name) {
                 Some(mapped) => mapped.clone(),
-                None if depends_on_python(&p.depends) => PackageName::from_str(conda_name).ok(),
+                None if depends_on_python => PackageName::from_str(conda_name).ok(),
                 None => None,
             };
-            let (Some(pypi), Ok(version)) = (pypi, Version::from_str(&p.version.to_string()))
-            else {
-                continue;
-            };
-            out.insert(pypi, version);
+            if let (Some(pypi), Ok(version)) = (pypi, Version::from_str(&version)) {
+                out.insert(pypi, version);
+            }
         }
         out
     }
-}
-
-fn depends_on_python(depends: &[String]) -> bool {
-    depends
-        .iter()
-        .any(|d| d.split_whitespace().next() == Some("python"))
 }
 
 #[cfg(test)]

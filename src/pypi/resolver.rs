@@ -72,6 +72,9 @@ pub struct Options {
     pub no_binary: BinaryChoice,
     pub prefer_binary: bool,
     pub exclude_newer: Option<Timestamp>,
+    /// Versions to choose when they still fit (an existing lock's), so re-resolving does not
+    /// churn.
+    pub preferred: HashMap<PackageName, Version>,
 }
 
 /// One locked distribution.
@@ -281,6 +284,13 @@ impl Provider {
             Err(e) => return Err(anyhow::anyhow!("{e}")),
         };
         let chosen = self.chosen.lock().expect("not poisoned");
+        // The extras each package was resolved with: their dependencies are its dependencies too.
+        let mut extras: HashMap<PackageName, Vec<ExtraName>> = HashMap::new();
+        for (pkg, _) in solution.iter() {
+            if let Pkg::Extra(name, extra) = pkg {
+                extras.entry(name.clone()).or_default().push(extra.clone());
+            }
+        }
         let mut pinned = Vec::new();
         for (pkg, version) in solution {
             let Pkg::Name(name) = pkg else { continue };
@@ -295,8 +305,9 @@ impl Provider {
                 })?;
             let metadata = self.handle.block_on(self.client.metadata(&file))?;
             let mut dependencies: BTreeMap<PackageName, String> = BTreeMap::new();
+            let active = extras.get(&name).map_or(&[][..], Vec::as_slice);
             for r in &metadata.requires_dist {
-                if !r.marker.evaluate(&self.env, &[]) {
+                if !r.marker.evaluate(&self.env, active) {
                     continue;
                 }
                 let spec = match &r.version_or_url {
@@ -526,10 +537,17 @@ impl DependencyProvider for Provider {
         let eligible = |(v, f): &&(Version, DistFile)| {
             range.contains(v) && (!f.yanked || pinned.as_ref() == Some(v))
         };
+        let preferred = self.options.preferred.get(name);
         let pick = candidates
             .iter()
             .filter(eligible)
-            .find(|(v, _)| self.options.pre || !v.any_prerelease())
+            .find(|(v, _)| Some(v) == preferred)
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .filter(eligible)
+                    .find(|(v, _)| self.options.pre || !v.any_prerelease())
+            })
             .or_else(|| candidates.iter().find(eligible));
         let Some((version, file)) = pick else {
             return Ok(None);
