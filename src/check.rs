@@ -109,9 +109,10 @@ pub fn check(request: &ResolveRequest) -> Result<Report> {
     // The lock is as envlock wrote it.
     let actual = lock.compute_content_hashes();
     for platform in &lock.metadata.platforms {
-        if let Some(recorded) = custom.get(&format!("{META_PACKAGES_SHA256}{platform}")) {
-            if actual.get(platform) != Some(recorded) {
-                findings.push(Finding::lock(
+        if let Some(recorded) = custom.get(&format!("{META_PACKAGES_SHA256}{platform}"))
+            && actual.get(platform) != Some(recorded)
+        {
+            findings.push(Finding::lock(
                     lockfile,
                     Some(platform),
                     format!(
@@ -119,7 +120,6 @@ pub fn check(request: &ResolveRequest) -> Result<Report> {
                         lockfile.display()
                     ),
                 ));
-            }
         }
     }
 

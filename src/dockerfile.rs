@@ -166,10 +166,10 @@ pub fn choose_base(
         return ImageRef::parse(base);
     }
     let custom = lock.metadata.custom_metadata.clone().unwrap_or_default();
-    if custom.get(META_FLAVOR).map(String::as_str) == Some(flavor_name(request.flavor)) {
-        if let Some(recorded) = custom.get(META_BASE) {
-            return ImageRef::parse(recorded);
-        }
+    if custom.get(META_FLAVOR).map(String::as_str) == Some(flavor_name(request.flavor))
+        && let Some(recorded) = custom.get(META_BASE)
+    {
+        return ImageRef::parse(recorded);
     }
     match request.flavor {
         Flavor::Conda => ImageRef::parse(DEFAULT_CONDA_BASE),

@@ -206,7 +206,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     let mut cases = String::new();
     for (docker, uname, platform) in ARCHES {
         if platforms.contains(&platform) {
-            let _ = write!(cases, "      {docker}|{uname}) platform={platform} ;; \\\n");
+            let _ = writeln!(cases, "      {docker}|{uname}) platform={platform} ;; \\");
         }
     }
     let select = format!(
