@@ -21,6 +21,8 @@ use crate::{
 
 /// conda-forge's miniforge3 image, as a multi-platform index digest.
 pub const DEFAULT_CONDA_BASE: &str = "condaforge/miniforge3:25.3.1-0@sha256:1e65803d646bf8503728001dddb5756f3e8235e0883c19b5a5ad1da85cff0905";
+/// The lock metadata `envlock dockerfile` owns; `resolve` carries it over.
+pub const META_PREFIX: &str = "envlock.docker.";
 pub const META_BASE: &str = "envlock.docker.base";
 pub const META_FLAVOR: &str = "envlock.docker.flavor";
 /// The options of the last `envlock dockerfile` run (JSON), so `envlock check` can render what

@@ -214,7 +214,13 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
         .finish();
     let specs: Vec<MatchSpec> = spec.conda.iter().map(|d| d.spec.clone()).collect();
     let fingerprint = options_fingerprint(&spec, &settings, &indexes, &request);
-    let pins = Pins::from_previous(&lockfile, &request.update, &fingerprint, &mut spec.warnings);
+    let previous = lock::read(&lockfile).ok();
+    let pins = Pins::from_previous(
+        previous.as_ref(),
+        &request.update,
+        &fingerprint,
+        &mut spec.warnings,
+    );
     let options = SolveOptions {
         preferred: pins.conda.clone(),
         channels,
@@ -255,7 +261,22 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
         indexes: &indexes,
         options_fingerprint: fingerprint,
     };
-    let built = lock::build(&inputs, &solutions, &pypi)?;
+    let mut built = lock::build(&inputs, &solutions, &pypi)?;
+    // What `envlock dockerfile` recorded (the pinned base, its options) outlives a re-resolve.
+    if let Some(previous) = previous
+        .as_ref()
+        .and_then(|p| p.metadata.custom_metadata.as_ref())
+    {
+        let custom = built
+            .metadata
+            .custom_metadata
+            .get_or_insert_with(Default::default);
+        for (key, value) in previous {
+            if key.starts_with(crate::dockerfile::META_PREFIX) {
+                custom.insert(key.clone(), value.clone());
+            }
+        }
+    }
     lock::write(&built, &lockfile)?;
     Ok(ResolveOutcome {
         lockfile,
@@ -278,7 +299,7 @@ impl Pins {
     /// The existing lock's pins, less those `update` releases. A missing or unreadable lock
     /// gives no pins (a resolve then starts from scratch, as with `--update-all`).
     fn from_previous(
-        lockfile: &Path,
+        previous: Option<&rattler_conda_lock::LockFile>,
         update: &Update,
         fingerprint: &str,
         warnings: &mut Vec<String>,
@@ -288,7 +309,7 @@ impl Pins {
             Update::Keep => HashSet::new(),
             Update::Packages(names) => names.iter().map(|n| normalize(n)).collect(),
         };
-        let Ok(previous) = lock::read(lockfile) else {
+        let Some(previous) = previous else {
             return Pins::default();
         };
         // New channels, indexes, cutoff or pip options: the old pins answer another question.
