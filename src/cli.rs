@@ -60,6 +60,13 @@ enum Command {
     )]
     Check(CheckArgs),
 
+    /// Show what changed between two lockfiles, per platform: added, removed, upgraded,
+    /// downgraded and rebuilt packages. Default: the lockfile at git HEAD vs the working tree.
+    #[command(
+        after_help = "Examples:\n  envlock diff                          # conda-lock.yml at HEAD vs the working tree\n  envlock diff old.yml new.yml\n  envlock diff --format json"
+    )]
+    Diff(DiffArgs),
+
     /// Render a reproducible Dockerfile (and the files it copies) from the lockfile. Never solves.
     #[command(
         after_help = "Examples:\n  envlock dockerfile\n  envlock dockerfile --preset flask\n  envlock dockerfile --preset jupyter --run 'python -m ipykernel install --user'\n  envlock dockerfile --flavor venv --base python:3.12-slim\n  docker buildx build --platform linux/amd64,linux/arm64 -t app ."
@@ -174,6 +181,23 @@ struct CheckArgs {
     format: Format,
 }
 
+#[derive(Args)]
+struct DiffArgs {
+    /// The old lockfile [default: the lockfile at git HEAD].
+    old: Option<PathBuf>,
+
+    /// The new lockfile [default: --lockfile].
+    new: Option<PathBuf>,
+
+    /// The lockfile compared with its git HEAD version when OLD is not given.
+    #[arg(long, value_name = "PATH", default_value = "conda-lock.yml")]
+    lockfile: PathBuf,
+
+    /// text or json.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -271,6 +295,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Resolve(args) => runtime.block_on(run_resolve(args, cli.verbose, cli.quiet)),
         Command::Check(args) => run_check(args),
+        Command::Diff(args) => run_diff(args),
         Command::Dockerfile(args) => runtime.block_on(run_dockerfile(args, cli.quiet)),
     };
     match result {
@@ -390,6 +415,24 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    use envlock::diff;
+    let (old, old_name) = match &args.old {
+        Some(path) => diff::from_file(path)?,
+        None => diff::at_head(&args.lockfile)?,
+    };
+    let (new, new_name) = diff::from_file(args.new.as_ref().unwrap_or(&args.lockfile))?;
+    let changes = diff::diff(&old, &new);
+    match args.format {
+        Format::Json => {
+            let doc = serde_json::json!({"old": old_name, "new": new_name, "changes": changes});
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        _ => print!("{}", diff::render_text(&changes, &old_name, &new_name)),
     }
     Ok(ExitCode::SUCCESS)
 }

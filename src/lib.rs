@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod conda;
+pub mod diff;
 pub mod dockerfile;
 pub mod error;
 pub mod http;

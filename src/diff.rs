@@ -1,0 +1,274 @@
+//! `envlock diff`: what changed between two lockfiles, per platform, for pull requests.
+//!
+//! Packages are matched by platform, manager and name. A version change is an upgrade or a
+//! downgrade by the manager's own version order (conda's, or PEP 440 for pip); the same version
+//! with another build, URL or hash is a rebuild.
+
+use std::{
+    cmp::Ordering,
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+    str::FromStr,
+};
+
+use anyhow::{Context, Result};
+use rattler_conda_lock::{LockFile, Manager, Package};
+
+use crate::error::Failure;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Added,
+    Removed,
+    Upgraded,
+    Downgraded,
+    Rebuilt,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Change {
+    pub platform: String,
+    pub manager: String,
+    pub name: String,
+    pub kind: Kind,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+fn label(p: &Package) -> String {
+    match &p.build {
+        Some(b) => format!("{} ({b})", p.version),
+        None => p.version.clone(),
+    }
+}
+
+fn order(manager: Manager, old: &str, new: &str) -> Ordering {
+    match manager {
+        Manager::Conda => match (
+            rattler_conda_types::Version::from_str(old),
+            rattler_conda_types::Version::from_str(new),
+        ) {
+            (Ok(a), Ok(b)) => a.cmp(&b),
+            _ => old.cmp(new),
+        },
+        Manager::Pip => match (
+            pep440_rs::Version::from_str(old),
+            pep440_rs::Version::from_str(new),
+        ) {
+            (Ok(a), Ok(b)) => a.cmp(&b),
+            _ => old.cmp(new),
+        },
+    }
+}
+
+/// The changes from `old` to `new`, sorted by platform, then kind, then name.
+pub fn diff(old: &LockFile, new: &LockFile) -> Vec<Change> {
+    let key = |p: &Package| (p.platform.clone(), p.manager.to_string(), p.name.clone());
+    let old_by: BTreeMap<_, &Package> = old.package.iter().map(|p| (key(p), p)).collect();
+    let new_by: BTreeMap<_, &Package> = new.package.iter().map(|p| (key(p), p)).collect();
+    let mut changes = Vec::new();
+    for ((platform, manager, name), o) in &old_by {
+        let change = |kind, new: Option<String>| Change {
+            platform: platform.clone(),
+            manager: manager.clone(),
+            name: name.clone(),
+            kind,
+            old: Some(label(o)),
+            new,
+        };
+        match new_by.get(&(platform.clone(), manager.clone(), name.clone())) {
+            None => changes.push(change(Kind::Removed, None)),
+            Some(n) => {
+                let kind = match order(o.manager, &o.version, &n.version) {
+                    Ordering::Less => Kind::Upgraded,
+                    Ordering::Greater => Kind::Downgraded,
+                    Ordering::Equal if o.url != n.url || o.hash != n.hash || o.build != n.build => {
+                        Kind::Rebuilt
+                    }
+                    Ordering::Equal => continue,
+                };
+                changes.push(change(kind, Some(label(n))));
+            }
+        }
+    }
+    for ((platform, manager, name), n) in &new_by {
+        if !old_by.contains_key(&(platform.clone(), manager.clone(), name.clone())) {
+            changes.push(Change {
+                platform: platform.clone(),
+                manager: manager.clone(),
+                name: name.clone(),
+                kind: Kind::Added,
+                old: None,
+                new: Some(label(n)),
+            });
+        }
+    }
+    changes.sort_by(|a, b| (&a.platform, a.kind, &a.name).cmp(&(&b.platform, b.kind, &b.name)));
+    changes
+}
+
+/// The lockfile as committed at git `HEAD`.
+pub fn at_head(lockfile: &Path) -> Result<(LockFile, String)> {
+    let dir = lockfile
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = lockfile
+        .file_name()
+        .context("the lockfile path has no file name")?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("show")
+        .arg(format!("HEAD:./{}", name.to_string_lossy()))
+        .output()
+        .context("could not run git")?;
+    if !out.status.success() {
+        return Err(Failure::new(format!(
+            "there is no {} at git HEAD: {}",
+            lockfile.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+        .hint("name the old lockfile: `envlock diff OLD.yml NEW.yml`")
+        .into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lock = rattler_conda_lock::Document::parse(&text)
+        .map_err(|e| {
+            Failure::new(format!(
+                "{} at HEAD is not a valid lockfile: {}",
+                lockfile.display(),
+                e.kind()
+            ))
+        })?
+        .into_lock_file();
+    Ok((lock, format!("{} at HEAD", lockfile.display())))
+}
+
+/// A lockfile from disk, with its name for display.
+pub fn from_file(path: &PathBuf) -> Result<(LockFile, String)> {
+    Ok((crate::lock::read(path)?, path.display().to_string()))
+}
+
+/// The changes as text a pull request reads well: one section per platform.
+pub fn render_text(changes: &[Change], old: &str, new: &str) -> String {
+    if changes.is_empty() {
+        return format!("No changes between {old} and {new}.\n");
+    }
+    let mut out = format!("Changes from {old} to {new}:\n");
+    let mut platform = "";
+    for c in changes {
+        if c.platform != platform {
+            platform = &c.platform;
+            out.push_str(&format!("\n{platform}\n"));
+        }
+        let (sign, text) = match c.kind {
+            Kind::Added => (
+                "+",
+                format!("{} {}", c.name, c.new.as_deref().unwrap_or_default()),
+            ),
+            Kind::Removed => (
+                "-",
+                format!("{} {}", c.name, c.old.as_deref().unwrap_or_default()),
+            ),
+            Kind::Upgraded | Kind::Downgraded | Kind::Rebuilt => (
+                match c.kind {
+                    Kind::Upgraded => "↑",
+                    Kind::Downgraded => "↓",
+                    _ => "~",
+                },
+                format!(
+                    "{} {} → {}",
+                    c.name,
+                    c.old.as_deref().unwrap_or_default(),
+                    c.new.as_deref().unwrap_or_default()
+                ),
+            ),
+        };
+        out.push_str(&format!("  {sign} {text} [{}]\n", c.manager));
+    }
+    let count = |k: Kind| changes.iter().filter(|c| c.kind == k).count();
+    out.push_str(&format!(
+        "\n{} added, {} removed, {} upgraded, {} downgraded, {} rebuilt\n",
+        count(Kind::Added),
+        count(Kind::Removed),
+        count(Kind::Upgraded),
+        count(Kind::Downgraded),
+        count(Kind::Rebuilt)
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rattler_conda_lock::Hashes;
+
+    fn package(name: &str, version: &str, manager: Manager, sha: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: version.into(),
+            manager,
+            platform: "linux-64".into(),
+            dependencies: Default::default(),
+            url: format!("https://x/{name}-{version}"),
+            hash: Hashes {
+                md5: None,
+                sha256: Some(sha.repeat(64)),
+            },
+            source: None,
+            build: None,
+            category: "main".into(),
+            optional: false,
+        }
+    }
+
+    fn lock(packages: Vec<Package>) -> LockFile {
+        LockFile {
+            package: packages,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn classifies_every_kind_of_change() {
+        let old = lock(vec![
+            package("numpy", "1.26.4", Manager::Conda, "a"),
+            package("flask", "3.0.3", Manager::Pip, "a"),
+            package("six", "1.16.0", Manager::Pip, "a"),
+            package("openssl", "3.3.0", Manager::Conda, "a"),
+            package("zlib", "1.3", Manager::Conda, "a"),
+        ]);
+        let new = lock(vec![
+            package("numpy", "1.26.10", Manager::Conda, "a"),
+            package("flask", "3.0.0", Manager::Pip, "a"),
+            package("requests", "2.32.3", Manager::Pip, "a"),
+            package("openssl", "3.3.0", Manager::Conda, "b"),
+            package("zlib", "1.3", Manager::Conda, "a"),
+        ]);
+        let changes = diff(&old, &new);
+        let summary: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{:?} {}", c.kind, c.name))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "Added requests",
+                "Removed six",
+                "Upgraded numpy",
+                "Downgraded flask",
+                "Rebuilt openssl"
+            ]
+        );
+        let text = render_text(&changes, "old", "new");
+        assert!(text.contains("↑ numpy 1.26.4 → 1.26.10 [conda]"), "{text}");
+        assert!(
+            text.contains("1 added, 1 removed, 1 upgraded, 1 downgraded, 1 rebuilt"),
+            "{text}"
+        );
+        assert!(render_text(&[], "a", "b").starts_with("No changes"));
+    }
+}
