@@ -305,3 +305,43 @@ fn base_tags_are_pinned_through_a_registry() {
     let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
     assert!(text.contains(&format!("FROM {image}@{digest}\n")), "{text}");
 }
+
+#[test]
+fn the_entrypoint_activates_the_env_and_execs_the_command() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    // A locked conda project: its generated entrypoint.sh, run in a container whose env has an
+    // activate.d script (as packages such as gdal or openjdk ship).
+    let dir = tempfile::tempdir().unwrap();
+    let yml = format!(
+        "channels: [{}]\ndependencies: [python=3.11, pip, tini]\n",
+        fixture_channels().join("pyconda").display()
+    );
+    std::fs::write(dir.path().join("environment.yml"), yml).unwrap();
+    ok(envlock(&dir.path().join(".cache")).current_dir(dir.path()).args(["resolve", "-p", "linux-64"]).output().unwrap());
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["dockerfile", "--base", "python:3.11-slim@sha256:0000000000000000000000000000000000000000000000000000000000000001"])
+        .output()
+        .unwrap());
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("envlock/entrypoint.sh"), ctx.path().join("entrypoint.sh")).unwrap();
+    std::fs::write(
+        ctx.path().join("Containerfile"),
+        "FROM localhost/debian:bookworm\n\
+         RUN mkdir -p /opt/conda/envs/env/etc/conda/activate.d /opt/conda/envs/env/bin \
+         && echo 'export GDAL_DATA=$CONDA_PREFIX/share/gdal' > /opt/conda/envs/env/etc/conda/activate.d/gdal.sh\n\
+         COPY entrypoint.sh /opt/envlock/entrypoint.sh\n\
+         RUN chmod 0755 /opt/envlock/entrypoint.sh\n\
+         ENTRYPOINT [\"/opt/envlock/entrypoint.sh\"]\n",
+    )
+    .unwrap();
+    let tag = "localhost/envlock-entrypoint:test";
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", ctx.path().display()));
+    assert_ok(&out, "building the entrypoint image");
+    // `exec` makes the command PID 1's direct replacement: `$$` of the shell is 1.
+    let out = harness_sh(&harness, &format!("hrun {tag} bash -c 'echo $GDAL_DATA $CONDA_DEFAULT_ENV $$'"));
+    assert_ok(&out, "running the entrypoint");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.trim(), "/opt/conda/envs/env/share/gdal env 1", "{stdout}");
+}
