@@ -31,7 +31,7 @@ use rattler_conda_types::{
 };
 
 use crate::{
-    conda::{self, redact, strip_credentials},
+    conda::{self, strip_credentials},
     dockerfile::{self, DockerfileRequest},
     lock::{
         self, META_CHANNEL_ALIAS, META_EXCLUDE_NEWER, META_PACKAGES_SHA256, META_PYPI_INDEXES,
@@ -190,13 +190,7 @@ fn options_agree(
             ),
         ));
     }
-    let channels: Vec<String> = prepared
-        .spec
-        .channels
-        .iter()
-        .filter(|c| c.as_str() != "nodefaults")
-        .map(|c| redact(c.as_str()))
-        .collect();
+    let channels = lock::recorded_channels(&prepared.spec);
     let locked_channels: Vec<String> = lock
         .metadata
         .channels

@@ -72,13 +72,7 @@ pub fn build(
     solutions: &[PlatformSolution],
     pypi: &[Vec<Pinned>],
 ) -> Result<LockFile> {
-    let channels: Vec<String> = inputs
-        .spec
-        .channels
-        .iter()
-        .filter(|c| c.as_str() != "nodefaults")
-        .map(|c| redact(c.as_str()))
-        .collect();
+    let channels = recorded_channels(inputs.spec);
 
     let mut custom = BTreeMap::new();
     custom.insert(
@@ -167,6 +161,11 @@ pub fn build(
         )
     })?;
     Ok(lock)
+}
+
+/// The spec's channels as the lock records them: as written, without credentials.
+pub fn recorded_channels(spec: &Spec) -> Vec<String> {
+    spec.channels.iter().map(|c| redact(c.as_str())).collect()
 }
 
 fn conda_package(record: &RepoDataRecord, platform: &str) -> Result<Package> {

@@ -365,11 +365,7 @@ fn options_fingerprint(
     indexes: &[Url],
     request: &ResolveRequest,
 ) -> String {
-    let channels: Vec<String> = spec
-        .channels
-        .iter()
-        .map(|c| conda::redact(c.as_str()))
-        .collect();
+    let channels = lock::recorded_channels(spec);
     let indexes: Vec<String> = indexes
         .iter()
         .map(|u| conda::strip_credentials(u).to_string())

@@ -318,14 +318,22 @@ fn the_entrypoint_activates_the_env_and_execs_the_command() {
         fixture_channels().join("pyconda").display()
     );
     std::fs::write(dir.path().join("environment.yml"), yml).unwrap();
-    ok(envlock(&dir.path().join(".cache")).current_dir(dir.path()).args(["resolve", "-p", "linux-64"]).output().unwrap());
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["resolve", "-p", "linux-64"])
+        .output()
+        .unwrap());
     ok(envlock(&dir.path().join(".cache"))
         .current_dir(dir.path())
         .args(["dockerfile", "--base", "python:3.11-slim@sha256:0000000000000000000000000000000000000000000000000000000000000001"])
         .output()
         .unwrap());
     let ctx = tempfile::tempdir().unwrap();
-    std::fs::copy(dir.path().join("envlock/entrypoint.sh"), ctx.path().join("entrypoint.sh")).unwrap();
+    std::fs::copy(
+        dir.path().join("envlock/entrypoint.sh"),
+        ctx.path().join("entrypoint.sh"),
+    )
+    .unwrap();
     std::fs::write(
         ctx.path().join("Containerfile"),
         "FROM localhost/debian:bookworm\n\
@@ -337,11 +345,21 @@ fn the_entrypoint_activates_the_env_and_execs_the_command() {
     )
     .unwrap();
     let tag = "localhost/envlock-entrypoint:test";
-    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", ctx.path().display()));
+    let out = harness_sh(
+        &harness,
+        &format!("hbuild -t {tag} {}", ctx.path().display()),
+    );
     assert_ok(&out, "building the entrypoint image");
     // `exec` makes the command PID 1's direct replacement: `$$` of the shell is 1.
-    let out = harness_sh(&harness, &format!("hrun {tag} bash -c 'echo $GDAL_DATA $CONDA_DEFAULT_ENV $$'"));
+    let out = harness_sh(
+        &harness,
+        &format!("hrun {tag} bash -c 'echo $GDAL_DATA $CONDA_DEFAULT_ENV $$'"),
+    );
     assert_ok(&out, "running the entrypoint");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.trim(), "/opt/conda/envs/env/share/gdal env 1", "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        "/opt/conda/envs/env/share/gdal env 1",
+        "{stdout}"
+    );
 }
