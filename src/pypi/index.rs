@@ -300,14 +300,6 @@ impl IndexClient {
         Ok(Some(page))
     }
 
-    /// Starts fetching a project page in the background.
-    pub fn prefetch_project(self: &Arc<Self>, name: PackageName) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let _ = this.project(&name).await;
-        });
-    }
-
     /// Starts fetching a file's metadata in the background.
     pub fn prefetch_metadata(self: &Arc<Self>, file: DistFile) {
         let this = self.clone();

@@ -156,11 +156,6 @@ pub async fn resolve(
         }
     }
 
-    for r in &root {
-        if !conda.contains_key(&r.name) && !direct.contains_key(&r.name) {
-            client.prefetch_project(r.name.clone());
-        }
-    }
     let provider = Provider {
         client,
         handle: Handle::current(),
@@ -174,6 +169,9 @@ pub async fn resolve(
         options: options.clone(),
         chosen: Mutex::default(),
     };
+    for r in &provider.root {
+        provider.prefetch(&r.name);
+    }
     tokio::task::spawn_blocking(move || provider.run())
         .await
         .map_err(|e| anyhow::anyhow!("resolver thread failed: {e}"))?
@@ -360,10 +358,6 @@ impl Provider {
         message
     }
 
-    fn binary_only(&self, name: &PackageName) -> bool {
-        applies(&self.options.only_binary, name)
-    }
-
     /// The preferred installable file of each version of `name`, newest version first.
     fn candidates(&self, name: &PackageName) -> Result<Vec<(Version, DistFile)>, ProviderError> {
         if let Some(file) = self.direct.get(name) {
@@ -372,51 +366,47 @@ impl Provider {
         let Some(project) = self.handle.block_on(self.client.project(name))? else {
             return Err(ProviderError::msg(self.not_found(name)));
         };
-        let python = self.target.python_version();
-        let no_binary = applies(&self.options.no_binary, name);
-        let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
-        let allowed = self.hashes.get(name);
-        for file in &project.files {
-            // With `--hash` on the requirement, only the files it names are candidates.
-            if allowed.is_some_and(|a| !file.sha256.as_ref().is_some_and(|h| a.contains(h))) {
-                continue;
-            }
-            if let Some(rp) = &file.requires_python
-                && !rp.contains(python)
-            {
-                continue;
-            }
-            if let (Some(cutoff), Some(uploaded)) = (self.options.exclude_newer, file.upload_time)
-                && uploaded > cutoff
-            {
-                continue;
-            }
-            // Sdists rank after every wheel; lower ranks are preferred.
-            let rank = match &file.kind {
-                DistKind::Wheel(w) if !no_binary => match self.target.wheel_rank(w) {
-                    Some(r) => r,
-                    None => continue,
-                },
-                DistKind::Wheel(_) => continue,
-                DistKind::Sdist(_) if self.binary_only(name) => continue,
-                DistKind::Sdist(_) => u32::MAX,
+        Ok(ranked_files(
+            &project.files,
+            name,
+            &self.target,
+            &self.options,
+            self.hashes.get(name),
+        ))
+    }
+
+    /// Fetches a project page in the background and, as soon as it arrives, the metadata of
+    /// the version most likely to be chosen, so that pubgrub rarely waits on the network: it
+    /// asks for one package at a time, and without this each metadata fetch would start only
+    /// when its package's turn comes.
+    fn prefetch(&self, name: &PackageName) {
+        if self.conda.contains_key(name) || self.direct.contains_key(name) {
+            return;
+        }
+        let client = self.client.clone();
+        let target = self.target.clone();
+        let options = self.options.clone();
+        let hashes = self.hashes.get(name).cloned();
+        let name = name.clone();
+        self.handle.spawn(async move {
+            let Ok(Some(project)) = client.project(&name).await else {
+                return;
             };
-            let version = file.version().clone();
-            match best.get(&version) {
-                Some((r, existing)) if (*r, existing.yanked) <= (rank, file.yanked) => {}
-                _ => {
-                    best.insert(version, (rank, file.clone()));
-                }
+            let ranked = ranked_files(&project.files, &name, &target, &options, hashes.as_ref());
+            let preferred = options.preferred.get(&name);
+            let likely = ranked
+                .iter()
+                .filter(|(_, f)| !f.yanked)
+                .find(|(v, _)| Some(v) == preferred)
+                .or_else(|| {
+                    ranked
+                        .iter()
+                        .find(|(v, f)| !f.yanked && (options.pre || !v.any_prerelease()))
+                });
+            if let Some((_, file)) = likely {
+                let _ = client.metadata(file).await;
             }
-        }
-        let mut out: Vec<(Version, DistFile)> =
-            best.into_iter().map(|(v, (_, f))| (v, f)).collect();
-        out.reverse();
-        if self.options.prefer_binary {
-            // Wheels of any version first, then sdist-only versions, each newest first.
-            out.sort_by_key(|(v, f)| (matches!(f.kind, DistKind::Sdist(_)), Reverse(v.clone())));
-        }
-        Ok(out)
+        });
     }
 
     fn requirement_deps(
@@ -438,9 +428,7 @@ impl Provider {
             if let Some(c) = self.constraints.get(&r.name) {
                 range = range.intersection(c);
             }
-            if !self.conda.contains_key(&r.name) {
-                self.client.prefetch_project(r.name.clone());
-            }
+            self.prefetch(&r.name);
             for extra in &r.extras {
                 deps.push((Pkg::Extra(r.name.clone(), extra.clone()), range.clone()));
             }
@@ -457,6 +445,60 @@ fn failure(error: ProviderError, platform: rattler_conda_types::Subdir) -> anyho
     ));
     failure.hint = error.hint;
     failure.into()
+}
+
+/// The preferred installable file of each version of a project for `target`, newest version
+/// first (wheels of any version first with `--prefer-binary`).
+fn ranked_files(
+    files: &[DistFile],
+    name: &PackageName,
+    target: &Target,
+    options: &Options,
+    allowed_hashes: Option<&Vec<String>>,
+) -> Vec<(Version, DistFile)> {
+    let python = target.python_version();
+    let no_binary = applies(&options.no_binary, name);
+    let only_binary = applies(&options.only_binary, name);
+    let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
+    for file in files {
+        // With `--hash` on the requirement, only the files it names are candidates.
+        if allowed_hashes.is_some_and(|a| !file.sha256.as_ref().is_some_and(|h| a.contains(h))) {
+            continue;
+        }
+        if let Some(rp) = &file.requires_python
+            && !rp.contains(python)
+        {
+            continue;
+        }
+        if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, file.upload_time)
+            && uploaded > cutoff
+        {
+            continue;
+        }
+        // Sdists rank after every wheel; lower ranks are preferred.
+        let rank = match &file.kind {
+            DistKind::Wheel(w) if !no_binary => match target.wheel_rank(w) {
+                Some(r) => r,
+                None => continue,
+            },
+            DistKind::Wheel(_) => continue,
+            DistKind::Sdist(_) if only_binary => continue,
+            DistKind::Sdist(_) => u32::MAX,
+        };
+        let version = file.version().clone();
+        match best.get(&version) {
+            Some((r, existing)) if (*r, existing.yanked) <= (rank, file.yanked) => {}
+            _ => {
+                best.insert(version, (rank, file.clone()));
+            }
+        }
+    }
+    let mut out: Vec<(Version, DistFile)> = best.into_iter().map(|(v, (_, f))| (v, f)).collect();
+    out.reverse();
+    if options.prefer_binary {
+        out.sort_by_key(|(v, f)| (matches!(f.kind, DistKind::Sdist(_)), Reverse(v.clone())));
+    }
+    out
 }
 
 fn applies(choice: &BinaryChoice, name: &PackageName) -> bool {
