@@ -7,7 +7,7 @@
 use std::{
     cmp::Ordering,
     collections::BTreeMap,
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     str::FromStr,
 };
@@ -148,7 +148,7 @@ pub fn at_head(lockfile: &Path) -> Result<(LockFile, String)> {
 }
 
 /// A lockfile from disk, with its name for display.
-pub fn from_file(path: &PathBuf) -> Result<(LockFile, String)> {
+pub fn from_file(path: &Path) -> Result<(LockFile, String)> {
     Ok((crate::lock::read(path)?, path.display().to_string()))
 }
 
