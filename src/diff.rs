@@ -4,13 +4,7 @@
 //! downgrade by the manager's own version order (conda's, or PEP 440 for pip); the same version
 //! with another build, URL or hash is a rebuild.
 
-use std::{
-    cmp::Ordering,
-    collections::BTreeMap,
-    path::Path,
-    process::Command,
-    str::FromStr,
-};
+use std::{cmp::Ordering, collections::BTreeMap, path::Path, process::Command, str::FromStr};
 
 use anyhow::{Context, Result};
 use rattler_conda_lock::{LockFile, Manager, Package};
