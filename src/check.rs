@@ -68,6 +68,9 @@ pub struct Finding {
     pub line: Option<usize>,
     pub platform: Option<String>,
     pub fix: Fix,
+    /// About options (platforms, channels, virtual packages, ...) rather than specs or files:
+    /// `dockerfile --locked`, which is not given those options, ignores these.
+    pub about_options: bool,
 }
 
 impl Finding {
@@ -78,6 +81,7 @@ impl Finding {
             line: Some(location.line),
             platform: platform.map(str::to_string),
             fix: Fix::Resolve,
+            about_options: false,
         }
     }
 
@@ -88,6 +92,14 @@ impl Finding {
             line: None,
             platform: platform.map(str::to_string),
             fix: Fix::Resolve,
+            about_options: false,
+        }
+    }
+
+    fn option(lockfile: &Path, message: String) -> Finding {
+        Finding {
+            about_options: true,
+            ..Finding::lock(lockfile, None, message)
         }
     }
 }
@@ -160,6 +172,10 @@ pub fn check(request: &ResolveRequest) -> Result<Report> {
     }
 
     rendered_files_match(&lock, lockfile, &mut findings)?;
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, &a.platform, &a.message).cmp(&(&b.file, b.line, &b.platform, &b.message))
+    });
+    findings.dedup_by(|a, b| a.message == b.message);
     Ok(Report {
         lockfile: lockfile.clone(),
         findings,
@@ -180,9 +196,8 @@ fn options_agree(
     wanted.sort();
     locked.sort();
     if wanted != locked {
-        findings.push(Finding::lock(
+        findings.push(Finding::option(
             lockfile,
-            None,
             format!(
                 "the lock has platforms [{}] but the inputs and options ask for [{}]",
                 locked.join(", "),
@@ -198,9 +213,8 @@ fn options_agree(
         .map(|c| c.url.clone())
         .collect();
     if channels != locked_channels {
-        findings.push(Finding::lock(
+        findings.push(Finding::option(
             lockfile,
-            None,
             format!(
                 "the lock was solved with channels [{}] but the inputs list [{}]",
                 locked_channels.join(", "),
@@ -215,9 +229,8 @@ fn options_agree(
             return;
         }
         if recorded != wanted {
-            findings.push(Finding::lock(
+            findings.push(Finding::option(
                 lockfile,
-                None,
                 format!(
                     "{what} is {} in the lock but {} now",
                     recorded.as_deref().unwrap_or("unset"),
@@ -250,6 +263,39 @@ fn options_agree(
             "the package index list",
             findings,
         );
+        // Extras change what is locked without changing any version constraint.
+        let extras = lock::requested_extras(&prepared.spec).join(",");
+        let recorded = custom.get(lock::META_PYPI_EXTRAS);
+        if custom.contains_key(lock::META_VERSION) && recorded != Some(&extras) {
+            findings.push(Finding::lock(
+                lockfile,
+                None,
+                format!(
+                    "the pip requirements ask for the extras [{extras}] but the lock was resolved for [{}]",
+                    recorded.map_or("", String::as_str)
+                ),
+            ));
+        }
+    }
+    // Everything the options decide is in one fingerprint; the checks above name most of it,
+    // and this catches the rest (pip's --pre, --only-binary, --no-binary, --prefer-binary).
+    let named = findings.iter().any(|f| f.about_options);
+    if let Some(recorded) = custom.get(lock::META_OPTIONS_SHA256)
+        && !named
+        && *recorded
+            != resolve::options_fingerprint(
+                &prepared.spec,
+                &prepared.settings,
+                &prepared.indexes,
+                request,
+            )
+    {
+        findings.push(Finding::option(
+            lockfile,
+            "the resolution options changed since the lock was made \
+             (pip's --pre, --only-binary, --no-binary or --prefer-binary)"
+                .to_string(),
+        ));
     }
     for platform in &prepared.platforms {
         let wanted: Vec<String> = conda::virtual_packages(*platform, &request.virtual_packages)
@@ -292,6 +338,17 @@ fn conda_record(p: &Package) -> Result<PackageRecord> {
             }
         })
         .collect();
+    // So that specs pinning a hash (`pkg[sha256=…]`) can match.
+    record.sha256 = p
+        .hash
+        .sha256
+        .as_deref()
+        .and_then(|h| rattler_digest::parse_digest_from_hex::<rattler_digest::Sha256>(h));
+    record.md5 = p
+        .hash
+        .md5
+        .as_deref()
+        .and_then(|h| rattler_digest::parse_digest_from_hex::<rattler_digest::Md5>(h));
     Ok(record)
 }
 
@@ -333,7 +390,11 @@ fn conda_satisfied(
         findings.push(Finding::at(
             &dependency.location,
             Some(platform),
-            format!("`{spec}` in {} {what}", dependency.location),
+            format!(
+                "`{}` in {} {what}",
+                conda::redact_all(&spec.to_string()),
+                dependency.location
+            ),
         ));
     }
     for (package, record) in &conda {
@@ -470,6 +531,28 @@ fn pip_satisfied(
             // An extra's dependencies are recorded on the package itself, so the name suffices.
             needed.push(name.to_string());
         }
+        let allowed: Vec<String> = r
+            .hashes
+            .iter()
+            .filter_map(|h| h.strip_prefix("sha256:").map(str::to_ascii_lowercase))
+            .collect();
+        if !allowed.is_empty()
+            && let Some((package, _)) = locked.get(name)
+            && !package
+                .hash
+                .sha256
+                .as_ref()
+                .is_some_and(|h| allowed.contains(h))
+        {
+            findings.push(Finding::at(
+                &r.location,
+                Some(platform),
+                format!(
+                    "the `--hash` values of {name} in {} do not include the file locked for {platform}",
+                    r.location
+                ),
+            ));
+        }
         let ok = match (&r.requirement.version_or_url, version_of(name)) {
             (_, None) => is_constraint,
             (Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)), Some(v)) => s.contains(&v),
@@ -490,7 +573,11 @@ fn pip_satisfied(
             findings.push(Finding::at(
                 &r.location,
                 Some(platform),
-                format!("`{}` in {} {what}", r.requirement, r.location),
+                format!(
+                    "`{}` in {} {what}",
+                    conda::redact_all(&r.requirement.to_string()),
+                    r.location
+                ),
             ));
         }
     }
@@ -575,6 +662,7 @@ fn rendered_files_match(
             line: None,
             platform: None,
             fix: Fix::Dockerfile,
+            about_options: false,
         });
     }
     Ok(())

@@ -528,10 +528,12 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
         ])?
         .input;
         let report = check::check(&request(input, None)?)?;
+        // `dockerfile` is not given resolve's options (-p, --exclude-newer, ...): judge the lock
+        // against the inputs, not against option defaults.
         let stale: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| f.fix == check::Fix::Resolve)
+            .filter(|f| f.fix == check::Fix::Resolve && !f.about_options)
             .cloned()
             .collect();
         if !stale.is_empty() {

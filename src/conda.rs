@@ -436,8 +436,8 @@ fn repodata_error(
     .into()
 }
 
-/// Redacts every URL-looking word in a message.
-fn redact_all(message: &str) -> String {
+/// Redacts every URL-looking word in a message (or a requirement such as `x @ https://…`).
+pub fn redact_all(message: &str) -> String {
     message
         .split(' ')
         .map(|w| {

@@ -46,6 +46,9 @@ pub const META_CHANNEL_ALIAS: &str = "envlock.channel_alias";
 pub const META_EXCLUDE_NEWER: &str = "envlock.exclude_newer";
 pub const META_VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
 pub const META_PYPI_INDEXES: &str = "envlock.pypi.indexes";
+/// The extras the pip requirements ask for (`name[extra]`, sorted): an extra added to or dropped
+/// from a requirement changes what is locked without changing any version constraint.
+pub const META_PYPI_EXTRAS: &str = "envlock.pypi.extras";
 /// Per platform, the sha256 of the platform's package entries (rattler's package-derived
 /// hash), so that hand edits to a lock are detected without the network.
 pub const META_PACKAGES_SHA256: &str = "envlock.packages_sha256.";
@@ -95,8 +98,13 @@ pub fn build(
         .iter()
         .map(|u| strip_credentials(u).to_string())
         .collect();
-    if pypi.iter().any(|p| !p.is_empty()) {
+    let pip = &inputs.spec.pypi.requirements;
+    if !pip.is_empty() {
         custom.insert(META_PYPI_INDEXES.to_string(), indexes.join(","));
+        custom.insert(
+            META_PYPI_EXTRAS.to_string(),
+            requested_extras(inputs.spec).join(","),
+        );
     }
 
     let mut content_hash = BTreeMap::new();
@@ -161,6 +169,24 @@ pub fn build(
         )
     })?;
     Ok(lock)
+}
+
+/// `name[extra]` for every extra the pip requirements ask for, sorted and unique.
+pub fn requested_extras(spec: &Spec) -> Vec<String> {
+    let mut extras: Vec<String> = spec
+        .pypi
+        .requirements
+        .iter()
+        .flat_map(|r| {
+            r.requirement
+                .extras
+                .iter()
+                .map(move |e| format!("{}[{e}]", r.requirement.name))
+        })
+        .collect();
+    extras.sort();
+    extras.dedup();
+    extras
 }
 
 /// The spec's channels as the lock records them: as written, without credentials.

@@ -359,7 +359,7 @@ impl Pins {
 }
 
 /// See [`lock::META_OPTIONS_SHA256`].
-fn options_fingerprint(
+pub fn options_fingerprint(
     spec: &Spec,
     settings: &ChannelSettings,
     indexes: &[Url],

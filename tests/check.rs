@@ -34,8 +34,12 @@ impl Project {
             channel_server: Server::start(&dir.path().join("channels"), Mode::Files),
             index: {
                 let mut index = Index::new(&dir.path().join("index"));
-                index.wheel("webapp", "1.0").requires(&["helper>=1"]);
+                index
+                    .wheel("webapp", "1.0")
+                    .requires(&["helper>=1", "fastdep; extra == \"fast\""])
+                    .extras(&["fast"]);
                 index.wheel("helper", "1.0");
+                index.wheel("fastdep", "1.0");
                 index.write();
                 Server::start(&dir.path().join("index"), Mode::Files)
             },
@@ -370,4 +374,70 @@ fn dockerfile_locked_refuses_a_stale_lock() {
         "{err}"
     );
     assert_eq!(p.read("Dockerfile"), before);
+}
+
+#[test]
+fn extras_hashes_and_pip_options_are_part_of_what_is_checked() {
+    let p = Project::new();
+    let original = p.read("environment.yml");
+
+    // An extra added to a requirement changes what must be locked.
+    p.write(
+        "environment.yml",
+        &original.replace("    - webapp\n", "    - webapp[fast]\n"),
+    );
+    let err = p.drift(&[]);
+    assert!(
+        err.contains("ask for the extras [webapp[fast]] but the lock was resolved for []"),
+        "{err}"
+    );
+    ok(p.run("resolve", &[]));
+    assert_eq!(p.version("fastdep"), "1.0");
+    ok(p.dockerfile(&[]));
+    ok(p.run("check", &[]));
+
+    // --hash values that do not include the locked file.
+    p.write(
+        "environment.yml",
+        &original.replace(
+            "    - webapp\n",
+            &format!("    - webapp --hash=sha256:{}\n", "0".repeat(64)),
+        ),
+    );
+    let err = p.drift(&[]);
+    assert!(
+        err.contains(
+            "the `--hash` values of webapp in environment.yml:10:7 do not include the file locked"
+        ),
+        "{err}"
+    );
+
+    // A pip option that changes resolution.
+    p.write(
+        "environment.yml",
+        &original.replace("  - pip:\n", "  - pip:\n    - --pre\n"),
+    );
+    let err = p.drift(&[]);
+    assert!(err.contains("the resolution options changed"), "{err}");
+
+    // Findings never show credentials from a requirement.
+    let url = p.index.url.replace("http://", "http://user:s3cret@");
+    p.write(
+        "environment.yml",
+        &original.replace(
+            "    - webapp\n",
+            &format!("    - webapp @ {url}/files/webapp-9.0-py3-none-any.whl\n"),
+        ),
+    );
+    let out = p.run("check", &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !all.contains("s3cret") && all.contains("webapp @ http://127.0.0.1"),
+        "{all}"
+    );
 }

@@ -148,6 +148,20 @@ pub async fn resolve(
     }
     let mut constraint_ranges: HashMap<PackageName, Ranges<Version>> = HashMap::new();
     for c in constraints {
+        if let Some(installed) = conda.get(&c.requirement.name)
+            && c.requirement.marker.evaluate(&env, &[])
+            && !range_of(&c.requirement).contains(installed)
+        {
+            return Err(Failure::new(format!(
+                "{}: the constraint `{}` excludes {} {installed}, which the conda solve installs for {}",
+                c.location,
+                crate::conda::redact_all(&c.requirement.to_string()),
+                c.requirement.name,
+                target.platform()
+            ))
+            .hint("relax the constraint, or the conda spec that pulls the package in")
+            .into());
+        }
         if c.requirement.marker.evaluate(&env, &[]) {
             let entry = constraint_ranges
                 .entry(c.requirement.name.clone())
@@ -487,7 +501,8 @@ fn ranked_files(
         };
         let version = file.version().clone();
         match best.get(&version) {
-            Some((r, existing)) if (*r, existing.yanked) <= (rank, file.yanked) => {}
+            // A non-yanked file beats a yanked one of the same version, whatever their tags.
+            Some((r, existing)) if (existing.yanked, *r) <= (file.yanked, rank) => {}
             _ => {
                 best.insert(version, (rank, file.clone()));
             }
@@ -620,6 +635,16 @@ impl DependencyProvider for Provider {
             }
             Pkg::Name(name) | Pkg::Extra(name, _) => {
                 if self.conda.contains_key(name) {
+                    if let Pkg::Extra(_, extra) = package {
+                        return Err(ProviderError {
+                            message: format!(
+                                "`{name}[{extra}]`: {name} comes from conda, and envlock does not add the dependencies of extras to conda packages"
+                            ),
+                            hint: Some(format!(
+                                "list what the extra `{extra}` needs as pip requirements of their own"
+                            )),
+                        });
+                    }
                     // conda installs it, with conda's own dependencies.
                     return Ok(available(deps));
                 }
