@@ -74,32 +74,37 @@ enum Command {
     Dockerfile(DockerfileArgs),
 }
 
+/// Options not given keep the values the last run recorded in the lockfile (so a plain
+/// `envlock dockerfile` re-renders the same image); `--reset` goes back to the defaults.
 #[derive(Args)]
 struct DockerfileArgs {
     /// The lockfile to render from.
     #[arg(long, value_name = "PATH", default_value = "conda-lock.yml")]
     lockfile: PathBuf,
 
-    /// Where to write the Dockerfile; the files it copies go beside it.
-    #[arg(short, long, value_name = "PATH", default_value = "Dockerfile")]
-    output: PathBuf,
+    /// Where to write the Dockerfile; the files it copies go beside it [default: Dockerfile].
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
 
-    /// Directory (beside the Dockerfile) for the explicit, pip and entrypoint files.
-    #[arg(long, value_name = "DIR", default_value = "envlock")]
-    dir: String,
+    /// Directory (beside the Dockerfile) for the explicit, pip and entrypoint files
+    /// [default: envlock].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<String>,
 
     /// Base image; a tag is pinned to its digest through the registry
     /// [default: the recorded base, else conda-forge's miniforge3 / python:X.Y-slim].
     #[arg(long, value_name = "IMAGE")]
     base: Option<String>,
 
-    /// `conda`: a conda env from the lock; `venv`: pip packages only, on an official python image.
-    #[arg(long, value_enum, default_value_t = FlavorArg::Conda)]
-    flavor: FlavorArg,
+    /// `conda`: a conda env from the lock; `venv`: pip packages only, on an official python
+    /// image [default: conda].
+    #[arg(long, value_enum)]
+    flavor: Option<FlavorArg>,
 
-    /// What the image runs: `python app.py`, gunicorn serving app:app, or JupyterLab.
-    #[arg(long, value_enum, default_value_t = PresetArg::Python)]
-    preset: PresetArg,
+    /// What the image runs: `python app.py`, gunicorn serving app:app, or JupyterLab
+    /// [default: python].
+    #[arg(long, value_enum)]
+    preset: Option<PresetArg>,
 
     /// The command to run, overriding the preset: a command line or a JSON array.
     #[arg(long, value_name = "CMD")]
@@ -113,13 +118,19 @@ struct DockerfileArgs {
     #[arg(long = "run", value_name = "CMD")]
     run: Vec<String>,
 
-    /// `tini` forwards signals to the app (the default); `conda-run` uses `conda run`, which does not.
-    #[arg(long, value_enum, default_value_t = EntrypointArg::Tini)]
-    entrypoint: EntrypointArg,
+    /// `tini` forwards signals to the app (the default); `conda-run` uses `conda run`, which
+    /// does not.
+    #[arg(long, value_enum)]
+    entrypoint: Option<EntrypointArg>,
 
-    /// The hash the @EXPLICIT files carry: sha256 (conda >= 24.9, micromamba >= 2.1) or md5.
-    #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
-    explicit_hash: HashArg,
+    /// The hash the @EXPLICIT files carry: sha256 (conda >= 24.9, micromamba >= 2.1) or md5
+    /// [default: sha256].
+    #[arg(long, value_enum)]
+    explicit_hash: Option<HashArg>,
+
+    /// Ignore the options recorded by the last run; use the defaults for what is not given.
+    #[arg(long)]
+    reset: bool,
 
     /// Refuse to render from a lock that no longer satisfies the inputs (./environment.yml, else
     /// ./requirements.txt), exiting 1.
@@ -549,35 +560,63 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
             return Ok(ExitCode::from(1));
         }
     }
-    use envlock::render::{
-        ExplicitHash,
-        dockerfile::{Entrypoint, Flavor, Preset},
+    use envlock::{
+        dockerfile::DockerfileRequest,
+        render::{
+            ExplicitHash,
+            dockerfile::{Entrypoint, Flavor, Preset},
+        },
     };
-    let request = envlock::dockerfile::DockerfileRequest {
-        lockfile: args.lockfile,
-        output: args.output,
-        dir: args.dir,
+    let lock = envlock::lock::read(&args.lockfile)?;
+    let recorded = if args.reset {
+        None
+    } else {
+        DockerfileRequest::recorded(&lock, &args.lockfile)?
+    };
+    let recorded = recorded.as_ref();
+    let request = DockerfileRequest {
+        output: args
+            .output
+            .or_else(|| recorded.map(|r| r.output.clone()))
+            .unwrap_or_else(|| PathBuf::from("Dockerfile")),
+        dir: args
+            .dir
+            .or_else(|| recorded.map(|r| r.dir.clone()))
+            .unwrap_or_else(|| "envlock".to_string()),
         base: args.base,
         flavor: match args.flavor {
-            FlavorArg::Conda => Flavor::Conda,
-            FlavorArg::Venv => Flavor::Venv,
+            Some(FlavorArg::Conda) => Flavor::Conda,
+            Some(FlavorArg::Venv) => Flavor::Venv,
+            None => recorded.map_or(Flavor::Conda, |r| r.flavor),
         },
         preset: match args.preset {
-            PresetArg::Python => Preset::Python,
-            PresetArg::Flask => Preset::Flask,
-            PresetArg::Jupyter => Preset::Jupyter,
+            Some(PresetArg::Python) => Preset::Python,
+            Some(PresetArg::Flask) => Preset::Flask,
+            Some(PresetArg::Jupyter) => Preset::Jupyter,
+            None => recorded.map_or(Preset::Python, |r| r.preset),
         },
-        cmd: args.cmd,
-        ports: args.ports,
-        run: args.run,
+        cmd: args.cmd.or_else(|| recorded.and_then(|r| r.cmd.clone())),
+        ports: if args.ports.is_empty() {
+            recorded.map(|r| r.ports.clone()).unwrap_or_default()
+        } else {
+            args.ports
+        },
+        run: if args.run.is_empty() {
+            recorded.map(|r| r.run.clone()).unwrap_or_default()
+        } else {
+            args.run
+        },
         entrypoint: match args.entrypoint {
-            EntrypointArg::Tini => Entrypoint::Tini,
-            EntrypointArg::CondaRun => Entrypoint::CondaRun,
+            Some(EntrypointArg::Tini) => Entrypoint::Tini,
+            Some(EntrypointArg::CondaRun) => Entrypoint::CondaRun,
+            None => recorded.map_or(Entrypoint::Tini, |r| r.entrypoint),
         },
         explicit_hash: match args.explicit_hash {
-            HashArg::Sha256 => ExplicitHash::Sha256,
-            HashArg::Md5 => ExplicitHash::Md5,
+            Some(HashArg::Sha256) => ExplicitHash::Sha256,
+            Some(HashArg::Md5) => ExplicitHash::Md5,
+            None => recorded.map_or(ExplicitHash::Sha256, |r| r.explicit_hash),
         },
+        lockfile: args.lockfile,
     };
     let outcome = envlock::dockerfile::dockerfile(request).await?;
     if !quiet {

@@ -166,7 +166,7 @@ fn every_preset_and_flavor_is_lint_clean_and_parses() {
         ),
     ];
     for (project, args) in cases {
-        ok(project.dockerfile(&args));
+        ok(project.dockerfile(&[&["--reset"], args.as_slice()].concat()));
         let path = project.path("Dockerfile");
         hadolint(&tools, &path);
         let parsed = parse(&tools, &path);
@@ -375,8 +375,30 @@ fn commands_cannot_inject_instructions() {
     assert_eq!(parsed.len(), baseline, "{}", p.read("Dockerfile"));
     let cmd = &instruction(&parsed, "CMD")[0].2;
     assert_eq!(cmd, &["python", "\"]\nRUN touch /pwned\n#"]);
-    let err = fails(p.dockerfile(&["--run", "echo a\nUSER root"]));
-    assert!(err.contains("must be one non-empty line"), "{err}");
+    // --run steps cannot add instructions either: a newline, a trailing backslash and a heredoc
+    // all stay inside their own RUN.
+    ok(p.dockerfile(&["--reset"]));
+    let baseline = parse(&tools, &p.path("Dockerfile")).len();
+    for step in [
+        "echo a\nUSER root",
+        "echo hi \\",
+        "cat <<EOF\nUSER root\nEOF",
+    ] {
+        ok(p.dockerfile(&["--reset", "--run", step]));
+        let parsed = parse(&tools, &p.path("Dockerfile"));
+        assert_eq!(
+            parsed.len(),
+            baseline + 1,
+            "{step:?}:\n{}",
+            p.read("Dockerfile")
+        );
+        assert_eq!(instruction(&parsed, "USER").len(), 1, "{step:?}");
+        let runs = instruction(&parsed, "RUN");
+        let run = runs.last().unwrap();
+        assert!(run.1 && run.2.last() == Some(&step.to_string()), "{run:?}");
+    }
+    let err = fails(p.dockerfile(&["--dir", "../outside"]));
+    assert!(err.contains("not a plain relative directory"), "{err}");
 }
 
 #[test]
@@ -428,4 +450,30 @@ fn what_cannot_be_built_is_refused_with_a_fix() {
     std::fs::write(p.path("conda-lock.yml"), "version: 1\npackage: [").unwrap();
     let err = fails(p.dockerfile(&[]));
     assert!(err.contains("conda-lock.yml:"), "{err}");
+}
+
+#[test]
+fn a_plain_rerun_keeps_the_recorded_options_and_reset_drops_them() {
+    let p = Project::locked(false);
+    ok(p.dockerfile(&[
+        "--preset",
+        "flask",
+        "--run",
+        "echo build",
+        "--entrypoint",
+        "conda-run",
+    ]));
+    let first = p.read("Dockerfile");
+    ok(p.dockerfile(&[]));
+    assert_eq!(
+        p.read("Dockerfile"),
+        first,
+        "a plain re-run must render the same image"
+    );
+    ok(p.dockerfile(&["--reset"]));
+    let reset = p.read("Dockerfile");
+    assert!(
+        !reset.contains("echo build") && !reset.contains("EXPOSE 8000") && reset.contains("tini"),
+        "{reset}"
+    );
 }

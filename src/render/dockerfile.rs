@@ -155,14 +155,26 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     let Some(digest) = &o.base.digest else {
         anyhow::bail!("internal error: the base image is not pinned");
     };
-    for step in &o.run {
-        if step.chars().any(|c| c == '\n' || c == '\r') || step.trim().is_empty() {
-            return Err(
-                Failure::new(format!("--run {step:?} must be one non-empty line"))
-                    .hint("give each step its own --run, or join commands with &&")
-                    .into(),
-            );
-        }
+    if o.run.iter().any(|step| step.trim().is_empty()) {
+        return Err(Failure::new("a --run step is empty").into());
+    }
+    let dir_ok = !o.dir.is_empty()
+        && !o.dir.starts_with('/')
+        && o.dir.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        });
+    if !dir_ok {
+        return Err(Failure::new(format!(
+            "--dir {:?} is not a plain relative directory",
+            o.dir
+        ))
+        .hint("use a name such as `envlock` or `docker/envlock` (letters, digits, `.`, `_`, `-`)")
+        .into());
     }
     if o.flavor == Flavor::Venv {
         for p in &platforms {
@@ -248,12 +260,6 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             );
         }
     }
-    for step in &o.run {
-        if o.flavor == Flavor::Conda {
-            f.push_str(IGNORE_CONDA_RUN);
-        }
-        let _ = writeln!(f, "RUN {step}");
-    }
     f.push('\n');
 
     f.push_str(
@@ -272,6 +278,23 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 "ENV PATH={VENV}/bin:$PATH \\\n    VIRTUAL_ENV={VENV} \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1"
             );
         }
+    }
+    // User steps come after the env is in ENV, and are written in exec form with the command
+    // as one JSON string, so nothing in them (a newline, a trailing backslash, a heredoc) can
+    // change how the Dockerfile parses.
+    for step in &o.run {
+        let mut argv: Vec<String> = match o.flavor {
+            Flavor::Conda => ["conda", "run", "--no-capture-output", "--name", "env"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            Flavor::Venv => vec![],
+        };
+        argv.extend(["/bin/bash", "-o", "pipefail", "-c"].map(String::from));
+        argv.push(step.clone());
+        let quoted: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+        f.push_str("# This step runs under bash -o pipefail, which hadolint does not see in exec form.\n# hadolint ignore=DL4006\n");
+        let _ = writeln!(f, "RUN [{}]", quoted.join(", "));
     }
     let mut labels = vec![
         (
