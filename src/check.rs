@@ -343,12 +343,12 @@ fn conda_record(p: &Package) -> Result<PackageRecord> {
         .hash
         .sha256
         .as_deref()
-        .and_then(|h| rattler_digest::parse_digest_from_hex::<rattler_digest::Sha256>(h));
+        .and_then(rattler_digest::parse_digest_from_hex::<rattler_digest::Sha256>);
     record.md5 = p
         .hash
         .md5
         .as_deref()
-        .and_then(|h| rattler_digest::parse_digest_from_hex::<rattler_digest::Md5>(h));
+        .and_then(rattler_digest::parse_digest_from_hex::<rattler_digest::Md5>);
     Ok(record)
 }
 
