@@ -37,7 +37,6 @@ use crate::{
         self, META_CHANNEL_ALIAS, META_EXCLUDE_NEWER, META_PACKAGES_SHA256, META_PYPI_INDEXES,
         META_VIRTUAL_PACKAGES,
     },
-    oci::ImageRef,
     pypi::{mapping::Mapping, tags::Target},
     resolve::{self, Prepared, ResolveRequest},
     spec::Location,
@@ -636,13 +635,29 @@ fn rendered_files_match(
     lockfile: &Path,
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
-    let Some(request) = DockerfileRequest::recorded(lock, lockfile)? else {
+    let Some(mut request) = DockerfileRequest::recorded(lock, lockfile)? else {
         return Ok(());
     };
-    let Some(base) = request.base.as_deref() else {
+    // The base as `envlock dockerfile` would choose it now: the recorded one, unless it no longer
+    // fits the lock (a venv base for another python), in which case it would be re-pinned.
+    let Some(recorded) = request.base.take() else {
         return Ok(());
     };
-    let base = ImageRef::parse(base)?;
+    let base = dockerfile::choose_base(lock, &request)?;
+    if base.digest.is_none() {
+        findings.push(Finding {
+            message: format!(
+                "the recorded base {recorded} no longer fits {} (its python changed)",
+                lockfile.display()
+            ),
+            file: request.output.clone(),
+            line: None,
+            platform: None,
+            fix: Fix::Dockerfile,
+            about_options: false,
+        });
+        return Ok(());
+    }
     for file in dockerfile::render_all(lock, &request, &base)? {
         if file.keep_existing {
             continue;
