@@ -618,7 +618,7 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
         },
         lockfile: args.lockfile,
     };
-    let outcome = envlock::dockerfile::dockerfile(request).await?;
+    let outcome = envlock::dockerfile::dockerfile(request, lock).await?;
     if !quiet {
         for warning in &outcome.warnings {
             eprintln!("{} {warning}", style("warning:").yellow().bold());

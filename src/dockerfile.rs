@@ -275,8 +275,11 @@ pub fn render_all(
     Ok(files)
 }
 
-pub async fn dockerfile(request: DockerfileRequest) -> Result<DockerfileOutcome> {
-    let mut lock = lock::read(&request.lockfile)?;
+/// Renders and writes everything for `lock`, read by the caller from `request.lockfile`.
+pub async fn dockerfile(
+    request: DockerfileRequest,
+    mut lock: rattler_conda_lock::LockFile,
+) -> Result<DockerfileOutcome> {
     let base = choose_base(&lock, &request)?;
     let base = if base.digest.is_some() {
         base
@@ -286,18 +289,9 @@ pub async fn dockerfile(request: DockerfileRequest) -> Result<DockerfileOutcome>
     let files = render_all(&lock, &request, &base)?;
 
     let mut warnings = Vec::new();
-    let options_for_warning = dockerfile::Options {
-        flavor: request.flavor,
-        base: base.clone(),
-        preset: request.preset,
-        cmd: request.cmd.as_deref().map(parse_cmd).transpose()?,
-        ports: None,
-        run: vec![],
-        entrypoint: request.entrypoint,
-        dir: request.dir.clone(),
-        lockfile: String::new(),
-    };
-    if let Some(missing) = dockerfile::missing_preset_package(&lock, &options_for_warning) {
+    if let Some(missing) =
+        dockerfile::missing_preset_package(&lock, request.preset, request.cmd.is_some())
+    {
         warnings.push(format!(
             "the preset runs {missing}, which {} does not lock; add it to the inputs and run `envlock resolve`",
             request.lockfile.display()

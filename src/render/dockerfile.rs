@@ -380,10 +380,14 @@ fn conda_beyond_python(lock: &LockFile, platform: &str) -> Option<String> {
 }
 
 /// What the preset runs, so the caller can warn when the lock lacks it.
-pub fn missing_preset_package(lock: &LockFile, o: &Options) -> Option<&'static str> {
-    if o.cmd.is_some() {
+pub fn missing_preset_package(
+    lock: &LockFile,
+    preset: Preset,
+    custom_cmd: bool,
+) -> Option<&'static str> {
+    if custom_cmd {
         return None;
     }
-    let needed = o.preset.needs()?;
+    let needed = preset.needs()?;
     (!lock.package.iter().any(|p| p.name == needed)).then_some(needed)
 }
