@@ -1,17 +1,18 @@
 //! envlock: lock conda and PyPI environments and render reproducible Dockerfiles.
 //!
-//! The pipeline runs one way: inputs → [`spec`] → [`conda`] solve → [`lock`] → render.
-//! See `docs/ARCHITECTURE.md` for what each module owns.
+//! The pipeline runs one way, each stage a module that only uses the ones before it:
+//!
+//! [`inputs`] (files and options → [`inputs::Prepared`]) → [`solve`] (conda, then PyPI →
+//! per-platform solutions) → [`lock`] (solutions → conda-lock v1, read and written; diff) →
+//! [`render`] (lock + options → files, pure) → [`check`] (inputs ↔ lock ↔ render, pure
+//! comparisons) → [`commands`] (each subcommand's I/O). [`util`] and [`net`] are the ground
+//! floor every stage may use. `docs/ARCHITECTURE.md` is the map.
 
 pub mod check;
-pub mod conda;
-pub mod diff;
-pub mod dockerfile;
-pub mod error;
-pub mod http;
+pub mod commands;
+pub mod inputs;
 pub mod lock;
-pub mod oci;
-pub mod pypi;
+pub mod net;
 pub mod render;
-pub mod resolve;
-pub mod spec;
+pub mod solve;
+pub mod util;

@@ -26,7 +26,7 @@ use std::fmt::Write;
 use anyhow::Result;
 use rattler_conda_lock::{LockFile, Manager};
 
-use crate::{error::Failure, oci::ImageRef};
+use crate::{net::oci::ImageRef, util::error::Failure};
 
 /// Where the env lives in the conda flavor.
 pub const CONDA_PREFIX: &str = "/opt/conda/envs/env";
@@ -34,13 +34,23 @@ const VENV: &str = "/opt/venv";
 /// The numeric user the app runs as (non-root, above the distributions' system ranges).
 const UID: u32 = 10001;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the environment gets into the image.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Flavor {
+    /// A conda env created from the lock's @EXPLICIT file, on a miniforge base.
     Conda,
+    /// The pip packages only, in a venv on an official `python:X.Y-slim` base.
     Venv,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the image runs.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// `python app.py`.
     Python,
@@ -50,7 +60,11 @@ pub enum Preset {
     Jupyter,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the image starts its command.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Entrypoint {
     /// tini → activation script → command.
     Tini,

@@ -9,13 +9,17 @@
 //! byte-identical output, with no timestamps.
 
 pub mod dockerfile;
+pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rattler_conda_lock::{LockFile, Manager, Package};
 
 /// Which hash the `@EXPLICIT` files carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum ExplicitHash {
     /// `#sha256:<hex>`: verified by conda ≥ 24.9 and micromamba ≥ 2.1.
     Sha256,

@@ -1,15 +1,29 @@
-//! Command-line interface: argument parsing, progress and messages. No logic lives here.
+//! Command-line interface: flags → library requests, and outcomes → messages. No logic lives
+//! here; [`progress`] draws what the library reports.
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
+mod progress;
+
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc, time::Instant};
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use console::style;
 use envlock::{
     check,
-    conda::{self, DEFAULT_CHANNEL_ALIAS},
-    error::Failure,
-    resolve::{self, ResolveRequest, Update},
-    spec,
+    commands::{
+        dockerfile::{DockerfileFlags, Rendered},
+        resolve::{self, Checked, ResolveRequest},
+    },
+    inputs::{
+        self, InputOptions,
+        channels::DEFAULT_CHANNEL_ALIAS,
+        target::{parse_exclude_newer, parse_virtual_package},
+    },
+    lock::Update,
+    render::{
+        ExplicitHash,
+        dockerfile::{Entrypoint, Flavor, Preset},
+    },
+    util::error::Failure,
 };
 use rattler_conda_types::Subdir;
 use url::Url;
@@ -99,12 +113,12 @@ struct DockerfileArgs {
     /// `conda`: a conda env from the lock; `venv`: pip packages only, on an official python
     /// image [default: conda].
     #[arg(long, value_enum)]
-    flavor: Option<FlavorArg>,
+    flavor: Option<Flavor>,
 
     /// What the image runs: `python app.py`, gunicorn serving app:app, or JupyterLab
     /// [default: python].
     #[arg(long, value_enum)]
-    preset: Option<PresetArg>,
+    preset: Option<Preset>,
 
     /// The command to run, overriding the preset: a command line or a JSON array.
     #[arg(long, value_name = "CMD")]
@@ -121,12 +135,12 @@ struct DockerfileArgs {
     /// `tini` forwards signals to the app (the default); `conda-run` uses `conda run`, which
     /// does not.
     #[arg(long, value_enum)]
-    entrypoint: Option<EntrypointArg>,
+    entrypoint: Option<Entrypoint>,
 
     /// The hash the @EXPLICIT files carry: sha256 (conda >= 24.9, micromamba >= 2.1) or md5
     /// [default: sha256].
     #[arg(long, value_enum)]
-    explicit_hash: Option<HashArg>,
+    explicit_hash: Option<ExplicitHash>,
 
     /// Ignore the options recorded by the last run; use the defaults for what is not given.
     #[arg(long)]
@@ -136,31 +150,6 @@ struct DockerfileArgs {
     /// ./requirements.txt), exiting 1.
     #[arg(long)]
     locked: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FlavorArg {
-    Conda,
-    Venv,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum PresetArg {
-    Python,
-    Flask,
-    Jupyter,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum EntrypointArg {
-    Tini,
-    CondaRun,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum HashArg {
-    Sha256,
-    Md5,
 }
 
 #[derive(Args)]
@@ -214,13 +203,6 @@ enum Format {
     Text,
     Json,
     Github,
-}
-
-/// [`InputArgs`] on their own, for commands that need them without taking them as arguments.
-#[derive(Parser)]
-struct InputOnly {
-    #[command(flatten)]
-    input: InputArgs,
 }
 
 /// The inputs and the options that decide a lock: shared by `resolve` and `check`.
@@ -284,7 +266,7 @@ struct InputArgs {
 }
 
 fn parse_platform(s: &str) -> Result<Subdir, String> {
-    spec::parse_platform(s).map_err(|f| f.message)
+    inputs::parse_platform(s).map_err(|f| f.message)
 }
 
 pub fn main() -> ExitCode {
@@ -315,80 +297,86 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The resolve request the input options describe.
-fn request(
-    args: InputArgs,
-    progress: Option<indicatif::MultiProgress>,
-) -> anyhow::Result<ResolveRequest> {
-    let virtual_packages = args
-        .virtual_packages
-        .iter()
-        .map(|v| conda::parse_virtual_package(v))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let exclude_newer = args
-        .exclude_newer
-        .as_deref()
-        .map(conda::parse_exclude_newer)
-        .transpose()?;
-    let cache_dir = match args.cache_dir {
+impl InputArgs {
+    /// The library's options for these flags.
+    fn options(self) -> anyhow::Result<InputOptions> {
+        Ok(InputOptions {
+            files: self.files,
+            lockfile: self.lockfile,
+            platforms: self.platforms,
+            channels: self.channels,
+            channel_alias: self.channel_alias,
+            mirrors: self.mirrors,
+            virtual_packages: self
+                .virtual_packages
+                .iter()
+                .map(|v| parse_virtual_package(v))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            exclude_newer: self
+                .exclude_newer
+                .as_deref()
+                .map(parse_exclude_newer)
+                .transpose()?,
+            python: self.python,
+            index_url: self.index_url,
+            extra_index_urls: self.extra_index_urls,
+            pypi_mapping: self.pypi_mapping,
+        })
+    }
+}
+
+async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let cache_dir = match args.input.cache_dir.clone() {
         Some(dir) => dir,
         None => dirs::cache_dir()
             .map(|d| d.join("envlock"))
             .ok_or_else(|| Failure::new("no user cache directory").hint("pass --cache-dir DIR"))?,
     };
-    Ok(ResolveRequest {
-        inputs: args.files,
-        lockfile: args.lockfile,
-        platforms: args.platforms,
-        channels: args.channels,
-        channel_alias: args.channel_alias,
-        mirrors: args.mirrors,
-        virtual_packages,
-        exclude_newer,
+    let request = ResolveRequest {
+        input: args.input.options()?,
         cache_dir,
-        python: args.python,
-        index_url: args.index_url,
-        extra_index_urls: args.extra_index_urls,
-        pypi_mapping: args.pypi_mapping,
-        update: Update::Keep,
-        progress,
-    })
-}
-
-async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let progress = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
-    let mut request = request(args.input, progress)?;
-    request.update = if args.update_all {
-        Update::All
-    } else if !args.update.is_empty() {
-        Update::Packages(args.update)
-    } else {
-        Update::Keep
+        update: if args.update_all {
+            Update::All
+        } else if !args.update.is_empty() {
+            Update::Packages(args.update)
+        } else {
+            Update::Keep
+        },
+        reporter: if !quiet && std::io::stderr().is_terminal() {
+            Arc::new(progress::Spinners::new())
+        } else {
+            Arc::new(())
+        },
     };
-    if args.check && resolve::prepare(&request)?.lockfile.exists() {
-        let report = check::check(&request)?;
-        if report.findings.is_empty() {
-            if !quiet {
-                eprintln!(
-                    "{} {} is up to date; nothing to solve",
-                    style("Checked").green().bold(),
-                    report.lockfile.display()
-                );
+    let outcome = if args.check {
+        match resolve::resolve_if_drifted(request).await? {
+            Checked::UpToDate(lockfile) => {
+                if !quiet {
+                    eprintln!(
+                        "{} {} is up to date; nothing to solve",
+                        style("Checked").green().bold(),
+                        lockfile.display()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
             }
-            return Ok(ExitCode::SUCCESS);
-        }
-        if !quiet {
-            eprintln!(
-                "{} the lock has drifted; solving again:",
-                style("Checked").yellow().bold()
-            );
-            for f in &report.findings {
-                eprintln!("  {}", f.message);
+            Checked::Resolved { drift, outcome } => {
+                if !quiet && !drift.is_empty() {
+                    eprintln!(
+                        "{} the lock has drifted; solving again:",
+                        style("Checked").yellow().bold()
+                    );
+                    for f in &drift {
+                        eprintln!("  {}", f.message);
+                    }
+                }
+                outcome
             }
         }
-    }
-    let outcome = resolve::resolve(request).await?;
+    } else {
+        resolve::resolve(request).await?
+    };
 
     if !quiet {
         for warning in &outcome.warnings {
@@ -431,12 +419,12 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
 }
 
 fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
-    use envlock::diff;
+    use envlock::{commands::diff as load, lock::diff};
     let (old, old_name) = match &args.old {
-        Some(path) => diff::from_file(path)?,
-        None => diff::at_head(&args.lockfile)?,
+        Some(path) => load::from_file(path)?,
+        None => load::at_head(&args.lockfile)?,
     };
-    let (new, new_name) = diff::from_file(args.new.as_ref().unwrap_or(&args.lockfile))?;
+    let (new, new_name) = load::from_file(args.new.as_ref().unwrap_or(&args.lockfile))?;
     let changes = diff::diff(&old, &new);
     match args.format {
         Format::Json => {
@@ -450,7 +438,7 @@ fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
 
 fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let report = check::check(&request(args.input, None)?)?;
+    let report = envlock::commands::check::check(&args.input.options()?)?;
     let elapsed = started.elapsed();
     print_findings(&report, args.format, elapsed);
     Ok(if report.findings.is_empty() {
@@ -529,113 +517,50 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
 }
 
 async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    if args.locked {
-        // The inputs are found as `envlock check` finds them (./environment.yml, ...), with the
-        // environment's ENVLOCK_* settings.
-        let input = InputOnly::try_parse_from([
-            "envlock".into(),
-            "--lockfile".into(),
-            args.lockfile.clone().into_os_string(),
-        ])?
-        .input;
-        let report = check::check(&request(input, None)?)?;
-        // `dockerfile` is not given resolve's options (-p, --exclude-newer, ...): judge the lock
-        // against the inputs, not against option defaults.
-        let stale: Vec<_> = report
-            .findings
-            .iter()
-            .filter(|f| f.fix == check::Fix::Resolve && !f.about_options)
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
-            let report = check::Report {
-                lockfile: report.lockfile,
-                findings: stale,
-            };
+    let flags = DockerfileFlags {
+        lockfile: args.lockfile,
+        output: args.output,
+        dir: args.dir,
+        base: args.base,
+        flavor: args.flavor,
+        preset: args.preset,
+        cmd: args.cmd,
+        ports: args.ports,
+        run: args.run,
+        entrypoint: args.entrypoint,
+        explicit_hash: args.explicit_hash,
+        reset: args.reset,
+        locked: args.locked,
+    };
+    match envlock::commands::dockerfile::run(flags).await? {
+        Rendered::Stale(report) => {
             print_findings(&report, Format::Text, std::time::Duration::ZERO);
             eprintln!(
                 "{} refusing to render from a stale lock (--locked)",
                 style("error:").red().bold()
             );
-            return Ok(ExitCode::from(1));
+            Ok(ExitCode::from(1))
+        }
+        Rendered::Written(outcome) => {
+            if !quiet {
+                for warning in &outcome.warnings {
+                    eprintln!("{} {warning}", style("warning:").yellow().bold());
+                }
+                let names: Vec<String> = outcome
+                    .written
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                eprintln!(
+                    "{} {} (base {})",
+                    style("Wrote").green().bold(),
+                    names.join(", "),
+                    outcome.base
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
-    use envlock::{
-        dockerfile::DockerfileRequest,
-        render::{
-            ExplicitHash,
-            dockerfile::{Entrypoint, Flavor, Preset},
-        },
-    };
-    let lock = envlock::lock::read(&args.lockfile)?;
-    let recorded = if args.reset {
-        None
-    } else {
-        DockerfileRequest::recorded(&lock, &args.lockfile)?
-    };
-    let recorded = recorded.as_ref();
-    let request = DockerfileRequest {
-        output: args
-            .output
-            .or_else(|| recorded.map(|r| r.output.clone()))
-            .unwrap_or_else(|| PathBuf::from("Dockerfile")),
-        dir: args
-            .dir
-            .or_else(|| recorded.map(|r| r.dir.clone()))
-            .unwrap_or_else(|| "envlock".to_string()),
-        base: args.base,
-        flavor: match args.flavor {
-            Some(FlavorArg::Conda) => Flavor::Conda,
-            Some(FlavorArg::Venv) => Flavor::Venv,
-            None => recorded.map_or(Flavor::Conda, |r| r.flavor),
-        },
-        preset: match args.preset {
-            Some(PresetArg::Python) => Preset::Python,
-            Some(PresetArg::Flask) => Preset::Flask,
-            Some(PresetArg::Jupyter) => Preset::Jupyter,
-            None => recorded.map_or(Preset::Python, |r| r.preset),
-        },
-        cmd: args.cmd.or_else(|| recorded.and_then(|r| r.cmd.clone())),
-        ports: if args.ports.is_empty() {
-            recorded.map(|r| r.ports.clone()).unwrap_or_default()
-        } else {
-            args.ports
-        },
-        run: if args.run.is_empty() {
-            recorded.map(|r| r.run.clone()).unwrap_or_default()
-        } else {
-            args.run
-        },
-        entrypoint: match args.entrypoint {
-            Some(EntrypointArg::Tini) => Entrypoint::Tini,
-            Some(EntrypointArg::CondaRun) => Entrypoint::CondaRun,
-            None => recorded.map_or(Entrypoint::Tini, |r| r.entrypoint),
-        },
-        explicit_hash: match args.explicit_hash {
-            Some(HashArg::Sha256) => ExplicitHash::Sha256,
-            Some(HashArg::Md5) => ExplicitHash::Md5,
-            None => recorded.map_or(ExplicitHash::Sha256, |r| r.explicit_hash),
-        },
-        lockfile: args.lockfile,
-    };
-    let outcome = envlock::dockerfile::dockerfile(request, lock).await?;
-    if !quiet {
-        for warning in &outcome.warnings {
-            eprintln!("{} {warning}", style("warning:").yellow().bold());
-        }
-        let names: Vec<String> = outcome
-            .written
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        eprintln!(
-            "{} {} (base {})",
-            style("Wrote").green().bold(),
-            names.join(", "),
-            outcome.base
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints an error uv-style: the message, its causes, then the hint; exit code 2.

@@ -22,43 +22,34 @@
 //! Output is deterministic: packages and platforms are sorted by the writer, there is no run
 //! timestamp, and the file is written to a temporary file and renamed into place.
 
-use std::{
-    collections::BTreeMap,
-    io::Write,
-    path::{Component, Path, PathBuf},
-};
+use std::{collections::BTreeMap, path::Path};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use jiff::Timestamp;
 use rattler_conda_lock::{Channel, Document, Hashes, LockFile, Manager, Metadata, Package};
 use rattler_conda_types::{MatchSpec, PackageNameMatcher, ParseStrictness, RepoDataRecord};
 use url::Url;
 
 use crate::{
-    conda::{PlatformSolution, redact, strip_credentials},
-    error::Failure,
-    pypi::resolver::Pinned,
-    spec::Spec,
+    inputs::Inputs,
+    solve::{conda::PlatformSolution, pypi::resolver::Pinned},
+    util::{
+        error::Failure,
+        fs::{relative_to, write_atomic},
+        redact,
+    },
 };
 
-pub const META_VERSION: &str = "envlock.version";
-pub const META_CHANNEL_ALIAS: &str = "envlock.channel_alias";
-pub const META_EXCLUDE_NEWER: &str = "envlock.exclude_newer";
-pub const META_VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
-pub const META_PYPI_INDEXES: &str = "envlock.pypi.indexes";
-/// The extras the pip requirements ask for (`name[extra]`, sorted): an extra added to or dropped
-/// from a requirement changes what is locked without changing any version constraint.
-pub const META_PYPI_EXTRAS: &str = "envlock.pypi.extras";
-/// Per platform, the sha256 of the platform's package entries (rattler's package-derived
-/// hash), so that hand edits to a lock are detected without the network.
-pub const META_PACKAGES_SHA256: &str = "envlock.packages_sha256.";
-/// A fingerprint of the resolution options (channels, alias, indexes, cutoff, pip options,
-/// virtual packages): a re-resolve keeps the lock's pins only when it matches.
-pub const META_OPTIONS_SHA256: &str = "envlock.options_sha256";
+pub mod diff;
+pub mod meta;
+pub mod pins;
+
+pub use meta::*;
+pub use pins::{Pins, Update};
 
 /// What went into a solve, besides the solutions themselves.
 pub struct LockInputs<'a> {
-    pub spec: &'a Spec,
+    pub spec: &'a Inputs,
     pub channel_alias: &'a Url,
     pub exclude_newer: Option<Timestamp>,
     /// Where the lockfile will be written; sources are recorded relative to its directory.
@@ -84,7 +75,7 @@ pub fn build(
     );
     custom.insert(
         META_CHANNEL_ALIAS.to_string(),
-        strip_credentials(inputs.channel_alias).to_string(),
+        redact::url(inputs.channel_alias).to_string(),
     );
     if let Some(ts) = inputs.exclude_newer {
         custom.insert(META_EXCLUDE_NEWER.to_string(), ts.to_string());
@@ -96,7 +87,7 @@ pub fn build(
     let indexes: Vec<String> = inputs
         .indexes
         .iter()
-        .map(|u| strip_credentials(u).to_string())
+        .map(|u| redact::url(u).to_string())
         .collect();
     let pip = &inputs.spec.pypi.requirements;
     if !pip.is_empty() {
@@ -172,7 +163,7 @@ pub fn build(
 }
 
 /// `name[extra]` for every extra the pip requirements ask for, sorted and unique.
-pub fn requested_extras(spec: &Spec) -> Vec<String> {
+pub fn requested_extras(spec: &Inputs) -> Vec<String> {
     let mut extras: Vec<String> = spec
         .pypi
         .requirements
@@ -190,8 +181,11 @@ pub fn requested_extras(spec: &Spec) -> Vec<String> {
 }
 
 /// The spec's channels as the lock records them: as written, without credentials.
-pub fn recorded_channels(spec: &Spec) -> Vec<String> {
-    spec.channels.iter().map(|c| redact(c.as_str())).collect()
+pub fn recorded_channels(spec: &Inputs) -> Vec<String> {
+    spec.channels
+        .iter()
+        .map(|c| redact::url_text(c.as_str()))
+        .collect()
 }
 
 fn conda_package(record: &RepoDataRecord, platform: &str) -> Result<Package> {
@@ -206,7 +200,7 @@ fn conda_package(record: &RepoDataRecord, platform: &str) -> Result<Package> {
         manager: Manager::Conda,
         platform: platform.to_string(),
         dependencies: dependencies(&p.depends),
-        url: strip_credentials(&record.url).to_string(),
+        url: redact::url(&record.url).to_string(),
         hash: Hashes {
             md5: Some(hex::encode(md5)),
             sha256: Some(hex::encode(sha256)),
@@ -243,7 +237,7 @@ fn pip_package(pinned: &Pinned, platform: &str) -> Result<Package> {
                 )
             })
             .collect(),
-        url: strip_credentials(&pinned.file.url).to_string(),
+        url: redact::url(&pinned.file.url).to_string(),
         hash: Hashes {
             md5: None,
             sha256: Some(sha256),
@@ -323,7 +317,7 @@ fn input_hash(
         .collect();
     let value = serde_json::json!({
         "channels": channels,
-        "channel_alias": strip_credentials(inputs.channel_alias).to_string(),
+        "channel_alias": redact::url(inputs.channel_alias).to_string(),
         "specs": specs,
         "pip": requirements,
         "pip_constraints": constraints,
@@ -339,73 +333,12 @@ fn input_hash(
     hex::encode(digest)
 }
 
-/// `path` relative to `base` (both as given, made absolute against the working directory),
-/// with `/` separators, as CEP-37 `sources` require.
-pub fn relative_to(path: &Path, base: &Path) -> String {
-    let abs = |p: &Path| -> PathBuf {
-        let p = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            std::env::current_dir().unwrap_or_default().join(p)
-        };
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                Component::ParentDir => {
-                    out.pop();
-                }
-                Component::CurDir => {}
-                c => out.push(c),
-            }
-        }
-        out
-    };
-    let (path, base) = (abs(path), abs(base));
-    let common = path
-        .components()
-        .zip(base.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let mut parts: Vec<String> = Vec::new();
-    for _ in base.components().skip(common) {
-        parts.push("..".into());
-    }
-    for c in path.components().skip(common) {
-        parts.push(c.as_os_str().to_string_lossy().into_owned());
-    }
-    parts.join("/")
-}
-
 /// Serializes `lock` and writes it atomically.
 pub fn write(lock: &LockFile, path: &Path) -> Result<()> {
     let yaml = lock.to_yaml().map_err(|e| {
         anyhow::anyhow!("internal error: cannot serialize the lock: {}", e.report())
     })?;
     write_atomic(path, yaml.as_bytes())
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so an existing
-/// file stays intact until the new one is complete.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.envlock-{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("could not write {}", path.display()))
 }
 
 /// Reads a conda-lock v1 file, written by envlock or by conda-lock itself.
@@ -455,28 +388,6 @@ mod tests {
         assert_eq!(deps["python_abi"], "3.9.* *_cp39");
         assert_eq!(deps["pip"], "");
         assert_eq!(deps["libgcc-ng"], ">=12,<14");
-    }
-
-    #[test]
-    fn sources_are_relative_to_the_lockfile() {
-        assert_eq!(
-            relative_to(Path::new("/a/b/environment.yml"), Path::new("/a/b")),
-            "environment.yml"
-        );
-        assert_eq!(
-            relative_to(Path::new("/a/env/x.yml"), Path::new("/a/lock")),
-            "../env/x.yml"
-        );
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("conda-lock.yml");
-        std::fs::write(&path, "old").unwrap();
-        write_atomic(&path, b"new").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

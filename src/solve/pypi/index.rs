@@ -35,7 +35,7 @@ use super::{
     metadata::{self, CoreMetadata, TailLookup},
     tags::{SdistFilename, WheelFilename},
 };
-use crate::{conda::redact, error::Failure};
+use crate::util::{error::Failure, fs::write_atomic, redact};
 
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 /// How much of a wheel's end to fetch first: enough for the central directory of most wheels.
@@ -96,7 +96,7 @@ impl DistFile {
         .ok_or_else(|| {
             Failure::new(format!(
                 "{} is not a wheel or sdist of {project}",
-                redact(url.as_str())
+                redact::url_text(url.as_str())
             ))
         })?;
         if file.sha256.is_none() {
@@ -225,7 +225,7 @@ impl IndexClient {
             };
             return Ok(Some(Project {
                 name: name.clone(),
-                index: crate::conda::strip_credentials(index),
+                index: redact::url(index),
                 files,
             }));
         }
@@ -275,7 +275,7 @@ impl IndexClient {
             return Ok(Some(c));
         }
         if !status.is_success() {
-            bail!("{} answered {status}", redact(url.as_str()));
+            bail!("{} answered {status}", redact::url_text(url.as_str()));
         }
         let header_str = |h: header::HeaderName| {
             headers
@@ -353,7 +353,7 @@ impl IndexClient {
         let text = self.fetch_metadata_text(file).await.with_context(|| {
             format!(
                 "could not read the metadata of {}",
-                redact(file.url.as_str())
+                redact::url_text(file.url.as_str())
             )
         })?;
         let metadata = parse(&text).map_err(|e| {
@@ -444,7 +444,7 @@ impl IndexClient {
             if &actual != expected {
                 bail!(
                     "{} does not match its advertised sha256",
-                    redact(url.as_str())
+                    redact::url_text(url.as_str())
                 );
             }
         }
@@ -538,7 +538,7 @@ impl IndexClient {
         if !response.status().is_success() {
             bail!(
                 "{} answered {}",
-                redact(file.url.as_str()),
+                redact::url_text(file.url.as_str()),
                 response.status()
             );
         }
@@ -603,18 +603,11 @@ fn http_error(url: &Url, error: reqwest_middleware::Error) -> anyhow::Error {
         text.push_str(&format!(": {s}"));
         source = s.source();
     }
-    let text = text
-        .split(' ')
-        .map(|w| {
-            if w.contains("://") {
-                redact(w.trim_matches(|c| c == '(' || c == ')'))
-            } else {
-                w.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    anyhow!("request to {} failed: {text}", redact(url.as_str()))
+    anyhow!(
+        "request to {} failed: {}",
+        redact::url(url),
+        redact::text(&text)
+    )
 }
 
 fn max_age(headers: &header::HeaderMap) -> Option<u64> {
@@ -643,7 +636,7 @@ fn store_bytes(path: &std::path::Path, bytes: &[u8]) {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = crate::lock::write_atomic(path, bytes);
+    let _ = write_atomic(path, bytes);
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -722,8 +715,12 @@ struct JsonFile {
 }
 
 fn parse_json_page(body: &str, page_url: &Url, project: &PackageName) -> Result<Vec<DistFile>> {
-    let page: JsonPage = serde_json::from_str(body)
-        .with_context(|| format!("{} is not a valid PEP 691 page", redact(page_url.as_str())))?;
+    let page: JsonPage = serde_json::from_str(body).with_context(|| {
+        format!(
+            "{} is not a valid PEP 691 page",
+            redact::url_text(page_url.as_str())
+        )
+    })?;
     Ok(page
         .files
         .into_iter()
@@ -849,11 +846,6 @@ fn parse_html_page(body: &str, page_url: &Url, project: &PackageName) -> Vec<Dis
             )
         })
         .collect()
-}
-
-/// A simple-index base URL: `https://pypi.org/simple/` unless `-i`/`--index-url` says otherwise.
-pub fn default_index() -> Url {
-    Url::parse("https://pypi.org/simple/").expect("valid constant")
 }
 
 #[cfg(test)]

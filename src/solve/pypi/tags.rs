@@ -70,7 +70,7 @@ use pep440_rs::Version;
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, PackageName};
 use rattler_conda_types::{GenericVirtualPackage, Subdir};
 
-use crate::error::{Failure, fail};
+use crate::util::error::{Failure, fail};
 
 /// A parsed wheel filename (PEP 427 / binary distribution format):
 /// `name-version(-build)?-python-abi-platform.whl`, compressed tag sets (`py2.py3`) expanded.

@@ -31,15 +31,17 @@ use rattler_conda_types::{
 };
 
 use crate::{
-    conda::{self, strip_credentials},
-    dockerfile::{self, DockerfileRequest},
+    inputs::{
+        Location, Prepared,
+        target::{parse_virtual_package, virtual_packages},
+    },
     lock::{
         self, META_CHANNEL_ALIAS, META_EXCLUDE_NEWER, META_PACKAGES_SHA256, META_PYPI_INDEXES,
         META_VIRTUAL_PACKAGES,
     },
-    pypi::{mapping::Mapping, tags::Target},
-    resolve::{self, Prepared, ResolveRequest},
-    spec::Location,
+    render::plan::{DockerfileRequest, choose_base, render_all},
+    solve::pypi::{mapping::Mapping, tags::Target},
+    util::redact,
 };
 
 /// What fixes a finding.
@@ -109,9 +111,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Compares the inputs (as `request` would resolve them) with the lock and the rendered files.
-pub fn check(request: &ResolveRequest) -> Result<Report> {
-    let prepared = resolve::prepare(request)?;
+/// Compares the prepared inputs with the lock at `prepared.lockfile` and the rendered files.
+pub fn check(prepared: &Prepared) -> Result<Report> {
     let lock = lock::read(&prepared.lockfile)?;
     let mut findings = Vec::new();
     let lockfile = &prepared.lockfile;
@@ -134,9 +135,9 @@ pub fn check(request: &ResolveRequest) -> Result<Report> {
         }
     }
 
-    options_agree(&prepared, request, &lock, &custom, &mut findings);
+    options_agree(prepared, &lock, &custom, &mut findings);
 
-    let mapping = match &request.pypi_mapping {
+    let mapping = match &prepared.pypi_mapping {
         Some(path) => Mapping::with_file(path)?,
         None => Mapping::builtin(),
     };
@@ -151,16 +152,9 @@ pub fn check(request: &ResolveRequest) -> Result<Report> {
             .map(|v| parse_virtual_packages(v))
             .transpose()?
             .unwrap_or_default();
-        conda_satisfied(
-            &prepared,
-            lockfile,
-            platform,
-            &packages,
-            &vps,
-            &mut findings,
-        )?;
+        conda_satisfied(prepared, lockfile, platform, &packages, &vps, &mut findings)?;
         pip_satisfied(
-            &prepared,
+            prepared,
             lockfile,
             platform,
             &packages,
@@ -184,7 +178,6 @@ pub fn check(request: &ResolveRequest) -> Result<Report> {
 /// Platforms, channels, alias, virtual packages, cutoff and indexes.
 fn options_agree(
     prepared: &Prepared,
-    request: &ResolveRequest,
     lock: &LockFile,
     custom: &BTreeMap<String, String>,
     findings: &mut Vec<Finding>,
@@ -204,7 +197,7 @@ fn options_agree(
             ),
         ));
     }
-    let channels = lock::recorded_channels(&prepared.spec);
+    let channels = lock::recorded_channels(&prepared.inputs);
     let locked_channels: Vec<String> = lock
         .metadata
         .channels
@@ -240,21 +233,21 @@ fn options_agree(
     };
     expect(
         META_CHANNEL_ALIAS,
-        Some(strip_credentials(&prepared.settings.alias).to_string()),
+        Some(redact::url(&prepared.settings.alias).to_string()),
         "the channel alias",
         findings,
     );
     expect(
         META_EXCLUDE_NEWER,
-        request.exclude_newer.map(|t| t.to_string()),
+        prepared.exclude_newer.map(|t| t.to_string()),
         "--exclude-newer",
         findings,
     );
-    if !prepared.spec.pypi.requirements.is_empty() {
+    if !prepared.inputs.pypi.requirements.is_empty() {
         let indexes: Vec<String> = prepared
             .indexes
             .iter()
-            .map(|u| strip_credentials(u).to_string())
+            .map(|u| redact::url(u).to_string())
             .collect();
         expect(
             META_PYPI_INDEXES,
@@ -263,7 +256,7 @@ fn options_agree(
             findings,
         );
         // Extras change what is locked without changing any version constraint.
-        let extras = lock::requested_extras(&prepared.spec).join(",");
+        let extras = lock::requested_extras(&prepared.inputs).join(",");
         let recorded = custom.get(lock::META_PYPI_EXTRAS);
         if custom.contains_key(lock::META_VERSION) && recorded != Some(&extras) {
             findings.push(Finding::lock(
@@ -281,13 +274,7 @@ fn options_agree(
     let named = findings.iter().any(|f| f.about_options);
     if let Some(recorded) = custom.get(lock::META_OPTIONS_SHA256)
         && !named
-        && *recorded
-            != resolve::options_fingerprint(
-                &prepared.spec,
-                &prepared.settings,
-                &prepared.indexes,
-                request,
-            )
+        && *recorded != lock::options_fingerprint(prepared)
     {
         findings.push(Finding::option(
             lockfile,
@@ -297,7 +284,7 @@ fn options_agree(
         ));
     }
     for platform in &prepared.platforms {
-        let wanted: Vec<String> = conda::virtual_packages(*platform, &request.virtual_packages)
+        let wanted: Vec<String> = virtual_packages(*platform, &prepared.virtual_packages)
             .iter()
             .map(|v| v.to_string())
             .collect();
@@ -314,7 +301,7 @@ fn parse_virtual_packages(value: &str) -> Result<Vec<GenericVirtualPackage>> {
     value
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(conda::parse_virtual_package)
+        .map(parse_virtual_package)
         .collect()
 }
 
@@ -369,7 +356,7 @@ fn conda_satisfied(
         conda.iter().any(|(_, r)| spec.matches(r)) || vps.iter().any(|v| spec.matches(v))
     };
     let mut needed: Vec<String> = Vec::new();
-    for dependency in &prepared.spec.conda {
+    for dependency in &prepared.inputs.conda {
         let spec = &dependency.spec;
         let Some(name) = spec.name.as_exact() else {
             continue;
@@ -391,7 +378,7 @@ fn conda_satisfied(
             Some(platform),
             format!(
                 "`{}` in {} {what}",
-                conda::redact_all(&spec.to_string()),
+                redact::text(&spec.to_string()),
                 dependency.location
             ),
         ));
@@ -469,7 +456,7 @@ fn pip_satisfied(
         .copied()
         .filter(|p| p.manager == Manager::Pip)
         .collect();
-    let requirements = &prepared.spec.pypi.requirements;
+    let requirements = &prepared.inputs.pypi.requirements;
     if pip.is_empty() && requirements.is_empty() {
         return Ok(());
     }
@@ -520,7 +507,7 @@ fn pip_satisfied(
     };
 
     let mut needed = Vec::new();
-    let constraints = prepared.spec.pypi.constraints.iter().map(|r| (r, true));
+    let constraints = prepared.inputs.pypi.constraints.iter().map(|r| (r, true));
     for (r, is_constraint) in requirements.iter().map(|r| (r, false)).chain(constraints) {
         if !r.requirement.marker.evaluate(&env, &[]) {
             continue;
@@ -559,7 +546,7 @@ fn pip_satisfied(
                 locked.get(name).is_some_and(|(p, _)| {
                     let mut wanted = url.to_url();
                     wanted.set_fragment(None);
-                    p.url == strip_credentials(&wanted).as_str()
+                    p.url == redact::url(&wanted).as_str()
                 })
             }
             (None, Some(_)) => true,
@@ -574,7 +561,7 @@ fn pip_satisfied(
                 Some(platform),
                 format!(
                     "`{}` in {} {what}",
-                    conda::redact_all(&r.requirement.to_string()),
+                    redact::text(&r.requirement.to_string()),
                     r.location
                 ),
             ));
@@ -643,7 +630,7 @@ fn rendered_files_match(
     let Some(recorded) = request.base.take() else {
         return Ok(());
     };
-    let base = dockerfile::choose_base(lock, &request)?;
+    let base = choose_base(lock, &request)?;
     if base.digest.is_none() {
         findings.push(Finding {
             message: format!(
@@ -658,7 +645,7 @@ fn rendered_files_match(
         });
         return Ok(());
     }
-    for file in dockerfile::render_all(lock, &request, &base)? {
+    for file in render_all(lock, &request, &base)? {
         if file.keep_existing {
             continue;
         }

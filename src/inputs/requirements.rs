@@ -65,8 +65,11 @@ use pep508_rs::{
 use url::Url;
 
 use crate::{
-    error::{Failure, fail},
-    spec::Location,
+    inputs::Location,
+    util::{
+        error::{Failure, fail},
+        redact, shell,
+    },
 };
 
 /// One requirement line, with its hashes and where it was written.
@@ -170,7 +173,7 @@ impl PipOptions {
 
 /// Everything read from requirements files and `pip:` sections, combined.
 #[derive(Debug, Clone, Default)]
-pub struct PipSpec {
+pub struct PipInputs {
     /// Requirements in the order they were read (includes expanded in place).
     pub requirements: Vec<PipRequirement>,
     /// Requirements read through `-c` files.
@@ -180,7 +183,7 @@ pub struct PipSpec {
     pub files: Vec<PathBuf>,
 }
 
-impl PipSpec {
+impl PipInputs {
     /// Parse a requirements file (and everything it includes) into self.
     pub fn add_file(
         &mut self,
@@ -232,7 +235,7 @@ struct Open {
 }
 
 struct Parser<'a> {
-    spec: &'a mut PipSpec,
+    spec: &'a mut PipInputs,
     env: &'a dyn Fn(&str) -> Option<String>,
     /// The chain of files being read, outermost first.
     stack: Vec<Open>,
@@ -257,7 +260,7 @@ impl Parser<'_> {
                     include.location,
                     format!(
                         "`{}`: cannot read {}: {error}",
-                        shown(&include.directive),
+                        redact::text(&include.directive),
                         path.display()
                     ),
                     format!(
@@ -287,7 +290,7 @@ impl Parser<'_> {
                 include.location,
                 format!(
                     "`{}` includes a file that is already being read: {}",
-                    shown(&include.directive),
+                    redact::text(&include.directive),
                     chain.join(" -> ")
                 ),
                 "requirements files must not include themselves; remove the -r/-c line that \
@@ -358,10 +361,10 @@ impl Parser<'_> {
         constraint: bool,
     ) -> anyhow::Result<()> {
         let (args, options) = break_args_options(line);
-        let Some(tokens) = shell_split(&options) else {
+        let Some(tokens) = shell::split(&options) else {
             return Err(failure(
                 location,
-                format!("cannot split the options `{}`", shown(&options)),
+                format!("cannot split the options `{}`", redact::text(&options)),
                 "close the quote, or remove the trailing backslash",
             ));
         };
@@ -373,7 +376,7 @@ impl Parser<'_> {
                 location,
                 format!(
                     "`{}` is an editable install, which cannot be locked with hashes",
-                    shown(line)
+                    redact::text(line)
                 ),
                 "publish the package to an index, or install it in a later Dockerfile step",
             ));
@@ -383,8 +386,8 @@ impl Parser<'_> {
                 location,
                 format!(
                     "unexpected `{}` after the options of `{}` (pip would ignore it)",
-                    shown(word),
-                    shown(line)
+                    redact::text(word),
+                    redact::text(line)
                 ),
                 "put each requirement on a line of its own, before its --hash options",
             ));
@@ -416,7 +419,7 @@ impl Parser<'_> {
                             "`{}` on the requirement line `{}` would be ignored by pip: only \
                              --hash and --config-settings apply to a single requirement",
                             option.kind.name(),
-                            shown(args.trim())
+                            redact::text(args.trim())
                         ),
                         format!("put `{}` on a line of its own", option.kind.name()),
                     ));
@@ -429,11 +432,11 @@ impl Parser<'_> {
                 location,
                 format!(
                     "the constraint `{}` has extras, which pip does not allow in constraints",
-                    shown(args.trim())
+                    redact::text(args.trim())
                 ),
                 format!(
                     "constrain the package without extras: `{}`",
-                    shown(&without_extras(&requirement))
+                    redact::text(&without_extras(&requirement))
                 ),
             ));
         }
@@ -462,7 +465,7 @@ impl Parser<'_> {
                 location,
                 format!(
                     "`{}` has --hash but no requirement (pip would ignore the hash)",
-                    shown(line)
+                    redact::text(line)
                 ),
                 "put --hash on the same line as the requirement it checks; end lines with `\\` \
                  to continue a long line",
@@ -478,7 +481,7 @@ impl Parser<'_> {
                 format!(
                     "`{}` combines -r/-c with other options; pip would read only the first file \
                      and ignore the rest of the line",
-                    shown(line)
+                    redact::text(line)
                 ),
                 "put each -r, -c and option on a line of its own",
             ));
@@ -544,7 +547,7 @@ impl Parser<'_> {
                     format!(
                         "`{}` is a remote requirements file, which envlock does not fetch: its \
                          content could change between locks",
-                        shown(&directive)
+                        redact::text(&directive)
                     ),
                     "download it, keep the copy next to this file, and include it by path",
                 ));
@@ -554,7 +557,7 @@ impl Parser<'_> {
                 _ => {
                     return Err(failure(
                         location,
-                        format!("`{}` is not a usable file: URL", shown(&directive)),
+                        format!("`{}` is not a usable file: URL", redact::text(&directive)),
                         "include the file by path instead",
                     ));
                 }
@@ -612,9 +615,9 @@ impl Parser<'_> {
                     location,
                     format!(
                         "`{}` in `{} {}` is not a package name",
-                        shown(item),
+                        redact::text(item),
                         option.kind.name(),
-                        shown(value)
+                        redact::text(value)
                     ),
                     "give `:all:`, `:none:` or package names separated by commas, without spaces",
                 ));
@@ -797,7 +800,7 @@ fn long_option(name: &str, location: &Location) -> anyhow::Result<Kind> {
                 location,
                 format!(
                     "`--{}` is ambiguous: it could be {}",
-                    shown(name),
+                    redact::text(name),
                     names.join(", ")
                 ),
                 "spell the option out in full",
@@ -809,7 +812,10 @@ fn long_option(name: &str, location: &Location) -> anyhow::Result<Kind> {
 fn unknown_option(option: &str, location: &Location) -> anyhow::Error {
     failure(
         location,
-        format!("unknown option `{}` in a requirements file", shown(option)),
+        format!(
+            "unknown option `{}` in a requirements file",
+            redact::text(option)
+        ),
         "requirements files take -r, -c, -i/--index-url, --extra-index-url, -f/--find-links, \
          --pre, --only-binary, --no-binary, --prefer-binary, --no-index, --trusted-host, \
          --use-feature, --require-hashes, and --hash/--config-settings after a requirement; \
@@ -832,7 +838,7 @@ fn parse_hash(option: &Given, location: &Location) -> anyhow::Result<String> {
     let Some((algorithm, digest)) = value.split_once(':') else {
         return Err(failure(
             location,
-            format!("`--hash {}` has no algorithm", shown(value)),
+            format!("`--hash {}` has no algorithm", redact::text(value)),
             "write the hash as `--hash=sha256:<hex digest>`",
         ));
     };
@@ -845,8 +851,8 @@ fn parse_hash(option: &Given, location: &Location) -> anyhow::Result<String> {
                 location,
                 format!(
                     "`--hash {}` uses `{}`, which pip does not accept",
-                    shown(value),
-                    shown(algorithm)
+                    redact::text(value),
+                    redact::text(algorithm)
                 ),
                 "use sha256, sha384 or sha512, e.g. `--hash=sha256:<hex digest>`",
             ));
@@ -857,7 +863,7 @@ fn parse_hash(option: &Given, location: &Location) -> anyhow::Result<String> {
             location,
             format!(
                 "`--hash {}` is not a {algorithm} digest: expected {length} hex digits",
-                shown(value)
+                redact::text(value)
             ),
             "copy the digest again, e.g. from `pip hash FILE` or the index's file listing",
         ));
@@ -870,7 +876,10 @@ fn check_config_settings(option: &Given, location: &Location) -> anyhow::Result<
     if !value.contains('=') {
         return Err(failure(
             location,
-            format!("`--config-settings {}` is not KEY=VALUE", shown(value)),
+            format!(
+                "`--config-settings {}` is not KEY=VALUE",
+                redact::text(value)
+            ),
             "write `--config-settings KEY=VALUE`",
         ));
     }
@@ -883,7 +892,11 @@ fn index_url(option: &Given, location: &Location) -> anyhow::Result<Url> {
         Ok(url) if url.has_host() || url.scheme() == "file" => Ok(url),
         Ok(_) => Err(failure(
             location,
-            format!("`{} {}` has no host", option.kind.name(), shown(value)),
+            format!(
+                "`{} {}` has no host",
+                option.kind.name(),
+                redact::text(value)
+            ),
             "give an absolute URL such as https://pypi.org/simple",
         )),
         Err(error) => Err(failure(
@@ -891,7 +904,7 @@ fn index_url(option: &Given, location: &Location) -> anyhow::Result<Url> {
             format!(
                 "`{} {}` is not a URL: {error}",
                 option.kind.name(),
-                shown(value)
+                redact::text(value)
             ),
             "give an absolute URL such as https://pypi.org/simple",
         )),
@@ -944,7 +957,7 @@ fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_r
                 }
                 return Err(failure(
                     location,
-                    format!("`{}` has an invalid URL: {url_error}", shown(text)),
+                    format!("`{}` has an invalid URL: {url_error}", redact::text(text)),
                     "write `name @ https://…/name-1.0-py3-none-any.whl`",
                 ));
             }
@@ -961,8 +974,8 @@ fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_r
                 location,
                 format!(
                     "`{}` is not a valid requirement: {}",
-                    shown(text),
-                    shown(&error.message.to_string())
+                    redact::text(text),
+                    redact::text(&error.message.to_string())
                 ),
                 hint,
             ));
@@ -1003,7 +1016,7 @@ fn check_direct_url(url: &Url, location: &Location, text: &str) -> anyhow::Resul
             format!(
                 "`{}` uses a `{scheme}:` URL; only https and http URLs can be downloaded and \
                  hashed for the lock",
-                shown(text)
+                redact::text(text)
             ),
             "use an https URL to a wheel or source archive, or require the package by version \
              from an index",
@@ -1019,7 +1032,7 @@ fn check_direct_url(url: &Url, location: &Location, text: &str) -> anyhow::Resul
             format!(
                 "`{}` does not point to a wheel or source archive, so there is no single file \
                  to hash",
-                shown(text)
+                redact::text(text)
             ),
             "use a URL ending in .whl, .tar.gz or .zip, or require the package by version from \
              an index",
@@ -1034,7 +1047,7 @@ fn reject_local(location: &Location, text: &str) -> anyhow::Error {
         format!(
             "`{}` is a local path, which cannot be locked reproducibly: the lock records where \
              to download each package and its hash, and a path on this machine is neither",
-            shown(text)
+            redact::text(text)
         ),
         "publish the package to an index and require it by name and version, or install it in \
          a later Dockerfile step",
@@ -1047,7 +1060,7 @@ fn reject_vcs(location: &Location, text: &str) -> anyhow::Error {
         format!(
             "`{}` is a version-control URL, which cannot be locked with hashes: a checkout is \
              not a file with a fixed hash",
-            shown(text)
+            redact::text(text)
         ),
         "require a released version from an index, point at a wheel or source archive \
          (`name @ https://…/name-1.0.tar.gz`), or install it in a later Dockerfile step",
@@ -1060,12 +1073,12 @@ fn reject_unnamed_url(location: &Location, text: &str, url: &str) -> anyhow::Err
         format!(
             "`{}` is a URL without a package name, which cannot be locked: the resolver needs \
              the name to match it against the other requirements",
-            shown(text)
+            redact::text(text)
         ),
         format!(
             "name the package: `{} @ {}`",
             name_from_url(url).unwrap_or_else(|| "NAME".to_string()),
-            shown(url)
+            redact::text(url)
         ),
     )
 }
@@ -1297,58 +1310,6 @@ fn break_args_options(line: &str) -> (String, String) {
     )
 }
 
-/// Python's `shlex.split` (POSIX mode, no comments); `None` on an open quote or a trailing `\`.
-fn shell_split(text: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\r' | '\n' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => word.push(c),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.peek()? {
-                            '"' | '\\' => word.push(chars.next()?),
-                            _ => word.push('\\'),
-                        },
-                        c => word.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                word.push(chars.next()?);
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Some(words)
-}
-
 fn failure(
     location: &Location,
     message: impl fmt::Display,
@@ -1363,51 +1324,6 @@ fn dir_shown(file: &Path) -> String {
     match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
         _ => ".".to_string(),
-    }
-}
-
-/// User text for a message, with the credentials of every URL in it removed.
-fn shown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(separator) = rest.find("://") {
-        // The scheme runs back from `://` over scheme characters.
-        let start = rest[..separator]
-            .char_indices()
-            .rev()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |(index, c)| index + c.len_utf8());
-        let end = rest[separator..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
-            .map_or(rest.len(), |offset| separator + offset);
-        out.push_str(&rest[..start]);
-        out.push_str(&redact_url(&rest[start..end]));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// [`crate::conda::redact`], and by hand for what it cannot parse: the user info goes.
-fn redact_url(url: &str) -> String {
-    let redacted = crate::conda::redact(url);
-    if redacted != url {
-        return redacted;
-    }
-    let Some(separator) = url.find("://") else {
-        return redacted;
-    };
-    let authority_start = separator + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |offset| authority_start + offset);
-    match url[authority_start..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}{}",
-            &url[..authority_start],
-            &url[authority_start + at + 1..]
-        ),
-        None => redacted,
     }
 }
 
@@ -1456,18 +1372,18 @@ mod tests {
             &self,
             name: &str,
             env: &dyn Fn(&str) -> Option<String>,
-        ) -> anyhow::Result<PipSpec> {
-            let mut spec = PipSpec::default();
+        ) -> anyhow::Result<PipInputs> {
+            let mut spec = PipInputs::default();
             spec.add_file(&self.path(name), env)?;
             Ok(spec)
         }
     }
 
-    fn parse_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<PipSpec> {
+    fn parse_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<PipInputs> {
         Tree::new(&[("requirements.txt", text)]).parse("requirements.txt", env)
     }
 
-    fn parse(text: &str) -> PipSpec {
+    fn parse(text: &str) -> PipInputs {
         parse_with(text, &no_env).unwrap()
     }
 
@@ -1783,7 +1699,7 @@ mod tests {
     #[test]
     fn missing_top_level_file_is_a_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let err = PipSpec::default()
+        let err = PipInputs::default()
             .add_file(&dir.path().join("missing.txt"), &no_env)
             .unwrap_err();
         let failure = err.downcast_ref::<Failure>().unwrap();
@@ -2342,16 +2258,16 @@ mod tests {
     #[test]
     fn shown_redacts_urls_inside_text() {
         assert_eq!(
-            shown("a --index-url=https://u:p@h.example/simple b"),
+            redact::text("a --index-url=https://u:p@h.example/simple b"),
             "a --index-url=https://h.example/simple b"
         );
-        assert_eq!(shown("x@https://u:p@h/y.whl;"), "x@https://h/y.whl;");
-        assert_eq!(shown("no urls here"), "no urls here");
+        assert_eq!(redact::text("x@https://u:p@h/y.whl;"), "x@https://h/y.whl;");
+        assert_eq!(redact::text("no urls here"), "no urls here");
         // Unparseable URLs lose their user info by hand.
-        assert_eq!(shown("https://u:p@[bad/x"), "https://[bad/x");
+        assert_eq!(redact::text("https://u:p@[bad/x"), "https://[bad/x");
         // A credential-free URL keeps its spelling.
         assert_eq!(
-            shown("https://h.example/simple"),
+            redact::text("https://h.example/simple"),
             "https://h.example/simple"
         );
     }
@@ -2381,7 +2297,7 @@ mod tests {
             ("requests  # comment".to_string(), at(&yml, 16, 7)),
         ];
         let env = env_of(&[("EXTRA", "https://extra.example/simple")]);
-        let mut spec = PipSpec::default();
+        let mut spec = PipInputs::default();
         spec.add_lines(&lines, &tree.path("envs"), &env).unwrap();
         assert_eq!(
             names(&spec.requirements),
@@ -2411,7 +2327,7 @@ mod tests {
             ("flask".to_string(), at(&yml, 10, 5)),
             ("-e .".to_string(), at(&yml, 11, 7)),
         ];
-        let err = PipSpec::default()
+        let err = PipInputs::default()
             .add_lines(&lines, Path::new("."), &no_env)
             .unwrap_err();
         let failure = err.downcast_ref::<Failure>().unwrap();
@@ -2429,7 +2345,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let yml = dir.path().join("environment.yml");
         let lines = vec![("-r missing.txt".to_string(), at(&yml, 9, 7))];
-        let err = PipSpec::default()
+        let err = PipInputs::default()
             .add_lines(&lines, dir.path(), &no_env)
             .unwrap_err();
         let failure = err.downcast_ref::<Failure>().unwrap();
@@ -2446,7 +2362,7 @@ mod tests {
     #[test]
     fn add_file_and_add_lines_accumulate() {
         let tree = Tree::new(&[("requirements.txt", "--pre\nflask\n")]);
-        let mut spec = PipSpec::default();
+        let mut spec = PipInputs::default();
         spec.add_file(&tree.path("requirements.txt"), &no_env)
             .unwrap();
         let lines = vec![("numpy".to_string(), at(Path::new("environment.yml"), 3, 5))];
@@ -2475,16 +2391,5 @@ mod tests {
             break_args_options("foo"),
             ("foo".to_string(), String::new())
         );
-    }
-
-    #[test]
-    fn shell_split_like_python_shlex() {
-        assert_eq!(
-            shell_split(r#"--a "b c" 'd e' f\ g "h\"i" "j\k""#).unwrap(),
-            ["--a", "b c", "d e", "f g", "h\"i", "j\\k"]
-        );
-        assert_eq!(shell_split("\"\"").unwrap(), [""]);
-        assert!(shell_split("'open").is_none());
-        assert!(shell_split("trailing\\").is_none());
     }
 }

@@ -38,7 +38,7 @@ impl std::error::Error for Failure {}
 /// Shorthand for `Err(Failure::new(..).into())`.
 macro_rules! fail {
     ($($arg:tt)*) => {
-        return Err($crate::error::Failure::new(format!($($arg)*)).into())
+        return Err($crate::util::error::Failure::new(format!($($arg)*)).into())
     };
 }
 pub(crate) use fail;

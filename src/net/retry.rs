@@ -1,29 +1,6 @@
-//! The one HTTP client envlock uses, for conda channels now and PyPI indexes later.
-//!
-//! TLS trusts the operating system's certificate store (through rustls-platform-verifier), which
-//! also honours `SSL_CERT_FILE` and `SSL_CERT_DIR`, so TLS-intercepting corporate proxies work
-//! once their CA is installed. `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured.
-//! Retries with exponential backoff happen in the repodata gateway, which owns the requests.
+//! Retries with exponential backoff for every request envlock makes.
 
 use std::time::Duration;
-
-use anyhow::{Context, Result};
-
-pub fn client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("envlock/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(120))
-        .build()
-        .context("could not set up the HTTP client (TLS certificate store)")
-}
-
-/// `client` with [`Retry`] in front: for requests that do not go through the conda gateway.
-pub fn with_retries(client: reqwest::Client) -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(client)
-        .with(Retry)
-        .build()
-}
 
 /// Retries requests that failed to connect or got a 5xx/429 answer, with exponential backoff
 /// (0.2 s, 0.4 s, 0.8 s, jittered). The gateway retries some fetches itself but not all (the
@@ -86,7 +63,7 @@ fn log_retry(url: &reqwest::Url, retries: u32, wait: Duration) {
     if std::env::var_os("ENVLOCK_DEBUG_HTTP").is_some() {
         eprintln!(
             "retrying {} in {:.1}s (attempt {})",
-            crate::conda::redact(url.as_str()),
+            crate::util::redact::url_text(url.as_str()),
             wait.as_secs_f64(),
             retries + 2
         );

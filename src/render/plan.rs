@@ -1,37 +1,27 @@
-//! `envlock dockerfile`: lock → Dockerfile and the files it copies. Never solves.
-//!
-//! The base image is, in order: `--base`, the base recorded in the lockfile by an earlier run
-//! (so rebuilds stay on it), or the flavor's default. A base given without a digest is pinned
-//! through its registry, and the pinned base is recorded in the lockfile so `envlock check` can
-//! see it. Every file is written to a temporary file and renamed into place.
+//! The plan of an image: which base, and every file `envlock dockerfile` writes, rendered in
+//! memory from the lock and the options. Pure: pinning the base and writing files is
+//! [`crate::commands::dockerfile`]'s work, and `check` renders the same plan to compare.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use super::{
+    ExplicitHash,
+    dockerfile::{self, CONDA_PREFIX, Entrypoint, Flavor, Preset},
+};
 use crate::{
-    error::Failure,
-    http, lock,
-    oci::{self, ImageRef},
-    render::{
-        self, ExplicitHash,
-        dockerfile::{self, CONDA_PREFIX, Entrypoint, Flavor, Preset},
-    },
+    lock::{META_BASE, META_FLAVOR, META_OPTIONS},
+    net::oci::ImageRef,
+    util::{error::Failure, fs::relative_to, shell},
 };
 
 /// conda-forge's miniforge3 image, as a multi-platform index digest.
 pub const DEFAULT_CONDA_BASE: &str = "condaforge/miniforge3:25.3.1-0@sha256:1e65803d646bf8503728001dddb5756f3e8235e0883c19b5a5ad1da85cff0905";
-/// The lock metadata `envlock dockerfile` owns; `resolve` carries it over.
-pub const META_PREFIX: &str = "envlock.docker.";
-pub const META_BASE: &str = "envlock.docker.base";
-pub const META_FLAVOR: &str = "envlock.docker.flavor";
-/// The options of the last `envlock dockerfile` run (JSON), so `envlock check` can render what
-/// it would render and compare.
-pub const META_OPTIONS: &str = "envlock.docker.options";
 
 /// What [`META_OPTIONS`] holds: everything besides the lock that decides the rendered files.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct OptionsRecord {
+pub struct OptionsRecord {
     /// The Dockerfile, relative to the lockfile's directory.
     output: String,
     dir: String,
@@ -45,10 +35,10 @@ struct OptionsRecord {
 }
 
 impl DockerfileRequest {
-    fn record(&self) -> OptionsRecord {
+    pub fn record(&self) -> OptionsRecord {
         let lock_dir = self.lockfile.parent().unwrap_or(Path::new(""));
         OptionsRecord {
-            output: lock::relative_to(&self.output, lock_dir),
+            output: relative_to(&self.output, lock_dir),
             dir: self.dir.clone(),
             flavor: flavor_name(self.flavor).into(),
             preset: match self.preset {
@@ -138,12 +128,6 @@ pub struct DockerfileRequest {
     pub explicit_hash: ExplicitHash,
 }
 
-pub struct DockerfileOutcome {
-    pub written: Vec<PathBuf>,
-    pub base: ImageRef,
-    pub warnings: Vec<String>,
-}
-
 /// One rendered file: where it goes and what it holds.
 pub struct RenderedFile {
     pub path: PathBuf,
@@ -152,7 +136,7 @@ pub struct RenderedFile {
     pub keep_existing: bool,
 }
 
-fn flavor_name(f: Flavor) -> &'static str {
+pub fn flavor_name(f: Flavor) -> &'static str {
     match f {
         Flavor::Conda => "conda",
         Flavor::Venv => "venv",
@@ -250,111 +234,29 @@ pub fn render_all(
         if request.flavor == Flavor::Conda {
             files.push(RenderedFile {
                 path: dir.join(format!("conda-{platform}.txt")),
-                text: render::explicit(lock, platform, &lockfile_name, request.explicit_hash),
+                text: super::explicit(lock, platform, &lockfile_name, request.explicit_hash),
                 keep_existing: false,
             });
         }
         files.push(RenderedFile {
             path: dir.join(format!("pip-{platform}.txt")),
-            text: render::pip_requirements(lock, platform, &lockfile_name),
+            text: super::pip_requirements(lock, platform, &lockfile_name),
             keep_existing: false,
         });
     }
     if request.flavor == Flavor::Conda {
         files.push(RenderedFile {
             path: dir.join("entrypoint.sh"),
-            text: render::entrypoint(lock, &lockfile_name, CONDA_PREFIX),
+            text: super::entrypoint(lock, &lockfile_name, CONDA_PREFIX),
             keep_existing: false,
         });
     }
     files.push(RenderedFile {
         path: context.join(".dockerignore"),
-        text: render::dockerignore(lock, &lockfile_name),
+        text: super::dockerignore(lock, &lockfile_name),
         keep_existing: true,
     });
     Ok(files)
-}
-
-/// Renders and writes everything for `lock`, read by the caller from `request.lockfile`.
-pub async fn dockerfile(
-    request: DockerfileRequest,
-    mut lock: rattler_conda_lock::LockFile,
-) -> Result<DockerfileOutcome> {
-    let base = choose_base(&lock, &request)?;
-    let base = if base.digest.is_some() {
-        base
-    } else {
-        oci::pin(&http::with_retries(http::client()?), base).await?
-    };
-    let files = render_all(&lock, &request, &base)?;
-
-    let mut warnings = Vec::new();
-    if let Some(missing) =
-        dockerfile::missing_preset_package(&lock, request.preset, request.cmd.is_some())
-    {
-        warnings.push(format!(
-            "the preset runs {missing}, which {} does not lock; add it to the inputs and run `envlock resolve`",
-            request.lockfile.display()
-        ));
-    }
-
-    let mut written = Vec::new();
-    for file in &files {
-        if file.keep_existing && file.path.exists() {
-            continue;
-        }
-        if let Some(parent) = file.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        lock::write_atomic(&file.path, file.text.as_bytes())?;
-        written.push(file.path.clone());
-    }
-    remove_stale(&files, &request)?;
-
-    // Record the base (so rebuilds stay on it) and the options (so `check` can render what this
-    // run rendered). The lock is rewritten only when they change.
-    let custom = lock
-        .metadata
-        .custom_metadata
-        .get_or_insert_with(Default::default);
-    let record = [
-        (META_BASE, base.to_string()),
-        (META_FLAVOR, flavor_name(request.flavor).to_string()),
-        (META_OPTIONS, serde_json::to_string(&request.record())?),
-    ];
-    if record.iter().any(|(k, v)| custom.get(*k) != Some(v)) {
-        for (k, v) in record {
-            custom.insert(k.to_string(), v);
-        }
-        lock::write(&lock, &request.lockfile)?;
-    }
-    Ok(DockerfileOutcome {
-        written,
-        base,
-        warnings,
-    })
-}
-
-/// Removes generated files of platforms the lock no longer has (only envlock's own names).
-fn remove_stale(files: &[RenderedFile], request: &DockerfileRequest) -> Result<()> {
-    let context = request.output.parent().unwrap_or(Path::new(""));
-    let dir = context.join(&request.dir);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Only files envlock itself wrote: one of its names, starting with its header.
-        let ours = ["linux-64", "linux-aarch64", "linux-ppc64le"]
-            .iter()
-            .any(|p| name == format!("conda-{p}.txt") || name == format!("pip-{p}.txt"))
-            && std::fs::read_to_string(entry.path())
-                .is_ok_and(|t| t.starts_with("# Generated by envlock"));
-        if ours && !files.iter().any(|f| f.path == entry.path()) {
-            std::fs::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
 }
 
 /// `--cmd`: a JSON array (`["gunicorn", "app:app"]`) or a command line split like a shell would
@@ -368,7 +270,7 @@ pub fn parse_cmd(text: &str) -> Result<Vec<String>> {
             ))
         })?
     } else {
-        split_words(trimmed)
+        shell::split(trimmed)
             .ok_or_else(|| Failure::new(format!("--cmd {text:?} has an unclosed quote")))?
     };
     if words.is_empty() {
@@ -377,54 +279,6 @@ pub fn parse_cmd(text: &str) -> Result<Vec<String>> {
             .into());
     }
     Ok(words)
-}
-
-fn split_words(text: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => current.push(c),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => current.push(chars.next()?),
-                        c => current.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                current.push(chars.next()?);
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                current.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    Some(words)
 }
 
 #[cfg(test)]
@@ -498,6 +352,12 @@ mod tests {
         assert_eq!(
             parse_cmd(r#"echo "a \"b\"" c\ d"#).unwrap(),
             ["echo", "a \"b\"", "c d"]
+        );
+        // As a shell (and pip's option splitter): a backslash in double quotes stays unless it
+        // escapes `"`, `\\`, `$` or a backquote.
+        assert_eq!(
+            parse_cmd(r#"python -c "print('\n')""#).unwrap(),
+            ["python", "-c", "print('\\n')"]
         );
         assert!(parse_cmd("echo 'open").is_err());
         assert!(parse_cmd("   ").is_err());

@@ -1,4 +1,5 @@
-//! Inputs → one normalized [`Spec`].
+//! The first stage: input files → one normalized [`Inputs`], and with the command line's options
+//! → [`Prepared`] (see [`prepare`]).
 //!
 //! Supported: conda `environment.yml` files in full: `name`, `channels` (names, URLs, paths,
 //! `defaults`, `nodefaults`), `dependencies` as conda match specs, the `pip:` sub-list (kept
@@ -7,7 +8,7 @@
 //! Unknown top-level keys produce a warning, not an error.
 //!
 //! pip requirements files (any input not named `*.yml`/`*.yaml`) and `pip:` sections are parsed
-//! by [`requirements`] into one [`PipSpec`].
+//! by [`requirements`] into one [`PipInputs`].
 //!
 //! The YAML model is rattler's [`EnvironmentYaml`]; this module adds what it does not keep:
 //! source locations for every dependency (for errors and drift findings), `platforms:`, and
@@ -23,11 +24,15 @@ use rattler_conda_types::{
     EnvironmentYaml, MatchSpec, MatchSpecOrSubSection, NamedChannelOrUrl, Subdir,
 };
 
-use crate::error::{Failure, fail};
+use crate::util::error::{Failure, fail};
 
+pub mod channels;
+pub mod prepare;
 pub mod requirements;
+pub mod target;
 
-pub use requirements::PipSpec;
+pub use prepare::{InputOptions, Prepared, prepare};
+pub use requirements::PipInputs;
 
 /// A position in an input file, 1-based, printed as `file:line:column`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +57,7 @@ pub struct CondaDependency {
 
 /// Everything envlock needs to know about the inputs, from every input file combined.
 #[derive(Debug, Clone, Default)]
-pub struct Spec {
+pub struct Inputs {
     /// The input files, as given.
     pub sources: Vec<PathBuf>,
     pub name: Option<String>,
@@ -61,7 +66,7 @@ pub struct Spec {
     pub channels: Vec<NamedChannelOrUrl>,
     pub conda: Vec<CondaDependency>,
     /// The pip requirements of all `pip:` sections and requirements files.
-    pub pypi: PipSpec,
+    pub pypi: PipInputs,
     /// Target platforms named in the inputs (conda-lock's `platforms:` key), in order.
     pub platforms: Vec<Subdir>,
     /// `variables:` from environment.yml; recorded, never applied to the solve.
@@ -106,10 +111,10 @@ pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
     .into())
 }
 
-impl Spec {
+impl Inputs {
     /// Reads and combines the given input files, in order.
-    pub fn load(paths: &[PathBuf]) -> Result<Spec> {
-        let mut spec = Spec::default();
+    pub fn load(paths: &[PathBuf]) -> Result<Inputs> {
+        let mut spec = Inputs::default();
         for path in paths {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("could not read {}", path.display()))?;
@@ -344,8 +349,8 @@ impl Outline {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Spec> {
-        let mut spec = Spec::default();
+    fn parse(text: &str) -> Result<Inputs> {
+        let mut spec = Inputs::default();
         spec.add_environment_yaml(Path::new("environment.yml"), text)?;
         Ok(spec)
     }

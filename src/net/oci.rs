@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use reqwest::{StatusCode, header};
 use reqwest_middleware::ClientWithMiddleware;
 
-use crate::{conda::redact, error::Failure};
+use crate::util::{error::Failure, redact};
 
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json, \
@@ -158,7 +158,7 @@ async fn fetch_digest(client: &ClientWithMiddleware, url: &str) -> Result<String
     };
     let mut response = send(None)
         .await
-        .with_context(|| format!("{} is unreachable", redact(url)))?;
+        .with_context(|| format!("{} is unreachable", redact::url_text(url)))?;
     if response.status() == StatusCode::UNAUTHORIZED {
         let challenge = response
             .headers()
@@ -169,10 +169,10 @@ async fn fetch_digest(client: &ClientWithMiddleware, url: &str) -> Result<String
         let token = anonymous_token(client, &challenge).await?;
         response = send(Some(token))
             .await
-            .with_context(|| format!("{} is unreachable", redact(url)))?;
+            .with_context(|| format!("{} is unreachable", redact::url_text(url)))?;
     }
     if !response.status().is_success() {
-        bail!("{} answered {}", redact(url), response.status());
+        bail!("{} answered {}", redact::url_text(url), response.status());
     }
     let digest = response
         .headers()
@@ -209,11 +209,11 @@ async fn anonymous_token(client: &ClientWithMiddleware, challenge: &str) -> Resu
         .query(&query)
         .send()
         .await
-        .with_context(|| format!("{} is unreachable", redact(&realm)))?;
+        .with_context(|| format!("{} is unreachable", redact::url_text(&realm)))?;
     if !response.status().is_success() {
         bail!(
             "the token service {} answered {}",
-            redact(&realm),
+            redact::url_text(&realm),
             response.status()
         );
     }

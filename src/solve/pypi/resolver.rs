@@ -37,8 +37,8 @@ use super::{
     tags::Target,
 };
 use crate::{
-    error::Failure,
-    spec::requirements::{BinaryChoice, PipRequirement},
+    inputs::requirements::{BinaryChoice, PipRequirement},
+    util::error::Failure,
 };
 
 /// A node of the resolution graph.
@@ -155,7 +155,7 @@ pub async fn resolve(
             return Err(Failure::new(format!(
                 "{}: the constraint `{}` excludes {} {installed}, which the conda solve installs for {}",
                 c.location,
-                crate::conda::redact_all(&c.requirement.to_string()),
+                crate::util::redact::text(&c.requirement.to_string()),
                 c.requirement.name,
                 target.platform()
             ))
@@ -435,7 +435,7 @@ impl Provider {
                 return Err(ProviderError::msg(format!(
                     "`{}` depends on a direct URL ({}), which envlock cannot lock yet",
                     r.name,
-                    crate::conda::redact(url.to_string().as_str())
+                    crate::util::redact::url_text(url.to_string().as_str())
                 )));
             }
             let mut range = range_of(&r);

@@ -16,7 +16,7 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use rattler_conda_types::RepoDataRecord;
 
-use crate::error::Failure;
+use crate::util::error::Failure;
 
 /// conda name → PyPI name, for packages where they differ.
 const BUILTIN: &[(&str, &str)] = &[

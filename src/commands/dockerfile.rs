@@ -1,0 +1,240 @@
+//! `envlock dockerfile`: lock → Dockerfile and the files it copies. Never solves.
+//!
+//! The base image is, in order: `--base`, the base recorded in the lockfile by an earlier run
+//! (so rebuilds stay on it), or the flavor's default. A base given without a digest is pinned
+//! through its registry, and the pinned base is recorded in the lockfile so `envlock check` can
+//! see it. Every file is written to a temporary file and renamed into place.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::{
+    check::{self, Report},
+    inputs::InputOptions,
+    lock::{self, META_BASE, META_FLAVOR, META_OPTIONS},
+    net::{
+        self,
+        oci::{self, ImageRef},
+    },
+    render::{
+        ExplicitHash,
+        dockerfile::{self, Entrypoint, Flavor, Preset},
+        plan::{DockerfileRequest, RenderedFile, choose_base, flavor_name, render_all},
+    },
+    util::fs::write_atomic,
+};
+
+/// What the command line gives `envlock dockerfile`. Options left `None` (or empty) keep the
+/// values the last run recorded in the lock, so a plain re-run renders the same image; `reset`
+/// drops the recorded values; what is recorded nowhere takes the default.
+#[derive(Debug, Clone, Default)]
+pub struct DockerfileFlags {
+    /// The lockfile to render from.
+    pub lockfile: PathBuf,
+    /// Where the Dockerfile goes [default: `Dockerfile`].
+    pub output: Option<PathBuf>,
+    /// The directory beside it for the files it copies [default: `envlock`].
+    pub dir: Option<String>,
+    /// The base image; a tag is pinned to its digest.
+    pub base: Option<String>,
+    /// [default: conda].
+    pub flavor: Option<Flavor>,
+    /// [default: python].
+    pub preset: Option<Preset>,
+    /// The command, overriding the preset's.
+    pub cmd: Option<String>,
+    /// Ports to EXPOSE, overriding the preset's.
+    pub ports: Vec<u16>,
+    /// Commands run in the env after the install.
+    pub run: Vec<String>,
+    /// [default: tini].
+    pub entrypoint: Option<Entrypoint>,
+    /// [default: sha256].
+    pub explicit_hash: Option<ExplicitHash>,
+    /// Ignore the recorded options.
+    pub reset: bool,
+    /// Refuse a lock that no longer satisfies the inputs found beside it.
+    pub locked: bool,
+}
+
+/// What `envlock dockerfile` did.
+pub enum Rendered {
+    /// `--locked` and the lock no longer satisfies the inputs: nothing was written.
+    Stale(Report),
+    /// The files were written.
+    Written(DockerfileOutcome),
+}
+
+/// `envlock dockerfile`: `--locked` check, then the request from the flags and the recorded
+/// options, then [`dockerfile`].
+pub async fn run(flags: DockerfileFlags) -> Result<Rendered> {
+    if flags.locked {
+        // The inputs are found as `envlock check` finds them (./environment.yml, ...).
+        let options = InputOptions {
+            lockfile: Some(flags.lockfile.clone()),
+            ..InputOptions::default()
+        };
+        let report = crate::commands::check::check(&options)?;
+        // `dockerfile` is not given resolve's options (-p, --exclude-newer, ...): judge the lock
+        // against the inputs, not against option defaults.
+        let stale: Vec<_> = report
+            .findings
+            .into_iter()
+            .filter(|f| f.fix == check::Fix::Resolve && !f.about_options)
+            .collect();
+        if !stale.is_empty() {
+            return Ok(Rendered::Stale(Report {
+                lockfile: report.lockfile,
+                findings: stale,
+            }));
+        }
+    }
+    let lock = lock::read(&flags.lockfile)?;
+    let request = request(flags, &lock)?;
+    Ok(Rendered::Written(dockerfile(request, lock).await?))
+}
+
+/// The request `flags` make, with the options recorded in `lock` for what they leave out.
+fn request(
+    flags: DockerfileFlags,
+    lock: &rattler_conda_lock::LockFile,
+) -> Result<DockerfileRequest> {
+    let recorded = if flags.reset {
+        None
+    } else {
+        DockerfileRequest::recorded(lock, &flags.lockfile)?
+    };
+    let recorded = recorded.as_ref();
+    let or_recorded = |list: Vec<String>, get: fn(&DockerfileRequest) -> &Vec<String>| {
+        if list.is_empty() {
+            recorded.map(|r| get(r).clone()).unwrap_or_default()
+        } else {
+            list
+        }
+    };
+    Ok(DockerfileRequest {
+        output: flags
+            .output
+            .or_else(|| recorded.map(|r| r.output.clone()))
+            .unwrap_or_else(|| PathBuf::from("Dockerfile")),
+        dir: flags
+            .dir
+            .or_else(|| recorded.map(|r| r.dir.clone()))
+            .unwrap_or_else(|| "envlock".to_string()),
+        base: flags.base,
+        flavor: flags
+            .flavor
+            .or(recorded.map(|r| r.flavor))
+            .unwrap_or(Flavor::Conda),
+        preset: flags
+            .preset
+            .or(recorded.map(|r| r.preset))
+            .unwrap_or(Preset::Python),
+        cmd: flags.cmd.or_else(|| recorded.and_then(|r| r.cmd.clone())),
+        ports: if flags.ports.is_empty() {
+            recorded.map(|r| r.ports.clone()).unwrap_or_default()
+        } else {
+            flags.ports
+        },
+        run: or_recorded(flags.run, |r| &r.run),
+        entrypoint: flags
+            .entrypoint
+            .or(recorded.map(|r| r.entrypoint))
+            .unwrap_or(Entrypoint::Tini),
+        explicit_hash: flags
+            .explicit_hash
+            .or(recorded.map(|r| r.explicit_hash))
+            .unwrap_or(ExplicitHash::Sha256),
+        lockfile: flags.lockfile,
+    })
+}
+
+/// What [`dockerfile`] wrote.
+pub struct DockerfileOutcome {
+    pub written: Vec<PathBuf>,
+    pub base: ImageRef,
+    pub warnings: Vec<String>,
+}
+
+/// Renders and writes everything for `lock`, read by the caller from `request.lockfile`.
+pub async fn dockerfile(
+    request: DockerfileRequest,
+    mut lock: rattler_conda_lock::LockFile,
+) -> Result<DockerfileOutcome> {
+    let base = choose_base(&lock, &request)?;
+    let base = if base.digest.is_some() {
+        base
+    } else {
+        oci::pin(&net::with_retries(net::client()?), base).await?
+    };
+    let files = render_all(&lock, &request, &base)?;
+
+    let mut warnings = Vec::new();
+    if let Some(missing) =
+        dockerfile::missing_preset_package(&lock, request.preset, request.cmd.is_some())
+    {
+        warnings.push(format!(
+            "the preset runs {missing}, which {} does not lock; add it to the inputs and run `envlock resolve`",
+            request.lockfile.display()
+        ));
+    }
+
+    let mut written = Vec::new();
+    for file in &files {
+        if file.keep_existing && file.path.exists() {
+            continue;
+        }
+        if let Some(parent) = file.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_atomic(&file.path, file.text.as_bytes())?;
+        written.push(file.path.clone());
+    }
+    remove_stale(&files, &request)?;
+
+    // Record the base (so rebuilds stay on it) and the options (so `check` can render what this
+    // run rendered). The lock is rewritten only when they change.
+    let custom = lock
+        .metadata
+        .custom_metadata
+        .get_or_insert_with(Default::default);
+    let record = [
+        (META_BASE, base.to_string()),
+        (META_FLAVOR, flavor_name(request.flavor).to_string()),
+        (META_OPTIONS, serde_json::to_string(&request.record())?),
+    ];
+    if record.iter().any(|(k, v)| custom.get(*k) != Some(v)) {
+        for (k, v) in record {
+            custom.insert(k.to_string(), v);
+        }
+        lock::write(&lock, &request.lockfile)?;
+    }
+    Ok(DockerfileOutcome {
+        written,
+        base,
+        warnings,
+    })
+}
+
+/// Removes generated files of platforms the lock no longer has (only envlock's own names).
+fn remove_stale(files: &[RenderedFile], request: &DockerfileRequest) -> Result<()> {
+    let context = request.output.parent().unwrap_or(Path::new(""));
+    let dir = context.join(&request.dir);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Only files envlock itself wrote: one of its names, starting with its header.
+        let ours = ["linux-64", "linux-aarch64", "linux-ppc64le"]
+            .iter()
+            .any(|p| name == format!("conda-{p}.txt") || name == format!("pip-{p}.txt"))
+            && std::fs::read_to_string(entry.path())
+                .is_ok_and(|t| t.starts_with("# Generated by envlock"));
+        if ours && !files.iter().any(|f| f.path == entry.path()) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! Conda solving: channels → repodata → one resolvo solve per target platform.
+//!
+//! Supported: `https://`, `http://` and `file://` channels through rattler's repodata gateway
+//! (sharded repodata and `.zst` when a channel serves them, plain `repodata.json` otherwise; an
+//! on-disk HTTP cache with revalidation), strict channel priority, highest versions,
+//! `--exclude-newer`, and virtual packages from a fixed table that never reads the host (see
+//! [`crate::inputs::target::virtual_packages`]).
+//!
+//! Not supported: conda's `custom_channels`/`custom_multichannels` settings, flexible channel
+//! priority, and `__cuda` unless it is given explicitly.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+use rattler_conda_types::{Channel, GenericVirtualPackage, MatchSpec, RepoDataRecord, Subdir};
+use rattler_repodata_gateway::{Gateway, RepoDataQueryOutput};
+use rattler_solve::{
+    ChannelPriority, ExcludeNewer, SolveError, SolveStrategy, SolverImpl, SolverTask,
+    TimestampPolicy,
+};
+use url::Url;
+
+use crate::{
+    inputs::target::virtual_packages,
+    util::{
+        error::{Failure, fail},
+        redact,
+    },
+};
+
+/// Everything one solve needs besides the specs.
+pub struct SolveOptions {
+    pub channels: Vec<Channel>,
+    pub platforms: Vec<Subdir>,
+    pub virtual_package_overrides: Vec<GenericVirtualPackage>,
+    pub exclude_newer: Option<Timestamp>,
+    /// Per platform, the URLs of records to keep when they still fit (an existing lock's): the
+    /// solver prefers them over newer versions, so re-resolving does not churn.
+    pub preferred: HashMap<Subdir, HashSet<String>>,
+}
+
+/// What one platform's solve needs.
+struct PlatformTask {
+    platform: Subdir,
+    channels: Vec<Channel>,
+    specs: Vec<MatchSpec>,
+    virtual_packages: Vec<GenericVirtualPackage>,
+    exclude_newer: Option<Timestamp>,
+    preferred: HashSet<String>,
+}
+
+/// The solution for one target platform.
+#[derive(Debug)]
+pub struct PlatformSolution {
+    pub platform: Subdir,
+    pub virtual_packages: Vec<GenericVirtualPackage>,
+    /// Sorted by package name.
+    pub records: Vec<RepoDataRecord>,
+}
+
+/// Solves `specs` for every platform. Platforms run concurrently: each fetches its repodata
+/// through the shared gateway (noarch is fetched once), then solves on a blocking thread.
+/// `reporter` hears of each platform's progress and, through the gateway, of downloads.
+pub async fn solve(
+    gateway: &Gateway,
+    specs: &[MatchSpec],
+    options: &SolveOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<Vec<PlatformSolution>> {
+    let downloads = reporter.downloads().map(RedactingReporter);
+    let tasks: Vec<_> = options
+        .platforms
+        .iter()
+        .map(|&platform| {
+            let mut query = gateway
+                .query(
+                    options.channels.iter().cloned(),
+                    [platform, Subdir::NoArch],
+                    specs.iter().cloned(),
+                )
+                .recursive(true);
+            if let Some(r) = &downloads {
+                query = query.with_reporter(r.clone());
+            }
+            reporter.platform_started(platform);
+            let task = PlatformTask {
+                platform,
+                channels: options.channels.clone(),
+                specs: specs.to_vec(),
+                virtual_packages: virtual_packages(platform, &options.virtual_package_overrides),
+                exclude_newer: options.exclude_newer,
+                preferred: options
+                    .preferred
+                    .get(&platform)
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+            let reporter = reporter.clone();
+            tokio::spawn(async move {
+                let result = async {
+                    let output = query
+                        .execute()
+                        .await
+                        .map_err(|e| repodata_error(e, platform))?;
+                    reporter.platform_solving(platform);
+                    tokio::task::spawn_blocking(move || solve_platform(task, &output))
+                        .await
+                        .context("solver thread failed")?
+                }
+                .await;
+                reporter.platform_done(platform, result.as_ref().ok().map(|s| s.records.len()));
+                result
+            })
+        })
+        .collect();
+    let mut solutions = Vec::new();
+    for task in tasks {
+        solutions.push(task.await.context("platform task failed")??);
+    }
+    Ok(solutions)
+}
+
+/// What a solve tells about its progress. Every method has an empty default, so `()` reports
+/// nothing; the command line draws spinners and download bars from it.
+pub trait Reporter: Send + Sync {
+    /// `platform` started fetching its repodata.
+    fn platform_started(&self, _platform: Subdir) {}
+    /// `platform`'s repodata is in; the solver runs.
+    fn platform_solving(&self, _platform: Subdir) {}
+    /// `platform` is done: the number of packages solved, or `None` when it failed.
+    fn platform_done(&self, _platform: Subdir, _packages: Option<usize>) {}
+    /// Where the repodata gateway reports downloads. The URLs it is given are redacted first:
+    /// the gateway's own reporter would print them with user info and tokens.
+    fn downloads(&self) -> Option<Arc<dyn rattler_repodata_gateway::Reporter>> {
+        None
+    }
+}
+
+impl Reporter for () {}
+
+/// The gateway's download reports, with credential-free URLs.
+#[derive(Clone)]
+struct RedactingReporter(Arc<dyn rattler_repodata_gateway::Reporter>);
+
+impl rattler_repodata_gateway::Reporter for RedactingReporter {
+    fn download_reporter(&self) -> Option<&dyn rattler_repodata_gateway::DownloadReporter> {
+        self.0.download_reporter().map(|_| self as _)
+    }
+}
+
+impl rattler_repodata_gateway::DownloadReporter for RedactingReporter {
+    fn on_download_start(&self, url: &Url) -> usize {
+        self.0
+            .download_reporter()
+            .map_or(0, |r| r.on_download_start(&redact::url(url)))
+    }
+
+    fn on_download_progress(&self, url: &Url, index: usize, done: usize, total: Option<usize>) {
+        if let Some(r) = self.0.download_reporter() {
+            r.on_download_progress(&redact::url(url), index, done, total);
+        }
+    }
+
+    fn on_download_complete(&self, url: &Url, index: usize) {
+        if let Some(r) = self.0.download_reporter() {
+            r.on_download_complete(&redact::url(url), index);
+        }
+    }
+}
+
+fn repodata_error(
+    error: rattler_repodata_gateway::GatewayError,
+    platform: Subdir,
+) -> anyhow::Error {
+    // The gateway's messages name the URL; make sure no credentials ride along.
+    let mut message = format!("{error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    Failure::new(format!(
+        "could not load repodata for {platform}: {}",
+        redact::text(&message)
+    ))
+    .hint("check the channel URL and your network; `--channel-alias` and `--mirror` point channels at another host")
+    .into()
+}
+fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<PlatformSolution> {
+    let PlatformTask {
+        platform,
+        channels,
+        specs,
+        virtual_packages,
+        exclude_newer,
+        preferred,
+    } = task;
+    check_names_exist(platform, &channels, repodata, &specs, &virtual_packages)?;
+    let locked_packages = repodata
+        .iter()
+        .flat_map(|r| r.iter())
+        .filter(|r| preferred.contains(redact::url(&r.url).as_str()))
+        .collect();
+
+    // A lock promises hash-checked installs, so records the repodata gives no sha256 or md5 for
+    // are never chosen. They stay visible to the solver so that an error can say why.
+    let reason: Arc<str> =
+        Arc::from("its repodata has no sha256 or md5, so it cannot be hash-checked");
+    let excluded_candidates = repodata
+        .iter()
+        .flat_map(|r| r.iter())
+        .filter(|r| r.package_record.sha256.is_none() || r.package_record.md5.is_none())
+        .map(|r| (r.url.clone(), reason.clone()))
+        .collect();
+
+    let task = SolverTask {
+        specs: specs.clone(),
+        virtual_packages: virtual_packages.clone(),
+        channel_priority: ChannelPriority::Strict,
+        strategy: SolveStrategy::Highest,
+        exclude_newer: exclude_newer.map(|ts| {
+            ExcludeNewer::from_datetime(ts).with_timestamp_policy(TimestampPolicy::AllowMissing)
+        }),
+        excluded_candidates,
+        locked_packages,
+        ..SolverTask::from_iter(repodata.iter())
+    };
+    let mut records = match rattler_solve::resolvo::Solver.solve(task) {
+        Ok(result) => result.records,
+        Err(SolveError::Unsolvable(reasons)) => {
+            let specs: Vec<String> = specs.iter().map(|s| format!("`{s}`")).collect();
+            return Err(Failure::new(format!(
+                "the conda dependencies cannot be satisfied for {platform}: {}\n\n{}",
+                specs.join(", "),
+                reasons.join("\n").trim_end()
+            ))
+            .hint("relax the version constraints named above, or drop this platform with `--platform`")
+            .into());
+        }
+        Err(e) => return Err(Failure::new(format!("solving for {platform} failed: {e}")).into()),
+    };
+    records.sort_by(|a, b| a.package_record.name.cmp(&b.package_record.name));
+    Ok(PlatformSolution {
+        platform,
+        virtual_packages,
+        records,
+    })
+}
+
+/// Fails early, and clearly, when a requested package exists in none of the channels for this
+/// platform: the solver would otherwise say only "no candidates".
+fn check_names_exist(
+    platform: Subdir,
+    channels: &[Channel],
+    repodata: &RepoDataQueryOutput,
+    specs: &[MatchSpec],
+    virtual_packages: &[GenericVirtualPackage],
+) -> Result<()> {
+    for spec in specs {
+        let Some(name) = spec.name.as_exact() else {
+            continue;
+        };
+        if name.as_normalized().starts_with("__") {
+            if !virtual_packages.iter().any(|v| &v.name == name) {
+                fail!(
+                    "`{spec}` needs the virtual package {} which is not set for {platform}",
+                    name.as_normalized()
+                );
+            }
+            continue;
+        }
+        let found = repodata
+            .iter()
+            .flat_map(|r| r.iter())
+            .any(|r| &r.package_record.name == name);
+        if !found {
+            let searched: Vec<String> = channels
+                .iter()
+                .map(|c| redact::url_text(c.base_url.as_str().trim_end_matches('/')))
+                .collect();
+            return Err(Failure::new(format!(
+                "no package named `{}` in {} for {platform} (nor noarch)",
+                name.as_source(),
+                searched.join(", ")
+            ))
+            .hint("check the spelling, add the channel that has it, or drop this platform with `--platform`")
+            .into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! PyPI: the index client, wheel tags, and the resolver that runs after the conda solve.
+
+pub mod index;
+pub mod mapping;
+pub mod metadata;
+pub mod resolver;
+pub mod tags;
+
+use std::{collections::HashMap, str::FromStr, sync::Arc};
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+use pep440_rs::Version;
+use pep508_rs::PackageName;
+use rattler_conda_types::Subdir;
+
+use self::{index::IndexClient, mapping::Mapping, resolver::Pinned, tags::Target};
+use super::conda::PlatformSolution;
+use crate::inputs::PipInputs;
+
+/// Resolves the pip requirements for every platform at once, each against the python and the
+/// Python packages its conda solution installs.
+///
+/// `preferred` holds, per platform, the versions to keep when they still fit (an existing
+/// lock's pins).
+pub async fn resolve_all(
+    pip: &PipInputs,
+    solutions: &[PlatformSolution],
+    client: Arc<IndexClient>,
+    mapping: &Mapping,
+    exclude_newer: Option<Timestamp>,
+    preferred: &HashMap<Subdir, HashMap<PackageName, Version>>,
+) -> Result<Vec<Vec<Pinned>>> {
+    let options = resolver::Options {
+        pre: pip.options.pre,
+        only_binary: pip.options.only_binary.clone(),
+        no_binary: pip.options.no_binary.clone(),
+        prefer_binary: pip.options.prefer_binary,
+        exclude_newer,
+        preferred: HashMap::new(),
+    };
+    let mut tasks = Vec::new();
+    for solution in solutions {
+        let python = solution
+            .records
+            .iter()
+            .find(|r| r.package_record.name.as_normalized() == "python")
+            .with_context(|| format!("the conda solve for {} has no python", solution.platform))?;
+        let version = Version::from_str(&python.package_record.version.to_string())
+            .map_err(|e| anyhow::anyhow!("python {}: {e}", python.package_record.version))?;
+        let target = Target::new(solution.platform, &version, &solution.virtual_packages)?;
+        let conda = mapping.provided(&solution.records);
+        let mut options = options.clone();
+        options.preferred = preferred
+            .get(&solution.platform)
+            .cloned()
+            .unwrap_or_default();
+        let (client, requirements, constraints) = (
+            client.clone(),
+            pip.requirements.clone(),
+            pip.constraints.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            resolver::resolve(
+                client,
+                &requirements,
+                &constraints,
+                &target,
+                &conda,
+                &options,
+            )
+            .await
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.context("PyPI resolution task failed")??);
+    }
+    Ok(out)
+}
