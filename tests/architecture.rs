@@ -48,7 +48,9 @@ fn edges() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     let mut graph = BTreeMap::new();
     for file in &files {
         let module = module_of(&src, file);
-        let Some(stage) = module.first() else { continue };
+        let Some(stage) = module.first() else {
+            continue;
+        };
         if !STAGES.contains(&stage.as_str()) {
             continue; // lib.rs, main.rs and the binary's cli/
         }

@@ -37,8 +37,11 @@ pub use requirements::PipInputs;
 /// A position in an input file, 1-based, printed as `file:line:column`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
+    /// The file, as given.
     pub file: PathBuf,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
 }
 
@@ -51,7 +54,9 @@ impl fmt::Display for Location {
 /// A conda match spec and where it was written.
 #[derive(Debug, Clone)]
 pub struct CondaDependency {
+    /// The spec as written.
     pub spec: MatchSpec,
+    /// Where it was written.
     pub location: Location,
 }
 
@@ -60,10 +65,12 @@ pub struct CondaDependency {
 pub struct Inputs {
     /// The input files, as given.
     pub sources: Vec<PathBuf>,
+    /// The environment's `name:`, from the first file that has one.
     pub name: Option<String>,
     /// Channels in priority order; `nodefaults` removed, `defaults` kept for expansion by the
     /// conda module.
     pub channels: Vec<NamedChannelOrUrl>,
+    /// The conda dependencies, in order, each with its location.
     pub conda: Vec<CondaDependency>,
     /// The pip requirements of all `pip:` sections and requirements files.
     pub pypi: PipInputs,
@@ -78,11 +85,14 @@ pub struct Inputs {
 /// The kind of an input file, decided by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
+    /// A conda `environment.yml` (any `*.yml`/`*.yaml`).
     EnvironmentYaml,
+    /// A pip requirements file (anything else).
     Requirements,
 }
 
 impl InputKind {
+    /// The kind of `path`, by its name.
     pub fn of(path: &Path) -> InputKind {
         let name = path
             .file_name()

@@ -81,9 +81,13 @@ pub struct Prepared {
     pub files: Vec<PathBuf>,
     /// What the files say, with `--channel` and the implied python and pip added.
     pub inputs: Inputs,
+    /// The platforms to lock.
     pub platforms: Vec<Subdir>,
+    /// How channel names become URLs, and mirrors.
     pub settings: ChannelSettings,
+    /// The channels in priority order, resolved to URLs.
     pub channels: Vec<rattler_conda_types::Channel>,
+    /// Where the lockfile is (or goes).
     pub lockfile: PathBuf,
     /// Package indexes for pip requirements, in priority order.
     pub indexes: Vec<Url>,

@@ -14,6 +14,7 @@ pub mod retry;
 
 pub use retry::Retry;
 
+/// The HTTP client: the OS certificate store, proxies from the environment, timeouts.
 pub fn client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("envlock/", env!("CARGO_PKG_VERSION")))

@@ -31,12 +31,14 @@ pub struct ImageRef {
     pub registry: String,
     /// The repository path on that registry (`library/python` for `python`).
     pub repository: String,
+    /// The tag, when the reference names one.
     pub tag: Option<String>,
     /// `sha256:<64 hex>`.
     pub digest: Option<String>,
 }
 
 impl ImageRef {
+    /// Parses `[registry/]repository[:tag][@sha256:digest]`, as Docker does.
     pub fn parse(text: &str) -> Result<ImageRef> {
         let invalid = |why: &str| {
             Failure::new(format!("`{text}` is not an image reference: {why}"))

@@ -72,9 +72,13 @@ pub enum Entrypoint {
     CondaRun,
 }
 
+/// Everything besides the lock that decides the Dockerfile.
 pub struct Options {
+    /// How the environment gets into the image.
     pub flavor: Flavor,
+    /// The base image, pinned to a digest.
     pub base: ImageRef,
+    /// What the image runs unless `cmd` says otherwise.
     pub preset: Preset,
     /// Overrides the preset's command.
     pub cmd: Option<Vec<String>>,
@@ -82,6 +86,7 @@ pub struct Options {
     pub ports: Option<Vec<u16>>,
     /// Shell commands run in the env after the install, in order.
     pub run: Vec<String>,
+    /// How the image starts its command.
     pub entrypoint: Entrypoint,
     /// The directory of the generated files, relative to the build context.
     pub dir: String,

@@ -34,9 +34,13 @@ use crate::{
 
 /// Everything one solve needs besides the specs.
 pub struct SolveOptions {
+    /// The channels, in priority order.
     pub channels: Vec<Channel>,
+    /// The platforms to solve for.
     pub platforms: Vec<Subdir>,
+    /// `--virtual-package` overrides of the fixed table.
     pub virtual_package_overrides: Vec<GenericVirtualPackage>,
+    /// `--exclude-newer`.
     pub exclude_newer: Option<Timestamp>,
     /// Per platform, the URLs of records to keep when they still fit (an existing lock's): the
     /// solver prefers them over newer versions, so re-resolving does not churn.
@@ -56,7 +60,9 @@ struct PlatformTask {
 /// The solution for one target platform.
 #[derive(Debug)]
 pub struct PlatformSolution {
+    /// The target platform.
     pub platform: Subdir,
+    /// The virtual packages it was solved against.
     pub virtual_packages: Vec<GenericVirtualPackage>,
     /// Sorted by package name.
     pub records: Vec<RepoDataRecord>,

@@ -9,11 +9,14 @@ use std::fmt;
 /// A failure with an optional hint telling the user how to fix it.
 #[derive(Debug)]
 pub struct Failure {
+    /// The one-line message.
     pub message: String,
+    /// What to do about it, when there is something to do.
     pub hint: Option<String>,
 }
 
 impl Failure {
+    /// A failure with `message` and no hint.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
@@ -21,6 +24,7 @@ impl Failure {
         }
     }
 
+    /// Adds a hint.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

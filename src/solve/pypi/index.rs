@@ -44,21 +44,32 @@ const TAIL: u64 = 64 * 1024;
 /// A distribution file of a project.
 #[derive(Debug, Clone)]
 pub struct DistFile {
+    /// The file name, as the index lists it.
     pub filename: String,
+    /// Where the file is downloaded from.
     pub url: Url,
+    /// Its sha256, hex, when the index gives one.
     pub sha256: Option<String>,
+    /// The file's `Requires-Python`, from the index.
     pub requires_python: Option<VersionSpecifiers>,
+    /// PEP 592 yanked.
     pub yanked: bool,
+    /// When it was uploaded, when the index says.
     pub upload_time: Option<Timestamp>,
+    /// Its size in bytes, when the index says.
     pub size: Option<u64>,
     /// `Some(hash)` when the index advertises a PEP 658 metadata file (the hash may be unknown).
     advertised_metadata: Option<Option<String>>,
+    /// What the file name says.
     pub kind: DistKind,
 }
 
 #[derive(Debug, Clone)]
+/// A wheel or a source distribution, by file name.
 pub enum DistKind {
+    /// A `.whl`.
     Wheel(WheelFilename),
+    /// An sdist (`.tar.gz`, `.zip`).
     Sdist(SdistFilename),
 }
 
@@ -105,6 +116,7 @@ impl DistFile {
         Ok(file)
     }
 
+    /// The version the file name carries.
     pub fn version(&self) -> &Version {
         match &self.kind {
             DistKind::Wheel(w) => &w.version,
@@ -116,9 +128,11 @@ impl DistFile {
 /// A project's files on the first index that has it.
 #[derive(Debug)]
 pub struct Project {
+    /// The normalized project name.
     pub name: PackageName,
     /// The index the files come from, without credentials.
     pub index: Url,
+    /// Every file the index lists for the project.
     pub files: Vec<DistFile>,
 }
 
@@ -147,6 +161,8 @@ impl From<SharedError> for anyhow::Error {
     }
 }
 
+/// The package index client: pages, metadata and downloads, cached on disk, with shared
+/// in-flight fetches.
 pub struct IndexClient {
     client: ClientWithMiddleware,
     indexes: Vec<Url>,

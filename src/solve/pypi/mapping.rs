@@ -36,12 +36,16 @@ const BUILTIN: &[(&str, &str)] = &[
     ("tensorflow-base", "tensorflow"),
 ];
 
+/// Which PyPI distributions conda packages provide.
 pub struct Mapping {
     /// conda name → the PyPI distribution it provides, or `None` for none.
     names: HashMap<String, Option<PackageName>>,
 }
 
 impl Mapping {
+    /// The mapping without a `--pypi-mapping` file: the built-in table of conda names whose
+    /// PyPI name differs (every other conda package that depends on `python` provides the PyPI
+    /// name of the same spelling).
     pub fn builtin() -> Mapping {
         Mapping {
             names: BUILTIN

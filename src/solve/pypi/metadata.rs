@@ -19,10 +19,15 @@ use pep508_rs::{ExtraName, PackageName, Requirement};
 /// What the resolver needs from a distribution's core metadata.
 #[derive(Debug, Clone)]
 pub struct CoreMetadata {
+    /// `Name`.
     pub name: PackageName,
+    /// `Version`.
     pub version: Version,
+    /// `Requires-Dist`.
     pub requires_dist: Vec<Requirement>,
+    /// `Requires-Python`.
     pub requires_python: Option<VersionSpecifiers>,
+    /// `Provides-Extra`.
     pub provides_extras: Vec<ExtraName>,
 }
 
@@ -131,7 +136,9 @@ fn headers(text: &str) -> Vec<(String, String)> {
 pub struct ZipEntry {
     /// Offset of the entry's local file header in the whole file.
     pub local_header_offset: u64,
+    /// Its compressed size in bytes.
     pub compressed_size: u64,
+    /// Its zip compression method (0 stored, 8 deflate).
     pub method: u16,
 }
 

@@ -78,12 +78,17 @@ use crate::util::error::{Failure, fail};
 /// Tags are lowercased, as `packaging` does, so they compare exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WheelFilename {
+    /// The distribution name.
     pub name: PackageName,
+    /// The version.
     pub version: Version,
     /// The optional build tag; it always starts with a digit.
     pub build_tag: Option<String>,
+    /// The python tags (`cp312`, `py3`).
     pub python_tags: Vec<String>,
+    /// The ABI tags (`cp312`, `abi3`, `none`).
     pub abi_tags: Vec<String>,
+    /// The platform tags (`manylinux_2_17_x86_64`, `any`).
     pub platform_tags: Vec<String>,
 }
 
@@ -148,7 +153,9 @@ impl FromStr for WheelFilename {
 /// from very old releases are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SdistFilename {
+    /// The distribution name.
     pub name: PackageName,
+    /// The version.
     pub version: Version,
 }
 
@@ -313,10 +320,12 @@ impl Target {
         })
     }
 
+    /// The conda platform this target is.
     pub fn platform(&self) -> Subdir {
         self.platform
     }
 
+    /// The python version, as PEP 440.
     pub fn python_version(&self) -> &Version {
         &self.python_version
     }
