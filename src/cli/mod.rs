@@ -227,7 +227,7 @@ struct InputArgs {
 
     /// URL that channel names are resolved against, as conda's `channel_alias`.
     #[arg(long, value_name = "URL", env = "ENVLOCK_CHANNEL_ALIAS", default_value = DEFAULT_CHANNEL_ALIAS)]
-    channel_alias: Url,
+    channel_alias: String,
 
     /// Fetch CHANNEL_URL (or a channel name) from MIRROR_URL; the lockfile keeps CHANNEL_URL.
     #[arg(long = "mirror", value_name = "CHANNEL_URL=MIRROR_URL")]
@@ -254,15 +254,27 @@ struct InputArgs {
     /// Package index for pip requirements, overriding the files' `--index-url`
     /// [default: https://pypi.org/simple].
     #[arg(long, value_name = "URL", env = "ENVLOCK_INDEX_URL")]
-    index_url: Option<Url>,
+    index_url: Option<String>,
 
     /// A further package index, repeatable; a project is taken from the first index that has it.
     #[arg(long = "extra-index-url", value_name = "URL")]
-    extra_index_urls: Vec<Url>,
+    extra_index_urls: Vec<String>,
 
     /// JSON file mapping conda package names to the PyPI names they provide (or null).
     #[arg(long, value_name = "FILE")]
     pypi_mapping: Option<PathBuf>,
+}
+
+/// A URL flag's value. Parsed here rather than by clap, whose error would echo the value with
+/// its credentials.
+fn parse_url(flag: &str, s: &str) -> anyhow::Result<Url> {
+    Url::parse(s).map_err(|e| {
+        Failure::new(format!(
+            "invalid {flag} `{}`: {e}",
+            envlock::util::redact::url_text(s)
+        ))
+        .into()
+    })
 }
 
 fn parse_platform(s: &str) -> Result<Subdir, String> {
@@ -305,7 +317,7 @@ impl InputArgs {
             lockfile: self.lockfile,
             platforms: self.platforms,
             channels: self.channels,
-            channel_alias: self.channel_alias,
+            channel_alias: parse_url("--channel-alias", &self.channel_alias)?,
             mirrors: self.mirrors,
             virtual_packages: self
                 .virtual_packages
@@ -318,8 +330,16 @@ impl InputArgs {
                 .map(parse_exclude_newer)
                 .transpose()?,
             python: self.python,
-            index_url: self.index_url,
-            extra_index_urls: self.extra_index_urls,
+            index_url: self
+                .index_url
+                .as_deref()
+                .map(|u| parse_url("--index-url", u))
+                .transpose()?,
+            extra_index_urls: self
+                .extra_index_urls
+                .iter()
+                .map(|u| parse_url("--extra-index-url", u))
+                .collect::<anyhow::Result<_>>()?,
             pypi_mapping: self.pypi_mapping,
         })
     }
