@@ -589,12 +589,51 @@ fn report(error: &anyhow::Error) -> ExitCode {
     for cause in error.chain().skip(1) {
         eprintln!("  {} {cause}", style("caused by:").red());
     }
-    if let Some(hint) = error
-        .chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
-        .and_then(|f| f.hint.as_deref())
-    {
+    let failure = error.chain().find_map(|e| e.downcast_ref::<Failure>());
+    if let Some(snippet) = failure.and_then(snippet) {
+        eprint!("{snippet}");
+    }
+    if let Some(hint) = failure.and_then(|f| f.hint.as_deref()) {
         eprintln!("  {} {hint}", style("hint:").cyan().bold());
     }
     ExitCode::from(2)
+}
+
+/// The offending line of a failure's file with the place underlined, drawn by miette; `None`
+/// when the failure has no place.
+fn snippet(failure: &Failure) -> Option<String> {
+    use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+    failure.source_code()?;
+    /// The failure's source and labels only: the message and hint are printed around it.
+    #[derive(Debug)]
+    struct Place<'a>(&'a Failure);
+    impl std::fmt::Display for Place<'_> {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Ok(())
+        }
+    }
+    impl std::error::Error for Place<'_> {}
+    impl Diagnostic for Place<'_> {
+        fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+            self.0.source_code()
+        }
+        fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+            self.0.labels()
+        }
+    }
+    let theme = if console::colors_enabled_stderr() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(1)
+        .with_links(false)
+        .render_report(&mut out, &Place(failure))
+        .ok()?;
+    // The handler opens with the (empty) message line; the snippet starts at its frame.
+    let start = out.find("╭─[")?;
+    let start = out[..start].rfind('\n').map_or(0, |i| i + 1);
+    Some(out[start..].to_string())
 }
