@@ -37,7 +37,7 @@ use super::{
     tags::Target,
 };
 use crate::{
-    inputs::requirements::{BinaryChoice, PipRequirement},
+    inputs::requirements::{PipOptions, PipRequirement},
     util::error::Failure,
 };
 
@@ -67,10 +67,11 @@ impl fmt::Display for Pkg {
 /// Choices that apply to the whole resolution.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub pre: bool,
-    pub only_binary: BinaryChoice,
-    pub no_binary: BinaryChoice,
-    pub prefer_binary: bool,
+    /// The requirements files' options: `--pre`, `--prefer-binary`, and the format control
+    /// (`--only-binary`/`--no-binary`) that [`PipOptions::allows_binary`] and
+    /// [`PipOptions::allows_source`] decide.
+    pub pip: PipOptions,
+    /// Files uploaded after this are ignored (`--exclude-newer`).
     pub exclude_newer: Option<Timestamp>,
     /// Versions to choose when they still fit (an existing lock's), so re-resolving does not
     /// churn.
@@ -415,7 +416,7 @@ impl Provider {
                 .or_else(|| {
                     ranked
                         .iter()
-                        .find(|(v, f)| !f.yanked && (options.pre || !v.any_prerelease()))
+                        .find(|(v, f)| !f.yanked && (options.pip.pre || !v.any_prerelease()))
                 });
             if let Some((_, file)) = likely {
                 let _ = client.metadata(file).await;
@@ -471,8 +472,6 @@ fn ranked_files(
     allowed_hashes: Option<&Vec<String>>,
 ) -> Vec<(Version, DistFile)> {
     let python = target.python_version();
-    let no_binary = applies(&options.no_binary, name);
-    let only_binary = applies(&options.only_binary, name);
     let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
     for file in files {
         // With `--hash` on the requirement, only the files it names are candidates.
@@ -491,12 +490,11 @@ fn ranked_files(
         }
         // Sdists rank after every wheel; lower ranks are preferred.
         let rank = match &file.kind {
-            DistKind::Wheel(w) if !no_binary => match target.wheel_rank(w) {
+            _ if !admits(&options.pip, name, &file.kind) => continue,
+            DistKind::Wheel(w) => match target.wheel_rank(w) {
                 Some(r) => r,
                 None => continue,
             },
-            DistKind::Wheel(_) => continue,
-            DistKind::Sdist(_) if only_binary => continue,
             DistKind::Sdist(_) => u32::MAX,
         };
         let version = file.version().clone();
@@ -510,17 +508,17 @@ fn ranked_files(
     }
     let mut out: Vec<(Version, DistFile)> = best.into_iter().map(|(v, (_, f))| (v, f)).collect();
     out.reverse();
-    if options.prefer_binary {
+    if options.pip.prefer_binary {
         out.sort_by_key(|(v, f)| (matches!(f.kind, DistKind::Sdist(_)), Reverse(v.clone())));
     }
     out
 }
 
-fn applies(choice: &BinaryChoice, name: &PackageName) -> bool {
-    match choice {
-        BinaryChoice::None => false,
-        BinaryChoice::All => true,
-        BinaryChoice::Packages(names) => names.contains(name),
+/// Whether pip's format control lets a file of this kind be used for `name`.
+fn admits(pip: &PipOptions, name: &PackageName, kind: &DistKind) -> bool {
+    match kind {
+        DistKind::Wheel(_) => pip.allows_binary(name),
+        DistKind::Sdist(_) => pip.allows_source(name),
     }
 }
 
@@ -603,7 +601,7 @@ impl DependencyProvider for Provider {
                 candidates
                     .iter()
                     .filter(eligible)
-                    .find(|(v, _)| self.options.pre || !v.any_prerelease())
+                    .find(|(v, _)| self.options.pip.pre || !v.any_prerelease())
             })
             .or_else(|| candidates.iter().find(eligible));
         let Some((version, file)) = pick else {
@@ -713,6 +711,52 @@ mod tests {
         assert!(r.contains(&Version::from_str("1.5").unwrap()));
         assert!(!r.contains(&Version::from_str("2.0").unwrap()));
         assert!(!r.contains(&Version::from_str("0.5").unwrap()));
+    }
+
+    #[test]
+    fn format_control_asks_pip_options_and_a_named_package_wins_over_all() {
+        use std::collections::BTreeSet;
+
+        use crate::{
+            inputs::requirements::BinaryChoice,
+            solve::pypi::tags::{SdistFilename, WheelFilename},
+        };
+
+        let name = |n: &str| PackageName::from_str(n).unwrap();
+        let wheel = |n: &str| {
+            DistKind::Wheel(WheelFilename::from_str(&format!("{n}-1.0-py3-none-any.whl")).unwrap())
+        };
+        let sdist = |n: &str| {
+            DistKind::Sdist(SdistFilename::parse(&format!("{n}-1.0.tar.gz"), &name(n)).unwrap())
+        };
+        let only = |n: &str| BinaryChoice::Packages(BTreeSet::from([name(n)]));
+
+        // `--only-binary :all:` + `--no-binary foo`: foo is built from source, others are not.
+        let pip = PipOptions {
+            only_binary: BinaryChoice::All,
+            no_binary: only("foo"),
+            ..PipOptions::default()
+        };
+        assert!(admits(&pip, &name("foo"), &sdist("foo")));
+        assert!(!admits(&pip, &name("foo"), &wheel("foo")));
+        assert!(admits(&pip, &name("bar"), &wheel("bar")));
+        assert!(!admits(&pip, &name("bar"), &sdist("bar")));
+
+        // The reverse: `--no-binary :all:` + `--only-binary foo`.
+        let pip = PipOptions {
+            only_binary: only("foo"),
+            no_binary: BinaryChoice::All,
+            ..PipOptions::default()
+        };
+        assert!(admits(&pip, &name("foo"), &wheel("foo")));
+        assert!(!admits(&pip, &name("foo"), &sdist("foo")));
+        assert!(admits(&pip, &name("bar"), &sdist("bar")));
+        assert!(!admits(&pip, &name("bar"), &wheel("bar")));
+
+        // Neither: both formats.
+        let pip = PipOptions::default();
+        assert!(admits(&pip, &name("foo"), &wheel("foo")));
+        assert!(admits(&pip, &name("foo"), &sdist("foo")));
     }
 
     use std::str::FromStr;
