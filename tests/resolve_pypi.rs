@@ -545,3 +545,26 @@ fn a_package_named_in_one_binary_list_wins_over_all_in_the_other() {
     assert_eq!(locked_file("foo"), "foo-1.0-py3-none-any.whl");
     assert_eq!(locked_file("bar"), "bar-1.0.tar.gz");
 }
+
+#[test]
+fn only_binary_without_a_wheel_names_the_package_and_the_option() {
+    let p = Project::new(Mode::Files, |i| {
+        i.sdist("srconly", "1.0");
+    });
+    p.write("requirements.txt", "--only-binary :all:\nsrconly\n");
+    p.write("conda-lock.yml", "previous lock");
+    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert!(err.contains("cannot be satisfied for linux-64"), "{err}");
+    assert!(
+        err.contains(
+            "srconly: `--only-binary :all:` allows only wheels, and srconly 1.0 has no wheel for \
+             linux-64, only the source distribution srconly-1.0.tar.gz"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("add `--no-binary srconly`"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p.path("conda-lock.yml")).unwrap(),
+        "previous lock"
+    );
+}

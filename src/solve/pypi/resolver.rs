@@ -37,7 +37,7 @@ use super::{
     tags::Target,
 };
 use crate::{
-    inputs::requirements::{PipOptions, PipRequirement},
+    inputs::requirements::{BinaryChoice, PipOptions, PipRequirement},
     util::error::Failure,
 };
 
@@ -183,6 +183,7 @@ pub async fn resolve(
         hashes,
         options: options.clone(),
         chosen: Mutex::default(),
+        excluded: Mutex::default(),
     };
     for r in &provider.root {
         provider.prefetch(&r.name);
@@ -223,6 +224,9 @@ struct Provider {
     options: Options,
     /// The file picked for each (package, version) by `choose_version`.
     chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
+    /// Packages left without a version only by `--only-binary`/`--no-binary`: the reason and a
+    /// hint, for the error when the resolution fails.
+    excluded: Mutex<BTreeMap<PackageName, (String, String)>>,
 }
 
 /// Resolution errors that are not conflicts: a message and, where there is one, a hint.
@@ -268,12 +272,22 @@ impl Provider {
             Ok(solution) => solution,
             Err(PubGrubError::NoSolution(mut tree)) => {
                 tree.collapse_no_versions();
-                let report = DefaultStringReporter::report(&tree);
+                let mut report = DefaultStringReporter::report(&tree);
+                let excluded = self.excluded.lock().expect("not poisoned");
+                let mut hint = "relax the version constraints named above".to_string();
+                if !excluded.is_empty() {
+                    let (reasons, hints): (Vec<&str>, Vec<&str>) = excluded
+                        .values()
+                        .map(|(reason, hint)| (reason.as_str(), hint.as_str()))
+                        .unzip();
+                    report.push_str(&format!("\n{}", reasons.join("\n")));
+                    hint = hints.join("; ");
+                }
                 return Err(Failure::new(format!(
                     "the pip requirements cannot be satisfied for {}:\n{report}",
                     self.target.platform()
                 ))
-                .hint("relax the version constraints named above")
+                .hint(hint)
                 .into());
             }
             Err(PubGrubError::ErrorChoosingVersion { source, .. }) => {
@@ -424,6 +438,31 @@ impl Provider {
         });
     }
 
+    /// Records why `name` has no version in `range` when `--only-binary`/`--no-binary` is the
+    /// reason.
+    fn note_format_excluded(&self, name: &PackageName, range: &Ranges<Version>) {
+        if self.direct.contains_key(name) {
+            return;
+        }
+        let Ok(Some(project)) = self.handle.block_on(self.client.project(name)) else {
+            return;
+        };
+        let hashes = self.hashes.get(name);
+        if let Some(reason) = format_excluded(
+            &project.files,
+            name,
+            range,
+            &self.target,
+            &self.options,
+            hashes,
+        ) {
+            self.excluded
+                .lock()
+                .expect("not poisoned")
+                .insert(name.clone(), reason);
+        }
+    }
+
     fn requirement_deps(
         &self,
         requirements: impl Iterator<Item = Requirement>,
@@ -522,6 +561,60 @@ fn admits(pip: &PipOptions, name: &PackageName, kind: &DistKind) -> bool {
     }
 }
 
+/// Why no version of `name` in `range` is left when `--only-binary`/`--no-binary` removed
+/// every file that would otherwise fit, as a sentence and a hint; `None` when the format control
+/// is not the reason.
+fn format_excluded(
+    files: &[DistFile],
+    name: &PackageName,
+    range: &Ranges<Version>,
+    target: &Target,
+    options: &Options,
+    allowed_hashes: Option<&Vec<String>>,
+) -> Option<(String, String)> {
+    let mut open = options.clone();
+    open.pip.only_binary = BinaryChoice::None;
+    open.pip.no_binary = BinaryChoice::None;
+    let pinned = range.as_singleton();
+    let (version, file) = ranked_files(files, name, target, &open, allowed_hashes)
+        .into_iter()
+        .find(|(v, f)| range.contains(v) && (!f.yanked || pinned == Some(v)))?;
+    // The option that decided: a list naming the package, else that list's `:all:`.
+    let spelled = |choice: &BinaryChoice| match choice {
+        BinaryChoice::Packages(names) if names.contains(name) => name.to_string(),
+        _ => ":all:".to_string(),
+    };
+    let platform = target.platform();
+    Some(match file.kind {
+        DistKind::Sdist(_) if !options.pip.allows_source(name) => {
+            let option = format!("--only-binary {}", spelled(&options.pip.only_binary));
+            (
+                format!(
+                    "{name}: `{option}` allows only wheels, and {name} {version} has no wheel \
+                     for {platform}, only the source distribution {}",
+                    file.filename
+                ),
+                format!(
+                    "add `--no-binary {name}` to use its source distribution, or remove \
+                     `{option}`"
+                ),
+            )
+        }
+        DistKind::Wheel(_) if !options.pip.allows_binary(name) => {
+            let option = format!("--no-binary {}", spelled(&options.pip.no_binary));
+            (
+                format!(
+                    "{name}: `{option}` allows only source distributions, and {name} {version} \
+                     has none, only the wheel {}",
+                    file.filename
+                ),
+                format!("add `--only-binary {name}` to use its wheel, or remove `{option}`"),
+            )
+        }
+        _ => return None,
+    })
+}
+
 /// Joins two constraint strings as "both must hold".
 fn merge_constraint(existing: &mut String, add: &str) {
     if add.is_empty() || existing.split(',').any(|c| c == add) {
@@ -605,6 +698,7 @@ impl DependencyProvider for Provider {
             })
             .or_else(|| candidates.iter().find(eligible));
         let Some((version, file)) = pick else {
+            self.note_format_excluded(name, range);
             return Ok(None);
         };
         self.chosen
