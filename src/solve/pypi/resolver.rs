@@ -48,6 +48,7 @@ pub enum Pkg {
     Root,
     /// Everything the conda solve installs that pip sees as installed.
     Conda,
+    /// A PyPI project.
     Name(PackageName),
     /// `name[extra]`: depends on `name` at the same version plus the extra's dependencies.
     Extra(PackageName, ExtraName),
@@ -81,8 +82,11 @@ pub struct Options {
 /// One locked distribution.
 #[derive(Debug, Clone)]
 pub struct Pinned {
+    /// The project.
     pub name: PackageName,
+    /// The version chosen.
     pub version: Version,
+    /// The file to install for this target: the best wheel, or the sdist.
     pub file: DistFile,
     /// Dependencies that apply on this target, with their version constraints.
     pub dependencies: BTreeMap<PackageName, String>,
