@@ -52,10 +52,10 @@
 //!
 //! Errors name `file:line:column` and never contain credentials from URLs.
 //!
-//! One step per file, as uv's `requirements-txt` crate splits them: `lexer` (physical to
-//! logical lines, comments, `${VAR}`, requirement vs. options), `options` (optparse and every
-//! option), `requirement` (PEP 508 lines and direct URLs, and the forms that are rejected),
-//! `includes` (`-r`/`-c`, cycles); this file holds the types and drives the parse line by line.
+//! One step per file: `lexer` (physical to logical lines, comments, `${VAR}`, requirement vs.
+//! options), `options` (optparse and every option), `requirement` (PEP 508 lines and direct
+//! URLs, and the forms that are rejected), `includes` (`-r`/`-c`, cycles); this file holds the
+//! types and drives the parse line by line.
 
 mod includes;
 mod lexer;
