@@ -312,6 +312,7 @@ fn failure(
 ) -> anyhow::Error {
     Failure::new(format!("{location}: {message}"))
         .hint(hint)
+        .at(&location.file, None, location.line, location.column)
         .into()
 }
 
