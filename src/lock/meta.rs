@@ -1,8 +1,6 @@
 //! envlock's own facts in the lock's `metadata.custom_metadata`, and the fingerprints over the
 //! inputs and options that decide a lock.
 
-use crate::{inputs::Prepared, util::redact};
-
 pub const META_VERSION: &str = "envlock.version";
 pub const META_CHANNEL_ALIAS: &str = "envlock.channel_alias";
 pub const META_EXCLUDE_NEWER: &str = "envlock.exclude_newer";
@@ -27,37 +25,6 @@ pub const META_FLAVOR: &str = "envlock.docker.flavor";
 /// The options of the last `envlock dockerfile` run (JSON), so `envlock check` can render what
 /// it would render and compare.
 pub const META_OPTIONS: &str = "envlock.docker.options";
-
-/// See [`META_OPTIONS_SHA256`].
-pub fn options_fingerprint(prepared: &Prepared) -> String {
-    let spec = &prepared.inputs;
-    let channels = super::recorded_channels(spec);
-    let indexes: Vec<String> = prepared
-        .indexes
-        .iter()
-        .map(|u| redact::url(u).to_string())
-        .collect();
-    let mut virtual_packages: Vec<String> = prepared
-        .virtual_packages
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    virtual_packages.sort();
-    let o = &spec.pypi.options;
-    let value = serde_json::json!({
-        "channels": channels,
-        "alias": redact::url(&prepared.settings.alias).to_string(),
-        "indexes": indexes,
-        "exclude_newer": prepared.exclude_newer.map(|t| t.to_string()),
-        "pip": [o.pre.to_string(), o.prefer_binary.to_string(), format!("{:?}", o.only_binary), format!("{:?}", o.no_binary)],
-        "virtual_packages": virtual_packages,
-    });
-    hex::encode(
-        rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
-            value.to_string().as_bytes(),
-        ),
-    )
-}
 
 /// Carries what `envlock dockerfile` recorded in `previous` (the pinned base, its options) over
 /// into a freshly built lock, so it outlives a re-resolve.

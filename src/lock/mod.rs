@@ -41,9 +41,11 @@ use crate::{
 };
 
 pub mod diff;
+pub mod fingerprint;
 pub mod meta;
 pub mod pins;
 
+pub use fingerprint::options_fingerprint;
 pub use meta::*;
 pub use pins::{Pins, Update};
 
@@ -113,7 +115,7 @@ pub fn build(
         );
         content_hash.insert(
             platform.clone(),
-            input_hash(inputs, &channels, &indexes, &platform, &virtual_packages),
+            fingerprint::input_hash(inputs, &channels, &indexes, &platform, &virtual_packages),
         );
         for record in &solution.records {
             packages.push(conda_package(record, &platform)?);
@@ -287,50 +289,6 @@ fn dependencies(depends: &[String]) -> BTreeMap<String, String> {
         }
     }
     out
-}
-
-/// sha256 of a canonical JSON of everything that decides the solve for one platform.
-fn input_hash(
-    inputs: &LockInputs<'_>,
-    channels: &[String],
-    indexes: &[String],
-    platform: &str,
-    virtual_packages: &[String],
-) -> String {
-    let mut specs: Vec<String> = inputs
-        .spec
-        .conda
-        .iter()
-        .map(|d| d.spec.to_string())
-        .collect();
-    specs.sort();
-    let pip = &inputs.spec.pypi;
-    let requirements: Vec<String> = pip
-        .requirements
-        .iter()
-        .map(|r| r.requirement.to_string())
-        .collect();
-    let constraints: Vec<String> = pip
-        .constraints
-        .iter()
-        .map(|r| r.requirement.to_string())
-        .collect();
-    let value = serde_json::json!({
-        "channels": channels,
-        "channel_alias": redact::url(inputs.channel_alias).to_string(),
-        "specs": specs,
-        "pip": requirements,
-        "pip_constraints": constraints,
-        "pip_options": [pip.options.pre, pip.options.prefer_binary, format!("{:?}/{:?}", pip.options.only_binary, pip.options.no_binary)],
-        "indexes": indexes,
-        "platform": platform,
-        "virtual_packages": virtual_packages,
-        "exclude_newer": inputs.exclude_newer.map(|t| t.to_string()),
-    });
-    let digest = rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
-        value.to_string().as_bytes(),
-    );
-    hex::encode(digest)
 }
 
 /// Serializes `lock` and writes it atomically.
