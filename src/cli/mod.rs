@@ -461,7 +461,8 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                         "file": f.file.display().to_string(),
                         "line": f.line,
                         "platform": f.platform,
-                        "fix": f.fix.command(),
+                        "fix": f.fix().command(),
+                        "kind": f.kind.name(),
                     })
                 })
                 .collect();
@@ -482,7 +483,7 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                     "::error file={}{line},title={}::{}",
                     property(&f.file.display().to_string()),
                     property("envlock check"),
-                    escape(&format!("{}; run `{}`", f.message, f.fix.command()))
+                    escape(&format!("{}; run `{}`", f.message, f.fix().command()))
                 );
             }
         }
@@ -492,7 +493,7 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                     "{} {}; run `{}`",
                     style("drift:").red().bold(),
                     f.message,
-                    f.fix.command()
+                    f.fix().command()
                 );
             }
         }

@@ -310,6 +310,7 @@ mod tests {
                 lockfile: &lockfile,
                 indexes: &prepared.indexes,
                 options_fingerprint: String::new(),
+                docker: None,
             };
             let vps = ["__glibc=2.17=0".to_string(), "__unix=0=0".to_string()];
             for platform in ["linux-64", "osx-arm64"] {

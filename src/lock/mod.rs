@@ -3,17 +3,7 @@
 //!
 //! The format model, its validation and its canonical YAML writer are rattler's
 //! [`rattler_conda_lock`]; this module maps solutions onto it and keeps envlock's own facts in
-//! `metadata.custom_metadata`, which other readers carry along and ignore:
-//!
-//! | key | value |
-//! |---|---|
-//! | `envlock.version` | the envlock version that wrote the file |
-//! | `envlock.channel_alias` | the alias channel names were resolved through |
-//! | `envlock.exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
-//! | `envlock.virtual_packages.<platform>` | the virtual packages solved against, comma-separated |
-//! | `envlock.pypi.indexes` | the package indexes pip packages were resolved from, comma-separated |
-//! | `envlock.packages_sha256.<platform>` | a checksum of the platform's package entries, to detect hand edits |
-//! | `envlock.docker.*` | the base image and options `envlock dockerfile` last used |
+//! `metadata.custom_metadata` as one typed record, [`EnvlockMeta`] (see [`meta`] for the keys).
 //!
 //! `metadata.content_hash` is, per platform, the sha256 of the normalized inputs for that
 //! platform (channels, specs, pip lines, virtual packages, cutoff), as conda-lock's hash is of its
@@ -42,11 +32,13 @@ use crate::{
 
 pub mod diff;
 pub mod fingerprint;
+pub mod image;
 pub mod meta;
 pub mod pins;
 
 pub use fingerprint::options_fingerprint;
-pub use meta::*;
+pub use image::{Entrypoint, ExplicitHash, Flavor, Preset};
+pub use meta::{DockerMeta, DockerOptions, EnvlockMeta};
 pub use pins::{Pins, Update};
 
 /// What went into a solve, besides the solutions themselves.
@@ -58,8 +50,10 @@ pub struct LockInputs<'a> {
     pub lockfile: &'a Path,
     /// The package indexes pip packages come from, in priority order.
     pub indexes: &'a [Url],
-    /// See [`META_OPTIONS_SHA256`].
+    /// See [`EnvlockMeta::options_sha256`].
     pub options_fingerprint: String,
+    /// What `envlock dockerfile` recorded in the previous lock, carried over.
+    pub docker: Option<DockerMeta>,
 }
 
 /// Builds the conda-lock v1 model for `solutions` and, per solution, its pip packages.
@@ -70,35 +64,22 @@ pub fn build(
 ) -> Result<LockFile> {
     let channels = recorded_channels(inputs.spec);
 
-    let mut custom = BTreeMap::new();
-    custom.insert(
-        META_VERSION.to_string(),
-        env!("CARGO_PKG_VERSION").to_string(),
-    );
-    custom.insert(
-        META_CHANNEL_ALIAS.to_string(),
-        redact::url(inputs.channel_alias).to_string(),
-    );
-    if let Some(ts) = inputs.exclude_newer {
-        custom.insert(META_EXCLUDE_NEWER.to_string(), ts.to_string());
-    }
-    custom.insert(
-        META_OPTIONS_SHA256.to_string(),
-        inputs.options_fingerprint.clone(),
-    );
     let indexes: Vec<String> = inputs
         .indexes
         .iter()
         .map(|u| redact::url(u).to_string())
         .collect();
-    let pip = &inputs.spec.pypi.requirements;
-    if !pip.is_empty() {
-        custom.insert(META_PYPI_INDEXES.to_string(), indexes.join(","));
-        custom.insert(
-            META_PYPI_EXTRAS.to_string(),
-            requested_extras(inputs.spec).join(","),
-        );
-    }
+    let has_pip = !inputs.spec.pypi.requirements.is_empty();
+    let mut meta = EnvlockMeta {
+        version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        channel_alias: Some(redact::url(inputs.channel_alias).to_string()),
+        exclude_newer: inputs.exclude_newer,
+        pypi_indexes: has_pip.then(|| indexes.clone()),
+        pypi_extras: has_pip.then(|| requested_extras(inputs.spec)),
+        options_sha256: Some(inputs.options_fingerprint.clone()),
+        docker: inputs.docker.clone(),
+        ..EnvlockMeta::default()
+    };
 
     let mut content_hash = BTreeMap::new();
     let mut packages = Vec::new();
@@ -109,14 +90,12 @@ pub fn build(
             .iter()
             .map(|v| v.to_string())
             .collect();
-        custom.insert(
-            format!("{META_VIRTUAL_PACKAGES}{platform}"),
-            virtual_packages.join(","),
-        );
         content_hash.insert(
             platform.clone(),
             fingerprint::input_hash(inputs, &channels, &indexes, &platform, &virtual_packages),
         );
+        meta.virtual_packages
+            .insert(platform.clone(), virtual_packages);
         for record in &solution.records {
             packages.push(conda_package(record, &platform)?);
         }
@@ -142,19 +121,12 @@ pub fn build(
                 .iter()
                 .map(|s| relative_to(s, inputs.lockfile.parent().unwrap_or(Path::new("."))))
                 .collect(),
-            custom_metadata: Some(custom),
             ..Metadata::default()
         },
         package: packages,
     };
-    let package_hashes = lock.compute_content_hashes();
-    let custom = lock
-        .metadata
-        .custom_metadata
-        .get_or_insert_with(Default::default);
-    for (platform, hash) in package_hashes {
-        custom.insert(format!("{META_PACKAGES_SHA256}{platform}"), hash);
-    }
+    meta.packages_sha256 = lock.compute_content_hashes();
+    meta.write(&mut lock);
     lock.validate().map_err(|e| {
         anyhow::anyhow!(
             "internal error: the lock envlock built is invalid: {}",
