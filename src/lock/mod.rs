@@ -43,8 +43,11 @@ pub use pins::{Pins, Update};
 
 /// What went into a solve, besides the solutions themselves.
 pub struct LockInputs<'a> {
+    /// The inputs solved.
     pub spec: &'a Inputs,
+    /// The alias channel names were resolved through.
     pub channel_alias: &'a Url,
+    /// The `--exclude-newer` cutoff.
     pub exclude_newer: Option<Timestamp>,
     /// Where the lockfile will be written; sources are recorded relative to its directory.
     pub lockfile: &'a Path,
