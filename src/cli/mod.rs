@@ -481,7 +481,8 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                         "file": f.file.display().to_string(),
                         "line": f.line,
                         "platform": f.platform,
-                        "fix": f.fix.command(),
+                        "fix": f.fix().command(),
+                        "kind": f.kind.name(),
                     })
                 })
                 .collect();
@@ -502,7 +503,7 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                     "::error file={}{line},title={}::{}",
                     property(&f.file.display().to_string()),
                     property("envlock check"),
-                    escape(&format!("{}; run `{}`", f.message, f.fix.command()))
+                    escape(&format!("{}; run `{}`", f.message, f.fix().command()))
                 );
             }
         }
@@ -512,7 +513,7 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                     "{} {}; run `{}`",
                     style("drift:").red().bold(),
                     f.message,
-                    f.fix.command()
+                    f.fix().command()
                 );
             }
         }

@@ -15,17 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rattler_conda_lock::{LockFile, Manager, Package};
 
-/// Which hash the `@EXPLICIT` files carry.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExplicitHash {
-    /// `#sha256:<hex>`: verified by conda ≥ 24.9 and micromamba ≥ 2.1.
-    Sha256,
-    /// `#<md5>`: what older installers understand.
-    Md5,
-}
+pub use crate::lock::image::ExplicitHash;
 
 /// The header every generated file starts with.
 pub fn header(comment: &str, lockfile: &str, lock: &LockFile, platform: Option<&str>) -> String {
