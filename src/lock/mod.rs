@@ -293,6 +293,7 @@ pub fn read(path: &Path) -> Result<LockFile> {
             e.kind()
         ))
         .hint("regenerate it with `envlock resolve`")
+        .at(path, e.source_text(), line, column)
     })?;
     Ok(document.into_lock_file())
 }
@@ -300,7 +301,10 @@ pub fn read(path: &Path) -> Result<LockFile> {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
