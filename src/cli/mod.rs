@@ -303,6 +303,10 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => run_diff(args),
         Command::Dockerfile(args) => runtime.block_on(run_dockerfile(args, cli.quiet)),
     };
+    // Work still running when the command is done (another platform's resolver thread after
+    // one failed, metadata prefetches) is abandoned, not waited for: dropping the runtime would
+    // block until every blocking thread returns.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(e) => report(&e),
