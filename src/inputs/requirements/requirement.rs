@@ -262,7 +262,16 @@ fn name_from_url(url: &str) -> Option<String> {
     {
         return Some(egg.to_string());
     }
-    let file = parsed.path_segments()?.next_back()?;
+    let segments: Vec<&str> = parsed.path_segments()?.collect();
+    // A forge's archive of a branch or tag (`…/org/repo/archive/master.zip`): the file is
+    // named after the ref, the repository after the project.
+    if let Some(at) = segments.iter().position(|s| *s == "archive")
+        && at > 0
+        && at + 1 < segments.len()
+    {
+        return Some(segments[at - 1].to_string());
+    }
+    let file = segments.last()?;
     let lower = file.to_ascii_lowercase();
     let stem = ARCHIVE_EXTENSIONS.iter().find_map(|ext| {
         lower
@@ -272,7 +281,12 @@ fn name_from_url(url: &str) -> Option<String> {
     let name = if lower.ends_with(".whl") {
         stem.split('-').next()?
     } else {
-        stem.rsplit_once('-').map_or(stem, |(name, _)| name)
+        // `name-1.0.tar.gz`; a stem without a version says nothing about the name.
+        let (name, version) = stem.rsplit_once('-')?;
+        if !version.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        name
     };
     (!name.is_empty()).then(|| name.to_string())
 }
@@ -529,5 +543,13 @@ mod tests {
         assert!(hint.starts_with("name the package: `pkg @ "), "{hint}");
         let (_, hint) = error("https://example.com/download?id=3#egg=thing\n");
         assert!(hint.starts_with("name the package: `thing @ "), "{hint}");
+        // A branch archive is named after the repository, not the branch.
+        let (_, hint) = error("https://github.com/numpy/numpydoc/archive/master.zip\n");
+        assert_eq!(
+            hint,
+            "name the package: `numpydoc @ https://github.com/numpy/numpydoc/archive/master.zip`"
+        );
+        let (_, hint) = error("https://example.com/files/latest.tar.gz\n");
+        assert!(hint.starts_with("name the package: `NAME @ "), "{hint}");
     }
 }
