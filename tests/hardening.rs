@@ -89,3 +89,60 @@ fn a_newline_in_the_lockfile_name_adds_no_line() {
         );
     }
 }
+
+/// The Dockerfile path recorded in a lock is untrusted (locks arrive in pull requests): a plain
+/// `envlock dockerfile` refuses an absolute one, and one outside the lockfile's directory unless
+/// it is a Dockerfile envlock wrote, and leaves the file alone.
+#[test]
+fn a_recorded_dockerfile_path_cannot_point_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let yml = format!(
+        "channels: [{}]\ndependencies:\n  - python=3.11\n  - pip\n  - tini\n",
+        fixture_channels().join("pyconda").display()
+    );
+    std::fs::write(project.join("environment.yml"), yml).unwrap();
+    let run = |args: &[&str]| {
+        envlock(&dir.path().join("cache"))
+            .current_dir(&project)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    ok(run(&["resolve", "-p", "linux-64"]));
+    let base = format!("img@sha256:{}", "1".repeat(64));
+    ok(run(&["dockerfile", "--base", &base]));
+    let lock = std::fs::read_to_string(project.join("conda-lock.yml")).unwrap();
+    // The options are JSON inside a double-quoted YAML string.
+    let recorded = r#"\"output\":\"Dockerfile\""#;
+    assert!(lock.contains(recorded), "{lock}");
+
+    let notes = dir.path().join("notes.txt");
+    for hostile in [notes.display().to_string(), "../notes.txt".to_string()] {
+        std::fs::write(&notes, "my notes\n").unwrap();
+        let edited = lock.replace(recorded, &format!(r#"\"output\":\"{hostile}\""#));
+        std::fs::write(project.join("conda-lock.yml"), edited).unwrap();
+        let err = fails(run(&["dockerfile"]));
+        let why = if hostile.starts_with('/') {
+            "is absolute"
+        } else {
+            "is outside the lockfile's directory and not a Dockerfile envlock wrote"
+        };
+        assert_eq!(
+            err,
+            format!(
+                "error: conda-lock.yml records the Dockerfile path {hostile:?}, which {why}; \
+                 refusing to write there\n  hint: pass `-o PATH` to say where the Dockerfile \
+                 goes (the lockfile may come from someone else)\n"
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+        assert!(!dir.path().join("envlock").exists() && !dir.path().join(".dockerignore").exists());
+    }
+    // A Dockerfile envlock wrote outside the lock's directory is re-rendered as recorded.
+    std::fs::write(project.join("conda-lock.yml"), &lock).unwrap();
+    ok(run(&["dockerfile", "-o", "../Dockerfile"]));
+    ok(run(&["dockerfile"]));
+    assert!(dir.path().join("Dockerfile").is_file());
+}
