@@ -1,7 +1,23 @@
-//! Test support: a real HTTP server on 127.0.0.1 and a runner for the built binary.
+//! Test support: a real HTTP server on 127.0.0.1, a runner for the built binary, a temporary
+//! [`Project`] to run it in, and [`envlock_snapshot!`] to compare a run's exit code, stdout and
+//! stderr with a snapshot under `tests/snapshots/`.
+//!
+//! Snapshots: when envlock's output changes on purpose (a reworded message, a new finding),
+//! re-accept every snapshot with
+//!
+//!     INSTA_UPDATE=always cargo test --test check --test dockerfile --test resolve_conda --test resolve_pypi
+//!
+//! (or `cargo insta test --accept` with cargo-insta) and review `git diff tests/snapshots`.
+//! In CI (`CI=true`) a missing or changed snapshot fails the test and nothing is written.
+//! Machine-specific text (temp dirs, server ports, timings, the crate version, content hashes
+//! of locks made from servers on random ports) is replaced by placeholders; see [`snapshot`].
 #![allow(dead_code)]
 
+pub mod project;
 pub mod pypi_index;
+pub mod snapshot;
+
+pub use project::Project;
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
