@@ -334,11 +334,11 @@ fn credentials_never_reach_the_lock_or_the_output() {
     let server = synthetic();
     let alias = server.url.replace("http://", "http://user:s3cret@");
     let p = project(&env(&["synthetic"], &["numpy"]));
-    let err = ok(p
-        .cmd()
-        .args(["resolve", "--channel-alias", &alias, "-p", "linux-64", "-v"])
-        .output()
-        .unwrap());
+    let err = ok(envlock_snapshot!(
+        p,
+        p.command(&["resolve", "--channel-alias", &alias, "-p", "linux-64", "-v"]),
+        "credentials_in_the_alias_verbose"
+    ));
     assert!(!err.contains("s3cret"), "{err}");
     let text = lock_text(&p);
     assert!(
