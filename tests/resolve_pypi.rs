@@ -561,3 +561,77 @@ fn direct_url_requirements_lock_that_file() {
     assert_eq!(locked.hash.sha256.as_deref(), Some(sha.as_str()));
     install_and_check(&lock, "linux-64", p.dir.path(), &[]);
 }
+
+#[test]
+fn index_mapping_and_conda_interplay_errors() {
+    // An index that answers 500 to everything.
+    let p = project(Mode::Fail, |i| {
+        i.wheel("lib", "1.0");
+    });
+    p.write("requirements.txt", "lib\n");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "unreachable_index"
+    ));
+
+    let p = project(Mode::Files, |i| {
+        i.wheel("lib", "1.0");
+    });
+    // A direct URL that is no distribution file.
+    p.write(
+        "requirements.txt",
+        &format!("lib @ {}/files/README.txt\n", p.index_server().url),
+    );
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "direct_url_not_a_distribution"
+    ));
+    // --hash values that cannot be checked against the index.
+    p.write(
+        "requirements.txt",
+        &format!("lib --hash=sha512:{}\n", "a".repeat(128)),
+    );
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "hash_not_sha256"
+    ));
+    // A mapping file that is not JSON, and one with a name PyPI cannot have.
+    p.write("requirements.txt", "lib\n");
+    for (name, mapping) in [
+        ("mapping_not_json", "{\"six\": \n"),
+        ("mapping_bad_name", "{\"six\": \"not a name!\"}\n"),
+    ] {
+        p.write("mapping.json", mapping);
+        fails(envlock_snapshot!(
+            p,
+            resolve_cmd(
+                &p,
+                &["requirements.txt"],
+                &["-p", "linux-64", "--pypi-mapping", "mapping.json"]
+            ),
+            name
+        ));
+    }
+    // A constraint that excludes what the conda solve installs.
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies:\n  - python=3.11\n  - pip\n  - six\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    );
+    p.write("requirements.txt", "-c constraints.txt\nlib\n");
+    p.write("constraints.txt", "six<1.10\n");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(
+            &p,
+            &["environment.yml", "requirements.txt"],
+            &["-p", "linux-64"]
+        ),
+        "constraint_excludes_conda_package"
+    ));
+}

@@ -5,9 +5,13 @@
 //! Snapshots: when envlock's output changes on purpose (a reworded message, a new finding),
 //! re-accept every snapshot with
 //!
-//!     INSTA_UPDATE=always cargo test --test check --test dockerfile --test resolve_conda --test resolve_pypi
+//!     INSTA_UPDATE=always cargo test --test check --test dockerfile --test resolve_conda \
+//!         --test resolve_pypi --test diff --test compat
 //!
-//! (or `cargo insta test --accept` with cargo-insta) and review `git diff tests/snapshots`.
+//! (or `cargo insta test --accept` with cargo-insta, which also reviews them one by one, and
+//! `--unreferenced=delete` to drop snapshots no test writes any more), then review
+//! `git diff tests/snapshots`. The drift cases of `envlock check` are folders under
+//! `tests/data/drift/` (see tests/check.rs); a new folder is a new case and snapshot.
 //! In CI (`CI=true`) a missing or changed snapshot fails the test and nothing is written.
 //! Machine-specific text (temp dirs, server ports, timings, the crate version, content hashes
 //! of locks made from servers on random ports) is replaced by placeholders; see [`snapshot`].
