@@ -8,7 +8,7 @@
 //!     INSTA_UPDATE=always cargo test --test check --test dockerfile --test resolve_conda \
 //!         --test resolve_pypi --test diff --test compat
 //!
-//! (or `cargo insta test --accept` with cargo-insta, which also reviews them one by one, and
+//! (or, with cargo-insta, `cargo insta test --accept`, or `cargo insta review` one by one; add
 //! `--unreferenced=delete` to drop snapshots no test writes any more), then review
 //! `git diff tests/snapshots`. The drift cases of `envlock check` are folders under
 //! `tests/data/drift/` (see tests/check.rs); a new folder is a new case and snapshot.
