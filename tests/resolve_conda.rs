@@ -3,50 +3,45 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::{path::Path, process::Command};
 
-use common::{Mode, Server, envlock, fails, fixture_channels, ok, shared_channels};
+use common::{Mode, Project, Server, fails, fixture_channels, ok, shared_channels};
 use rattler_conda_lock::{LockFile, Manager, Package};
 
-struct Project {
-    dir: tempfile::TempDir,
-    cache: PathBuf,
+/// A project with this `environment.yml`.
+fn project(environment_yml: &str) -> Project {
+    let p = Project::new();
+    p.write("environment.yml", environment_yml);
+    p
 }
 
-impl Project {
-    fn new(environment_yml: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("environment.yml"), environment_yml).unwrap();
-        let cache = dir.path().join("cache");
-        Project { dir, cache }
-    }
+/// `envlock resolve environment.yml --channel-alias <server> ARGS...` in the project.
+fn resolve(p: &Project, server: &Server, args: &[&str]) -> std::process::Output {
+    resolve_cmd(p, server, args).output().unwrap()
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
+fn resolve_cmd(p: &Project, server: &Server, args: &[&str]) -> Command {
+    run(p, "resolve", server, args)
+}
 
-    /// `envlock resolve environment.yml ARGS...` in the project directory.
-    fn resolve(&self, server: &Server, args: &[&str]) -> std::process::Output {
-        self.run("resolve", server, args)
-    }
+/// `envlock COMMAND environment.yml --channel-alias <server> ARGS...`.
+fn run(p: &Project, command: &str, server: &Server, args: &[&str]) -> Command {
+    let mut cmd = p.command(&[command, "environment.yml", "--channel-alias", &server.url]);
+    cmd.args(args);
+    cmd
+}
 
-    /// `envlock COMMAND environment.yml --channel-alias <server> ARGS...`.
-    fn run(&self, command: &str, server: &Server, args: &[&str]) -> std::process::Output {
-        envlock(&self.cache)
-            .current_dir(self.dir.path())
-            .args([command, "environment.yml", "--channel-alias", &server.url])
-            .args(args)
-            .output()
-            .unwrap()
-    }
+/// linux-64 and noarch repodata are fetched concurrently, so which failing request is reported
+/// first varies between runs.
+fn filter_failing_repodata(p: &Project) {
+    p.filter(
+        r"/(linux-64|noarch)/repodata[A-Za-z0-9_.]*",
+        "/[SUBDIR]/[REPODATA]",
+    );
+}
 
-    fn lock(&self) -> LockFile {
-        envlock::lock::read(&self.path("conda-lock.yml")).unwrap()
-    }
-
-    fn lock_text(&self) -> String {
-        std::fs::read_to_string(self.path("conda-lock.yml")).unwrap()
-    }
+fn lock_text(p: &Project) -> String {
+    p.read("conda-lock.yml")
 }
 
 fn env(channels: &[&str], deps: &[&str]) -> String {
@@ -96,19 +91,29 @@ fn assert_sound(project: &Project, server: &Server, args: &[&str]) {
         );
         assert_eq!(p.hash.md5.as_ref().map(String::len), Some(32), "{}", p.name);
     }
-    let err = ok(project.run("check", server, args));
-    assert!(err.contains("agrees with the inputs"), "{err}");
+    let err = ok(run(project, "check", server, args).output().unwrap());
+    assert!(
+        err.starts_with("Checked conda-lock.yml agrees with the inputs and the rendered files (")
+            && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
 fn locks_the_highest_versions_with_hashes() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["numpy", "tzdata", "purepy"]));
-    let err = ok(p.resolve(&server, &["-p", "linux-64"]));
-    assert!(
-        err.contains("Locked linux-64 (6 packages) into conda-lock.yml"),
-        "{err}"
-    );
+    let p = project(&env(&["synthetic"], &["numpy", "tzdata", "purepy"]));
+    ok(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "locked_six_packages"
+    ));
+    // -v lists what was locked.
+    ok(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64", "-v"]),
+        "locked_verbose"
+    ));
     let lock = p.lock();
     assert_sound(&p, &server, &["-p", "linux-64"]);
     assert_eq!(locked(&lock, "linux-64", "numpy").version, "2.0.0");
@@ -133,14 +138,14 @@ fn locks_the_highest_versions_with_hashes() {
 #[test]
 fn build_strings_select_the_variant() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["blas"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["synthetic"], &["blas"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     assert_eq!(
         locked(&p.lock(), "linux-64", "blas").build.as_deref(),
         Some("mkl")
     );
-    let p = Project::new(&env(&["synthetic"], &["blas=*=*openblas"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["synthetic"], &["blas=*=*openblas"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     assert_eq!(
         locked(&p.lock(), "linux-64", "blas").build.as_deref(),
         Some("openblas")
@@ -150,14 +155,13 @@ fn build_strings_select_the_variant() {
 #[test]
 fn conflicts_explain_themselves_and_keep_the_old_lock() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["conflict-a", "conflict-b"]));
+    let p = project(&env(&["synthetic"], &["conflict-a", "conflict-b"]));
     std::fs::write(p.path("conda-lock.yml"), "previous lock").unwrap();
-    let err = fails(p.resolve(&server, &["-p", "linux-64"]));
-    assert!(err.contains("cannot be satisfied for linux-64"), "{err}");
-    for name in ["conflict-a", "conflict-b", "dep-c"] {
-        assert!(err.contains(name), "{name} missing from:\n{err}");
-    }
-    assert!(err.contains("hint:"), "{err}");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "unsatisfiable_conflict"
+    ));
     assert_eq!(
         std::fs::read_to_string(p.path("conda-lock.yml")).unwrap(),
         "previous lock"
@@ -173,24 +177,32 @@ fn conflicts_explain_themselves_and_keep_the_old_lock() {
 #[test]
 fn unknown_packages_name_the_channels_and_platform() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["python", "nosuchpkg>=1"]));
-    let err = fails(p.resolve(&server, &["-p", "linux-64"]));
-    assert!(
-        err.contains(&format!(
-            "no package named `nosuchpkg` in {}/synthetic for linux-64",
-            server.url
-        )),
-        "{err}"
-    );
+    let p = project(&env(&["synthetic"], &["python", "nosuchpkg>=1"]));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "unknown_package"
+    ));
+    // A close name is suggested.
+    p.write("environment.yml", &env(&["synthetic"], &["numpyy"]));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "unknown_package_close_name"
+    ));
 }
 
 #[test]
 fn virtual_packages_come_from_the_table_and_overrides() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["newglibc"]));
-    let err = fails(p.resolve(&server, &["-p", "linux-64"]));
-    assert!(err.contains("__glibc"), "{err}");
-    ok(p.resolve(
+    let p = project(&env(&["synthetic"], &["newglibc"]));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "needs_newer_glibc"
+    ));
+    ok(resolve(
+        &p,
         &server,
         &["-p", "linux-64", "--virtual-package", "__glibc=2.28"],
     ));
@@ -200,9 +212,14 @@ fn virtual_packages_come_from_the_table_and_overrides() {
         "__archspec=1=x86_64,__glibc=2.28=0,__linux=4.18=0,__unix=0=0"
     );
 
-    let p = Project::new(&env(&["synthetic"], &["cuda-app"]));
-    fails(p.resolve(&server, &["-p", "linux-64"]));
-    ok(p.resolve(
+    let p = project(&env(&["synthetic"], &["cuda-app"]));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "needs_cuda"
+    ));
+    ok(resolve(
+        &p,
         &server,
         &["-p", "linux-64", "--virtual-package", "__cuda=12.4"],
     ));
@@ -216,8 +233,8 @@ fn virtual_packages_come_from_the_table_and_overrides() {
 #[test]
 fn removed_and_unhashed_records_are_never_locked() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["removedpkg", "nohash"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["synthetic"], &["removedpkg", "nohash"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     let lock = p.lock();
     assert_eq!(locked(&lock, "linux-64", "removedpkg").version, "1.0");
     assert_eq!(locked(&lock, "linux-64", "nohash").version, "1.0");
@@ -226,11 +243,12 @@ fn removed_and_unhashed_records_are_never_locked() {
 #[test]
 fn exclude_newer_cuts_off_by_timestamp_and_keeps_untimed_records() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["timed", "untimed"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["synthetic"], &["timed", "untimed"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     assert_eq!(locked(&p.lock(), "linux-64", "timed").version, "3.0");
 
-    ok(p.resolve(
+    ok(resolve(
+        &p,
         &server,
         &["-p", "linux-64", "--exclude-newer", "2024-03-01"],
     ));
@@ -244,19 +262,23 @@ fn exclude_newer_cuts_off_by_timestamp_and_keeps_untimed_records() {
         "2024-03-01T23:59:59.999999999Z"
     );
 
-    let p = Project::new(&env(&["synthetic"], &["timed>=3"]));
-    let err = fails(p.resolve(
-        &server,
-        &["-p", "linux-64", "--exclude-newer", "2024-03-01"],
+    let p = project(&env(&["synthetic"], &["timed>=3"]));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(
+            &p,
+            &server,
+            &["-p", "linux-64", "--exclude-newer", "2024-03-01"]
+        ),
+        "excluded_by_cutoff"
     ));
-    assert!(err.contains("timed"), "{err}");
 }
 
 #[test]
 fn strict_channel_priority() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic", "second"], &["numpy", "onlysecond"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["synthetic", "second"], &["numpy", "onlysecond"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     let lock = p.lock();
     let numpy = locked(&lock, "linux-64", "numpy");
     assert_eq!(
@@ -274,8 +296,8 @@ fn strict_channel_priority() {
 #[test]
 fn base_url_in_repodata_decides_the_package_url() {
     let server = synthetic();
-    let p = Project::new(&env(&["based"], &["relocated"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["based"], &["relocated"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     assert_eq!(
         locked(&p.lock(), "linux-64", "relocated").url,
         "https://files.example.com/based/linux-64/relocated-1.0-0.tar.bz2"
@@ -286,14 +308,18 @@ fn base_url_in_repodata_decides_the_package_url() {
 fn mirrors_are_fetched_from_but_the_lock_keeps_canonical_urls() {
     let server = synthetic();
     let canonical = "https://conda.example.invalid/synthetic";
-    let p = Project::new(&env(&[canonical], &["numpy"]));
+    let p = project(&env(&[canonical], &["numpy"]));
     let mirror = format!("{canonical}={}/synthetic", server.url);
-    ok(p.resolve(&server, &["-p", "linux-64", "--mirror", &mirror]));
+    ok(resolve(
+        &p,
+        &server,
+        &["-p", "linux-64", "--mirror", &mirror],
+    ));
     let lock = p.lock();
     assert!(
         lock.package.iter().all(|p| p.url.starts_with(canonical)),
         "{}",
-        p.lock_text()
+        lock_text(&p)
     );
     assert!(
         server
@@ -307,14 +333,14 @@ fn mirrors_are_fetched_from_but_the_lock_keeps_canonical_urls() {
 fn credentials_never_reach_the_lock_or_the_output() {
     let server = synthetic();
     let alias = server.url.replace("http://", "http://user:s3cret@");
-    let p = Project::new(&env(&["synthetic"], &["numpy"]));
-    let err = ok(envlock(&p.cache)
-        .current_dir(p.dir.path())
-        .args(["resolve", "--channel-alias", &alias, "-p", "linux-64", "-v"])
-        .output()
-        .unwrap());
+    let p = project(&env(&["synthetic"], &["numpy"]));
+    let err = ok(envlock_snapshot!(
+        p,
+        p.command(&["resolve", "--channel-alias", &alias, "-p", "linux-64", "-v"]),
+        "credentials_in_the_alias_verbose"
+    ));
     assert!(!err.contains("s3cret"), "{err}");
-    let text = p.lock_text();
+    let text = lock_text(&p);
     assert!(
         !text.contains("s3cret") && !text.contains("user@"),
         "{text}"
@@ -326,11 +352,12 @@ fn credentials_never_reach_the_lock_or_the_output() {
 
     let failing = Server::start(&fixture_channels(), Mode::Fail);
     let alias = failing.url.replace("http://", "http://user:s3cret@");
-    let out = envlock(&p.cache)
-        .current_dir(p.dir.path())
-        .args(["resolve", "--channel-alias", &alias, "-p", "linux-64"])
-        .output()
-        .unwrap();
+    filter_failing_repodata(&p);
+    let out = envlock_snapshot!(
+        p,
+        p.command(&["resolve", "--channel-alias", &alias, "-p", "linux-64"]),
+        "unreachable_channel_with_credentials"
+    );
     let err = fails(out);
     assert!(!err.contains("s3cret"), "{err}");
 }
@@ -338,11 +365,14 @@ fn credentials_never_reach_the_lock_or_the_output() {
 #[test]
 fn network_failures_retry_then_name_the_url_and_keep_the_old_lock() {
     let server = Server::start(&fixture_channels(), Mode::Fail);
-    let p = Project::new(&env(&["synthetic"], &["numpy"]));
+    let p = project(&env(&["synthetic"], &["numpy"]));
     std::fs::write(p.path("conda-lock.yml"), "previous lock").unwrap();
-    let err = fails(p.resolve(&server, &["-p", "linux-64"]));
-    assert!(err.contains(&format!("{}/synthetic/", server.url)), "{err}");
-    assert!(err.contains("linux-64"), "{err}");
+    filter_failing_repodata(&p);
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "unreachable_channel"
+    ));
     let gets = server
         .hits()
         .iter()
@@ -362,55 +392,155 @@ fn network_failures_retry_then_name_the_url_and_keep_the_old_lock() {
 #[test]
 fn inputs_default_to_environment_yml_and_platforms_key() {
     let server = synthetic();
-    let p = Project::new(&format!(
+    let p = project(&format!(
         "{}platforms:\n  - linux-64\n",
         env(&["synthetic"], &["python"])
     ));
-    let err = ok(envlock(&p.cache)
-        .current_dir(p.dir.path())
-        .args(["resolve", "--channel-alias", &server.url])
-        .output()
-        .unwrap());
-    assert!(err.contains("Locked linux-64 ("), "{err}");
+    ok(envlock_snapshot!(
+        p,
+        p.command(&["resolve", "--channel-alias", &server.url]),
+        "default_inputs"
+    ));
     assert_eq!(p.lock().metadata.platforms, ["linux-64"]);
 
     // --platform overrides the file's `platforms:` (synthetic has no linux-aarch64 packages).
-    let err = fails(p.resolve(&server, &["-p", "linux-64", "-p", "linux-aarch64"]));
-    assert!(
-        err.contains("no package named `python`") && err.contains("linux-aarch64"),
-        "{err}"
-    );
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64", "-p", "linux-aarch64"]),
+        "platform_option_overrides_the_file"
+    ));
+
+    // No input at all.
+    p.remove("environment.yml");
+    fails(envlock_snapshot!(
+        p,
+        p.command(&["resolve", "--channel-alias", &server.url]),
+        "no_input"
+    ));
+    fails(envlock_snapshot!(
+        p,
+        p.command(&["resolve", "nosuch.yml", "--channel-alias", &server.url]),
+        "missing_input"
+    ));
+}
+
+/// Inputs and options a user can get wrong: each is an error (exit 2) that names the file, line
+/// or option, and nothing is written.
+#[test]
+fn malformed_inputs_and_options_are_errors_that_point_at_the_problem() {
+    let server = synthetic();
+    let python = env(&["synthetic"], &["python"]);
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "bad_match_spec",
+            "channels:\n  - synthetic\ndependencies:\n  - python\n  - numpy>=>2\n",
+            &[],
+        ),
+        (
+            "yaml_syntax",
+            "channels: [synthetic\ndependencies:\n  - python\n",
+            &[],
+        ),
+        ("yaml_not_a_mapping", "- python\n- numpy\n", &[]),
+        (
+            "dependencies_not_a_list",
+            "channels: [synthetic]\ndependencies:\n  python: '3.11'\n",
+            &[],
+        ),
+        ("empty_file", "", &[]),
+        (
+            "spec_not_one_package",
+            "channels: [synthetic]\ndependencies:\n  - python\n  - \"py*\"\n",
+            &[],
+        ),
+        ("no_channels", "dependencies:\n  - python\n", &[]),
+        (
+            "platforms_key_not_a_list",
+            "channels: [synthetic]\nplatforms: 3\ndependencies:\n  - python\n",
+            &[],
+        ),
+        (
+            "platforms_key_unknown_platform",
+            "channels: [synthetic]\nplatforms: [linux-65]\ndependencies:\n  - python\n",
+            &[],
+        ),
+        ("unknown_platform_option", &python, &["-p", "linux-65"]),
+        ("noarch_platform_option", &python, &["-p", "noarch"]),
+        (
+            "virtual_package_without_underscores",
+            &python,
+            &["-p", "linux-64", "--virtual-package", "glibc=2.28"],
+        ),
+        (
+            "virtual_package_without_version",
+            &python,
+            &["-p", "linux-64", "--virtual-package", "__glibc"],
+        ),
+        (
+            "virtual_package_bad_version",
+            &python,
+            &["-p", "linux-64", "--virtual-package", "__glibc=2..28"],
+        ),
+        (
+            "exclude_newer_not_a_date",
+            &python,
+            &["-p", "linux-64", "--exclude-newer", "last tuesday"],
+        ),
+        (
+            "mirror_without_equals",
+            &python,
+            &[
+                "-p",
+                "linux-64",
+                "--mirror",
+                "https://user:s3cret@mirror.example.com",
+            ],
+        ),
+        (
+            "mirror_bad_url",
+            &python,
+            &["-p", "linux-64", "--mirror", "conda-forge=not a url"],
+        ),
+        (
+            "update_and_update_all",
+            &python,
+            &["-p", "linux-64", "--update", "python", "--update-all"],
+        ),
+    ];
+    for (name, environment_yml, args) in cases {
+        let p = project(environment_yml);
+        let out = envlock_snapshot!(p, resolve_cmd(&p, &server, args), *name);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(!p.path("conda-lock.yml").exists(), "{name}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("s3cret"),
+            "{name}"
+        );
+    }
 }
 
 #[test]
-fn malformed_inputs_point_at_the_line() {
+fn ignored_keys_and_sections_are_warnings() {
     let server = synthetic();
-    let p = Project::new("channels:\n  - synthetic\ndependencies:\n  - python\n  - numpy>=>2\n");
-    let err = fails(p.resolve(&server, &[]));
-    assert!(err.starts_with("error: environment.yml:5:5: "), "{err}");
-    assert!(!p.path("conda-lock.yml").exists());
-
-    let p = Project::new("dependencies:\n  - python\n");
-    let err = fails(p.resolve(&server, &[]));
-    assert!(
-        err.contains("lists no channels") && err.contains("hint:"),
-        "{err}"
+    let p = project(
+        "name: app\nchannels: [synthetic]\nfoo: bar\ndependencies:\n  - python\n  - conda:\n    - numpy\n",
     );
-
-    let p = Project::new(&env(&["synthetic"], &["python"]));
-    let err = fails(p.resolve(&server, &["-p", "linux-65"]));
-    assert!(err.contains("linux-65"), "{err}");
+    ok(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &server, &["-p", "linux-64"]),
+        "ignored_keys_warn"
+    ));
 }
 
 #[test]
 fn warm_cache_only_revalidates() {
     let server = synthetic();
-    let p = Project::new(&env(&["synthetic"], &["numpy"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["synthetic"], &["numpy"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     let cold: usize = server.hits().iter().map(|h| h.bytes).sum();
     assert!(cold > 0);
     server.clear();
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     let warm = server.hits();
     let repodata_bodies: Vec<_> = warm
         .iter()
@@ -431,7 +561,7 @@ fn python39_for_four_platforms_from_conda_forge() {
         return;
     };
     let server = Server::start(&channels, Mode::Files);
-    let p = Project::new(&env(&["conda-forge-py39"], &["python=3.9", "pip"]));
+    let p = project(&env(&["conda-forge-py39"], &["python=3.9", "pip"]));
     let args = [
         "-p",
         "linux-64",
@@ -442,8 +572,8 @@ fn python39_for_four_platforms_from_conda_forge() {
         "-p",
         "win-64",
     ];
-    ok(p.resolve(&server, &args));
-    let first = p.lock_text();
+    ok(resolve(&p, &server, &args));
+    let first = lock_text(&p);
     let lock = p.lock();
     assert_sound(&p, &server, &args);
     assert_eq!(
@@ -461,11 +591,11 @@ fn python39_for_four_platforms_from_conda_forge() {
     assert_eq!(locked(&lock, "linux-64", "openssl").version, "3.3.0");
 
     // A second run, warm or cold, gives a byte-identical file.
-    ok(p.resolve(&server, &args));
-    assert_eq!(first, p.lock_text());
+    ok(resolve(&p, &server, &args));
+    assert_eq!(first, lock_text(&p));
     std::fs::remove_dir_all(&p.cache).unwrap();
-    ok(p.resolve(&server, &args));
-    assert_eq!(first, p.lock_text());
+    ok(resolve(&p, &server, &args));
+    assert_eq!(first, lock_text(&p));
 }
 
 #[test]
@@ -474,8 +604,9 @@ fn numpy_from_conda_forge() {
         return;
     };
     let server = Server::start(&channels, Mode::Files);
-    let p = Project::new(&env(&["conda-forge-numpy"], &["numpy"]));
-    ok(p.resolve(
+    let p = project(&env(&["conda-forge-numpy"], &["numpy"]));
+    ok(resolve(
+        &p,
         &server,
         &["-p", "linux-64", "--virtual-package", "__glibc=2.28"],
     ));
@@ -500,11 +631,10 @@ fn file_channels_work_too() {
     let Some(channels) = shared_channels() else {
         return;
     };
-    let p = Project::new(&env(&["conda-forge-py39"], &["python=3.9", "pip"]));
+    let p = project(&env(&["conda-forge-py39"], &["python=3.9", "pip"]));
     let alias =
         url::Url::from_directory_path(Path::new(&channels).canonicalize().unwrap()).unwrap();
-    ok(envlock(&p.cache)
-        .current_dir(p.dir.path())
+    ok(p.cmd()
         .args([
             "resolve",
             "--channel-alias",
@@ -538,8 +668,8 @@ fn zst_repodata_is_used_when_the_channel_serves_it() {
         .unwrap();
     }
     let server = Server::start(root.path(), Mode::Files);
-    let p = Project::new(&env(&["zonly"], &["numpy"]));
-    ok(p.resolve(&server, &["-p", "linux-64"]));
+    let p = project(&env(&["zonly"], &["numpy"]));
+    ok(resolve(&p, &server, &["-p", "linux-64"]));
     assert_eq!(locked(&p.lock(), "linux-64", "numpy").version, "2.0.0");
     assert!(
         server
@@ -558,7 +688,7 @@ fn progress_on_a_terminal_shows_platforms_and_no_credentials() {
     // `script` (util-linux) gives envlock a pseudo-terminal, so the progress bars are drawn.
     let server = synthetic();
     let alias = server.url.replace("http://", "http://user:s3cret@");
-    let p = Project::new(&env(&["synthetic"], &["numpy"]));
+    let p = project(&env(&["synthetic"], &["numpy"]));
     let bin = env!("CARGO_BIN_EXE_envlock");
     let command = format!(
         "{bin} resolve --channel-alias {alias} -p linux-64 --cache-dir {}",

@@ -4,62 +4,32 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::Output,
-};
+use std::{path::Path, process::Command};
 
 use common::{
-    Mode, Server, envlock, fails, fixture_channels, install_and_check, ok, pypi_index::Index,
+    Mode, Project, Server, fails, fixture_channels, install_and_check, ok, pypi_index::Index,
 };
 use rattler_conda_lock::{LockFile, Manager};
 
-struct Project {
-    dir: tempfile::TempDir,
-    index: Server,
+/// A project whose index holds what `build` adds, served in `mode`.
+fn project(mode: Mode, build: impl FnOnce(&mut Index)) -> Project {
+    Project::new().serve_index(mode, build)
 }
 
-impl Project {
-    /// A project whose index holds what `build` adds, served in `mode`.
-    fn new(mode: Mode, build: impl FnOnce(&mut Index)) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let mut index = Index::new(&dir.path().join("index"));
-        build(&mut index);
-        index.write();
-        let server = Server::start(&dir.path().join("index"), mode);
-        Project { dir, index: server }
-    }
+/// `envlock resolve FILES --index-url <local> -c pyconda --python 3.11 ARGS` in the project.
+fn resolve_cmd(p: &Project, files: &[&str], args: &[&str]) -> Command {
+    let channel = fixture_channels().join("pyconda");
+    let mut cmd = p.command(&["resolve"]);
+    cmd.args(files)
+        .args(["--index-url", &p.index_url(), "-c"])
+        .arg(&channel)
+        .args(["--python", "3.11"])
+        .args(args);
+    cmd
+}
 
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.dir.path().join(name), text).unwrap();
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn index_url(&self) -> String {
-        format!("{}/simple/", self.index.url)
-    }
-
-    /// `envlock resolve FILES --index-url <local> -c pyconda ARGS` in the project directory.
-    fn resolve(&self, files: &[&str], args: &[&str]) -> Output {
-        let channel = fixture_channels().join("pyconda");
-        envlock(&self.path("cache"))
-            .current_dir(self.dir.path())
-            .arg("resolve")
-            .args(files)
-            .args(["--index-url", &self.index_url(), "-c"])
-            .arg(&channel)
-            .args(["--python", "3.11"])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn lock(&self) -> LockFile {
-        envlock::lock::read(&self.path("conda-lock.yml")).unwrap()
-    }
+fn resolve(p: &Project, files: &[&str], args: &[&str]) -> std::process::Output {
+    resolve_cmd(p, files, args).output().unwrap()
 }
 
 /// `name==version` of the pip packages locked for `platform`, sorted.
@@ -85,7 +55,7 @@ fn pip_url<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
 
 #[test]
 fn markers_and_extras_are_evaluated_per_platform() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("app", "1.0")
             .requires(&[
                 "dep-a>=1",
@@ -101,11 +71,23 @@ fn markers_and_extras_are_evaluated_per_platform() {
         i.wheel("fastlib", "1.0");
     });
     p.write("requirements.txt", "app[fast]\n");
-    let err = ok(p.resolve(
-        &["requirements.txt"],
-        &["-p", "linux-64", "-p", "linux-aarch64", "-p", "win-64"],
+    ok(envlock_snapshot!(
+        p,
+        resolve_cmd(
+            &p,
+            &["requirements.txt"],
+            &[
+                "-p",
+                "linux-64",
+                "-p",
+                "linux-aarch64",
+                "-p",
+                "win-64",
+                "-v"
+            ],
+        ),
+        "markers_and_extras_verbose"
     ));
-    assert!(err.contains("linux-64 (2 conda + 3 pip packages)"), "{err}");
     let lock = p.lock();
     assert_eq!(
         pip_set(&lock, "linux-64"),
@@ -124,14 +106,14 @@ fn markers_and_extras_are_evaluated_per_platform() {
     // The requested extra's dependencies are recorded as the package's dependencies.
     assert_eq!(app.dependencies["fastlib"], "*");
     assert_eq!(app.hash.sha256.as_ref().map(String::len), Some(64));
-    assert!(app.url.starts_with(&p.index.url), "{}", app.url);
+    assert!(app.url.starts_with(&p.index_server().url), "{}", app.url);
     let custom = lock.metadata.custom_metadata.unwrap();
     assert_eq!(custom["envlock.pypi.indexes"], p.index_url());
 }
 
 #[test]
 fn the_best_wheel_for_each_platform_is_chosen() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel_tagged(
             "native",
             "1.0",
@@ -144,7 +126,8 @@ fn the_best_wheel_for_each_platform_is_chosen() {
         i.wheel("native", "0.9");
     });
     p.write("requirements.txt", "native\n");
-    ok(p.resolve(
+    ok(resolve(
+        &p,
         &["requirements.txt"],
         &["-p", "linux-64", "-p", "win-64", "-p", "linux-aarch64"],
     ));
@@ -158,7 +141,8 @@ fn the_best_wheel_for_each_platform_is_chosen() {
     assert!(pip_url(&lock, "linux-aarch64", "native").ends_with("native-1.0.tar.gz"));
 
     // With `__glibc=2.28` the aarch64 wheel is installable.
-    ok(p.resolve(
+    ok(resolve(
+        &p,
         &["requirements.txt"],
         &["-p", "linux-aarch64", "--virtual-package", "__glibc=2.28"],
     ));
@@ -166,51 +150,52 @@ fn the_best_wheel_for_each_platform_is_chosen() {
 
     // --only-binary skips the sdist: the older pure wheel is the best that is left.
     p.write("requirements.txt", "--only-binary :all:\nnative\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-aarch64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-aarch64"]));
     assert_eq!(pip_set(&p.lock(), "linux-aarch64"), ["native==0.9"]);
 }
 
 #[test]
 fn yanked_files_are_used_only_when_pinned() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("lib", "1.0");
         i.wheel("lib", "1.1").yanked();
     });
     p.write("requirements.txt", "lib\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["lib==1.0"]);
     p.write("requirements.txt", "lib==1.1\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["lib==1.1"]);
 }
 
 #[test]
 fn pre_releases_need_pre_or_an_explicit_range() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("beta", "1.0");
         i.wheel("beta", "2.0b1");
     });
     p.write("requirements.txt", "beta\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["beta==1.0"]);
     p.write("requirements.txt", "--pre\nbeta\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["beta==2.0b1"]);
     p.write("requirements.txt", "beta>=2.0b1\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["beta==2.0b1"]);
 }
 
 #[test]
 fn requires_python_and_upload_times_filter_files() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("modern", "1.0");
         i.wheel("modern", "2.0").requires_python(">=3.12");
         i.wheel("fresh", "1.0").uploaded("2024-01-01T00:00:00Z");
         i.wheel("fresh", "1.2").uploaded("2024-06-01T00:00:00Z");
     });
     p.write("requirements.txt", "modern\nfresh\n");
-    ok(p.resolve(
+    ok(resolve(
+        &p,
         &["requirements.txt"],
         &["-p", "linux-64", "--exclude-newer", "2024-03-01"],
     ));
@@ -218,7 +203,7 @@ fn requires_python_and_upload_times_filter_files() {
         pip_set(&p.lock(), "linux-64"),
         ["fresh==1.0", "modern==1.0"]
     );
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(
         pip_set(&p.lock(), "linux-64"),
         ["fresh==1.2", "modern==1.0"]
@@ -227,32 +212,31 @@ fn requires_python_and_upload_times_filter_files() {
 
 #[test]
 fn sdists_need_static_metadata() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.sdist("srconly", "1.0").requires(&["dep-a"]);
         i.wheel("dep-a", "1.0");
         i.sdist("dynamic", "1.0").dynamic();
         i.sdist("oldmeta", "1.0").metadata_version("2.1");
     });
     p.write("requirements.txt", "srconly\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     let lock = p.lock();
     assert_eq!(pip_set(&lock, "linux-64"), ["dep-a==1.0", "srconly==1.0"]);
     assert!(pip_url(&lock, "linux-64", "srconly").ends_with("srconly-1.0.tar.gz"));
 
     for name in ["dynamic", "oldmeta"] {
         p.write("requirements.txt", &format!("{name}\n"));
-        let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-        assert!(
-            err.contains(&format!("{name}-1.0.tar.gz cannot be locked")),
-            "{err}"
-        );
-        assert!(err.contains("hint: envlock does not build sdists"), "{err}");
+        fails(envlock_snapshot!(
+            p,
+            resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+            format!("sdist_{name}_metadata")
+        ));
     }
 }
 
 #[test]
 fn conda_provided_packages_are_fixed_and_not_installed_again() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("six", "1.16.0");
         i.wheel("needs-six", "1.0").requires(&["six>=1.16"]);
         i.wheel("uses-six", "1.0").requires(&["six"]);
@@ -264,7 +248,7 @@ fn conda_provided_packages_are_fixed_and_not_installed_again() {
             .replace("CHANNEL", fixture_channels().join("pyconda").to_str().unwrap())
             .as_str(),
     );
-    ok(p.resolve(&["environment.yml"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["environment.yml"], &["-p", "linux-64"]));
     // six comes from conda (it depends on python); conda's zstd is a C library, so pip
     // installs the zstd distribution.
     assert_eq!(
@@ -274,27 +258,32 @@ fn conda_provided_packages_are_fixed_and_not_installed_again() {
 
     // A direct requirement conda does not satisfy names both sides.
     p.write("requirements.txt", "six>=1.16\n");
-    let err = fails(p.resolve(
-        &["environment.yml", "requirements.txt"],
-        &["-p", "linux-64"],
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(
+            &p,
+            &["environment.yml", "requirements.txt"],
+            &["-p", "linux-64"]
+        ),
+        "conda_provided_direct_conflict"
     ));
-    assert!(err.contains("requirements.txt:1:1: `six>=1.16` is not satisfied by six 1.10.0, which the conda solve installs for linux-64"), "{err}");
 
     // So does a transitive one, through the solver's explanation.
     p.write("requirements.txt", "needs-six\n");
-    let err = fails(p.resolve(
-        &["environment.yml", "requirements.txt"],
-        &["-p", "linux-64"],
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(
+            &p,
+            &["environment.yml", "requirements.txt"],
+            &["-p", "linux-64"]
+        ),
+        "conda_provided_transitive_conflict"
     ));
-    assert!(
-        err.contains("the conda environment") && err.contains("six"),
-        "{err}"
-    );
 }
 
 #[test]
 fn nested_requirements_and_constraints() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("dep-a", "1.0");
         i.wheel("dep-a", "2.0");
         i.wheel("top", "1.0").requires(&["dep-a"]);
@@ -303,13 +292,13 @@ fn nested_requirements_and_constraints() {
     p.write("reqs/base.txt", "top\n-c ../constraints.txt\n");
     p.write("constraints.txt", "dep-a<2\n");
     p.write("requirements.txt", "-r reqs/base.txt\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["dep-a==1.0", "top==1.0"]);
 }
 
 #[test]
 fn index_options_in_files_and_credentials_stay_out() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("first", "1.0");
     });
     let second = tempfile::tempdir().unwrap();
@@ -329,12 +318,9 @@ fn index_options_in_files_and_credentials_stay_out() {
     );
     // No --index-url on the command line: the file's options apply.
     let channel = fixture_channels().join("pyconda");
-    let err = ok(envlock(&p.path("cache"))
-        .current_dir(p.dir.path())
-        .args(["resolve", "requirements.txt", "-p", "linux-64", "-v", "-c"])
-        .arg(&channel)
-        .output()
-        .unwrap());
+    let mut cmd = p.command(&["resolve", "requirements.txt", "-p", "linux-64", "-v", "-c"]);
+    cmd.arg(&channel);
+    let err = ok(envlock_snapshot!(p, cmd, "index_options_in_files_verbose"));
     assert!(!err.contains("s3cret"), "{err}");
     let text = std::fs::read_to_string(p.path("conda-lock.yml")).unwrap();
     assert!(!text.contains("s3cret"), "{text}");
@@ -354,30 +340,30 @@ fn metadata_comes_from_metadata_files_ranges_or_downloads() {
         i.wheel("dep-a", "1.0").no_metadata_file();
     };
     // No `.metadata` files: the wheel's tail is read with range requests.
-    let p = Project::new(Mode::Files, build);
+    let p = project(Mode::Files, build);
     p.write("requirements.txt", "plain\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["dep-a==1.0", "plain==1.0"]);
     assert!(
-        p.index.hits().iter().any(|h| h.status == 206),
+        p.index_server().hits().iter().any(|h| h.status == 206),
         "{:?}",
-        p.index.hits()
+        p.index_server().hits()
     );
 
     // A server that ignores ranges: the wheel is downloaded whole (and hash-checked).
-    let p = Project::new(Mode::NoRanges, build);
+    let p = project(Mode::NoRanges, build);
     p.write("requirements.txt", "plain\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(pip_set(&p.lock(), "linux-64"), ["dep-a==1.0", "plain==1.0"]);
 
     // With `.metadata` files, wheels are not touched at all.
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("plain", "1.0").requires(&["dep-a"]);
         i.wheel("dep-a", "1.0");
     });
     p.write("requirements.txt", "plain\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-    let hits = p.index.hits();
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
+    let hits = p.index_server().hits();
     assert!(
         hits.iter().any(|h| h.path.ends_with(".whl.metadata")),
         "{hits:?}"
@@ -385,27 +371,32 @@ fn metadata_comes_from_metadata_files_ranges_or_downloads() {
     assert!(!hits.iter().any(|h| h.path.ends_with(".whl")), "{hits:?}");
 
     // A warm re-resolve reads metadata from the cache.
-    p.index.clear();
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    p.index_server().clear();
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert!(
-        !p.index.hits().iter().any(|h| h.path.contains(".whl")),
+        !p.index_server()
+            .hits()
+            .iter()
+            .any(|h| h.path.contains(".whl")),
         "{:?}",
-        p.index.hits()
+        p.index_server().hits()
     );
 }
 
 #[test]
 fn unsatisfiable_requirements_explain_and_keep_the_old_lock() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("old-app", "1.0").requires(&["dep-a<1"]);
         i.wheel("dep-a", "0.5");
         i.wheel("dep-a", "2.0");
     });
     p.write("requirements.txt", "old-app\ndep-a>=2\n");
     p.write("conda-lock.yml", "previous lock");
-    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-    assert!(err.contains("cannot be satisfied for linux-64"), "{err}");
-    assert!(err.contains("old-app") && err.contains("dep-a"), "{err}");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "unsatisfiable_requirements"
+    ));
     assert_eq!(
         std::fs::read_to_string(p.path("conda-lock.yml")).unwrap(),
         "previous lock"
@@ -414,43 +405,108 @@ fn unsatisfiable_requirements_explain_and_keep_the_old_lock() {
 
 #[test]
 fn unknown_projects_suggest_close_names() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("requests", "2.0");
     });
     p.write("requirements.txt", "requestz\n");
-    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-    assert!(err.contains("no project named `requestz`"), "{err}");
-    assert!(err.contains("did you mean requests?"), "{err}");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "unknown_project_close_name"
+    ));
+    p.write("requirements.txt", "zzzzzz\n");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "unknown_project"
+    ));
 }
 
 #[test]
 fn unlockable_requirements_are_rejected_with_the_line() {
-    let p = Project::new(Mode::Files, |_| {});
-    for (line, why) in [
-        ("-e ./mypkg", "editable"),
-        ("git+https://example.com/x.git", "version-control"),
-        ("./local/pkg", "local"),
+    let p = project(Mode::Files, |_| {});
+    let sha = "a".repeat(64);
+    let hash_alone = format!("flask\n--hash=sha256:{sha}\n");
+    for (name, line) in [
+        ("editable", "-e ./mypkg"),
+        ("vcs_url", "git+https://example.com/x.git"),
+        (
+            "vcs_direct_reference",
+            "pkg @ git+https://example.com/x.git",
+        ),
+        ("local_path", "./local/pkg"),
+        ("unknown_option", "--frobnicate"),
+        ("ambiguous_option", "--no x"),
+        ("per_requirement_option", "flask --upgrade"),
+        ("option_without_value", "--index-url"),
+        ("index_url_not_a_url", "--index-url not-a-url"),
+        ("hash_md5", "flask --hash=md5:abc"),
+        (
+            "hash_not_hex",
+            &format!("flask --hash=sha256:{}", "g".repeat(64)),
+        ),
+        ("hash_too_short", "flask --hash=sha256:abc"),
+        ("hash_without_requirement", &hash_alone),
+        ("single_equals", "flask=3.0"),
+        (
+            "url_to_an_index_page",
+            "pkg @ https://example.com/simple/pkg/",
+        ),
+        ("ftp_url", "pkg @ ftp://example.com/pkg-1.0.tar.gz"),
+        ("missing_include", "-r nosuch.txt"),
+        (
+            "remote_include",
+            "-r https://user:s3cret@example.com/req.txt",
+        ),
     ] {
+        // A comment first, so the line number is not 1.
         p.write("requirements.txt", &format!("# comment\n{line}\n"));
-        let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-        assert!(err.contains("requirements.txt:2"), "{err}");
-        assert!(
-            err.to_lowercase().contains(&why.to_lowercase()),
-            "{why}: {err}"
+        let out = envlock_snapshot!(
+            p,
+            resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+            format!("requirements_{name}")
         );
+        let err = fails(out);
+        assert!(!err.contains("s3cret"), "{name}: {err}");
     }
+    // Includes that form a cycle.
+    p.write("requirements.txt", "-r reqs/a.txt\n");
+    p.write("reqs/a.txt", "flask\n-r b.txt\n");
+    p.write("reqs/b.txt", "-r a.txt\n");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "requirements_include_cycle"
+    ));
+    // A file that is not text.
+    std::fs::write(p.path("requirements.txt"), b"flask\xff\xfe\n").unwrap();
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "requirements_not_utf8"
+    ));
+    // A bad --python.
+    p.write("requirements.txt", "flask\n");
+    let mut cmd = p.command(&["resolve", "requirements.txt", "--python", "3..11", "-c"]);
+    cmd.arg(fixture_channels().join("pyconda")).args([
+        "--index-url",
+        &p.index_url(),
+        "-p",
+        "linux-64",
+    ]);
+    fails(envlock_snapshot!(p, cmd, "python_not_a_version"));
 }
 
 #[test]
 fn locked_pip_sets_install_for_real_with_hashes() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("app", "1.0")
             .requires(&["dep-a>=1", "winonly; sys_platform == \"win32\""]);
         i.wheel("dep-a", "1.0");
         i.wheel("winonly", "1.0");
     });
     p.write("requirements.txt", "app\n");
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     install_and_check(&p.lock(), "linux-64", p.dir.path(), &[]);
 }
 
@@ -464,13 +520,13 @@ fn file_sha256(path: &Path) -> String {
 
 #[test]
 fn hash_options_on_requirements_are_respected() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("lib", "1.0");
         i.wheel("lib", "1.1");
     });
     let old = file_sha256(&p.path("index/files/lib-1.0-py3-none-any.whl"));
     p.write("requirements.txt", &format!("lib --hash=sha256:{old}\n"));
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     let lock = p.lock();
     assert_eq!(pip_set(&lock, "linux-64"), ["lib==1.0"]);
     let locked = lock.package.iter().find(|p| p.name == "lib").unwrap();
@@ -480,20 +536,23 @@ fn hash_options_on_requirements_are_respected() {
         "requirements.txt",
         &format!("lib --hash=sha256:{}\n", "0".repeat(64)),
     );
-    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-    assert!(err.contains("lib"), "{err}");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "hash_matches_no_file"
+    ));
 }
 
 #[test]
 fn direct_url_requirements_lock_that_file() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("lib", "1.0").requires(&["dep-a"]);
         i.wheel("lib", "3.0");
         i.wheel("dep-a", "1.0");
     });
-    let url = format!("{}/files/lib-1.0-py3-none-any.whl", p.index.url);
+    let url = format!("{}/files/lib-1.0-py3-none-any.whl", p.index_server().url);
     p.write("requirements.txt", &format!("lib @ {url}\n"));
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     let lock = p.lock();
     assert_eq!(pip_set(&lock, "linux-64"), ["dep-a==1.0", "lib==1.0"]);
     assert_eq!(pip_url(&lock, "linux-64", "lib"), url);
@@ -507,7 +566,7 @@ fn direct_url_requirements_lock_that_file() {
 /// the other list (`FormatControl.get_allowed_formats`), as in pip and uv.
 #[test]
 fn a_package_named_in_one_binary_list_wins_over_all_in_the_other() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.wheel("foo", "1.0");
         i.sdist("foo", "1.0");
         i.sdist("srconly", "1.0");
@@ -525,7 +584,7 @@ fn a_package_named_in_one_binary_list_wins_over_all_in_the_other() {
         "requirements.txt",
         "--only-binary :all:\n--no-binary foo\nfoo\nbar\n",
     );
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(locked_file("foo"), "foo-1.0.tar.gz");
     assert_eq!(locked_file("bar"), "bar-1.0-py3-none-any.whl");
     // Also when the sdist is all there is.
@@ -533,7 +592,7 @@ fn a_package_named_in_one_binary_list_wins_over_all_in_the_other() {
         "requirements.txt",
         "--only-binary :all:\n--no-binary srconly\nsrconly\n",
     );
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(locked_file("srconly"), "srconly-1.0.tar.gz");
 
     // (b) The reverse: `--no-binary :all:` + `--only-binary foo`: foo's wheel, bar's sdist.
@@ -541,30 +600,99 @@ fn a_package_named_in_one_binary_list_wins_over_all_in_the_other() {
         "requirements.txt",
         "--no-binary :all:\n--only-binary foo\nfoo\nbar\n",
     );
-    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
     assert_eq!(locked_file("foo"), "foo-1.0-py3-none-any.whl");
     assert_eq!(locked_file("bar"), "bar-1.0.tar.gz");
 }
 
 #[test]
 fn only_binary_without_a_wheel_names_the_package_and_the_option() {
-    let p = Project::new(Mode::Files, |i| {
+    let p = project(Mode::Files, |i| {
         i.sdist("srconly", "1.0");
     });
     p.write("requirements.txt", "--only-binary :all:\nsrconly\n");
     p.write("conda-lock.yml", "previous lock");
-    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
-    assert!(err.contains("cannot be satisfied for linux-64"), "{err}");
-    assert!(
-        err.contains(
-            "srconly: `--only-binary :all:` allows only wheels, and srconly 1.0 has no wheel for \
-             linux-64, only the source distribution srconly-1.0.tar.gz"
-        ),
-        "{err}"
-    );
-    assert!(err.contains("add `--no-binary srconly`"), "{err}");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "only_binary_without_a_wheel"
+    ));
     assert_eq!(
         std::fs::read_to_string(p.path("conda-lock.yml")).unwrap(),
         "previous lock"
     );
+}
+
+#[test]
+fn index_mapping_and_conda_interplay_errors() {
+    // An index that answers 500 to everything.
+    let p = project(Mode::Fail, |i| {
+        i.wheel("lib", "1.0");
+    });
+    p.write("requirements.txt", "lib\n");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "unreachable_index"
+    ));
+
+    let p = project(Mode::Files, |i| {
+        i.wheel("lib", "1.0");
+    });
+    // A direct URL that is no distribution file.
+    p.write(
+        "requirements.txt",
+        &format!("lib @ {}/files/README.txt\n", p.index_server().url),
+    );
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "direct_url_not_a_distribution"
+    ));
+    // --hash values that cannot be checked against the index.
+    p.write(
+        "requirements.txt",
+        &format!("lib --hash=sha512:{}\n", "a".repeat(128)),
+    );
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]),
+        "hash_not_sha256"
+    ));
+    // A mapping file that is not JSON, and one with a name PyPI cannot have.
+    p.write("requirements.txt", "lib\n");
+    for (name, mapping) in [
+        ("mapping_not_json", "{\"six\": \n"),
+        ("mapping_bad_name", "{\"six\": \"not a name!\"}\n"),
+    ] {
+        p.write("mapping.json", mapping);
+        fails(envlock_snapshot!(
+            p,
+            resolve_cmd(
+                &p,
+                &["requirements.txt"],
+                &["-p", "linux-64", "--pypi-mapping", "mapping.json"]
+            ),
+            name
+        ));
+    }
+    // A constraint that excludes what the conda solve installs.
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies:\n  - python=3.11\n  - pip\n  - six\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    );
+    p.write("requirements.txt", "-c constraints.txt\nlib\n");
+    p.write("constraints.txt", "six<1.10\n");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(
+            &p,
+            &["environment.yml", "requirements.txt"],
+            &["-p", "linux-64"]
+        ),
+        "constraint_excludes_conda_package"
+    ));
 }

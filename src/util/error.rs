@@ -10,6 +10,8 @@ use std::{fmt, path::Path, sync::Arc};
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
+use super::redact;
+
 /// A failure with an optional hint telling the user how to fix it.
 #[derive(Debug)]
 pub struct Failure {
@@ -51,6 +53,15 @@ impl Failure {
         let Some(offset) = offset_of(&text, line, column) else {
             return self;
         };
+        // The snippet is shown, so it is redacted like any message: line by line, keeping the
+        // place on its line.
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let before: usize = text[..line_start]
+            .split_inclusive('\n')
+            .map(|l| redact::text(l).len())
+            .sum();
+        let offset = before + redact::text(&text[line_start..offset]).len();
+        let text: String = text.split_inclusive('\n').map(redact::text).collect();
         let word = text[offset..]
             .find(|c: char| c.is_whitespace())
             .unwrap_or(text.len() - offset)
@@ -127,5 +138,12 @@ mod tests {
             &text[label.offset()..label.offset() + label.len()],
             "nümpy>=1"
         );
+        // Credentials never reach the snippet; the place stays on its word.
+        let text = "a\n-i https://u:s3cret@h/simple x\n";
+        let f = Failure::new("x").at(Path::new("r.txt"), Some(text), 2, 30);
+        let (source, label) = f.place.unwrap();
+        let shown = source.inner();
+        assert_eq!(shown, "a\n-i https://h/simple x\n");
+        assert_eq!(&shown[label.offset()..label.offset() + label.len()], "x");
     }
 }

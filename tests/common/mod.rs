@@ -1,7 +1,27 @@
-//! Test support: a real HTTP server on 127.0.0.1 and a runner for the built binary.
+//! Test support: a real HTTP server on 127.0.0.1, a runner for the built binary, a temporary
+//! [`Project`] to run it in, and [`envlock_snapshot!`] to compare a run's exit code, stdout and
+//! stderr with a snapshot under `tests/snapshots/`.
+//!
+//! Snapshots: when envlock's output changes on purpose (a reworded message, a new finding),
+//! re-accept every snapshot with
+//!
+//!     INSTA_UPDATE=always cargo test --test check --test dockerfile --test resolve_conda \
+//!         --test resolve_pypi --test diff --test compat
+//!
+//! (or, with cargo-insta, `cargo insta test --accept`, or `cargo insta review` one by one; add
+//! `--unreferenced=delete` to drop snapshots no test writes any more), then review
+//! `git diff tests/snapshots`. The drift cases of `envlock check` are folders under
+//! `tests/data/drift/` (see tests/check.rs); a new folder is a new case and snapshot.
+//! In CI (`CI=true`) a missing or changed snapshot fails the test and nothing is written.
+//! Machine-specific text (temp dirs, server ports, timings, the crate version, content hashes
+//! of locks made from servers on random ports) is replaced by placeholders; see [`snapshot`].
 #![allow(dead_code)]
 
+pub mod project;
 pub mod pypi_index;
+pub mod snapshot;
+
+pub use project::Project;
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
