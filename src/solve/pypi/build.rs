@@ -266,7 +266,7 @@ impl Builder {
         let (d, s, src) = (dirs.clone(), system.clone(), source.clone());
         let result = blocking(move || run_hook(&d, &s, &src, "requires", timeout))
             .await
-            .map_err(|e| fail("get_requires_for_build_wheel", e))?;
+            .map_err(|e| fail(&format!("the backend `{}`", system.backend), e))?;
         let more = result.requires.unwrap_or_default();
         let missing: Vec<String> = more
             .into_iter()
@@ -558,7 +558,8 @@ fn probe(python: &Path, timeout: Duration) -> Result<(PathBuf, Version, bool), S
     command.args(["-c", PROBE_SCRIPT]);
     scrub(&mut command);
     let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-    run(&mut command, log.path(), timeout).map_err(|e| format!("{e}{}", tail(log.path())))?;
+    run(&mut command, "python", log.path(), timeout)
+        .map_err(|e| format!("{e}{}", tail(log.path())))?;
     let text = std::fs::read_to_string(log.path()).map_err(|e| e.to_string())?;
     let probe: Probe = text
         .lines()
@@ -655,6 +656,7 @@ fn scrub(command: &mut Command) {
         .env_remove("PYTHONSTARTUP")
         .env("PYTHONNOUSERSITE", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
         .env("PIP_NO_INDEX", "1")
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_INPUT", "1")
@@ -675,7 +677,8 @@ fn create_env(python: &BuildPython, dirs: &WorkDirs, timeout: Duration) -> Resul
     }
     command.arg(&dirs.env);
     scrub(&mut command);
-    run(&mut command, &dirs.log, timeout).map_err(|e| format!("{e}{}", tail(&dirs.log)))
+    run(&mut command, "python -m venv", &dirs.log, timeout)
+        .map_err(|e| format!("{e}{}", tail(&dirs.log)))
 }
 
 /// `pip install --no-deps --require-hashes --no-index -r requirements` into the venv.
@@ -710,7 +713,8 @@ fn install(
         ])
         .arg(requirements);
     scrub(&mut command);
-    run(&mut command, &dirs.log, timeout).map_err(|e| format!("{e}{}", tail(&dirs.log)))
+    run(&mut command, "pip install", &dirs.log, timeout)
+        .map_err(|e| format!("{e}{}", tail(&dirs.log)))
 }
 
 #[derive(Deserialize, Default)]
@@ -754,14 +758,19 @@ fn run_hook(
         }
     }
     command.env("VIRTUAL_ENV", &dirs.env);
-    run(&mut command, &dirs.log, timeout).map_err(|e| format!("{e}{}", tail(&dirs.log)))?;
+    let what = match hook {
+        "requires" => "get_requires_for_build_wheel",
+        _ => "prepare_metadata_for_build_wheel (or build_wheel)",
+    };
+    run(&mut command, what, &dirs.log, timeout).map_err(|e| format!("{e}{}", tail(&dirs.log)))?;
     let text = std::fs::read_to_string(dirs.out.join("result.json"))
         .map_err(|e| format!("the hook wrote no result: {e}{}", tail(&dirs.log)))?;
     serde_json::from_str(&text).map_err(|e| format!("the hook's result is not valid: {e}"))
 }
 
-/// Runs `command` with its output into `log`, killing it after `timeout`.
-fn run(command: &mut Command, log: &Path, timeout: Duration) -> Result<(), String> {
+/// Runs `command` (`what`, for messages) with its output into `log`, killing it after
+/// `timeout`.
+fn run(command: &mut Command, what: &str, log: &Path, timeout: Duration) -> Result<(), String> {
     let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     command.stdout(out).stderr(err);
@@ -769,6 +778,7 @@ fn run(command: &mut Command, log: &Path, timeout: Duration) -> Result<(), Strin
     let mut child = command
         .spawn()
         .map_err(|e| format!("could not run {program}: {e}"))?;
+    let program = what;
     let started = Instant::now();
     loop {
         match child.try_wait() {

@@ -301,14 +301,16 @@ impl IndexClient {
 
     /// A project page, from the cache when still fresh or revalidated; `None` on 404.
     async fn fetch_page(&self, url: &Url) -> Result<Option<CachedPage>> {
+        // The cache never holds credentials: pages are stored under the URL without them.
+        let redacted = redact::url(url);
         let path = self
             .cache_dir
             .join("simple-v1")
-            .join(format!("{}.json", short_hash(url.as_str())));
+            .join(format!("{}.json", short_hash(redacted.as_str())));
         let cached: Option<CachedPage> = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .filter(|c: &CachedPage| c.url == url.as_str());
+            .filter(|c: &CachedPage| c.url == redacted.as_str());
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
@@ -351,7 +353,7 @@ impl IndexClient {
                 .map(str::to_string)
         };
         let page = CachedPage {
-            url: url.to_string(),
+            url: redacted.to_string(),
             etag: header_str(header::ETAG),
             last_modified: header_str(header::LAST_MODIFIED),
             fresh_until,
