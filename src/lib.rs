@@ -8,7 +8,7 @@
 //! comparisons) → [`commands`] (each subcommand's I/O). [`util`] and [`net`] are the ground
 //! floor every stage may use. `docs/ARCHITECTURE.md` is the map.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod check;
 pub mod commands;

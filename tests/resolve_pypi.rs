@@ -502,3 +502,69 @@ fn direct_url_requirements_lock_that_file() {
     assert_eq!(locked.hash.sha256.as_deref(), Some(sha.as_str()));
     install_and_check(&lock, "linux-64", p.dir.path(), &[]);
 }
+
+/// pip's format control: a package named in `--no-binary`/`--only-binary` wins over `:all:` in
+/// the other list (`FormatControl.get_allowed_formats`), as in pip and uv.
+#[test]
+fn a_package_named_in_one_binary_list_wins_over_all_in_the_other() {
+    let p = Project::new(Mode::Files, |i| {
+        i.wheel("foo", "1.0");
+        i.sdist("foo", "1.0");
+        i.sdist("srconly", "1.0");
+        i.wheel("bar", "1.0");
+        i.sdist("bar", "1.0");
+    });
+    let locked_file = |name: &str| {
+        let lock = p.lock();
+        let url = pip_url(&lock, "linux-64", name);
+        url.rsplit('/').next().unwrap().to_string()
+    };
+
+    // (a) `--only-binary :all:` + `--no-binary foo`: foo's sdist, bar's wheel.
+    p.write(
+        "requirements.txt",
+        "--only-binary :all:\n--no-binary foo\nfoo\nbar\n",
+    );
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(locked_file("foo"), "foo-1.0.tar.gz");
+    assert_eq!(locked_file("bar"), "bar-1.0-py3-none-any.whl");
+    // Also when the sdist is all there is.
+    p.write(
+        "requirements.txt",
+        "--only-binary :all:\n--no-binary srconly\nsrconly\n",
+    );
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(locked_file("srconly"), "srconly-1.0.tar.gz");
+
+    // (b) The reverse: `--no-binary :all:` + `--only-binary foo`: foo's wheel, bar's sdist.
+    p.write(
+        "requirements.txt",
+        "--no-binary :all:\n--only-binary foo\nfoo\nbar\n",
+    );
+    ok(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(locked_file("foo"), "foo-1.0-py3-none-any.whl");
+    assert_eq!(locked_file("bar"), "bar-1.0.tar.gz");
+}
+
+#[test]
+fn only_binary_without_a_wheel_names_the_package_and_the_option() {
+    let p = Project::new(Mode::Files, |i| {
+        i.sdist("srconly", "1.0");
+    });
+    p.write("requirements.txt", "--only-binary :all:\nsrconly\n");
+    p.write("conda-lock.yml", "previous lock");
+    let err = fails(p.resolve(&["requirements.txt"], &["-p", "linux-64"]));
+    assert!(err.contains("cannot be satisfied for linux-64"), "{err}");
+    assert!(
+        err.contains(
+            "srconly: `--only-binary :all:` allows only wheels, and srconly 1.0 has no wheel for \
+             linux-64, only the source distribution srconly-1.0.tar.gz"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("add `--no-binary srconly`"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p.path("conda-lock.yml")).unwrap(),
+        "previous lock"
+    );
+}

@@ -232,7 +232,7 @@ struct InputArgs {
 
     /// URL that channel names are resolved against, as conda's `channel_alias`.
     #[arg(long, value_name = "URL", env = "ENVLOCK_CHANNEL_ALIAS", default_value = DEFAULT_CHANNEL_ALIAS)]
-    channel_alias: Url,
+    channel_alias: String,
 
     /// Fetch CHANNEL_URL (or a channel name) from MIRROR_URL; the lockfile keeps CHANNEL_URL.
     #[arg(long = "mirror", value_name = "CHANNEL_URL=MIRROR_URL")]
@@ -259,15 +259,27 @@ struct InputArgs {
     /// Package index for pip requirements, overriding the files' `--index-url`
     /// [default: https://pypi.org/simple].
     #[arg(long, value_name = "URL", env = "ENVLOCK_INDEX_URL")]
-    index_url: Option<Url>,
+    index_url: Option<String>,
 
     /// A further package index, repeatable; a project is taken from the first index that has it.
     #[arg(long = "extra-index-url", value_name = "URL")]
-    extra_index_urls: Vec<Url>,
+    extra_index_urls: Vec<String>,
 
     /// JSON file mapping conda package names to the PyPI names they provide (or null).
     #[arg(long, value_name = "FILE")]
     pypi_mapping: Option<PathBuf>,
+}
+
+/// A URL flag's value. Parsed here rather than by clap, whose error would echo the value with
+/// its credentials.
+fn parse_url(flag: &str, s: &str) -> anyhow::Result<Url> {
+    Url::parse(s).map_err(|e| {
+        Failure::new(format!(
+            "invalid {flag} `{}`: {e}",
+            envlock::util::redact::url_text(s)
+        ))
+        .into()
+    })
 }
 
 fn parse_platform(s: &str) -> Result<Subdir, String> {
@@ -296,6 +308,10 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => run_diff(args),
         Command::Dockerfile(args) => runtime.block_on(run_dockerfile(args, cli.quiet)),
     };
+    // Work still running when the command is done (another platform's resolver thread after
+    // one failed, metadata prefetches) is abandoned, not waited for: dropping the runtime would
+    // block until every blocking thread returns.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(e) => report(&e),
@@ -310,7 +326,7 @@ impl InputArgs {
             lockfile: self.lockfile,
             platforms: self.platforms,
             channels: self.channels,
-            channel_alias: self.channel_alias,
+            channel_alias: parse_url("--channel-alias", &self.channel_alias)?,
             mirrors: self.mirrors,
             virtual_packages: self
                 .virtual_packages
@@ -323,8 +339,16 @@ impl InputArgs {
                 .map(parse_exclude_newer)
                 .transpose()?,
             python: self.python,
-            index_url: self.index_url,
-            extra_index_urls: self.extra_index_urls,
+            index_url: self
+                .index_url
+                .as_deref()
+                .map(|u| parse_url("--index-url", u))
+                .transpose()?,
+            extra_index_urls: self
+                .extra_index_urls
+                .iter()
+                .map(|u| parse_url("--extra-index-url", u))
+                .collect::<anyhow::Result<_>>()?,
             pypi_mapping: self.pypi_mapping,
         })
     }
@@ -470,7 +494,8 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                         "file": f.file.display().to_string(),
                         "line": f.line,
                         "platform": f.platform,
-                        "fix": f.fix.command(),
+                        "fix": f.fix().command(),
+                        "kind": f.kind.name(),
                     })
                 })
                 .collect();
@@ -491,7 +516,7 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                     "::error file={}{line},title={}::{}",
                     property(&f.file.display().to_string()),
                     property("envlock check"),
-                    escape(&format!("{}; run `{}`", f.message, f.fix.command()))
+                    escape(&format!("{}; run `{}`", f.message, f.fix().command()))
                 );
             }
         }
@@ -501,7 +526,7 @@ fn print_findings(report: &check::Report, format: Format, elapsed: std::time::Du
                     "{} {}; run `{}`",
                     style("drift:").red().bold(),
                     f.message,
-                    f.fix.command()
+                    f.fix().command()
                 );
             }
         }
@@ -578,12 +603,51 @@ fn report(error: &anyhow::Error) -> ExitCode {
     for cause in error.chain().skip(1) {
         eprintln!("  {} {cause}", style("caused by:").red());
     }
-    if let Some(hint) = error
-        .chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
-        .and_then(|f| f.hint.as_deref())
-    {
+    let failure = error.chain().find_map(|e| e.downcast_ref::<Failure>());
+    if let Some(snippet) = failure.and_then(snippet) {
+        eprint!("{snippet}");
+    }
+    if let Some(hint) = failure.and_then(|f| f.hint.as_deref()) {
         eprintln!("  {} {hint}", style("hint:").cyan().bold());
     }
     ExitCode::from(2)
+}
+
+/// The offending line of a failure's file with the place underlined, drawn by miette; `None`
+/// when the failure has no place.
+fn snippet(failure: &Failure) -> Option<String> {
+    use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+    failure.source_code()?;
+    /// The failure's source and labels only: the message and hint are printed around it.
+    #[derive(Debug)]
+    struct Place<'a>(&'a Failure);
+    impl std::fmt::Display for Place<'_> {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Ok(())
+        }
+    }
+    impl std::error::Error for Place<'_> {}
+    impl Diagnostic for Place<'_> {
+        fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+            self.0.source_code()
+        }
+        fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+            self.0.labels()
+        }
+    }
+    let theme = if console::colors_enabled_stderr() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(1)
+        .with_links(false)
+        .render_report(&mut out, &Place(failure))
+        .ok()?;
+    // The handler opens with the (empty) message line; the snippet starts at its frame.
+    let start = out.find("╭─[")?;
+    let start = out[..start].rfind('\n').map_or(0, |i| i + 1);
+    Some(out[start..].to_string())
 }

@@ -12,7 +12,7 @@ use anyhow::Result;
 use crate::{
     check::{self, Report},
     inputs::InputOptions,
-    lock::{self, META_BASE, META_FLAVOR, META_OPTIONS},
+    lock::{self, DockerMeta, EnvlockMeta},
     net::{
         self,
         oci::{self, ImageRef},
@@ -20,7 +20,7 @@ use crate::{
     render::{
         ExplicitHash,
         dockerfile::{self, Entrypoint, Flavor, Preset},
-        plan::{DockerfileRequest, RenderedFile, choose_base, flavor_name, render_all},
+        plan::{DockerfileRequest, RenderedFile, choose_base, render_all},
     },
     util::fs::write_atomic,
 };
@@ -81,7 +81,7 @@ pub async fn run(flags: DockerfileFlags) -> Result<Rendered> {
         let stale: Vec<_> = report
             .findings
             .into_iter()
-            .filter(|f| f.fix == check::Fix::Resolve && !f.about_options)
+            .filter(|f| f.fix() == check::Fix::Resolve && f.kind != check::DriftKind::Options)
             .collect();
         if !stale.is_empty() {
             return Ok(Rendered::Stale(Report {
@@ -90,20 +90,26 @@ pub async fn run(flags: DockerfileFlags) -> Result<Rendered> {
             }));
         }
     }
-    let lock = lock::read(&flags.lockfile)?;
-    let request = request(flags, &lock)?;
+    let mut lock = lock::read(&flags.lockfile)?;
+    let meta = match EnvlockMeta::read(&lock) {
+        Ok(meta) => meta,
+        // `--reset` rewrites what `envlock dockerfile` recorded, even when it does not read.
+        Err(_) if flags.reset => {
+            DockerMeta::forget(&mut lock);
+            EnvlockMeta::read(&lock)?
+        }
+        Err(e) => return Err(e),
+    };
+    let request = request(flags, &meta);
     Ok(Rendered::Written(dockerfile(request, lock).await?))
 }
 
-/// The request `flags` make, with the options recorded in `lock` for what they leave out.
-fn request(
-    flags: DockerfileFlags,
-    lock: &rattler_conda_lock::LockFile,
-) -> Result<DockerfileRequest> {
+/// The request `flags` make, with the options recorded in `meta` for what they leave out.
+fn request(flags: DockerfileFlags, meta: &EnvlockMeta) -> DockerfileRequest {
     let recorded = if flags.reset {
         None
     } else {
-        DockerfileRequest::recorded(lock, &flags.lockfile)?
+        DockerfileRequest::recorded(meta.docker.as_ref(), &flags.lockfile)
     };
     let recorded = recorded.as_ref();
     let or_recorded = |list: Vec<String>, get: fn(&DockerfileRequest) -> &Vec<String>| {
@@ -113,7 +119,7 @@ fn request(
             list
         }
     };
-    Ok(DockerfileRequest {
+    DockerfileRequest {
         output: flags
             .output
             .or_else(|| recorded.map(|r| r.output.clone()))
@@ -147,13 +153,16 @@ fn request(
             .or(recorded.map(|r| r.explicit_hash))
             .unwrap_or(ExplicitHash::Sha256),
         lockfile: flags.lockfile,
-    })
+    }
 }
 
 /// What [`dockerfile`] wrote.
 pub struct DockerfileOutcome {
+    /// The files written (an existing `.dockerignore` is left alone).
     pub written: Vec<PathBuf>,
+    /// The pinned base image.
     pub base: ImageRef,
+    /// Things the user should know (a preset command the lock does not provide).
     pub warnings: Vec<String>,
 }
 
@@ -162,7 +171,8 @@ pub async fn dockerfile(
     request: DockerfileRequest,
     mut lock: rattler_conda_lock::LockFile,
 ) -> Result<DockerfileOutcome> {
-    let base = choose_base(&lock, &request)?;
+    let mut meta = EnvlockMeta::read(&lock)?;
+    let base = choose_base(&lock, meta.docker.as_ref(), &request)?;
     let base = if base.digest.is_some() {
         base
     } else {
@@ -195,19 +205,14 @@ pub async fn dockerfile(
 
     // Record the base (so rebuilds stay on it) and the options (so `check` can render what this
     // run rendered). The lock is rewritten only when they change.
-    let custom = lock
-        .metadata
-        .custom_metadata
-        .get_or_insert_with(Default::default);
-    let record = [
-        (META_BASE, base.to_string()),
-        (META_FLAVOR, flavor_name(request.flavor).to_string()),
-        (META_OPTIONS, serde_json::to_string(&request.record())?),
-    ];
-    if record.iter().any(|(k, v)| custom.get(*k) != Some(v)) {
-        for (k, v) in record {
-            custom.insert(k.to_string(), v);
-        }
+    let docker = Some(DockerMeta {
+        base: base.to_string(),
+        flavor: request.flavor,
+        options: Some(request.record()),
+    });
+    if meta.docker != docker {
+        meta.docker = docker;
+        meta.write(&mut lock);
         lock::write(&lock, &request.lockfile)?;
     }
     Ok(DockerfileOutcome {

@@ -14,7 +14,7 @@ use rattler_repodata_gateway::Gateway;
 use crate::{
     check::{self, Finding},
     inputs::{InputOptions, Prepared, prepare},
-    lock::{self, Pins, Update},
+    lock::{self, EnvlockMeta, Pins, Update},
     net,
     solve::{
         self,
@@ -111,6 +111,16 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         .finish();
     let specs: Vec<MatchSpec> = spec.conda.iter().map(|d| d.spec.clone()).collect();
     let previous = lock::read(&lockfile).ok();
+    // What `envlock dockerfile` recorded outlives a re-resolve.
+    let docker = match previous.as_ref().map(EnvlockMeta::read).transpose() {
+        Ok(meta) => meta.and_then(|m| m.docker),
+        Err(e) => {
+            spec.warnings.push(format!(
+                "{e:#}; the previous lock's envlock metadata is not carried over"
+            ));
+            None
+        }
+    };
     let pins = Pins::from_previous(
         previous.as_ref(),
         &request.update,
@@ -170,11 +180,9 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         lockfile: &lockfile,
         indexes: &indexes,
         options_fingerprint: fingerprint,
+        docker,
     };
-    let mut built = lock::build(&inputs, &solutions, &pypi)?;
-    if let Some(previous) = &previous {
-        lock::carry_over_docker(previous, &mut built);
-    }
+    let built = lock::build(&inputs, &solutions, &pypi)?;
     lock::write(&built, &lockfile)?;
     Ok(ResolveOutcome {
         lockfile,

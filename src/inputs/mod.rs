@@ -146,7 +146,7 @@ impl Inputs {
         };
         // Syntax and shape first, so that YAML errors are not reported as model errors.
         let value: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))?;
+            serde_yaml::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
         let mapping = match value {
             serde_yaml::Value::Mapping(m) => m,
             serde_yaml::Value::Null => fail!("{}: the file is empty", path.display()),
@@ -171,7 +171,7 @@ impl Inputs {
             }
         }
 
-        let env = EnvironmentYaml::from_yaml_str(text).map_err(|e| yaml_error(path, &e))?;
+        let env = EnvironmentYaml::from_yaml_str(text).map_err(|e| yaml_error(path, text, &e))?;
 
         if self.name.is_none() {
             self.name = env.name.clone();
@@ -192,10 +192,12 @@ impl Inputs {
             match dependency {
                 MatchSpecOrSubSection::MatchSpec(spec) => {
                     if spec.name.as_exact().is_none() {
-                        fail!(
+                        return Err(Failure::new(format!(
                             "{location}: `{spec}` does not name a single package; \
                              envlock locks exact package names"
-                        );
+                        ))
+                        .at(path, Some(text), location.line, location.column)
+                        .into());
                     }
                     self.conda.push(CondaDependency {
                         spec: *spec,
@@ -228,11 +230,13 @@ impl Inputs {
                     at(line, 1)
                 ))
                 .hint("for example `platforms: [linux-64, linux-aarch64]`")
+                .at(path, Some(text), line, 1)
             })?;
             for name in names {
                 let platform = parse_platform(&name).map_err(|f| {
                     Failure::new(format!("{}: {}", at(line, 1), f.message))
                         .hint(f.hint.unwrap_or_default())
+                        .at(path, Some(text), line, 1)
                 })?;
                 if !self.platforms.contains(&platform) {
                     self.platforms.push(platform);
@@ -269,7 +273,7 @@ pub fn parse_platform(name: &str) -> std::result::Result<Subdir, Failure> {
 }
 
 /// Turns a serde_yaml error into `file:line:column: message`.
-fn yaml_error(path: &Path, error: &serde_yaml::Error) -> anyhow::Error {
+fn yaml_error(path: &Path, text: &str, error: &serde_yaml::Error) -> anyhow::Error {
     // serde_yaml says " at line L column C" (sometimes twice, for nested errors); the location
     // is printed up front instead.
     let mut message = error.to_string();
@@ -284,11 +288,17 @@ fn yaml_error(path: &Path, error: &serde_yaml::Error) -> anyhow::Error {
             .unwrap_or(rest.len());
         message.replace_range(start..start + " at line ".len() + len, "");
     }
-    let location = match error.location() {
-        Some(l) => format!("{}:{}:{}", path.display(), l.line(), l.column()),
-        None => path.display().to_string(),
-    };
-    Failure::new(format!("{location}: {message}")).into()
+    match error.location() {
+        Some(l) => Failure::new(format!(
+            "{}:{}:{}: {message}",
+            path.display(),
+            l.line(),
+            l.column()
+        ))
+        .at(path, Some(text), l.line(), l.column()),
+        None => Failure::new(format!("{}: {message}", path.display())),
+    }
+    .into()
 }
 
 /// Where things are in a block-style environment.yml: serde_yaml keeps no positions, so a light

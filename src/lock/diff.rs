@@ -8,23 +8,36 @@ use std::{cmp::Ordering, collections::BTreeMap, str::FromStr};
 
 use rattler_conda_lock::{LockFile, Manager, Package};
 
+/// How a package changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// Locked in the new file only.
     Added,
+    /// Locked in the old file only.
     Removed,
+    /// A newer version.
     Upgraded,
+    /// An older version.
     Downgraded,
+    /// The same version with another build, URL or hash.
     Rebuilt,
 }
 
+/// One package's change, on one platform.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Change {
+    /// The platform.
     pub platform: String,
+    /// `conda` or `pip`.
     pub manager: String,
+    /// The package name.
     pub name: String,
+    /// How it changed.
     pub kind: Kind,
+    /// The old version (and build), if it was locked before.
     pub old: Option<String>,
+    /// The new version (and build), if it is locked now.
     pub new: Option<String>,
 }
 

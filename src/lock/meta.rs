@@ -1,80 +1,373 @@
-//! envlock's own facts in the lock's `metadata.custom_metadata`, and the fingerprints over the
-//! inputs and options that decide a lock.
+//! envlock's own facts in the lock, as one typed record: [`EnvlockMeta`].
+//!
+//! In the file they are flat `envlock.*` keys of `metadata.custom_metadata` (other readers carry
+//! them along and ignore them); [`EnvlockMeta::read`] and [`EnvlockMeta::write`] are the only code
+//! that touches those keys, and the mapping is a frozen format: other tools read the keys, and
+//! re-resolving unchanged inputs must give a byte-identical file.
+//!
+//! | key | field | value |
+//! |---|---|---|
+//! | `envlock.version` | `version` | the envlock version that wrote the file |
+//! | `envlock.channel_alias` | `channel_alias` | the alias channel names were resolved through |
+//! | `envlock.exclude_newer` | `exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
+//! | `envlock.virtual_packages.<platform>` | `virtual_packages` | comma-separated |
+//! | `envlock.pypi.indexes` | `pypi_indexes` | comma-separated, when there are pip requirements |
+//! | `envlock.pypi.extras` | `pypi_extras` | `name[extra]`, comma-separated, likewise |
+//! | `envlock.packages_sha256.<platform>` | `packages_sha256` | rattler's hash of the platform's package entries |
+//! | `envlock.options_sha256` | `options_sha256` | [`super::fingerprint::options_fingerprint`] |
+//! | `envlock.docker.base` | `docker.base` | the base image the last `envlock dockerfile` pinned |
+//! | `envlock.docker.flavor` | `docker.flavor` | the flavor that base is for |
+//! | `envlock.docker.options` | `docker.options` | [`DockerOptions`] as JSON |
 
-use crate::{inputs::Prepared, util::redact};
+use std::collections::BTreeMap;
 
-pub const META_VERSION: &str = "envlock.version";
-pub const META_CHANNEL_ALIAS: &str = "envlock.channel_alias";
-pub const META_EXCLUDE_NEWER: &str = "envlock.exclude_newer";
-pub const META_VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
-pub const META_PYPI_INDEXES: &str = "envlock.pypi.indexes";
-/// The extras the pip requirements ask for (`name[extra]`, sorted): an extra added to or dropped
-/// from a requirement changes what is locked without changing any version constraint.
-pub const META_PYPI_EXTRAS: &str = "envlock.pypi.extras";
-/// Per platform, the sha256 of the platform's package entries (rattler's package-derived
-/// hash), so that hand edits to a lock are detected without the network.
-pub const META_PACKAGES_SHA256: &str = "envlock.packages_sha256.";
-/// A fingerprint of the resolution options (channels, alias, indexes, cutoff, pip options,
-/// virtual packages): a re-resolve keeps the lock's pins only when it matches.
-pub const META_OPTIONS_SHA256: &str = "envlock.options_sha256";
+use anyhow::Result;
+use jiff::Timestamp;
+use rattler_conda_lock::LockFile;
 
-/// The lock metadata `envlock dockerfile` owns; `resolve` carries it over.
-pub const META_DOCKER_PREFIX: &str = "envlock.docker.";
-/// The base image the last `envlock dockerfile` run pinned.
-pub const META_BASE: &str = "envlock.docker.base";
-/// The flavor the recorded base is for.
-pub const META_FLAVOR: &str = "envlock.docker.flavor";
-/// The options of the last `envlock dockerfile` run (JSON), so `envlock check` can render what
-/// it would render and compare.
-pub const META_OPTIONS: &str = "envlock.docker.options";
+pub use super::image::{Entrypoint, ExplicitHash, Flavor, Preset};
+use crate::util::error::Failure;
 
-/// See [`META_OPTIONS_SHA256`].
-pub fn options_fingerprint(prepared: &Prepared) -> String {
-    let spec = &prepared.inputs;
-    let channels = super::recorded_channels(spec);
-    let indexes: Vec<String> = prepared
-        .indexes
-        .iter()
-        .map(|u| redact::url(u).to_string())
-        .collect();
-    let mut virtual_packages: Vec<String> = prepared
-        .virtual_packages
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    virtual_packages.sort();
-    let o = &spec.pypi.options;
-    let value = serde_json::json!({
-        "channels": channels,
-        "alias": redact::url(&prepared.settings.alias).to_string(),
-        "indexes": indexes,
-        "exclude_newer": prepared.exclude_newer.map(|t| t.to_string()),
-        "pip": [o.pre.to_string(), o.prefer_binary.to_string(), format!("{:?}", o.only_binary), format!("{:?}", o.no_binary)],
-        "virtual_packages": virtual_packages,
-    });
-    hex::encode(
-        rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
-            value.to_string().as_bytes(),
-        ),
-    )
+const PREFIX: &str = "envlock.";
+const VERSION: &str = "envlock.version";
+const CHANNEL_ALIAS: &str = "envlock.channel_alias";
+const EXCLUDE_NEWER: &str = "envlock.exclude_newer";
+const VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
+const PYPI_INDEXES: &str = "envlock.pypi.indexes";
+const PYPI_EXTRAS: &str = "envlock.pypi.extras";
+const PACKAGES_SHA256: &str = "envlock.packages_sha256.";
+const OPTIONS_SHA256: &str = "envlock.options_sha256";
+const DOCKER_PREFIX: &str = "envlock.docker.";
+const DOCKER_BASE: &str = "envlock.docker.base";
+const DOCKER_FLAVOR: &str = "envlock.docker.flavor";
+const DOCKER_OPTIONS: &str = "envlock.docker.options";
+
+/// envlock's facts about a lock. A lock written by another tool has none (`version` is `None`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvlockMeta {
+    /// The envlock version that wrote the file; `None` for locks written by other tools.
+    pub version: Option<String>,
+    /// The channel alias channel names were resolved through, without credentials.
+    pub channel_alias: Option<String>,
+    /// The `--exclude-newer` cutoff.
+    pub exclude_newer: Option<Timestamp>,
+    /// Per platform, the virtual packages solved against (`__glibc=2.17=0`, ...).
+    pub virtual_packages: BTreeMap<String, Vec<String>>,
+    /// The package indexes pip packages were resolved from, without credentials; recorded only
+    /// when there are pip requirements.
+    pub pypi_indexes: Option<Vec<String>>,
+    /// The extras the pip requirements ask for (`name[extra]`, sorted): an extra added to or
+    /// dropped from a requirement changes what is locked without changing any version
+    /// constraint. Recorded only when there are pip requirements.
+    pub pypi_extras: Option<Vec<String>>,
+    /// Per platform, the sha256 of the platform's package entries (rattler's package-derived
+    /// hash), so that hand edits to a lock are detected without the network.
+    pub packages_sha256: BTreeMap<String, String>,
+    /// A fingerprint of the resolution options: a re-resolve keeps the lock's pins only when it
+    /// matches.
+    pub options_sha256: Option<String>,
+    /// What `envlock dockerfile` recorded; `resolve` carries it over.
+    pub docker: Option<DockerMeta>,
 }
 
-/// Carries what `envlock dockerfile` recorded in `previous` (the pinned base, its options) over
-/// into a freshly built lock, so it outlives a re-resolve.
-pub fn carry_over_docker(
-    previous: &rattler_conda_lock::LockFile,
-    built: &mut rattler_conda_lock::LockFile,
-) {
-    let Some(previous) = previous.metadata.custom_metadata.as_ref() else {
-        return;
-    };
-    let custom = built
-        .metadata
-        .custom_metadata
-        .get_or_insert_with(Default::default);
-    for (key, value) in previous {
-        if key.starts_with(META_DOCKER_PREFIX) {
-            custom.insert(key.clone(), value.clone());
+/// What the last `envlock dockerfile` run recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerMeta {
+    /// The base image it pinned, digest included.
+    pub base: String,
+    /// The flavor the base is for.
+    pub flavor: Flavor,
+    /// Its options, so `envlock check` can render what it rendered; `None` in locks from envlock
+    /// versions that recorded only the base.
+    pub options: Option<DockerOptions>,
+}
+
+/// Everything besides the lock that decides the rendered files. Serialized as JSON in the
+/// field order below (a frozen format).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DockerOptions {
+    /// The Dockerfile, relative to the lockfile's directory.
+    pub output: String,
+    /// The directory of the generated files, relative to the Dockerfile's.
+    pub dir: String,
+    /// How the environment gets into the image.
+    pub flavor: Flavor,
+    /// What the image runs.
+    pub preset: Preset,
+    /// `--cmd` as given, overriding the preset's.
+    pub cmd: Option<String>,
+    /// `--port`s, overriding the preset's.
+    pub ports: Vec<u16>,
+    /// `--run` steps, in order.
+    pub run: Vec<String>,
+    /// How the image starts its command.
+    pub entrypoint: Entrypoint,
+    /// Which hash the `@EXPLICIT` files carry.
+    pub explicit_hash: ExplicitHash,
+}
+
+/// A malformed value of `key`, which `command` writes.
+fn malformed(key: &str, detail: impl std::fmt::Display, command: &str) -> anyhow::Error {
+    Failure::new(format!("the lock's `{key}` is not valid: {detail}"))
+        .hint(format!("run `{command}` to rewrite it"))
+        .into()
+}
+
+/// `a,b,c` → `[a, b, c]`; the empty string is the empty list.
+fn split(value: &str) -> Vec<String> {
+    if value.is_empty() {
+        Vec::new()
+    } else {
+        value.split(',').map(str::to_string).collect()
+    }
+}
+
+impl EnvlockMeta {
+    /// envlock's facts in `lock`. A value envlock could not have written is an error naming its
+    /// key and the command that rewrites it.
+    pub fn read(lock: &LockFile) -> Result<EnvlockMeta> {
+        let empty = BTreeMap::new();
+        let custom = lock.metadata.custom_metadata.as_ref().unwrap_or(&empty);
+        let get = |key: &str| custom.get(key).cloned();
+        let mut meta = EnvlockMeta {
+            version: get(VERSION),
+            channel_alias: get(CHANNEL_ALIAS),
+            exclude_newer: get(EXCLUDE_NEWER)
+                .map(|v| {
+                    v.parse::<Timestamp>()
+                        .map_err(|e| malformed(EXCLUDE_NEWER, e, "envlock resolve"))
+                })
+                .transpose()?,
+            pypi_indexes: get(PYPI_INDEXES).map(|v| split(&v)),
+            pypi_extras: get(PYPI_EXTRAS).map(|v| split(&v)),
+            options_sha256: get(OPTIONS_SHA256),
+            ..EnvlockMeta::default()
+        };
+        for (key, value) in custom {
+            if let Some(platform) = key.strip_prefix(VIRTUAL_PACKAGES) {
+                let packages = split(value);
+                for p in &packages {
+                    crate::inputs::target::parse_virtual_package(p)
+                        .map_err(|e| malformed(key, e, "envlock resolve"))?;
+                }
+                meta.virtual_packages.insert(platform.to_string(), packages);
+            } else if let Some(platform) = key.strip_prefix(PACKAGES_SHA256) {
+                meta.packages_sha256
+                    .insert(platform.to_string(), value.clone());
+            }
+        }
+        meta.docker = DockerMeta::read(custom)?;
+        Ok(meta)
+    }
+
+    /// Writes the record onto `lock`'s `envlock.*` keys, replacing whatever envlock keys it had
+    /// and keeping every other key.
+    pub fn write(&self, lock: &mut LockFile) {
+        let custom = lock
+            .metadata
+            .custom_metadata
+            .get_or_insert_with(Default::default);
+        custom.retain(|key, _| !key.starts_with(PREFIX));
+        let mut put = |key: String, value: String| {
+            custom.insert(key, value);
+        };
+        let some = |key: &str, value: &Option<String>, put: &mut dyn FnMut(String, String)| {
+            if let Some(v) = value {
+                put(key.to_string(), v.clone());
+            }
+        };
+        some(VERSION, &self.version, &mut put);
+        some(CHANNEL_ALIAS, &self.channel_alias, &mut put);
+        some(
+            EXCLUDE_NEWER,
+            &self.exclude_newer.map(|t| t.to_string()),
+            &mut put,
+        );
+        for (platform, packages) in &self.virtual_packages {
+            put(format!("{VIRTUAL_PACKAGES}{platform}"), packages.join(","));
+        }
+        some(
+            PYPI_INDEXES,
+            &self.pypi_indexes.as_ref().map(|v| v.join(",")),
+            &mut put,
+        );
+        some(
+            PYPI_EXTRAS,
+            &self.pypi_extras.as_ref().map(|v| v.join(",")),
+            &mut put,
+        );
+        for (platform, sha256) in &self.packages_sha256 {
+            put(format!("{PACKAGES_SHA256}{platform}"), sha256.clone());
+        }
+        some(OPTIONS_SHA256, &self.options_sha256, &mut put);
+        if let Some(docker) = &self.docker {
+            put(DOCKER_BASE.to_string(), docker.base.clone());
+            put(DOCKER_FLAVOR.to_string(), kebab(&docker.flavor));
+            if let Some(options) = &docker.options {
+                put(
+                    DOCKER_OPTIONS.to_string(),
+                    serde_json::to_string(options).expect("options serialize"),
+                );
+            }
+        }
+        if custom.is_empty() {
+            lock.metadata.custom_metadata = None;
+        }
+    }
+}
+
+/// A unit enum's serde name (`conda`, `conda-run`, ...).
+fn kebab(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => unreachable!("a unit enum serializes as a string"),
+    }
+}
+
+impl DockerMeta {
+    fn read(custom: &BTreeMap<String, String>) -> Result<Option<DockerMeta>> {
+        // `dockerfile --reset` rewrites these, whatever they hold.
+        const FIX: &str = "envlock dockerfile --reset";
+        if !custom.keys().any(|k| k.starts_with(DOCKER_PREFIX)) {
+            return Ok(None);
+        }
+        let base = custom
+            .get(DOCKER_BASE)
+            .ok_or_else(|| malformed(DOCKER_BASE, "it is missing", FIX))?
+            .clone();
+        let flavor = custom
+            .get(DOCKER_FLAVOR)
+            .ok_or_else(|| malformed(DOCKER_FLAVOR, "it is missing", FIX))?;
+        let flavor: Flavor = serde_json::from_value(serde_json::Value::String(flavor.clone()))
+            .map_err(|e| malformed(DOCKER_FLAVOR, e, FIX))?;
+        let options = custom
+            .get(DOCKER_OPTIONS)
+            .map(|json| serde_json::from_str(json).map_err(|e| malformed(DOCKER_OPTIONS, e, FIX)))
+            .transpose()?;
+        Ok(Some(DockerMeta {
+            base,
+            flavor,
+            options,
+        }))
+    }
+
+    /// Drops the recorded docker facts from `lock`, valid or not (for `dockerfile --reset`).
+    pub fn forget(lock: &mut LockFile) {
+        if let Some(custom) = lock.metadata.custom_metadata.as_mut() {
+            custom.retain(|key, _| !key.starts_with(DOCKER_PREFIX));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_with(entries: &[(&str, &str)]) -> LockFile {
+        let mut lock = LockFile::default();
+        lock.metadata.custom_metadata = Some(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        lock
+    }
+
+    #[test]
+    fn the_record_maps_onto_the_same_keys_and_values() {
+        let entries = [
+            ("envlock.channel_alias", "http://envlock.invalid/channels"),
+            (
+                "envlock.docker.base",
+                "condaforge/miniforge3:25.3.1-0@sha256:1e65",
+            ),
+            ("envlock.docker.flavor", "conda"),
+            (
+                "envlock.docker.options",
+                r#"{"output":"Dockerfile","dir":"envlock","flavor":"conda","preset":"flask","cmd":"python -m webapp","ports":[8000],"run":["python -c 'import webapp'"],"entrypoint":"conda-run","explicit_hash":"md5"}"#,
+            ),
+            ("envlock.exclude_newer", "2030-01-01T23:59:59.999999999Z"),
+            ("envlock.options_sha256", "e2fe"),
+            ("envlock.packages_sha256.linux-64", "596d"),
+            ("envlock.pypi.extras", "webapp[fast]"),
+            (
+                "envlock.pypi.indexes",
+                "http://a.invalid/simple/,http://b.invalid/simple/",
+            ),
+            ("envlock.version", "0.1.0"),
+            (
+                "envlock.virtual_packages.linux-64",
+                "__glibc=2.17=0,__unix=0=0",
+            ),
+            ("envlock.virtual_packages.osx-arm64", ""),
+            ("other.tool", "kept"),
+        ];
+        let lock = lock_with(&entries);
+        let meta = EnvlockMeta::read(&lock).unwrap();
+        assert_eq!(meta.virtual_packages["osx-arm64"], Vec::<String>::new());
+        let docker = meta.docker.as_ref().unwrap();
+        assert_eq!(
+            docker.options.as_ref().unwrap().entrypoint,
+            Entrypoint::CondaRun
+        );
+        let mut written = LockFile::default();
+        written.metadata.custom_metadata =
+            Some([("other.tool".to_string(), "kept".to_string())].into());
+        meta.write(&mut written);
+        assert_eq!(
+            written.metadata.custom_metadata,
+            lock.metadata.custom_metadata
+        );
+    }
+
+    #[test]
+    fn a_foreign_lock_has_no_facts_and_writing_none_adds_nothing() {
+        let mut lock = LockFile::default();
+        let meta = EnvlockMeta::read(&lock).unwrap();
+        assert_eq!(meta, EnvlockMeta::default());
+        meta.write(&mut lock);
+        assert_eq!(lock.metadata.custom_metadata, None);
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_key_and_the_command() {
+        for (entries, key, command) in [
+            (
+                &[("envlock.exclude_newer", "yesterday")][..],
+                "envlock.exclude_newer",
+                "envlock resolve",
+            ),
+            (
+                &[("envlock.virtual_packages.linux-64", "glibc")],
+                "envlock.virtual_packages.linux-64",
+                "envlock resolve",
+            ),
+            (
+                &[
+                    ("envlock.docker.base", "x"),
+                    ("envlock.docker.flavor", "docker"),
+                ],
+                "envlock.docker.flavor",
+                "envlock dockerfile --reset",
+            ),
+            (
+                &[
+                    ("envlock.docker.base", "x"),
+                    ("envlock.docker.flavor", "venv"),
+                    ("envlock.docker.options", "{}"),
+                ],
+                "envlock.docker.options",
+                "envlock dockerfile --reset",
+            ),
+        ] {
+            let e = EnvlockMeta::read(&lock_with(entries)).unwrap_err();
+            let failure = e.downcast_ref::<Failure>().unwrap();
+            assert!(e.to_string().contains(&format!("`{key}`")), "{e}");
+            assert_eq!(
+                failure.hint.as_deref(),
+                Some(&*format!("run `{command}` to rewrite it"))
+            );
         }
     }
 }

@@ -3,17 +3,7 @@
 //!
 //! The format model, its validation and its canonical YAML writer are rattler's
 //! [`rattler_conda_lock`]; this module maps solutions onto it and keeps envlock's own facts in
-//! `metadata.custom_metadata`, which other readers carry along and ignore:
-//!
-//! | key | value |
-//! |---|---|
-//! | `envlock.version` | the envlock version that wrote the file |
-//! | `envlock.channel_alias` | the alias channel names were resolved through |
-//! | `envlock.exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
-//! | `envlock.virtual_packages.<platform>` | the virtual packages solved against, comma-separated |
-//! | `envlock.pypi.indexes` | the package indexes pip packages were resolved from, comma-separated |
-//! | `envlock.packages_sha256.<platform>` | a checksum of the platform's package entries, to detect hand edits |
-//! | `envlock.docker.*` | the base image and options `envlock dockerfile` last used |
+//! `metadata.custom_metadata` as one typed record, [`EnvlockMeta`] (see [`meta`] for the keys).
 //!
 //! `metadata.content_hash` is, per platform, the sha256 of the normalized inputs for that
 //! platform (channels, specs, pip lines, virtual packages, cutoff), as conda-lock's hash is of its
@@ -41,23 +31,32 @@ use crate::{
 };
 
 pub mod diff;
+pub mod fingerprint;
+pub mod image;
 pub mod meta;
 pub mod pins;
 
-pub use meta::*;
+pub use fingerprint::options_fingerprint;
+pub use image::{Entrypoint, ExplicitHash, Flavor, Preset};
+pub use meta::{DockerMeta, DockerOptions, EnvlockMeta};
 pub use pins::{Pins, Update};
 
 /// What went into a solve, besides the solutions themselves.
 pub struct LockInputs<'a> {
+    /// The inputs solved.
     pub spec: &'a Inputs,
+    /// The alias channel names were resolved through.
     pub channel_alias: &'a Url,
+    /// The `--exclude-newer` cutoff.
     pub exclude_newer: Option<Timestamp>,
     /// Where the lockfile will be written; sources are recorded relative to its directory.
     pub lockfile: &'a Path,
     /// The package indexes pip packages come from, in priority order.
     pub indexes: &'a [Url],
-    /// See [`META_OPTIONS_SHA256`].
+    /// See [`EnvlockMeta::options_sha256`].
     pub options_fingerprint: String,
+    /// What `envlock dockerfile` recorded in the previous lock, carried over.
+    pub docker: Option<DockerMeta>,
 }
 
 /// Builds the conda-lock v1 model for `solutions` and, per solution, its pip packages.
@@ -68,35 +67,22 @@ pub fn build(
 ) -> Result<LockFile> {
     let channels = recorded_channels(inputs.spec);
 
-    let mut custom = BTreeMap::new();
-    custom.insert(
-        META_VERSION.to_string(),
-        env!("CARGO_PKG_VERSION").to_string(),
-    );
-    custom.insert(
-        META_CHANNEL_ALIAS.to_string(),
-        redact::url(inputs.channel_alias).to_string(),
-    );
-    if let Some(ts) = inputs.exclude_newer {
-        custom.insert(META_EXCLUDE_NEWER.to_string(), ts.to_string());
-    }
-    custom.insert(
-        META_OPTIONS_SHA256.to_string(),
-        inputs.options_fingerprint.clone(),
-    );
     let indexes: Vec<String> = inputs
         .indexes
         .iter()
         .map(|u| redact::url(u).to_string())
         .collect();
-    let pip = &inputs.spec.pypi.requirements;
-    if !pip.is_empty() {
-        custom.insert(META_PYPI_INDEXES.to_string(), indexes.join(","));
-        custom.insert(
-            META_PYPI_EXTRAS.to_string(),
-            requested_extras(inputs.spec).join(","),
-        );
-    }
+    let has_pip = !inputs.spec.pypi.requirements.is_empty();
+    let mut meta = EnvlockMeta {
+        version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        channel_alias: Some(redact::url(inputs.channel_alias).to_string()),
+        exclude_newer: inputs.exclude_newer,
+        pypi_indexes: has_pip.then(|| indexes.clone()),
+        pypi_extras: has_pip.then(|| requested_extras(inputs.spec)),
+        options_sha256: Some(inputs.options_fingerprint.clone()),
+        docker: inputs.docker.clone(),
+        ..EnvlockMeta::default()
+    };
 
     let mut content_hash = BTreeMap::new();
     let mut packages = Vec::new();
@@ -107,14 +93,12 @@ pub fn build(
             .iter()
             .map(|v| v.to_string())
             .collect();
-        custom.insert(
-            format!("{META_VIRTUAL_PACKAGES}{platform}"),
-            virtual_packages.join(","),
-        );
         content_hash.insert(
             platform.clone(),
-            input_hash(inputs, &channels, &indexes, &platform, &virtual_packages),
+            fingerprint::input_hash(inputs, &channels, &indexes, &platform, &virtual_packages),
         );
+        meta.virtual_packages
+            .insert(platform.clone(), virtual_packages);
         for record in &solution.records {
             packages.push(conda_package(record, &platform)?);
         }
@@ -140,19 +124,12 @@ pub fn build(
                 .iter()
                 .map(|s| relative_to(s, inputs.lockfile.parent().unwrap_or(Path::new("."))))
                 .collect(),
-            custom_metadata: Some(custom),
             ..Metadata::default()
         },
         package: packages,
     };
-    let package_hashes = lock.compute_content_hashes();
-    let custom = lock
-        .metadata
-        .custom_metadata
-        .get_or_insert_with(Default::default);
-    for (platform, hash) in package_hashes {
-        custom.insert(format!("{META_PACKAGES_SHA256}{platform}"), hash);
-    }
+    meta.packages_sha256 = lock.compute_content_hashes();
+    meta.write(&mut lock);
     lock.validate().map_err(|e| {
         anyhow::anyhow!(
             "internal error: the lock envlock built is invalid: {}",
@@ -289,50 +266,6 @@ fn dependencies(depends: &[String]) -> BTreeMap<String, String> {
     out
 }
 
-/// sha256 of a canonical JSON of everything that decides the solve for one platform.
-fn input_hash(
-    inputs: &LockInputs<'_>,
-    channels: &[String],
-    indexes: &[String],
-    platform: &str,
-    virtual_packages: &[String],
-) -> String {
-    let mut specs: Vec<String> = inputs
-        .spec
-        .conda
-        .iter()
-        .map(|d| d.spec.to_string())
-        .collect();
-    specs.sort();
-    let pip = &inputs.spec.pypi;
-    let requirements: Vec<String> = pip
-        .requirements
-        .iter()
-        .map(|r| r.requirement.to_string())
-        .collect();
-    let constraints: Vec<String> = pip
-        .constraints
-        .iter()
-        .map(|r| r.requirement.to_string())
-        .collect();
-    let value = serde_json::json!({
-        "channels": channels,
-        "channel_alias": redact::url(inputs.channel_alias).to_string(),
-        "specs": specs,
-        "pip": requirements,
-        "pip_constraints": constraints,
-        "pip_options": [pip.options.pre, pip.options.prefer_binary, format!("{:?}/{:?}", pip.options.only_binary, pip.options.no_binary)],
-        "indexes": indexes,
-        "platform": platform,
-        "virtual_packages": virtual_packages,
-        "exclude_newer": inputs.exclude_newer.map(|t| t.to_string()),
-    });
-    let digest = rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
-        value.to_string().as_bytes(),
-    );
-    hex::encode(digest)
-}
-
 /// Serializes `lock` and writes it atomically.
 pub fn write(lock: &LockFile, path: &Path) -> Result<()> {
     let yaml = lock.to_yaml().map_err(|e| {
@@ -360,6 +293,7 @@ pub fn read(path: &Path) -> Result<LockFile> {
             e.kind()
         ))
         .hint("regenerate it with `envlock resolve`")
+        .at(path, e.source_text(), line, column)
     })?;
     Ok(document.into_lock_file())
 }
@@ -367,7 +301,10 @@ pub fn read(path: &Path) -> Result<LockFile> {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 

@@ -8,7 +8,7 @@ use std::{
 
 use rattler_conda_types::Subdir;
 
-use super::meta::META_OPTIONS_SHA256;
+use super::meta::EnvlockMeta;
 
 /// Which pins of an existing lock a resolve keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +48,10 @@ impl Pins {
             return Pins::default();
         };
         // New channels, indexes, cutoff or pip options: the old pins answer another question.
-        let same_options = previous
-            .metadata
-            .custom_metadata
-            .as_ref()
-            .and_then(|c| c.get(META_OPTIONS_SHA256))
+        // So does a lock whose envlock metadata does not read.
+        let same_options = EnvlockMeta::read(previous)
+            .ok()
+            .and_then(|m| m.options_sha256)
             .is_some_and(|f| f == fingerprint);
         if !same_options {
             return Pins::default();

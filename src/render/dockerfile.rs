@@ -26,6 +26,7 @@ use std::fmt::Write;
 use anyhow::Result;
 use rattler_conda_lock::{LockFile, Manager};
 
+pub use crate::lock::image::{Entrypoint, Flavor, Preset};
 use crate::{net::oci::ImageRef, util::error::Failure};
 
 /// Where the env lives in the conda flavor.
@@ -33,44 +34,6 @@ pub const CONDA_PREFIX: &str = "/opt/conda/envs/env";
 const VENV: &str = "/opt/venv";
 /// The numeric user the app runs as (non-root, above the distributions' system ranges).
 const UID: u32 = 10001;
-
-/// How the environment gets into the image.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Flavor {
-    /// A conda env created from the lock's @EXPLICIT file, on a miniforge base.
-    Conda,
-    /// The pip packages only, in a venv on an official `python:X.Y-slim` base.
-    Venv,
-}
-
-/// What the image runs.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Preset {
-    /// `python app.py`.
-    Python,
-    /// gunicorn serving `app:app` on 8000.
-    Flask,
-    /// JupyterLab on 8888, bound to 0.0.0.0; the token comes from `JUPYTER_TOKEN`.
-    Jupyter,
-}
-
-/// How the image starts its command.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Entrypoint {
-    /// tini → activation script → command.
-    Tini,
-    /// `conda run --no-capture-output -n env`.
-    CondaRun,
-}
 
 /// Everything besides the lock that decides the Dockerfile.
 pub struct Options {

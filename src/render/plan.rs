@@ -11,7 +11,7 @@ use super::{
     dockerfile::{self, CONDA_PREFIX, Entrypoint, Flavor, Preset},
 };
 use crate::{
-    lock::{META_BASE, META_FLAVOR, META_OPTIONS},
+    lock::{DockerMeta, DockerOptions},
     net::oci::ImageRef,
     util::{error::Failure, fs::relative_to, shell},
 };
@@ -19,145 +19,94 @@ use crate::{
 /// conda-forge's miniforge3 image, as a multi-platform index digest.
 pub const DEFAULT_CONDA_BASE: &str = "condaforge/miniforge3:25.3.1-0@sha256:1e65803d646bf8503728001dddb5756f3e8235e0883c19b5a5ad1da85cff0905";
 
-/// What [`META_OPTIONS`] holds: everything besides the lock that decides the rendered files.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct OptionsRecord {
-    /// The Dockerfile, relative to the lockfile's directory.
-    output: String,
-    dir: String,
-    flavor: String,
-    preset: String,
-    cmd: Option<String>,
-    ports: Vec<u16>,
-    run: Vec<String>,
-    entrypoint: String,
-    explicit_hash: String,
+/// Everything `envlock dockerfile` renders from, besides the lock.
+pub struct DockerfileRequest {
+    /// The lockfile the files are rendered from.
+    pub lockfile: PathBuf,
+    /// Where the Dockerfile goes.
+    pub output: PathBuf,
+    /// The directory of the generated files, relative to the Dockerfile's.
+    pub dir: String,
+    /// `--base`, or the recorded base; `None` leaves the choice to [`choose_base`].
+    pub base: Option<String>,
+    /// How the environment gets into the image.
+    pub flavor: Flavor,
+    /// What the image runs.
+    pub preset: Preset,
+    /// `--cmd`, overriding the preset's command.
+    pub cmd: Option<String>,
+    /// `--port`s, overriding the preset's.
+    pub ports: Vec<u16>,
+    /// `--run` steps, in order.
+    pub run: Vec<String>,
+    /// How the image starts its command.
+    pub entrypoint: Entrypoint,
+    /// Which hash the `@EXPLICIT` files carry.
+    pub explicit_hash: ExplicitHash,
 }
 
 impl DockerfileRequest {
-    pub fn record(&self) -> OptionsRecord {
+    /// The options to record in the lock, so `check` can render what this request renders.
+    pub fn record(&self) -> DockerOptions {
         let lock_dir = self.lockfile.parent().unwrap_or(Path::new(""));
-        OptionsRecord {
+        DockerOptions {
             output: relative_to(&self.output, lock_dir),
             dir: self.dir.clone(),
-            flavor: flavor_name(self.flavor).into(),
-            preset: match self.preset {
-                Preset::Python => "python",
-                Preset::Flask => "flask",
-                Preset::Jupyter => "jupyter",
-            }
-            .into(),
+            flavor: self.flavor,
+            preset: self.preset,
             cmd: self.cmd.clone(),
             ports: self.ports.clone(),
             run: self.run.clone(),
-            entrypoint: match self.entrypoint {
-                Entrypoint::Tini => "tini",
-                Entrypoint::CondaRun => "conda-run",
-            }
-            .into(),
-            explicit_hash: match self.explicit_hash {
-                ExplicitHash::Sha256 => "sha256",
-                ExplicitHash::Md5 => "md5",
-            }
-            .into(),
+            entrypoint: self.entrypoint,
+            explicit_hash: self.explicit_hash,
         }
     }
 
-    /// The request an earlier `envlock dockerfile` run recorded in `lock`, if any.
-    pub fn recorded(
-        lock: &rattler_conda_lock::LockFile,
-        lockfile: &Path,
-    ) -> Result<Option<DockerfileRequest>> {
-        let custom = lock.metadata.custom_metadata.clone().unwrap_or_default();
-        let Some(json) = custom.get(META_OPTIONS) else {
-            return Ok(None);
-        };
-        let bad = || {
-            Failure::new(format!(
-                "{}: `{META_OPTIONS}` is not valid",
-                lockfile.display()
-            ))
-            .hint("run `envlock dockerfile` again to rewrite it")
-        };
-        let r: OptionsRecord = serde_json::from_str(json).map_err(|_| bad())?;
+    /// The request an earlier `envlock dockerfile` run recorded (`docker`, read from the lock at
+    /// `lockfile`), if it recorded its options.
+    pub fn recorded(docker: Option<&DockerMeta>, lockfile: &Path) -> Option<DockerfileRequest> {
+        let docker = docker?;
+        let r = docker.options.clone()?;
         let lock_dir = lockfile.parent().unwrap_or(Path::new(""));
-        Ok(Some(DockerfileRequest {
+        Some(DockerfileRequest {
             lockfile: lockfile.to_path_buf(),
             output: lock_dir.join(&r.output),
             dir: r.dir,
-            base: custom.get(META_BASE).cloned(),
-            flavor: match r.flavor.as_str() {
-                "venv" => Flavor::Venv,
-                "conda" => Flavor::Conda,
-                _ => return Err(bad().into()),
-            },
-            preset: match r.preset.as_str() {
-                "python" => Preset::Python,
-                "flask" => Preset::Flask,
-                "jupyter" => Preset::Jupyter,
-                _ => return Err(bad().into()),
-            },
+            base: Some(docker.base.clone()),
+            flavor: r.flavor,
+            preset: r.preset,
             cmd: r.cmd,
             ports: r.ports,
             run: r.run,
-            entrypoint: match r.entrypoint.as_str() {
-                "tini" => Entrypoint::Tini,
-                "conda-run" => Entrypoint::CondaRun,
-                _ => return Err(bad().into()),
-            },
-            explicit_hash: match r.explicit_hash.as_str() {
-                "sha256" => ExplicitHash::Sha256,
-                "md5" => ExplicitHash::Md5,
-                _ => return Err(bad().into()),
-            },
-        }))
+            entrypoint: r.entrypoint,
+            explicit_hash: r.explicit_hash,
+        })
     }
-}
-
-pub struct DockerfileRequest {
-    pub lockfile: PathBuf,
-    pub output: PathBuf,
-    pub dir: String,
-    pub base: Option<String>,
-    pub flavor: Flavor,
-    pub preset: Preset,
-    pub cmd: Option<String>,
-    pub ports: Vec<u16>,
-    pub run: Vec<String>,
-    pub entrypoint: Entrypoint,
-    pub explicit_hash: ExplicitHash,
 }
 
 /// One rendered file: where it goes and what it holds.
 pub struct RenderedFile {
+    /// Where the file goes.
     pub path: PathBuf,
+    /// What it holds.
     pub text: String,
     /// `.dockerignore` is only written when absent: it is the user's file once it exists.
     pub keep_existing: bool,
 }
 
-pub fn flavor_name(f: Flavor) -> &'static str {
-    match f {
-        Flavor::Conda => "conda",
-        Flavor::Venv => "venv",
-    }
-}
-
-/// The base to use before pinning: `--base`, the recorded one, or the flavor's default.
+/// The base to use before pinning: `--base`, the one `recorded` in the lock (if it is for the
+/// same flavor), or the flavor's default.
 pub fn choose_base(
     lock: &rattler_conda_lock::LockFile,
+    recorded: Option<&DockerMeta>,
     request: &DockerfileRequest,
 ) -> Result<ImageRef> {
     if let Some(base) = &request.base {
         return ImageRef::parse(base);
     }
-    let custom = lock.metadata.custom_metadata.clone().unwrap_or_default();
-    let recorded = custom
-        .get(META_BASE)
-        .filter(|_| {
-            custom.get(META_FLAVOR).map(String::as_str) == Some(flavor_name(request.flavor))
-        })
-        .map(|b| ImageRef::parse(b))
+    let recorded = recorded
+        .filter(|d| d.flavor == request.flavor)
+        .map(|d| ImageRef::parse(&d.base))
         .transpose()?;
     match request.flavor {
         Flavor::Conda => Ok(recorded.unwrap_or(ImageRef::parse(DEFAULT_CONDA_BASE)?)),
@@ -301,7 +250,15 @@ mod tests {
         }
     }
 
-    fn lock_with_python(version: &str, recorded_base: &str) -> rattler_conda_lock::LockFile {
+    fn recorded(base: &str) -> DockerMeta {
+        DockerMeta {
+            base: base.into(),
+            flavor: Flavor::Venv,
+            options: None,
+        }
+    }
+
+    fn lock_with_python(version: &str) -> rattler_conda_lock::LockFile {
         let mut lock = rattler_conda_lock::LockFile::default();
         lock.metadata.platforms.push("linux-64".into());
         lock.package.push(rattler_conda_lock::Package {
@@ -317,21 +274,22 @@ mod tests {
             category: "main".into(),
             optional: false,
         });
-        let custom = lock
-            .metadata
-            .custom_metadata
-            .get_or_insert_with(Default::default);
-        custom.insert(META_BASE.into(), recorded_base.into());
-        custom.insert(META_FLAVOR.into(), "venv".into());
         lock
     }
 
     #[test]
     fn the_venv_base_follows_the_locked_python() {
-        let recorded = format!("python:3.11-slim@sha256:{}", "1".repeat(64));
-        let base = choose_base(&lock_with_python("3.11.7", &recorded), &venv_request()).unwrap();
-        assert_eq!(base.to_string(), recorded, "kept while the python matches");
-        let base = choose_base(&lock_with_python("3.12.1", &recorded), &venv_request()).unwrap();
+        let base = format!("python:3.11-slim@sha256:{}", "1".repeat(64));
+        let docker = recorded(&base);
+        let base =
+            choose_base(&lock_with_python("3.11.7"), Some(&docker), &venv_request()).unwrap();
+        assert_eq!(
+            base.to_string(),
+            docker.base,
+            "kept while the python matches"
+        );
+        let base =
+            choose_base(&lock_with_python("3.12.1"), Some(&docker), &venv_request()).unwrap();
         assert_eq!(
             base.to_string(),
             "python:3.12-slim",

@@ -33,10 +33,7 @@ pub async fn resolve_all(
     preferred: &HashMap<Subdir, HashMap<PackageName, Version>>,
 ) -> Result<Vec<Vec<Pinned>>> {
     let options = resolver::Options {
-        pre: pip.options.pre,
-        only_binary: pip.options.only_binary.clone(),
-        no_binary: pip.options.no_binary.clone(),
-        prefer_binary: pip.options.prefer_binary,
+        pip: pip.options.clone(),
         exclude_newer,
         preferred: HashMap::new(),
     };

@@ -37,7 +37,7 @@ use super::{
     tags::Target,
 };
 use crate::{
-    inputs::requirements::{BinaryChoice, PipRequirement},
+    inputs::requirements::{BinaryChoice, PipOptions, PipRequirement},
     util::error::Failure,
 };
 
@@ -48,6 +48,7 @@ pub enum Pkg {
     Root,
     /// Everything the conda solve installs that pip sees as installed.
     Conda,
+    /// A PyPI project.
     Name(PackageName),
     /// `name[extra]`: depends on `name` at the same version plus the extra's dependencies.
     Extra(PackageName, ExtraName),
@@ -67,10 +68,11 @@ impl fmt::Display for Pkg {
 /// Choices that apply to the whole resolution.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub pre: bool,
-    pub only_binary: BinaryChoice,
-    pub no_binary: BinaryChoice,
-    pub prefer_binary: bool,
+    /// The requirements files' options: `--pre`, `--prefer-binary`, and the format control
+    /// (`--only-binary`/`--no-binary`) that [`PipOptions::allows_binary`] and
+    /// [`PipOptions::allows_source`] decide.
+    pub pip: PipOptions,
+    /// Files uploaded after this are ignored (`--exclude-newer`).
     pub exclude_newer: Option<Timestamp>,
     /// Versions to choose when they still fit (an existing lock's), so re-resolving does not
     /// churn.
@@ -80,8 +82,11 @@ pub struct Options {
 /// One locked distribution.
 #[derive(Debug, Clone)]
 pub struct Pinned {
+    /// The project.
     pub name: PackageName,
+    /// The version chosen.
     pub version: Version,
+    /// The file to install for this target: the best wheel, or the sdist.
     pub file: DistFile,
     /// Dependencies that apply on this target, with their version constraints.
     pub dependencies: BTreeMap<PackageName, String>,
@@ -182,6 +187,7 @@ pub async fn resolve(
         hashes,
         options: options.clone(),
         chosen: Mutex::default(),
+        excluded: Mutex::default(),
     };
     for r in &provider.root {
         provider.prefetch(&r.name);
@@ -222,6 +228,9 @@ struct Provider {
     options: Options,
     /// The file picked for each (package, version) by `choose_version`.
     chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
+    /// Packages left without a version only by `--only-binary`/`--no-binary`: the reason and a
+    /// hint, for the error when the resolution fails.
+    excluded: Mutex<BTreeMap<PackageName, (String, String)>>,
 }
 
 /// Resolution errors that are not conflicts: a message and, where there is one, a hint.
@@ -267,12 +276,22 @@ impl Provider {
             Ok(solution) => solution,
             Err(PubGrubError::NoSolution(mut tree)) => {
                 tree.collapse_no_versions();
-                let report = DefaultStringReporter::report(&tree);
+                let mut report = DefaultStringReporter::report(&tree);
+                let excluded = self.excluded.lock().expect("not poisoned");
+                let mut hint = "relax the version constraints named above".to_string();
+                if !excluded.is_empty() {
+                    let (reasons, hints): (Vec<&str>, Vec<&str>) = excluded
+                        .values()
+                        .map(|(reason, hint)| (reason.as_str(), hint.as_str()))
+                        .unzip();
+                    report.push_str(&format!("\n{}", reasons.join("\n")));
+                    hint = hints.join("; ");
+                }
                 return Err(Failure::new(format!(
                     "the pip requirements cannot be satisfied for {}:\n{report}",
                     self.target.platform()
                 ))
-                .hint("relax the version constraints named above")
+                .hint(hint)
                 .into());
             }
             Err(PubGrubError::ErrorChoosingVersion { source, .. }) => {
@@ -415,12 +434,37 @@ impl Provider {
                 .or_else(|| {
                     ranked
                         .iter()
-                        .find(|(v, f)| !f.yanked && (options.pre || !v.any_prerelease()))
+                        .find(|(v, f)| !f.yanked && (options.pip.pre || !v.any_prerelease()))
                 });
             if let Some((_, file)) = likely {
                 let _ = client.metadata(file).await;
             }
         });
+    }
+
+    /// Records why `name` has no version in `range` when `--only-binary`/`--no-binary` is the
+    /// reason.
+    fn note_format_excluded(&self, name: &PackageName, range: &Ranges<Version>) {
+        if self.direct.contains_key(name) {
+            return;
+        }
+        let Ok(Some(project)) = self.handle.block_on(self.client.project(name)) else {
+            return;
+        };
+        let hashes = self.hashes.get(name);
+        if let Some(reason) = format_excluded(
+            &project.files,
+            name,
+            range,
+            &self.target,
+            &self.options,
+            hashes,
+        ) {
+            self.excluded
+                .lock()
+                .expect("not poisoned")
+                .insert(name.clone(), reason);
+        }
     }
 
     fn requirement_deps(
@@ -471,8 +515,6 @@ fn ranked_files(
     allowed_hashes: Option<&Vec<String>>,
 ) -> Vec<(Version, DistFile)> {
     let python = target.python_version();
-    let no_binary = applies(&options.no_binary, name);
-    let only_binary = applies(&options.only_binary, name);
     let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
     for file in files {
         // With `--hash` on the requirement, only the files it names are candidates.
@@ -491,12 +533,11 @@ fn ranked_files(
         }
         // Sdists rank after every wheel; lower ranks are preferred.
         let rank = match &file.kind {
-            DistKind::Wheel(w) if !no_binary => match target.wheel_rank(w) {
+            _ if !admits(&options.pip, name, &file.kind) => continue,
+            DistKind::Wheel(w) => match target.wheel_rank(w) {
                 Some(r) => r,
                 None => continue,
             },
-            DistKind::Wheel(_) => continue,
-            DistKind::Sdist(_) if only_binary => continue,
             DistKind::Sdist(_) => u32::MAX,
         };
         let version = file.version().clone();
@@ -510,18 +551,72 @@ fn ranked_files(
     }
     let mut out: Vec<(Version, DistFile)> = best.into_iter().map(|(v, (_, f))| (v, f)).collect();
     out.reverse();
-    if options.prefer_binary {
+    if options.pip.prefer_binary {
         out.sort_by_key(|(v, f)| (matches!(f.kind, DistKind::Sdist(_)), Reverse(v.clone())));
     }
     out
 }
 
-fn applies(choice: &BinaryChoice, name: &PackageName) -> bool {
-    match choice {
-        BinaryChoice::None => false,
-        BinaryChoice::All => true,
-        BinaryChoice::Packages(names) => names.contains(name),
+/// Whether pip's format control lets a file of this kind be used for `name`.
+fn admits(pip: &PipOptions, name: &PackageName, kind: &DistKind) -> bool {
+    match kind {
+        DistKind::Wheel(_) => pip.allows_binary(name),
+        DistKind::Sdist(_) => pip.allows_source(name),
     }
+}
+
+/// Why no version of `name` in `range` is left when `--only-binary`/`--no-binary` removed
+/// every file that would otherwise fit, as a sentence and a hint; `None` when the format control
+/// is not the reason.
+fn format_excluded(
+    files: &[DistFile],
+    name: &PackageName,
+    range: &Ranges<Version>,
+    target: &Target,
+    options: &Options,
+    allowed_hashes: Option<&Vec<String>>,
+) -> Option<(String, String)> {
+    let mut open = options.clone();
+    open.pip.only_binary = BinaryChoice::None;
+    open.pip.no_binary = BinaryChoice::None;
+    let pinned = range.as_singleton();
+    let (version, file) = ranked_files(files, name, target, &open, allowed_hashes)
+        .into_iter()
+        .find(|(v, f)| range.contains(v) && (!f.yanked || pinned == Some(v)))?;
+    // The option that decided: a list naming the package, else that list's `:all:`.
+    let spelled = |choice: &BinaryChoice| match choice {
+        BinaryChoice::Packages(names) if names.contains(name) => name.to_string(),
+        _ => ":all:".to_string(),
+    };
+    let platform = target.platform();
+    Some(match file.kind {
+        DistKind::Sdist(_) if !options.pip.allows_source(name) => {
+            let option = format!("--only-binary {}", spelled(&options.pip.only_binary));
+            (
+                format!(
+                    "{name}: `{option}` allows only wheels, and {name} {version} has no wheel \
+                     for {platform}, only the source distribution {}",
+                    file.filename
+                ),
+                format!(
+                    "add `--no-binary {name}` to use its source distribution, or remove \
+                     `{option}`"
+                ),
+            )
+        }
+        DistKind::Wheel(_) if !options.pip.allows_binary(name) => {
+            let option = format!("--no-binary {}", spelled(&options.pip.no_binary));
+            (
+                format!(
+                    "{name}: `{option}` allows only source distributions, and {name} {version} \
+                     has none, only the wheel {}",
+                    file.filename
+                ),
+                format!("add `--only-binary {name}` to use its wheel, or remove `{option}`"),
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// Joins two constraint strings as "both must hold".
@@ -603,10 +698,11 @@ impl DependencyProvider for Provider {
                 candidates
                     .iter()
                     .filter(eligible)
-                    .find(|(v, _)| self.options.pre || !v.any_prerelease())
+                    .find(|(v, _)| self.options.pip.pre || !v.any_prerelease())
             })
             .or_else(|| candidates.iter().find(eligible));
         let Some((version, file)) = pick else {
+            self.note_format_excluded(name, range);
             return Ok(None);
         };
         self.chosen
@@ -713,6 +809,52 @@ mod tests {
         assert!(r.contains(&Version::from_str("1.5").unwrap()));
         assert!(!r.contains(&Version::from_str("2.0").unwrap()));
         assert!(!r.contains(&Version::from_str("0.5").unwrap()));
+    }
+
+    #[test]
+    fn format_control_asks_pip_options_and_a_named_package_wins_over_all() {
+        use std::collections::BTreeSet;
+
+        use crate::{
+            inputs::requirements::BinaryChoice,
+            solve::pypi::tags::{SdistFilename, WheelFilename},
+        };
+
+        let name = |n: &str| PackageName::from_str(n).unwrap();
+        let wheel = |n: &str| {
+            DistKind::Wheel(WheelFilename::from_str(&format!("{n}-1.0-py3-none-any.whl")).unwrap())
+        };
+        let sdist = |n: &str| {
+            DistKind::Sdist(SdistFilename::parse(&format!("{n}-1.0.tar.gz"), &name(n)).unwrap())
+        };
+        let only = |n: &str| BinaryChoice::Packages(BTreeSet::from([name(n)]));
+
+        // `--only-binary :all:` + `--no-binary foo`: foo is built from source, others are not.
+        let pip = PipOptions {
+            only_binary: BinaryChoice::All,
+            no_binary: only("foo"),
+            ..PipOptions::default()
+        };
+        assert!(admits(&pip, &name("foo"), &sdist("foo")));
+        assert!(!admits(&pip, &name("foo"), &wheel("foo")));
+        assert!(admits(&pip, &name("bar"), &wheel("bar")));
+        assert!(!admits(&pip, &name("bar"), &sdist("bar")));
+
+        // The reverse: `--no-binary :all:` + `--only-binary foo`.
+        let pip = PipOptions {
+            only_binary: only("foo"),
+            no_binary: BinaryChoice::All,
+            ..PipOptions::default()
+        };
+        assert!(admits(&pip, &name("foo"), &wheel("foo")));
+        assert!(!admits(&pip, &name("foo"), &sdist("foo")));
+        assert!(admits(&pip, &name("bar"), &sdist("bar")));
+        assert!(!admits(&pip, &name("bar"), &wheel("bar")));
+
+        // Neither: both formats.
+        let pip = PipOptions::default();
+        assert!(admits(&pip, &name("foo"), &wheel("foo")));
+        assert!(admits(&pip, &name("foo"), &sdist("foo")));
     }
 
     use std::str::FromStr;

@@ -1,0 +1,195 @@
+//! The pip side: every pip requirement (markers evaluated for the platform) is matched by a
+//! locked package, every constraint and `--hash` holds, every locked pip package's dependencies
+//! are met by pip packages or what conda provides, nothing is unneeded.
+
+use std::{collections::HashMap, path::Path, str::FromStr};
+
+use anyhow::Result;
+use rattler_conda_lock::{Manager, Package};
+use rattler_conda_types::{GenericVirtualPackage, Subdir};
+
+use super::{DriftKind, Finding, reachable};
+use crate::{
+    inputs::Prepared,
+    solve::pypi::{mapping::Mapping, tags::Target},
+    util::redact,
+};
+
+/// Every pip requirement matched, every constraint held, every pip dependency met, nothing
+/// unneeded.
+pub(super) fn check(
+    prepared: &Prepared,
+    lockfile: &Path,
+    platform: &str,
+    packages: &[&Package],
+    vps: &[GenericVirtualPackage],
+    mapping: &Mapping,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let pip: Vec<&Package> = packages
+        .iter()
+        .copied()
+        .filter(|p| p.manager == Manager::Pip)
+        .collect();
+    let requirements = &prepared.inputs.pypi.requirements;
+    if pip.is_empty() && requirements.is_empty() {
+        return Ok(());
+    }
+    let Some(python) = packages
+        .iter()
+        .find(|p| p.manager == Manager::Conda && p.name == "python")
+    else {
+        findings.push(Finding::lock(
+            lockfile,
+            Some(platform),
+            DriftKind::UnmetDependency,
+            format!("pip packages need a python, and none is locked for {platform}"),
+        ));
+        return Ok(());
+    };
+    let Ok(subdir) = platform.parse::<Subdir>() else {
+        return Ok(());
+    };
+    let python_version = pep440_rs::Version::from_str(&python.version)
+        .map_err(|e| anyhow::anyhow!("python {}: {e}", python.version))?;
+    let target = Target::new(subdir, &python_version, vps)?;
+    let env = target.marker_environment();
+
+    let conda_provided = mapping.provided_by(
+        packages
+            .iter()
+            .filter(|p| p.manager == Manager::Conda)
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.version.clone(),
+                    p.dependencies.contains_key("python"),
+                )
+            }),
+    );
+    let locked: HashMap<pep508_rs::PackageName, (&Package, pep440_rs::Version)> = pip
+        .iter()
+        .filter_map(|p| {
+            let name = pep508_rs::PackageName::from_str(&p.name).ok()?;
+            let version = pep440_rs::Version::from_str(&p.version).ok()?;
+            Some((name, (*p, version)))
+        })
+        .collect();
+    let version_of = |name: &pep508_rs::PackageName| {
+        locked
+            .get(name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| conda_provided.get(name).cloned())
+    };
+
+    let mut needed = Vec::new();
+    let constraints = prepared.inputs.pypi.constraints.iter().map(|r| (r, true));
+    for (r, is_constraint) in requirements.iter().map(|r| (r, false)).chain(constraints) {
+        if !r.requirement.marker.evaluate(&env, &[]) {
+            continue;
+        }
+        let name = &r.requirement.name;
+        if !is_constraint {
+            // An extra's dependencies are recorded on the package itself, so the name suffices.
+            needed.push(name.to_string());
+        }
+        let allowed: Vec<String> = r
+            .hashes
+            .iter()
+            .filter_map(|h| h.strip_prefix("sha256:").map(str::to_ascii_lowercase))
+            .collect();
+        if !allowed.is_empty()
+            && let Some((package, _)) = locked.get(name)
+            && !package
+                .hash
+                .sha256
+                .as_ref()
+                .is_some_and(|h| allowed.contains(h))
+        {
+            findings.push(Finding::at(
+                &r.location,
+                Some(platform),
+                format!(
+                    "the `--hash` values of {name} in {} do not include the file locked for {platform}",
+                    r.location
+                ),
+            ));
+        }
+        let ok = match (&r.requirement.version_or_url, version_of(name)) {
+            (_, None) => is_constraint,
+            (Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)), Some(v)) => s.contains(&v),
+            (Some(pep508_rs::VersionOrUrl::Url(url)), Some(_)) => {
+                locked.get(name).is_some_and(|(p, _)| {
+                    let mut wanted = url.to_url();
+                    wanted.set_fragment(None);
+                    p.url == redact::url(&wanted).as_str()
+                })
+            }
+            (None, Some(_)) => true,
+        };
+        if !ok {
+            let what = match version_of(name) {
+                Some(v) => format!("is not satisfied by {name} {v} locked for {platform}"),
+                None => format!("has nothing locked for {platform}"),
+            };
+            findings.push(Finding::at(
+                &r.location,
+                Some(platform),
+                format!(
+                    "`{}` in {} {what}",
+                    redact::text(&r.requirement.to_string()),
+                    r.location
+                ),
+            ));
+        }
+    }
+    for (package, _) in locked.values() {
+        for (dep, constraint) in &package.dependencies {
+            let Ok(dep_name) = pep508_rs::PackageName::from_str(dep) else {
+                continue;
+            };
+            let met = match version_of(&dep_name) {
+                None => false,
+                Some(_) if constraint == "*" || constraint.is_empty() => true,
+                Some(v) => {
+                    pep440_rs::VersionSpecifiers::from_str(constraint).is_ok_and(|s| s.contains(&v))
+                }
+            };
+            if !met {
+                findings.push(Finding::lock(
+                    lockfile,
+                    Some(platform),
+                    DriftKind::UnmetDependency,
+                    format!(
+                        "{} {} locked for {platform} depends on {dep} {constraint}, which nothing locked for {platform} satisfies",
+                        package.name, package.version
+                    ),
+                ));
+            }
+        }
+    }
+    let reached = reachable(needed, |name| {
+        pep508_rs::PackageName::from_str(name)
+            .ok()
+            .and_then(|n| {
+                locked
+                    .get(&n)
+                    .map(|(p, _)| p.dependencies.keys().cloned().collect())
+            })
+            .unwrap_or_default()
+    });
+    for (name, (package, _)) in &locked {
+        if !reached.contains(name.as_ref()) {
+            findings.push(Finding::lock(
+                lockfile,
+                Some(platform),
+                DriftKind::Unneeded,
+                format!(
+                    "{} {} (pip) is locked for {platform} but nothing in the inputs needs it",
+                    package.name, package.version
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

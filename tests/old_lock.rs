@@ -1,0 +1,146 @@
+//! A lock, Dockerfile and `envlock/` files written by an earlier envlock (the build of commit
+//! 3197176, before the stage reorganisation) still read: `check` passes, a re-resolve keeps every
+//! pin and the fingerprint (the lock stays byte-identical), and `dockerfile` renders the same
+//! files from the options it recorded.
+//!
+//! The fixture (`tests/data/old-lock/`, see its README) names its channel and index under
+//! `http://envlock.invalid/`, so no port or temporary path is baked into the lock: the test
+//! serves both through a local HTTP proxy on whatever port is free.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Output,
+};
+
+use common::{Mode, Server, envlock, ok};
+
+const LOCKED_WITH: [&str; 8] = [
+    "-p",
+    "linux-64",
+    "--channel-alias",
+    "http://envlock.invalid/channels",
+    "--index-url",
+    "http://envlock.invalid/index/simple/",
+    "--exclude-newer",
+    "2030-01-01",
+];
+
+/// The files `envlock dockerfile` wrote next to the lock.
+const RENDERED: [&str; 5] = [
+    "Dockerfile",
+    "envlock/conda-linux-64.txt",
+    "envlock/pip-linux-64.txt",
+    "envlock/entrypoint.sh",
+    ".dockerignore",
+];
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/old-lock")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+struct OldProject {
+    dir: tempfile::TempDir,
+    proxy: Server,
+}
+
+impl OldProject {
+    fn new() -> OldProject {
+        let dir = tempfile::tempdir().unwrap();
+        // Through a proxy, a request names the whole URL (`GET http://envlock.invalid/...`),
+        // which the test server looks up as the path `<root>/http:/envlock.invalid/...`.
+        let host = dir.path().join("root/http:/envlock.invalid");
+        copy_dir(&data().join("channels"), &host.join("channels"));
+        copy_dir(&data().join("index"), &host.join("index"));
+        copy_dir(&data().join("project"), &dir.path().join("project"));
+        let proxy = Server::start(&dir.path().join("root"), Mode::Files);
+        OldProject { dir, proxy }
+    }
+
+    fn project(&self, name: &str) -> PathBuf {
+        self.dir.path().join("project").join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        envlock(&self.dir.path().join("cache"))
+            .current_dir(self.dir.path().join("project"))
+            .env("HTTP_PROXY", &self.proxy.url)
+            .env("http_proxy", &self.proxy.url)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("ENVLOCK_INDEX_URL")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Publishes tini 0.20.0 for linux-64, newer than the locked 0.19.0.
+    fn publish_newer_tini(&self) {
+        let path = self
+            .dir
+            .path()
+            .join("root/http:/envlock.invalid/channels/pyconda/linux-64/repodata.json");
+        let mut repodata: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut tini = repodata["packages.conda"]["tini-0.19.0-h0_0.conda"].clone();
+        tini["version"] = "0.20.0".into();
+        tini["sha256"] = format!("{:064x}", 20).into();
+        tini["md5"] = format!("{:032x}", 20).into();
+        repodata["packages.conda"]["tini-0.20.0-h0_0.conda"] = tini;
+        std::fs::write(&path, repodata.to_string()).unwrap();
+    }
+
+    /// Asserts that `name` in the project is byte-identical to the fixture's.
+    fn unchanged(&self, name: &str, after: &str) {
+        let fixture = std::fs::read_to_string(data().join("project").join(name)).unwrap();
+        let now = std::fs::read_to_string(self.project(name)).unwrap();
+        assert!(
+            fixture == now,
+            "{name} changed after {after}:\n--- fixture\n{fixture}\n--- now\n{now}"
+        );
+    }
+}
+
+#[test]
+fn an_old_lock_checks_re_resolves_and_renders_unchanged() {
+    let p = OldProject::new();
+
+    let out = p.run(&[&["check"][..], &LOCKED_WITH].concat());
+    let err = ok(out);
+    assert!(err.contains("agrees with the inputs"), "{err}");
+
+    // The channel has moved on since: a re-resolve keeps the old pins only if it still finds
+    // the old fingerprint in the lock.
+    p.publish_newer_tini();
+    ok(p.run(&[&["resolve"][..], &LOCKED_WITH].concat()));
+    p.unchanged("conda-lock.yml", "envlock resolve");
+
+    // A plain re-run takes every option from what the old run recorded.
+    ok(p.run(&["dockerfile"]));
+    p.unchanged("conda-lock.yml", "envlock dockerfile");
+    for name in RENDERED {
+        p.unchanged(name, "envlock dockerfile");
+    }
+    ok(p.run(&[&["check"][..], &LOCKED_WITH].concat()));
+
+    // Without the pins the newer tini is taken, so the kept 0.19.0 above was a pin.
+    ok(p.run(&[&["resolve", "--update-all"][..], &LOCKED_WITH].concat()));
+    let lock = std::fs::read_to_string(p.project("conda-lock.yml")).unwrap();
+    assert!(lock.contains("tini-0.20.0-h0_0.conda"), "{lock}");
+}
