@@ -52,7 +52,7 @@ use super::{
 use crate::{
     inputs::{
         Location,
-        requirements::{BinaryChoice, PipRequirement},
+        requirements::{BinaryChoice, PipOptions, PipRequirement},
         target::virtual_packages,
     },
     util::redact,
@@ -358,10 +358,10 @@ impl Builder {
             });
         }
         let options = resolver::Options {
-            pre: false,
-            only_binary: BinaryChoice::All,
-            no_binary: BinaryChoice::None,
-            prefer_binary: false,
+            pip: PipOptions {
+                only_binary: BinaryChoice::All,
+                ..PipOptions::default()
+            },
             exclude_newer: self.options.exclude_newer,
             preferred: preferred.clone(),
         };
