@@ -169,6 +169,11 @@ struct ResolveArgs {
     /// Solve from scratch, ignoring the pins of the existing lock.
     #[arg(long)]
     update_all: bool,
+
+    /// The python that builds sdists whose dependencies are only known after a build
+    /// [default: python3.X on PATH for the locked 3.X, else python3].
+    #[arg(long, value_name = "PATH")]
+    build_python: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -372,6 +377,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         } else {
             Arc::new(())
         },
+        build_python: args.build_python,
     };
     let outcome = if args.check {
         match resolve::resolve_if_drifted(request).await? {
@@ -405,6 +411,9 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
     if !quiet {
         for warning in &outcome.warnings {
             eprintln!("{} {warning}", style("warning:").yellow().bold());
+        }
+        for build in &outcome.builds {
+            eprintln!("{} {build}", style("note:").cyan().bold());
         }
         let counts: Vec<String> = outcome
             .solutions

@@ -5,7 +5,7 @@
 //! preference (conda: resolvo's locked packages; PyPI: preferred versions) unless the
 //! resolution options changed or `--update`/`--update-all` release them.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, str::FromStr, sync::Arc};
 
 use anyhow::Result;
 use rattler_conda_types::MatchSpec;
@@ -19,7 +19,12 @@ use crate::{
     solve::{
         self,
         conda::{PlatformSolution, Reporter, SolveOptions},
-        pypi::{index::IndexClient, mapping::Mapping, resolver::Pinned},
+        pypi::{
+            build::{BuildOptions, Builder},
+            index::IndexClient,
+            mapping::Mapping,
+            resolver::Pinned,
+        },
     },
 };
 
@@ -33,6 +38,9 @@ pub struct ResolveRequest {
     pub update: Update,
     /// Where progress goes.
     pub reporter: Arc<dyn Reporter>,
+    /// `--build-python`: the python that builds sdists without static metadata, instead of
+    /// one found on `PATH`.
+    pub build_python: Option<PathBuf>,
 }
 
 /// What a resolve locked.
@@ -45,6 +53,8 @@ pub struct ResolveOutcome {
     pub pypi: Vec<Vec<Pinned>>,
     /// Things the user should know (ignored keys, options with no effect).
     pub warnings: Vec<String>,
+    /// What was built to learn an sdist's dependencies: package, python, build requirements.
+    pub builds: Vec<String>,
 }
 
 /// What `resolve --check` did.
@@ -127,6 +137,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
     let solutions =
         solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await?;
 
+    let mut builds = Vec::new();
     let pypi = if spec.pypi.requirements.is_empty() {
         vec![Vec::new(); solutions.len()]
     } else {
@@ -134,12 +145,22 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
             Some(path) => Mapping::with_file(path)?,
             None => Mapping::builtin(),
         };
-        let client = Arc::new(IndexClient::new(
-            net::with_retries(net::client()?),
+        let http = net::with_retries(net::client()?);
+        let cache = request.cache_dir.join("pypi");
+        // Build requirements come from the same indexes, through a client of their own that
+        // builds nothing (they must be wheels).
+        let build_client = Arc::new(IndexClient::new(
+            http.clone(),
             indexes.clone(),
-            request.cache_dir.join("pypi"),
+            cache.clone(),
         ));
-        solve::pypi::resolve_all(
+        let mut build_options = BuildOptions::new(target_python(&solutions));
+        build_options.python = request.build_python.clone();
+        build_options.exclude_newer = exclude_newer;
+        let builder = Arc::new(Builder::new(build_client, build_options));
+        let client =
+            Arc::new(IndexClient::new(http, indexes.clone(), cache).with_builder(builder.clone()));
+        let resolved = solve::pypi::resolve_all(
             &spec.pypi,
             &solutions,
             client,
@@ -147,7 +168,9 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
             exclude_newer,
             &pins.pypi,
         )
-        .await?
+        .await;
+        builds = builder.notes();
+        resolved?
     };
 
     let inputs = lock::LockInputs {
@@ -166,5 +189,18 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         solutions,
         pypi,
         warnings: spec.warnings,
+        builds,
     })
+}
+
+/// The python version the pip packages are locked for (the first platform's conda python), which
+/// sdist builds try to match; 3 when no platform has one (the PyPI resolution then fails
+/// clearly).
+fn target_python(solutions: &[PlatformSolution]) -> pep440_rs::Version {
+    solutions
+        .iter()
+        .flat_map(|s| &s.records)
+        .find(|r| r.package_record.name.as_normalized() == "python")
+        .and_then(|r| pep440_rs::Version::from_str(&r.package_record.version.to_string()).ok())
+        .unwrap_or_else(|| pep440_rs::Version::new([3]))
 }

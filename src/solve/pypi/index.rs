@@ -4,17 +4,20 @@
 //! speak HTML; yanking (PEP 592), `requires-python`, upload times (PEP 700); core metadata from
 //! `<file>.metadata` (PEP 658/714) whether or not the index advertises it, else from the wheel's
 //! zip central directory through HTTP range requests, else from a full download (hash-checked);
-//! sdists whose PKG-INFO is static. Several indexes: the first index that has a project is the
+//! sdists whose PKG-INFO is static, and of other sdists through an [`SdistBuilder`] (their build
+//! backend, see [`super::build`]). Several indexes: the first index that has a project is the
 //! only one used for it (uv's `first-index` rule, which avoids dependency confusion).
 //!
 //! Caching: project pages are stored with their validators and revalidated (`ETag`,
 //! `Last-Modified`, `Cache-Control: max-age`); core metadata is immutable per file and stored by
-//! the file's sha256. Concurrent requests for the same page or file share one fetch.
+//! the file's sha256 (metadata built from an sdist too, so a warm resolve builds nothing).
+//! Concurrent requests for the same page or file share one fetch.
 //!
 //! Not supported: `--find-links` pages and local directories, the legacy XML-RPC API.
 
 use std::{
     collections::{HashMap, HashSet},
+    fmt,
     path::PathBuf,
     str::FromStr,
     sync::{Arc, Mutex},
@@ -139,27 +142,66 @@ pub struct Project {
 /// A fetch shared by everyone who asks for the same thing; errors are kept as their message.
 type Shared<T> = Arc<OnceCell<Result<T, SharedError>>>;
 
-/// An error kept for everyone waiting on the same fetch: its message and its hint.
+/// An error kept for everyone waiting on the same fetch: its message and its hint, or the
+/// build failure it was.
 #[derive(Clone)]
-struct SharedError(String, Option<String>);
+enum SharedError {
+    Failure(String, Option<String>),
+    Build(BuildFailed),
+}
 
 impl From<anyhow::Error> for SharedError {
     fn from(e: anyhow::Error) -> Self {
+        if let Some(b) = e.chain().find_map(|c| c.downcast_ref::<BuildFailed>()) {
+            return SharedError::Build(b.clone());
+        }
         let hint = e
             .chain()
             .find_map(|c| c.downcast_ref::<Failure>())
             .and_then(|f| f.hint.clone());
-        SharedError(format!("{e:#}"), hint)
+        SharedError::Failure(format!("{e:#}"), hint)
     }
 }
 
 impl From<SharedError> for anyhow::Error {
-    fn from(SharedError(message, hint): SharedError) -> Self {
-        let mut failure = Failure::new(message);
-        failure.hint = hint;
-        failure.into()
+    fn from(e: SharedError) -> Self {
+        match e {
+            SharedError::Failure(message, hint) => {
+                let mut failure = Failure::new(message);
+                failure.hint = hint;
+                failure.into()
+            }
+            SharedError::Build(b) => b.into(),
+        }
     }
 }
+
+/// Gets the core metadata of an sdist whose PKG-INFO does not give it, by building it.
+#[async_trait::async_trait]
+pub trait SdistBuilder: Send + Sync {
+    /// The METADATA text of the sdist `file`, whose (hash-checked) bytes are `bytes`. A failure
+    /// that makes only this version unusable is a [`BuildFailed`].
+    async fn build_metadata(&self, file: &DistFile, bytes: Vec<u8>) -> Result<String>;
+}
+
+/// An sdist whose metadata could not be built. It makes that version unusable, not the whole
+/// resolution: the resolver moves on to another version and reports this only when no version
+/// will do.
+#[derive(Debug, Clone)]
+pub struct BuildFailed {
+    /// Which package and version failed, how, and the backend's last lines of output.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl fmt::Display for BuildFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BuildFailed {}
 
 /// The package index client: pages, metadata and downloads, cached on disk, with shared
 /// in-flight fetches.
@@ -171,6 +213,8 @@ pub struct IndexClient {
     metadata: Mutex<HashMap<Url, Shared<Arc<CoreMetadata>>>>,
     /// Hosts that answered 404 for an unadvertised `.metadata` file: not asked again.
     no_metadata_hosts: Mutex<HashSet<String>>,
+    /// Builds the metadata of sdists without static metadata; without one they cannot be locked.
+    builder: Option<Arc<dyn SdistBuilder>>,
 }
 
 /// A stored project page and what is needed to revalidate it.
@@ -205,7 +249,14 @@ impl IndexClient {
             projects: Mutex::default(),
             metadata: Mutex::default(),
             no_metadata_hosts: Mutex::default(),
+            builder: None,
         }
+    }
+
+    /// Uses `builder` for the metadata of sdists whose PKG-INFO does not give it.
+    pub fn with_builder(mut self, builder: Arc<dyn SdistBuilder>) -> IndexClient {
+        self.builder = Some(builder);
+        self
     }
 
     /// The project's files, or `None` when no index has it.
@@ -250,14 +301,16 @@ impl IndexClient {
 
     /// A project page, from the cache when still fresh or revalidated; `None` on 404.
     async fn fetch_page(&self, url: &Url) -> Result<Option<CachedPage>> {
+        // The cache never holds credentials: pages are stored under the URL without them.
+        let redacted = redact::url(url);
         let path = self
             .cache_dir
             .join("simple-v1")
-            .join(format!("{}.json", short_hash(url.as_str())));
+            .join(format!("{}.json", short_hash(redacted.as_str())));
         let cached: Option<CachedPage> = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .filter(|c: &CachedPage| c.url == url.as_str());
+            .filter(|c: &CachedPage| c.url == redacted.as_str());
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
@@ -300,7 +353,7 @@ impl IndexClient {
                 .map(str::to_string)
         };
         let page = CachedPage {
-            url: url.to_string(),
+            url: redacted.to_string(),
             etag: header_str(header::ETAG),
             last_modified: header_str(header::LAST_MODIFIED),
             fresh_until,
@@ -349,10 +402,10 @@ impl IndexClient {
             .sha256
             .clone()
             .unwrap_or_else(|| short_hash(file.url.as_str()));
-        let path = self
-            .cache_dir
-            .join("metadata-v1")
-            .join(format!("{cache_key}.txt"));
+        let dir = self.cache_dir.join("metadata-v1");
+        let path = dir.join(format!("{cache_key}.txt"));
+        // Metadata an sdist's build backend gave; like the file, it never changes.
+        let built_path = dir.join(format!("{cache_key}.built.txt"));
         let sdist = matches!(file.kind, DistKind::Sdist(_));
         let parse = |text: &str| {
             if sdist {
@@ -366,23 +419,59 @@ impl IndexClient {
         {
             return Ok(m);
         }
-        let text = self.fetch_metadata_text(file).await.with_context(|| {
-            format!(
-                "could not read the metadata of {}",
-                redact::url_text(file.url.as_str())
-            )
-        })?;
-        let metadata = parse(&text).map_err(|e| {
-            let failure = Failure::new(format!("{} cannot be locked: {e:#}", file.filename));
-            if sdist {
-                failure.hint(
-                    "envlock does not build sdists: pin a version that has wheels, \
-                     or add `--only-binary :all:` to the requirements",
-                )
-            } else {
-                failure
+        if sdist
+            && self.builder.is_some()
+            && let Ok(text) = std::fs::read_to_string(&built_path)
+            && let Ok(m) = CoreMetadata::parse(&text)
+        {
+            return Ok(m);
+        }
+        let (text, built) = match (&file.kind, &self.builder) {
+            (DistKind::Sdist(_), Some(builder)) => {
+                let bytes = self.download(file).await.with_context(|| {
+                    format!(
+                        "could not read the metadata of {}",
+                        redact::url_text(file.url.as_str())
+                    )
+                })?;
+                match metadata::sdist_pkg_info(&file.filename, &bytes) {
+                    Ok(text) if metadata::not_static(&text).is_none() => (text, false),
+                    _ => (builder.build_metadata(file, bytes).await?, true),
+                }
             }
-        })?;
+            _ => {
+                let text = self.fetch_metadata_text(file).await.with_context(|| {
+                    format!(
+                        "could not read the metadata of {}",
+                        redact::url_text(file.url.as_str())
+                    )
+                })?;
+                (text, false)
+            }
+        };
+        let metadata = if built {
+            CoreMetadata::parse(&text).map_err(|e| BuildFailed {
+                message: format!(
+                    "the metadata built from {} is invalid: {e:#}",
+                    file.filename
+                ),
+                hint: "pin a version that has wheels, or add `--only-binary :all:` to the \
+                       requirements"
+                    .to_string(),
+            })?
+        } else {
+            parse(&text).map_err(|e| {
+                let failure = Failure::new(format!("{} cannot be locked: {e:#}", file.filename));
+                if sdist {
+                    failure.hint(
+                        "envlock does not build sdists here: pin a version that has wheels, \
+                         or add `--only-binary :all:` to the requirements",
+                    )
+                } else {
+                    failure
+                }
+            })?
+        };
         if metadata.name
             != *match &file.kind {
                 DistKind::Wheel(w) => &w.name,
@@ -390,14 +479,20 @@ impl IndexClient {
             }
             || metadata.version != *file.version()
         {
-            bail!(
+            let message = format!(
                 "{} declares {} {} in its metadata, which does not match its file name",
-                file.filename,
-                metadata.name,
-                metadata.version
+                file.filename, metadata.name, metadata.version
             );
+            if built {
+                return Err(BuildFailed {
+                    message,
+                    hint: "pin another version".to_string(),
+                }
+                .into());
+            }
+            bail!("{message}");
         }
-        store_text(&path, &text);
+        store_text(if built { &built_path } else { &path }, &text);
         Ok(metadata)
     }
 
@@ -544,7 +639,7 @@ impl IndexClient {
     }
 
     /// Downloads a whole file and checks it against the index's sha256.
-    async fn download(&self, file: &DistFile) -> Result<Vec<u8>> {
+    pub async fn download(&self, file: &DistFile) -> Result<Vec<u8>> {
         let response = self
             .client
             .get(file.url.clone())

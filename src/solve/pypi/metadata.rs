@@ -4,11 +4,11 @@
 //! `Requires-Dist`, `Requires-Python`, `Provides-Extra`, `Dynamic`); wheels read from the tail of
 //! the file alone (the zip central directory and the `*.dist-info/METADATA` entry, stored or
 //! deflated) so that an HTTP range request is enough; sdists (`.tar.gz`, `.zip`) whose `PKG-INFO`
-//! is static (Metadata-Version ≥ 2.2 and `Requires-Dist` not `Dynamic`).
+//! is static (Metadata-Version ≥ 2.2 and `Requires-Dist` not `Dynamic`). The metadata of other
+//! sdists comes from their build backend ([`super::build`]).
 //!
 //! Not supported: zip64 wheels (over 4 GiB; callers fall back to a full download and fail
-//! clearly), and sdists whose dependencies are only known after a build: envlock never runs
-//! build backends, because a lock must not depend on code executed at lock time.
+//! clearly).
 
 use std::{io::Read, str::FromStr};
 
@@ -77,34 +77,39 @@ impl CoreMetadata {
 
     /// Parses an sdist's PKG-INFO, refusing metadata whose dependencies are not static.
     pub fn parse_sdist(text: &str) -> Result<CoreMetadata> {
-        let headers = headers(text);
-        let metadata_version = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("Metadata-Version"))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default();
-        let static_capable = Version::from_str(&metadata_version)
-            .is_ok_and(|v| v >= Version::from_str("2.2").expect("valid"));
-        if !static_capable {
-            bail!(
-                "its PKG-INFO has Metadata-Version {metadata_version}, older than 2.2, so its dependencies are only known after a build"
-            );
-        }
-        let dynamic: Vec<String> = headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("Dynamic"))
-            .map(|(_, v)| v.trim().to_ascii_lowercase())
-            .collect();
-        if dynamic
-            .iter()
-            .any(|d| d == "requires-dist" || d == "requires-python")
-        {
-            bail!(
-                "its PKG-INFO marks its dependencies as dynamic, so they are only known after a build"
-            );
+        if let Some(reason) = not_static(text) {
+            bail!("{reason}");
         }
         CoreMetadata::parse(text)
     }
+}
+
+/// Why an sdist's PKG-INFO does not give its dependencies (so they are only known after a
+/// build), or `None` when it does: Metadata-Version older than 2.2, or `Requires-Dist` /
+/// `Requires-Python` marked `Dynamic`.
+pub fn not_static(text: &str) -> Option<String> {
+    let headers = headers(text);
+    let metadata_version = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Metadata-Version"))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let static_capable = Version::from_str(&metadata_version)
+        .is_ok_and(|v| v >= Version::from_str("2.2").expect("valid"));
+    if !static_capable {
+        return Some(format!(
+            "its PKG-INFO has Metadata-Version {metadata_version}, older than 2.2, so its dependencies are only known after a build"
+        ));
+    }
+    let dynamic = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Dynamic"))
+        .map(|(_, v)| v.trim().to_ascii_lowercase())
+        .any(|d| d == "requires-dist" || d == "requires-python");
+    dynamic.then(|| {
+        "its PKG-INFO marks its dependencies as dynamic, so they are only known after a build"
+            .to_string()
+    })
 }
 
 /// The header block of an RFC 822 style document, with continuation lines folded.

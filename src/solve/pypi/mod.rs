@@ -1,5 +1,6 @@
 //! PyPI: the index client, wheel tags, and the resolver that runs after the conda solve.
 
+pub mod build;
 pub mod index;
 pub mod mapping;
 pub mod metadata;

@@ -6,8 +6,10 @@
 //! cutoffs (`--exclude-newer`), `--only-binary`/`--no-binary`/`--prefer-binary`, and packages the
 //! conda solve installs, which are fixed at their conda version and never installed by pip.
 //!
-//! Not supported: building sdists (an sdist is usable only when its PKG-INFO is static), direct
-//! URL references inside package metadata, and universal (all-platform) resolution: each target
+//! An sdist whose metadata cannot be built makes only that version unusable: the resolver moves
+//! on to another version, and the build's failure is reported only when no version will do.
+//!
+//! Not supported: direct URL references inside package metadata, and universal (all-platform) resolution: each target
 //! platform is resolved on its own.
 //!
 //! pubgrub asks for one package at a time, synchronously; the index client is async. The
@@ -33,7 +35,7 @@ use pubgrub::{
 use tokio::runtime::Handle;
 
 use super::{
-    index::{DistFile, DistKind, IndexClient},
+    index::{BuildFailed, DistFile, DistKind, IndexClient},
     tags::Target,
 };
 use crate::{
@@ -188,6 +190,7 @@ pub async fn resolve(
         options: options.clone(),
         chosen: Mutex::default(),
         excluded: Mutex::default(),
+        build_failures: Mutex::default(),
     };
     for r in &provider.root {
         provider.prefetch(&r.name);
@@ -231,6 +234,8 @@ struct Provider {
     /// Packages left without a version only by `--only-binary`/`--no-binary`: the reason and a
     /// hint, for the error when the resolution fails.
     excluded: Mutex<BTreeMap<PackageName, (String, String)>>,
+    /// Versions left out because their sdist's metadata could not be built.
+    build_failures: Mutex<Vec<BuildFailed>>,
 }
 
 /// Resolution errors that are not conflicts: a message and, where there is one, a hint.
@@ -278,14 +283,22 @@ impl Provider {
                 tree.collapse_no_versions();
                 let mut report = DefaultStringReporter::report(&tree);
                 let excluded = self.excluded.lock().expect("not poisoned");
+                let builds = self.build_failures.lock().expect("not poisoned");
                 let mut hint = "relax the version constraints named above".to_string();
-                if !excluded.is_empty() {
+                if !excluded.is_empty() || !builds.is_empty() {
                     let (reasons, hints): (Vec<&str>, Vec<&str>) = excluded
                         .values()
                         .map(|(reason, hint)| (reason.as_str(), hint.as_str()))
+                        .chain(builds.iter().map(|b| (b.message.as_str(), b.hint.as_str())))
                         .unzip();
                     report.push_str(&format!("\n{}", reasons.join("\n")));
-                    hint = hints.join("; ");
+                    let mut unique: Vec<&str> = Vec::new();
+                    for h in hints {
+                        if !unique.contains(&h) {
+                            unique.push(h);
+                        }
+                    }
+                    hint = unique.join("; ");
                 }
                 return Err(Failure::new(format!(
                     "the pip requirements cannot be satisfied for {}:\n{report}",
@@ -753,7 +766,23 @@ impl DependencyProvider for Provider {
                     .ok_or_else(|| {
                         ProviderError::msg(format!("internal error: no file for {name} {version}"))
                     })?;
-                let metadata = self.handle.block_on(self.client.metadata(&file))?;
+                let metadata = match self.handle.block_on(self.client.metadata(&file)) {
+                    Ok(m) => m,
+                    Err(e) => match e.downcast::<BuildFailed>() {
+                        Ok(build) => {
+                            let mut failures = self.build_failures.lock().expect("not poisoned");
+                            if !failures.iter().any(|f| f.message == build.message) {
+                                failures.push(build);
+                            }
+                            drop(failures);
+                            return Ok(Dependencies::Unavailable(
+                                "because its metadata could not be built from its sdist (below)"
+                                    .to_string(),
+                            ));
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                };
                 if let Some(rp) = &metadata.requires_python
                     && !rp.contains(self.target.python_version())
                 {

@@ -1,0 +1,913 @@
+//! Core metadata of sdists whose PKG-INFO does not give it, got as pip and uv get it: the PEP 517
+//! hook `prepare_metadata_for_build_wheel` (else `build_wheel`, and the wheel's METADATA), run
+//! in an isolated build environment.
+//!
+//! The build environment: the sdist's `build-system.requires` (setuptools' legacy default,
+//! `setuptools>=40.8.0` with `setuptools.build_meta:__legacy__`, when `pyproject.toml` names no
+//! build system), resolved by envlock's own resolver for the build python on this machine
+//! (wheels only, with the lock's `--exclude-newer`), downloaded and hash-checked by the index
+//! client, and installed from those local files into a fresh venv with `pip install --no-deps
+//! --require-hashes --no-index`; then what the backend's `get_requires_for_build_wheel` adds, the
+//! same way. The hooks run in the unpacked sdist (`.tar.gz`, `.zip`) with no package index
+//! configured (`PIP_NO_INDEX=1`, no pip configuration files), each step with a timeout. The
+//! index client caches the METADATA by the sdist's sha256, so a warm resolve builds nothing.
+//!
+//! Which python builds: `--build-python` when given; else the locked python when it runs here
+//! (the active conda environment's `python`, at exactly the locked version); else `python3.X`
+//! on `PATH` for the target's 3.X; else `python3` on `PATH`. Each build is reported (package,
+//! python, build requirements) so that the user sees which locked versions needed one.
+//!
+//! A failed build is a [`BuildFailed`]: the resolver treats that version as unusable and moves
+//! on, and reports the failure (package, version, the backend's last lines of output, what to
+//! do) only when no version will do.
+//!
+//! Not supported: building on the target platform (the metadata is what this machine's build
+//! gives, as with pip and uv, so an sdist whose `setup.py` computes its dependencies from the
+//! machine it runs on may differ on the target), build requirements without wheels,
+//! `config_settings`, and recording the build requirements in the lock.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    str::FromStr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use jiff::Timestamp;
+use pep440_rs::Version;
+use pep508_rs::{PackageName, Requirement, VersionOrUrl};
+use rattler_conda_types::Subdir;
+use serde::Deserialize;
+use tokio::sync::{OnceCell, Semaphore};
+use url::Url;
+
+use super::{
+    index::{BuildFailed, DistFile, DistKind, IndexClient, SdistBuilder},
+    metadata,
+    resolver::{self, Pinned},
+    tags::Target,
+};
+use crate::{
+    inputs::{
+        Location,
+        requirements::{BinaryChoice, PipOptions, PipRequirement},
+        target::virtual_packages,
+    },
+    util::redact,
+};
+
+/// The frontend's side of the PEP 517 hook call, run by the build environment's python in the
+/// unpacked sdist (after `pyproject_hooks`' in-process script): import the backend, call one
+/// hook, write its answer to `<out>/result.json`.
+const HOOK_SCRIPT: &str = r#"import importlib
+import json
+import os
+import sys
+
+
+def load_backend(spec, backend_path):
+    if backend_path:
+        sys.path[:0] = [os.path.abspath(p) for p in backend_path]
+    module, _, attributes = spec.partition(":")
+    backend = importlib.import_module(module.strip())
+    for attribute in attributes.strip().split("."):
+        if attribute:
+            backend = getattr(backend, attribute)
+    return backend
+
+
+def main():
+    spec, backend_path, hook, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+    backend = load_backend(spec, backend_path)
+    if hook == "requires":
+        get_requires = getattr(backend, "get_requires_for_build_wheel", None)
+        result = {"requires": list(get_requires({})) if get_requires else []}
+    else:
+        prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
+        if prepare is not None:
+            metadata_dir = os.path.join(out, "metadata")
+            os.makedirs(metadata_dir, exist_ok=True)
+            name = prepare(metadata_dir, {})
+            result = {"metadata": os.path.join(metadata_dir, name, "METADATA")}
+        else:
+            wheel_dir = os.path.join(out, "wheel")
+            os.makedirs(wheel_dir, exist_ok=True)
+            result = {"wheel": os.path.join(wheel_dir, backend.build_wheel(wheel_dir, {}))}
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump(result, f)
+
+
+main()
+"#;
+
+/// What the probe prints about a python.
+const PROBE_SCRIPT: &str = "import json, sys, venv\ntry:\n    import pip\n    pip_version = pip.__version__\nexcept Exception:\n    pip_version = None\nprint(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'executable': sys.executable, 'pip': pip_version}))\n";
+
+/// How many lines of a failed step's output a message shows.
+const TAIL_LINES: usize = 20;
+
+/// How sdists are built.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// `--build-python`: the interpreter to build with, instead of looking for one.
+    pub python: Option<PathBuf>,
+    /// The python version the lock targets (the conda python's, e.g. 3.11.7).
+    pub target_python: Version,
+    /// The lock's `--exclude-newer`, which applies to build requirements too.
+    pub exclude_newer: Option<Timestamp>,
+    /// How long each step (venv, install, hook) may take.
+    pub timeout: Duration,
+}
+
+impl BuildOptions {
+    /// Options for a lock that targets `target_python`, with the default timeout (10 minutes a
+    /// step).
+    pub fn new(target_python: Version) -> BuildOptions {
+        BuildOptions {
+            python: None,
+            target_python,
+            exclude_newer: None,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The python that builds, and how it was chosen.
+#[derive(Debug, Clone)]
+struct BuildPython {
+    path: PathBuf,
+    version: Version,
+    /// Its pip installs into another interpreter (`pip --python`, pip ≥ 22.3), so the venv
+    /// needs no pip of its own.
+    pip_python: bool,
+    /// For messages: `python3.11 on PATH (3.11.7)`.
+    description: String,
+}
+
+/// Builds sdists' metadata for an [`IndexClient`] (see the module docs).
+pub struct Builder {
+    /// Fetches the build requirements: wheels only, so it needs no builder of its own.
+    client: Arc<IndexClient>,
+    options: BuildOptions,
+    python: OnceCell<Result<BuildPython, BuildFailed>>,
+    /// Builds are CPU-heavy: at most two at once.
+    permits: Semaphore,
+    notes: Mutex<Vec<String>>,
+}
+
+impl Builder {
+    /// A builder that fetches build requirements through `client` (which should have no builder
+    /// itself).
+    pub fn new(client: Arc<IndexClient>, options: BuildOptions) -> Builder {
+        Builder {
+            client,
+            options,
+            python: OnceCell::new(),
+            permits: Semaphore::new(2),
+            notes: Mutex::default(),
+        }
+    }
+
+    /// One line for each sdist built: the package, the python, the build requirements.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().expect("not poisoned").clone()
+    }
+
+    async fn python(&self) -> Result<BuildPython, BuildFailed> {
+        self.python
+            .get_or_init(|| async {
+                let options = self.options.clone();
+                tokio::task::spawn_blocking(move || find_python(&options))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(BuildFailed {
+                            message: format!("looking for a python to build sdists with: {e}"),
+                            hint: "pass `--build-python PATH`".to_string(),
+                        })
+                    })
+            })
+            .await
+            .clone()
+    }
+
+    async fn build(&self, file: &DistFile, bytes: Vec<u8>) -> Result<String, BuildFailed> {
+        let (name, version) = match &file.kind {
+            DistKind::Sdist(s) => (s.name.clone(), s.version.clone()),
+            DistKind::Wheel(w) => (w.name.clone(), w.version.clone()),
+        };
+        let what = format!("{name} {version}");
+        let hint = format!(
+            "pin a version of {name} that has wheels, add `--only-binary {name}` (or `:all:`) to \
+             the requirements, or install what its build needs on this machine (a compiler, \
+             headers, system libraries); `--build-python PATH` chooses the python that builds"
+        );
+        let python = self.python().await.map_err(|e| BuildFailed {
+            message: format!("cannot build the metadata of {what} from its sdist: {e}"),
+            hint: e.hint.clone(),
+        })?;
+        let fail = |step: &str, detail: String| BuildFailed {
+            message: format!(
+                "could not build the metadata of {what} from {} with {}: {step}: {detail}",
+                file.filename, python.description
+            ),
+            hint: hint.clone(),
+        };
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| fail("waiting", e.to_string()))?;
+        let host = Subdir::current().ok_or_else(|| {
+            fail(
+                "setting up",
+                "envlock knows no wheel tags for this machine's platform".to_string(),
+            )
+        })?;
+        let target = Target::new(host, &python.version, &virtual_packages(host, &[]))
+            .map_err(|e| fail("setting up", format!("{e:#}")))?;
+        let work = tempfile::Builder::new()
+            .prefix("envlock-build-")
+            .tempdir()
+            .map_err(|e| fail("creating a temporary directory", e.to_string()))?;
+        let dirs = WorkDirs::new(work.path());
+
+        let (filename, d) = (file.filename.clone(), dirs.clone());
+        let (source, system) = blocking(move || {
+            let source = unpack(&filename, &bytes, &d.unpacked)?;
+            let system = build_system(&source)?;
+            if let Some(dir) = d.script.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&d.script, HOOK_SCRIPT).map_err(|e| e.to_string())?;
+            Ok((source, system))
+        })
+        .await
+        .map_err(|e| fail("reading the sdist", e))?;
+
+        let mut installed = self
+            .resolve(&system.requires, &target, &HashMap::new())
+            .await
+            .map_err(|e| fail("resolving its build requirements", e))?;
+        let requirements = self
+            .download(&installed, &dirs, "requirements.txt")
+            .await
+            .map_err(|e| fail("downloading its build requirements", e))?;
+        let (p, d, timeout) = (python.clone(), dirs.clone(), self.options.timeout);
+        blocking(move || create_env(&p, &d, timeout))
+            .await
+            .map_err(|e| fail("creating the build environment", e))?;
+        let (p, d) = (python.clone(), dirs.clone());
+        blocking(move || install(&p, &d, &requirements, timeout))
+            .await
+            .map_err(|e| fail("installing its build requirements", e))?;
+
+        let (d, s, src) = (dirs.clone(), system.clone(), source.clone());
+        let result = blocking(move || run_hook(&d, &s, &src, "requires", timeout))
+            .await
+            .map_err(|e| fail(&format!("the backend `{}`", system.backend), e))?;
+        let more = result.requires.unwrap_or_default();
+        let missing: Vec<String> = more
+            .into_iter()
+            .filter(|r| !satisfied(r, &installed))
+            .collect();
+        if !missing.is_empty() {
+            let all: Vec<String> = system.requires.iter().cloned().chain(missing).collect();
+            let preferred = installed
+                .iter()
+                .map(|p| (p.name.clone(), p.version.clone()))
+                .collect();
+            let pins = self
+                .resolve(&all, &target, &preferred)
+                .await
+                .map_err(|e| fail("resolving what get_requires_for_build_wheel asks for", e))?;
+            let new: Vec<Pinned> = pins
+                .iter()
+                .filter(|p| {
+                    !installed
+                        .iter()
+                        .any(|i| i.name == p.name && i.version == p.version)
+                })
+                .cloned()
+                .collect();
+            let requirements = self
+                .download(&new, &dirs, "requirements-2.txt")
+                .await
+                .map_err(|e| fail("downloading its build requirements", e))?;
+            let (p, d) = (python.clone(), dirs.clone());
+            blocking(move || install(&p, &d, &requirements, timeout))
+                .await
+                .map_err(|e| fail("installing its build requirements", e))?;
+            installed = pins;
+        }
+
+        let (d, s, src) = (dirs.clone(), system.clone(), source.clone());
+        let text = blocking(move || {
+            let result = run_hook(&d, &s, &src, "metadata", timeout)?;
+            match (result.metadata, result.wheel) {
+                (Some(path), _) => std::fs::read_to_string(&path)
+                    .map_err(|e| format!("the backend gave no {path}: {e}")),
+                (None, Some(path)) => std::fs::read(&path)
+                    .map_err(|e| format!("the backend gave no {path}: {e}"))
+                    .and_then(|b| metadata::wheel_metadata(&b).map_err(|e| format!("{e:#}"))),
+                (None, None) => Err("the backend gave neither metadata nor a wheel".to_string()),
+            }
+        })
+        .await
+        .map_err(|e| fail(&format!("the backend `{}`", system.backend), e))?;
+
+        let requires: Vec<String> = installed
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect();
+        self.notes.lock().expect("not poisoned").push(format!(
+            "built the metadata of {what} from its sdist with {}; build requirements: {}",
+            python.description,
+            if requires.is_empty() {
+                "none".to_string()
+            } else {
+                requires.join(", ")
+            }
+        ));
+        Ok(text)
+    }
+
+    /// Pins `requires` for the build python: wheels only, newest first, `preferred` kept.
+    async fn resolve(
+        &self,
+        requires: &[String],
+        target: &Target,
+        preferred: &HashMap<PackageName, Version>,
+    ) -> Result<Vec<Pinned>, String> {
+        if requires.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut requirements = Vec::new();
+        for r in requires {
+            let requirement = Requirement::from_str(r)
+                .map_err(|e| format!("invalid build requirement `{r}`: {e}"))?;
+            requirements.push(PipRequirement {
+                requirement,
+                hashes: Vec::new(),
+                location: Location {
+                    file: PathBuf::from("pyproject.toml"),
+                    line: 1,
+                    column: 1,
+                },
+            });
+        }
+        let options = resolver::Options {
+            pip: PipOptions {
+                only_binary: BinaryChoice::All,
+                ..PipOptions::default()
+            },
+            exclude_newer: self.options.exclude_newer,
+            preferred: preferred.clone(),
+        };
+        resolver::resolve(
+            self.client.clone(),
+            &requirements,
+            &[],
+            target,
+            &HashMap::new(),
+            &options,
+        )
+        .await
+        .map_err(|e| redact::text(&format!("{e:#}")))
+    }
+
+    /// Downloads `pins` (hash-checked) into the wheel directory and writes a requirements file
+    /// naming each by its local path and sha256.
+    async fn download(
+        &self,
+        pins: &[Pinned],
+        dirs: &WorkDirs,
+        name: &str,
+    ) -> Result<PathBuf, String> {
+        std::fs::create_dir_all(&dirs.wheels).map_err(|e| e.to_string())?;
+        let mut lines = String::new();
+        for pin in pins {
+            let bytes = self
+                .client
+                .download(&pin.file)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let path = dirs.wheels.join(&pin.file.filename);
+            std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            let url = Url::from_file_path(&path)
+                .map_err(|()| format!("{} is not an absolute path", path.display()))?;
+            lines.push_str(&format!(
+                "{} @ {url} --hash=sha256:{}\n",
+                pin.name,
+                sha256_hex(&bytes)
+            ));
+        }
+        let file = dirs.root.join(name);
+        std::fs::write(&file, lines).map_err(|e| e.to_string())?;
+        Ok(file)
+    }
+}
+
+#[async_trait::async_trait]
+impl SdistBuilder for Builder {
+    async fn build_metadata(&self, file: &DistFile, bytes: Vec<u8>) -> anyhow::Result<String> {
+        Ok(self.build(file, bytes).await?)
+    }
+}
+
+/// The paths of one build, under a temporary directory.
+#[derive(Debug, Clone)]
+struct WorkDirs {
+    root: PathBuf,
+    unpacked: PathBuf,
+    env: PathBuf,
+    wheels: PathBuf,
+    script: PathBuf,
+    /// Where a hook writes its answer.
+    out: PathBuf,
+    /// Each step's output, overwritten by the next.
+    log: PathBuf,
+}
+
+impl WorkDirs {
+    fn new(root: &Path) -> WorkDirs {
+        WorkDirs {
+            root: root.to_path_buf(),
+            unpacked: root.join("src"),
+            env: root.join("env"),
+            wheels: root.join("wheels"),
+            script: root.join("hook").join("envlock_pep517_hook.py"),
+            out: root.join("out"),
+            log: root.join("log.txt"),
+        }
+    }
+
+    fn env_python(&self) -> PathBuf {
+        if cfg!(windows) {
+            self.env.join("Scripts").join("python.exe")
+        } else {
+            self.env.join("bin").join("python")
+        }
+    }
+}
+
+/// Runs a blocking step on the blocking thread pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(format!("the build step panicked: {e}")))
+}
+
+/// `build-system` of `pyproject.toml`, with setuptools' legacy defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BuildSystem {
+    requires: Vec<String>,
+    backend: String,
+    backend_path: Vec<String>,
+}
+
+const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
+
+fn build_system(source: &Path) -> Result<BuildSystem, String> {
+    #[derive(Deserialize)]
+    struct PyProject {
+        #[serde(rename = "build-system")]
+        build_system: Option<Table>,
+    }
+    #[derive(Deserialize)]
+    struct Table {
+        requires: Option<Vec<String>>,
+        #[serde(rename = "build-backend")]
+        build_backend: Option<String>,
+        #[serde(rename = "backend-path", default)]
+        backend_path: Vec<String>,
+    }
+    let legacy = || BuildSystem {
+        requires: vec!["setuptools>=40.8.0".to_string()],
+        backend: LEGACY_BACKEND.to_string(),
+        backend_path: Vec::new(),
+    };
+    let Ok(text) = std::fs::read_to_string(source.join("pyproject.toml")) else {
+        return Ok(legacy());
+    };
+    let project: PyProject =
+        toml::from_str(&text).map_err(|e| format!("invalid pyproject.toml: {e}"))?;
+    let Some(table) = project.build_system else {
+        return Ok(legacy());
+    };
+    // PEP 517: without `build-backend`, the legacy setuptools backend with the given requires.
+    Ok(BuildSystem {
+        requires: table.requires.unwrap_or_else(|| legacy().requires),
+        backend: table
+            .build_backend
+            .unwrap_or_else(|| LEGACY_BACKEND.to_string()),
+        backend_path: table.backend_path,
+    })
+}
+
+/// Unpacks an sdist into `into` and returns its source tree: the one top-level directory.
+fn unpack(filename: &str, bytes: &[u8], into: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(into).map_err(|e| e.to_string())?;
+    if filename.ends_with(".zip") {
+        zip::ZipArchive::new(std::io::Cursor::new(bytes))
+            .and_then(|mut z| z.extract(into))
+            .map_err(|e| format!("cannot unpack {filename}: {e}"))?;
+    } else {
+        tar::Archive::new(flate2::read::GzDecoder::new(bytes))
+            .unpack(into)
+            .map_err(|e| format!("cannot unpack {filename}: {e}"))?;
+    }
+    let entries: Vec<PathBuf> = std::fs::read_dir(into)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    match entries.as_slice() {
+        [only] if only.is_dir() => Ok(only.clone()),
+        _ => Ok(into.to_path_buf()),
+    }
+}
+
+/// Whether a requirement the backend asks for is met by what is installed.
+fn satisfied(requirement: &str, installed: &[Pinned]) -> bool {
+    let Ok(r) = Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement) else {
+        return false;
+    };
+    installed.iter().any(|p| {
+        p.name == r.name
+            && match &r.version_or_url {
+                Some(VersionOrUrl::VersionSpecifier(s)) => s.contains(&p.version),
+                Some(VersionOrUrl::Url(_)) => false,
+                None => true,
+            }
+    })
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    version: String,
+    executable: PathBuf,
+    pip: Option<String>,
+}
+
+/// Runs `python` and asks for its version and whether it has venv and pip.
+fn probe(python: &Path, timeout: Duration) -> Result<(PathBuf, Version, bool), String> {
+    let mut command = Command::new(python);
+    command.args(["-c", PROBE_SCRIPT]);
+    scrub(&mut command);
+    let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    run(&mut command, "python", log.path(), timeout)
+        .map_err(|e| format!("{e}{}", tail(log.path())))?;
+    let text = std::fs::read_to_string(log.path()).map_err(|e| e.to_string())?;
+    let probe: Probe = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| format!("unexpected output: {}", text.trim()))?;
+    let version = Version::from_str(&probe.version).map_err(|e| e.to_string())?;
+    let pip_python = probe
+        .pip
+        .as_deref()
+        .and_then(|v| Version::from_str(v).ok())
+        .is_some_and(|v| v >= Version::new([22, 3]));
+    Ok((probe.executable, version, pip_python))
+}
+
+/// Chooses the python that builds (see the module docs).
+fn find_python(options: &BuildOptions) -> Result<BuildPython, BuildFailed> {
+    let timeout = Duration::from_secs(30);
+    let target = &options.target_python;
+    let found = |path: PathBuf, version: Version, pip_python: bool, how: String| BuildPython {
+        description: format!("{how} ({}, {version})", path.display()),
+        path,
+        version,
+        pip_python,
+    };
+    if let Some(explicit) = &options.python {
+        return probe(explicit, timeout)
+            .map(|(path, version, pip)| found(path, version, pip, "--build-python".to_string()))
+            .map_err(|e| BuildFailed {
+                message: format!(
+                    "--build-python {} cannot build sdists: {e}",
+                    explicit.display()
+                ),
+                hint: "pass a python 3 that has the venv module".to_string(),
+            });
+    }
+    if let Some(prefix) = std::env::var_os("CONDA_PREFIX") {
+        let python = PathBuf::from(prefix).join(if cfg!(windows) {
+            "python.exe"
+        } else {
+            "bin/python"
+        });
+        if let Ok((path, version, pip)) = probe(&python, timeout)
+            && &version == target
+        {
+            return Ok(found(path, version, pip, "the locked python".to_string()));
+        }
+    }
+    let minor = match target.release() {
+        [3, minor, ..] => Some(*minor),
+        _ => None,
+    };
+    let mut tried = Vec::new();
+    for name in minor
+        .map(|m| format!("python3.{m}"))
+        .into_iter()
+        .chain(["python3".to_string()])
+    {
+        match probe(Path::new(&name), timeout) {
+            Ok((path, version, pip)) => {
+                let how = if version.release().get(..2) == target.release().get(..2) {
+                    format!("{name} on PATH")
+                } else {
+                    format!("{name} on PATH; the lock targets {target}")
+                };
+                return Ok(found(path, version, pip, how));
+            }
+            Err(e) => tried.push(format!("{name}: {}", e.lines().next().unwrap_or_default())),
+        }
+    }
+    Err(BuildFailed {
+        message: format!(
+            "no python with the venv module to build sdists with ({})",
+            tried.join("; ")
+        ),
+        hint: match minor {
+            Some(m) => format!("install python3.{m} (with venv), or pass `--build-python PATH`"),
+            None => "pass `--build-python PATH`".to_string(),
+        },
+    })
+}
+
+/// Removes what would let the environment change where pip and python look for packages.
+fn scrub(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text.starts_with("PIP_") || key_text.starts_with("UV_") {
+            command.env_remove(&key);
+        }
+    }
+    command
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONSTARTUP")
+        .env("PYTHONNOUSERSITE", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PIP_NO_INDEX", "1")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_INPUT", "1")
+        .env(
+            "PIP_CONFIG_FILE",
+            if cfg!(windows) { "nul" } else { "/dev/null" },
+        )
+        .env("UV_OFFLINE", "1")
+        .stdin(Stdio::null());
+}
+
+/// A fresh venv: without pip when the build python's pip can install into it.
+fn create_env(python: &BuildPython, dirs: &WorkDirs, timeout: Duration) -> Result<(), String> {
+    let mut command = Command::new(&python.path);
+    command.args(["-m", "venv"]);
+    if python.pip_python {
+        command.arg("--without-pip");
+    }
+    command.arg(&dirs.env);
+    scrub(&mut command);
+    run(&mut command, "python -m venv", &dirs.log, timeout)
+        .map_err(|e| format!("{e}{}", tail(&dirs.log)))
+}
+
+/// `pip install --no-deps --require-hashes --no-index -r requirements` into the venv.
+fn install(
+    python: &BuildPython,
+    dirs: &WorkDirs,
+    requirements: &Path,
+    timeout: Duration,
+) -> Result<(), String> {
+    if std::fs::read_to_string(requirements).is_ok_and(|t| t.trim().is_empty()) {
+        return Ok(());
+    }
+    let mut command = if python.pip_python {
+        let mut c = Command::new(&python.path);
+        c.args(["-m", "pip", "--python"]).arg(dirs.env_python());
+        c
+    } else {
+        let mut c = Command::new(dirs.env_python());
+        c.args(["-m", "pip"]);
+        c
+    };
+    command
+        .args([
+            "install",
+            "--no-deps",
+            "--require-hashes",
+            "--no-index",
+            "--no-compile",
+            "--no-warn-script-location",
+            "--quiet",
+            "-r",
+        ])
+        .arg(requirements);
+    scrub(&mut command);
+    run(&mut command, "pip install", &dirs.log, timeout)
+        .map_err(|e| format!("{e}{}", tail(&dirs.log)))
+}
+
+#[derive(Deserialize, Default)]
+struct HookResult {
+    requires: Option<Vec<String>>,
+    metadata: Option<String>,
+    wheel: Option<String>,
+}
+
+/// Runs one hook (`requires` or `metadata`) of the backend in the source tree.
+fn run_hook(
+    dirs: &WorkDirs,
+    system: &BuildSystem,
+    source: &Path,
+    hook: &str,
+    timeout: Duration,
+) -> Result<HookResult, String> {
+    let _ = std::fs::remove_dir_all(&dirs.out);
+    std::fs::create_dir_all(&dirs.out).map_err(|e| e.to_string())?;
+    let backend_path = serde_json::to_string(&system.backend_path).map_err(|e| e.to_string())?;
+    let mut command = Command::new(dirs.env_python());
+    command
+        .arg(&dirs.script)
+        .arg(&system.backend)
+        .arg(backend_path)
+        .arg(hook)
+        .arg(&dirs.out)
+        .current_dir(source);
+    scrub(&mut command);
+    // The build environment's scripts come first, as in pip's isolated builds.
+    let bin = dirs.env_python().parent().map(Path::to_path_buf);
+    if let Some(bin) = bin {
+        let mut paths = vec![bin];
+        paths.extend(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths),
+        );
+        if let Ok(joined) = std::env::join_paths(paths) {
+            command.env("PATH", joined);
+        }
+    }
+    command.env("VIRTUAL_ENV", &dirs.env);
+    let what = match hook {
+        "requires" => "get_requires_for_build_wheel",
+        _ => "prepare_metadata_for_build_wheel (or build_wheel)",
+    };
+    run(&mut command, what, &dirs.log, timeout).map_err(|e| format!("{e}{}", tail(&dirs.log)))?;
+    let text = std::fs::read_to_string(dirs.out.join("result.json"))
+        .map_err(|e| format!("the hook wrote no result: {e}{}", tail(&dirs.log)))?;
+    serde_json::from_str(&text).map_err(|e| format!("the hook's result is not valid: {e}"))
+}
+
+/// Runs `command` (`what`, for messages) with its output into `log`, killing it after
+/// `timeout`.
+fn run(command: &mut Command, what: &str, log: &Path, timeout: Duration) -> Result<(), String> {
+    let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    command.stdout(out).stderr(err);
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("could not run {program}: {e}"))?;
+    let program = what;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("{program} failed ({status})")),
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program} did not finish within {} s",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    }
+}
+
+/// The last lines of a step's output, redacted, as an indented block (empty when there are
+/// none).
+fn tail(log: &Path) -> String {
+    let text = std::fs::read(log)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let start = lines.len().saturating_sub(TAIL_LINES);
+    let mut out = String::from("; its last output:");
+    for line in &lines[start..] {
+        out.push_str("\n    ");
+        out.push_str(&redact::text(line));
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, body) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn build_system_defaults_to_legacy_setuptools() {
+        let legacy = BuildSystem {
+            requires: vec!["setuptools>=40.8.0".to_string()],
+            backend: LEGACY_BACKEND.to_string(),
+            backend_path: vec![],
+        };
+        assert_eq!(build_system(tree(&[]).path()).unwrap(), legacy);
+        let no_table = tree(&[("pyproject.toml", "[tool.black]\nline-length = 100\n")]);
+        assert_eq!(build_system(no_table.path()).unwrap(), legacy);
+        let no_backend = tree(&[(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools\", \"cython\"]\n",
+        )]);
+        let s = build_system(no_backend.path()).unwrap();
+        assert_eq!(s.requires, ["setuptools", "cython"]);
+        assert_eq!(s.backend, LEGACY_BACKEND);
+        let full = tree(&[(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"hatchling>=1\"]\nbuild-backend = \"hatchling.build\"\nbackend-path = [\".\"]\n",
+        )]);
+        let s = build_system(full.path()).unwrap();
+        assert_eq!(s.requires, ["hatchling>=1"]);
+        assert_eq!(s.backend, "hatchling.build");
+        assert_eq!(s.backend_path, ["."]);
+        let bad = tree(&[("pyproject.toml", "[build-system\n")]);
+        assert!(
+            build_system(bad.path())
+                .unwrap_err()
+                .contains("invalid pyproject.toml")
+        );
+    }
+
+    #[test]
+    fn unpacks_tar_gz_and_zip_to_their_top_directory() {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "a-1.0/setup.py", &b"#\n"[..])
+            .unwrap();
+        let bytes = tar.into_inner().unwrap().finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let source = unpack("a-1.0.tar.gz", &bytes, &dir.path().join("x")).unwrap();
+        assert!(source.ends_with("a-1.0") && source.join("setup.py").is_file());
+
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            use std::io::Write;
+            let mut zip = zip::ZipWriter::new(&mut buf);
+            zip.start_file("b-2.0/setup.py", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(b"#\n").unwrap();
+            zip.finish().unwrap();
+        }
+        let source = unpack("b-2.0.zip", buf.get_ref(), &dir.path().join("y")).unwrap();
+        assert!(source.ends_with("b-2.0") && source.join("setup.py").is_file());
+    }
+
+    #[test]
+    fn tails_keep_the_last_lines_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        text.push_str("fetching https://user:secret@example.com/simple/\n");
+        std::fs::write(&log, text).unwrap();
+        let t = tail(&log);
+        assert!(!t.contains("line 11\n") && t.contains("line 12"), "{t}");
+        assert!(!t.contains("secret"), "{t}");
+        assert_eq!(tail(&dir.path().join("missing")), "");
+    }
+}

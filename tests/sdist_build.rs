@@ -1,0 +1,518 @@
+//! `envlock resolve` with sdists whose dependencies are only known after a build: envlock runs
+//! their PEP 517 backend in an isolated venv, with build requirements it resolves and installs
+//! itself from the index, as pip and uv do.
+//!
+//! The index is built here and served on 127.0.0.1: the test sdists, tiny wheels, and real
+//! setuptools and wheel wheels for the build environments, copied from this machine's Python
+//! installations (the wheels ensurepip bundles, the ones CPython's test suite ships, Debian's
+//! `/usr/share/python-wheels`); no test needs the network. The builds run with this machine's
+//! python3.11 (the `pyconda` fixture's python is 3.11.7). Without such a python, or without
+//! the wheels, the tests say so and pass, except under `CI=true`, where they fail.
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use common::{Mode, Server, envlock, fails, fixture_channels, ok};
+use rattler_conda_lock::{LockFile, Manager};
+
+/// Says why a test cannot run, and fails under CI.
+fn skip(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}, and CI=true requires it");
+    }
+    eprintln!("skipping: {why}");
+}
+
+/// Whether `python3.11` (else `python3`) runs with the venv module, as builds need.
+fn have_python() -> bool {
+    ["python3.11", "python3"].iter().any(|p| {
+        Command::new(p)
+            .args(["-c", "import venv, pip"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// The newest real `setuptools` and `wheel` wheels on this machine: in `$ENVLOCK_TEST_WHEELS`,
+/// Debian's `/usr/share/python-wheels`, and the standard libraries of python3 and the Python
+/// installations beside it (pyenv's versions, `/usr/lib/python3.*`).
+fn build_wheels() -> Option<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("ENVLOCK_TEST_WHEELS")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    dirs.push(PathBuf::from("/usr/share/python-wheels"));
+    let mut stdlibs = Vec::new();
+    for python in ["python3.11", "python3"] {
+        let out = Command::new(python)
+            .args([
+                "-c",
+                "import sysconfig; print(sysconfig.get_path('stdlib'))",
+            ])
+            .output();
+        if let Ok(out) = out
+            && out.status.success()
+        {
+            let stdlib = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            // `<installations>/<one>/lib/python3.X`: look at every installation there.
+            if let Some(installations) = stdlib.ancestors().nth(3)
+                && let Ok(entries) = std::fs::read_dir(installations)
+            {
+                for lib in entries.flatten().map(|e| e.path().join("lib")) {
+                    if let Ok(pythons) = std::fs::read_dir(&lib) {
+                        stdlibs.extend(pythons.flatten().map(|p| p.path()));
+                    }
+                }
+            }
+            stdlibs.push(stdlib);
+        }
+    }
+    for stdlib in stdlibs {
+        dirs.push(stdlib.join("ensurepip/_bundled"));
+        dirs.push(stdlib.join("test"));
+        dirs.push(stdlib.join("test/wheeldata"));
+    }
+    let mut best: BTreeMap<&str, (Vec<u64>, PathBuf)> = BTreeMap::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            for project in ["setuptools", "wheel"] {
+                let Some(rest) = name.strip_prefix(&format!("{project}-")) else {
+                    continue;
+                };
+                if !name.ends_with("-none-any.whl") {
+                    continue;
+                }
+                let version: Vec<u64> = rest
+                    .split('-')
+                    .next()
+                    .unwrap_or_default()
+                    .split('.')
+                    .map(|p| p.parse().unwrap_or(0))
+                    .collect();
+                // setuptools 61 reads PEP 621 metadata; 62.6 its `dynamic` files.
+                if project == "setuptools" && version < vec![62, 6] {
+                    continue;
+                }
+                if best.get(project).is_none_or(|(v, _)| *v < version) {
+                    best.insert(project, (version, entry.path()));
+                }
+            }
+        }
+    }
+    (best.len() == 2).then(|| best.into_values().map(|(_, p)| p).collect())
+}
+
+/// A PEP 691 index of whole files, laid out under `dir` (`simple/<name>/`, `files/`).
+struct Index {
+    dir: PathBuf,
+    files: BTreeMap<String, Vec<(String, Vec<u8>, String)>>,
+}
+
+impl Index {
+    fn new(dir: &Path) -> Index {
+        Index {
+            dir: dir.to_path_buf(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, project: &str, filename: &str, bytes: Vec<u8>, uploaded: &str) {
+        self.files.entry(project.to_string()).or_default().push((
+            filename.to_string(),
+            bytes,
+            uploaded.to_string(),
+        ));
+    }
+
+    /// A real wheel file, named as it is.
+    fn real_wheel(&mut self, path: &Path) {
+        let filename = path.file_name().unwrap().to_string_lossy().into_owned();
+        let project = filename.split('-').next().unwrap().to_string();
+        self.add(
+            &project,
+            &filename,
+            std::fs::read(path).unwrap(),
+            "2023-01-01T00:00:00Z",
+        );
+    }
+
+    /// A tiny pure wheel with these `Requires-Dist`.
+    fn wheel(&mut self, name: &str, version: &str, requires: &[&str], uploaded: &str) {
+        let stem = format!("{}-{version}", name.replace('-', "_"));
+        let dist_info = format!("{stem}.dist-info");
+        let mut metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+        for r in requires {
+            metadata.push_str(&format!("Requires-Dist: {r}\n"));
+        }
+        let files = [
+            (format!("{name}.py"), String::new()),
+            (format!("{dist_info}/METADATA"), metadata),
+            (
+                format!("{dist_info}/WHEEL"),
+                "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                    .to_string(),
+            ),
+            (format!("{dist_info}/RECORD"), String::new()),
+        ];
+        let bytes = zip_bytes(
+            &files
+                .iter()
+                .map(|(p, b)| (p.as_str(), b.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        self.add(name, &format!("{stem}-py3-none-any.whl"), bytes, uploaded);
+    }
+
+    /// An sdist `<name>-<version>.tar.gz` holding `files` under its top directory.
+    fn sdist(&mut self, name: &str, version: &str, files: &[(&str, &str)], uploaded: &str) {
+        let top = format!("{name}-{version}");
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        for (path, body) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_cksum();
+            tar.append_data(&mut header, format!("{top}/{path}"), body.as_bytes())
+                .unwrap();
+        }
+        let bytes = tar.into_inner().unwrap().finish().unwrap();
+        self.add(name, &format!("{top}.tar.gz"), bytes, uploaded);
+    }
+
+    fn write(&self) {
+        let files_dir = self.dir.join("files");
+        std::fs::create_dir_all(&files_dir).unwrap();
+        for (project, files) in &self.files {
+            let mut entries = Vec::new();
+            for (filename, bytes, uploaded) in files {
+                std::fs::write(files_dir.join(filename), bytes).unwrap();
+                entries.push(serde_json::json!({
+                    "filename": filename,
+                    "url": format!("../../files/{filename}"),
+                    "hashes": {"sha256": sha256(bytes)},
+                    "upload-time": uploaded,
+                    "size": bytes.len(),
+                }));
+            }
+            let dir = self.dir.join("simple").join(project);
+            std::fs::create_dir_all(&dir).unwrap();
+            let page = serde_json::json!({"meta": {"api-version": "1.1"}, "name": project, "files": entries});
+            std::fs::write(dir.join("index.json"), page.to_string()).unwrap();
+        }
+    }
+}
+
+fn zip_bytes(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let options = zip::write::SimpleFileOptions::default();
+        for (path, body) in files {
+            zip.start_file(*path, options).unwrap();
+            zip.write_all(body.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
+}
+
+/// An old-style sdist: `setup.py` only, and a PKG-INFO (Metadata-Version 1.0) without
+/// dependencies, like `retrying 1.3.3`.
+fn legacy_sdist(index: &mut Index, name: &str, version: &str, requires: &[&str]) {
+    let setup = format!(
+        "from setuptools import setup\nsetup(name={name:?}, version={version:?}, py_modules=[], install_requires={requires:?})\n"
+    );
+    let pkg_info = format!("Metadata-Version: 1.0\nName: {name}\nVersion: {version}\n");
+    index.sdist(
+        name,
+        version,
+        &[("setup.py", &setup), ("PKG-INFO", &pkg_info)],
+        "2024-01-01T00:00:00Z",
+    );
+}
+
+/// A PEP 621 sdist whose dependencies are `dynamic`, read by setuptools from a file.
+fn dynamic_sdist(index: &mut Index, name: &str, version: &str, requires: &str) {
+    let pyproject = format!(
+        "[build-system]\nrequires = [\"setuptools>=62.6\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = {name:?}\nversion = {version:?}\ndynamic = [\"dependencies\"]\n\n\
+         [tool.setuptools]\npy-modules = []\n\n\
+         [tool.setuptools.dynamic]\ndependencies = {{file = [\"requirements.in\"]}}\n"
+    );
+    let pkg_info = format!(
+        "Metadata-Version: 2.2\nName: {name}\nVersion: {version}\nDynamic: Requires-Dist\n"
+    );
+    index.sdist(
+        name,
+        version,
+        &[
+            ("pyproject.toml", &pyproject),
+            ("requirements.in", requires),
+            ("PKG-INFO", &pkg_info),
+        ],
+        "2024-01-01T00:00:00Z",
+    );
+}
+
+/// An sdist whose in-tree backend fails, as a build missing a system header does.
+fn broken_sdist(index: &mut Index, name: &str, version: &str, uploaded: &str) {
+    let backend = "import sys\n\n\
+        def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n\
+        \x20   for i in range(30):\n\
+        \x20       print('compiling step', i)\n\
+        \x20   print('fatal error: frobnicator.h: No such file or directory', file=sys.stderr)\n\
+        \x20   raise SystemExit(1)\n\n\
+        def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n\
+        \x20   raise SystemExit(1)\n";
+    index.sdist(
+        name,
+        version,
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"broken_backend\"\nbackend-path = [\".\"]\n",
+            ),
+            ("broken_backend.py", backend),
+        ],
+        uploaded,
+    );
+}
+
+struct Project {
+    dir: tempfile::TempDir,
+    server: Server,
+}
+
+impl Project {
+    /// A project whose index has the build wheels and what `build` adds; `None` (after saying
+    /// why) when this machine cannot build.
+    fn new(build: impl FnOnce(&mut Index)) -> Option<Project> {
+        if !have_python() {
+            skip("no python3.11 or python3 with venv and pip");
+            return None;
+        }
+        let Some(wheels) = build_wheels() else {
+            skip("no setuptools (>= 62.6) and wheel wheels on this machine");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::new(&dir.path().join("index"));
+        for wheel in &wheels {
+            index.real_wheel(wheel);
+        }
+        build(&mut index);
+        index.write();
+        let server = Server::start(&dir.path().join("index"), Mode::Files);
+        Some(Project { dir, server })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    fn resolve_with(&self, index_url: &str, args: &[&str]) -> Output {
+        envlock(&self.path("cache"))
+            .current_dir(self.dir.path())
+            .args([
+                "resolve",
+                "requirements.txt",
+                "--index-url",
+                index_url,
+                "-c",
+            ])
+            .arg(fixture_channels().join("pyconda"))
+            .args(["--python", "3.11", "-p", "linux-64"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn resolve(&self, args: &[&str]) -> Output {
+        self.resolve_with(&format!("{}/simple/", self.server.url), args)
+    }
+
+    /// Asserts `stderr` against the snapshot `name`, with what depends on this machine or run
+    /// filtered: the temp dir, the server's port, the build's python, its build requirements'
+    /// versions (those of the wheels found here), temp build dirs and timings.
+    fn assert_output(&self, name: &str, stderr: &str) {
+        let mut settings = insta::Settings::clone_current();
+        settings.set_prepend_module_to_snapshot(true);
+        for dir in [
+            self.dir.path().to_path_buf(),
+            self.dir.path().canonicalize().unwrap(),
+        ] {
+            settings.add_filter(
+                &common::snapshot::escape(&dir.display().to_string()),
+                "[TEMP]",
+            );
+        }
+        settings.add_filter(r"127\.0\.0\.1:\d+", "[SERVER]");
+        settings.add_filter(r"with python\S* on PATH \([^)]*\)", "with [BUILD PYTHON]");
+        settings.add_filter(r"setuptools [0-9][^,;\s]*", "setuptools [VERSION]");
+        settings.add_filter(r"wheel [0-9][^,;\s]*", "wheel [VERSION]");
+        settings.add_filter(r"/tmp/envlock-build-\w+", "[BUILD DIR]");
+        settings.add_filter(r"in \d+\.\d+s", "in [TIME]");
+        settings.bind(|| insta::assert_snapshot!(name, stderr));
+    }
+
+    fn lock(&self) -> LockFile {
+        envlock::lock::read(&self.path("conda-lock.yml")).unwrap()
+    }
+
+    /// The `*.built.txt` metadata in the cache.
+    fn built(&self) -> Vec<String> {
+        let dir = self.path("cache/pypi/metadata-v1");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".built.txt"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+fn pip_set(lock: &LockFile) -> Vec<String> {
+    let mut v: Vec<String> = lock
+        .package
+        .iter()
+        .filter(|p| p.manager == Manager::Pip)
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn legacy_and_dynamic_sdists_lock_with_their_built_dependencies() {
+    let Some(p) = Project::new(|i| {
+        legacy_sdist(i, "oldstyle", "1.3.3", &["dep-a>=1"]);
+        dynamic_sdist(i, "dynpkg", "1.0", "dep-b<2\n");
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+        i.wheel("dep-b", "1.0", &[], "2024-01-01T00:00:00Z");
+        i.wheel("dep-b", "2.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "oldstyle\ndynpkg\n");
+    let err = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        ["dep-a==1.0", "dep-b==1.0", "dynpkg==1.0", "oldstyle==1.3.3"],
+        "{err}"
+    );
+    // Each build says which python ran it and what it was built with (the two builds may
+    // finish in either order).
+    let mut lines: Vec<&str> = err.lines().collect();
+    lines.sort();
+    p.assert_output("built_notes", &lines.join("\n"));
+    let oldstyle = p
+        .lock()
+        .package
+        .into_iter()
+        .find(|p| p.name == "oldstyle")
+        .unwrap();
+    assert!(
+        oldstyle.url.ends_with("oldstyle-1.3.3.tar.gz"),
+        "{}",
+        oldstyle.url
+    );
+    assert_eq!(oldstyle.dependencies["dep-a"], ">=1");
+    assert_eq!(p.built().len(), 2);
+
+    // Warm: the built metadata is cached by the sdists' sha256, so nothing is built again,
+    // even when solving from scratch.
+    let err = ok(p.resolve(&["--exclude-newer", "2024-06-01", "--update-all"]));
+    p.assert_output("warm_builds_nothing", &err);
+    assert_eq!(
+        pip_set(&p.lock()),
+        ["dep-a==1.0", "dep-b==1.0", "dynpkg==1.0", "oldstyle==1.3.3"]
+    );
+}
+
+#[test]
+fn a_failed_build_says_what_failed_and_what_to_do_without_credentials() {
+    let Some(p) = Project::new(|i| broken_sdist(i, "broken", "1.0", "2024-01-01T00:00:00Z")) else {
+        return;
+    };
+    p.write("requirements.txt", "broken\n");
+    let index = p
+        .server
+        .url
+        .replace("http://", "http://envuser:s3cr3t-token@");
+    let err = fails(p.resolve_with(&format!("{index}/simple/"), &[]));
+    // The package, its backend, the backend's last lines (not all of them), what to do; and no
+    // credentials.
+    p.assert_output("failed_build", &err);
+    assert!(!err.contains("s3cr3t"), "{err}");
+    for entry in walk(&p.path("cache")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cr3t"),
+            "{} holds the credentials",
+            entry.display()
+        );
+    }
+    assert!(p.built().is_empty());
+}
+
+#[test]
+fn a_version_whose_sdist_fails_to_build_is_skipped_for_an_older_wheel() {
+    let Some(p) = Project::new(|i| {
+        i.wheel("flaky", "1.0", &["dep-a"], "2024-01-01T00:00:00Z");
+        broken_sdist(i, "flaky", "2.0", "2024-03-01T00:00:00Z");
+        // Newer than the cutoff: not a candidate.
+        i.wheel("flaky", "3.0", &[], "2024-09-01T00:00:00Z");
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "flaky\n");
+    let err = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert_eq!(pip_set(&p.lock()), ["dep-a==1.0", "flaky==1.0"], "{err}");
+
+    // When the answer needs that version, its build failure is the error.
+    p.write("requirements.txt", "flaky>=2\n");
+    let err = fails(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    p.assert_output("needed_version_fails_to_build", &err);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
