@@ -4,6 +4,7 @@ pub mod build;
 pub mod index;
 pub mod mapping;
 pub mod metadata;
+pub mod report;
 pub mod resolver;
 pub mod tags;
 

@@ -106,6 +106,7 @@ pub async fn resolve(
 ) -> Result<Vec<Pinned>> {
     let env = target.marker_environment();
     let mut root = Vec::new();
+    let mut root_locations: HashMap<PackageName, String> = HashMap::new();
     let mut direct: HashMap<PackageName, DistFile> = HashMap::new();
     let mut hashes: HashMap<PackageName, Vec<String>> = HashMap::new();
     for r in requirements {
@@ -151,6 +152,9 @@ pub async fn resolve(
             .hint("relax one of the two: the pip requirement, or the conda spec that pulls it in")
             .into());
         }
+        root_locations
+            .entry(r.requirement.name.clone())
+            .or_insert_with(|| r.location.to_string());
         root.push(r.requirement.clone());
     }
     let mut constraint_ranges: HashMap<PackageName, Ranges<Version>> = HashMap::new();
@@ -183,6 +187,7 @@ pub async fn resolve(
         target: target.clone(),
         env,
         root,
+        root_locations,
         conda: conda.clone(),
         constraints: constraint_ranges,
         direct,
@@ -222,6 +227,8 @@ struct Provider {
     target: Target,
     env: pep508_rs::MarkerEnvironment,
     root: Vec<Requirement>,
+    /// Where each root requirement was written (`file:line:column`), for the failure report.
+    root_locations: HashMap<PackageName, String>,
     conda: HashMap<PackageName, Version>,
     constraints: HashMap<PackageName, Ranges<Version>>,
     /// Packages named by a direct URL: that file is their only candidate.
@@ -281,7 +288,12 @@ impl Provider {
             Ok(solution) => solution,
             Err(PubGrubError::NoSolution(mut tree)) => {
                 tree.collapse_no_versions();
-                let mut report = DefaultStringReporter::report(&tree);
+                let mut report = DefaultStringReporter::report_with_formatter(
+                    &tree,
+                    &super::report::Formatter {
+                        roots: &self.root_locations,
+                    },
+                );
                 let excluded = self.excluded.lock().expect("not poisoned");
                 let builds = self.build_failures.lock().expect("not poisoned");
                 let mut hint = "relax the version constraints named above".to_string();
