@@ -704,3 +704,73 @@ fn index_mapping_and_conda_interplay_errors() {
         "constraint_excludes_conda_package"
     ));
 }
+
+/// Extra indexes come first, as in uv: a project an extra index has is taken from there only
+/// (PyTorch's index over PyPI), a project it lacks comes from the default index, and local
+/// versions lock from an HTML index that percent-encodes the `+` (as PyTorch's does).
+#[test]
+fn extra_indexes_come_first_and_local_versions_lock() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("torchish", "2.5.1");
+        i.wheel("other", "1.0");
+    });
+    // The extra index: an HTML (PEP 503) page whose link encodes `+` as `%2B`.
+    let extra = p.path("extra");
+    let mut index = Index::new(&extra);
+    index.wheel("torchish", "2.5.1+cpu");
+    index.write();
+    let file = "torchish-2.5.1+cpu-py3-none-any.whl";
+    let sha = file_sha256(&extra.join("files").join(file));
+    let page = extra.join("simple/torchish");
+    std::fs::remove_file(page.join("index.json")).unwrap();
+    std::fs::write(
+        page.join("index.html"),
+        format!(
+            "<!DOCTYPE html><html><body>\n<a href=\"../../files/{}#sha256={sha}\">{file}</a>\n</body></html>\n",
+            file.replace('+', "%2B")
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&extra, Mode::Files);
+    p.write("requirements.txt", "torchish\nother\n");
+    ok(resolve(
+        &p,
+        &["requirements.txt"],
+        &[
+            "-p",
+            "linux-64",
+            "--extra-index-url",
+            &format!("{}/simple/", server.url),
+        ],
+    ));
+    let lock = p.lock();
+    assert_eq!(
+        pip_set(&lock, "linux-64"),
+        ["other==1.0", "torchish==2.5.1+cpu"]
+    );
+    assert_eq!(
+        pip_url(&lock, "linux-64", "torchish"),
+        format!("{}/files/torchish-2.5.1%2Bcpu-py3-none-any.whl", server.url)
+    );
+    assert_eq!(
+        pip_url(&lock, "linux-64", "other"),
+        format!("{}/files/other-1.0-py3-none-any.whl", p.index_server().url)
+    );
+
+    // An extra index that cannot be reached is an error naming it, not a silent fallback.
+    p.filter(r"127\.0\.0\.1:1/", "[CLOSED PORT]/");
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(
+            &p,
+            &["requirements.txt"],
+            &[
+                "-p",
+                "linux-64",
+                "--extra-index-url",
+                "http://127.0.0.1:1/simple/"
+            ]
+        ),
+        "unreachable_extra_index"
+    ));
+}

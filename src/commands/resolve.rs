@@ -93,6 +93,7 @@ pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
 
 async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Result<ResolveOutcome> {
     let fingerprint = lock::options_fingerprint(&prepared);
+    let search_order = prepared.index_priority();
     let Prepared {
         inputs: mut spec,
         platforms,
@@ -151,7 +152,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         // builds nothing (they must be wheels).
         let build_client = Arc::new(IndexClient::new(
             http.clone(),
-            indexes.clone(),
+            search_order.clone(),
             cache.clone(),
         ));
         let mut build_options = BuildOptions::new(target_python(&solutions));
@@ -159,7 +160,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         build_options.exclude_newer = exclude_newer;
         let builder = Arc::new(Builder::new(build_client, build_options));
         let client =
-            Arc::new(IndexClient::new(http, indexes.clone(), cache).with_builder(builder.clone()));
+            Arc::new(IndexClient::new(http, search_order, cache).with_builder(builder.clone()));
         let resolved = solve::pypi::resolve_all(
             &spec.pypi,
             &solutions,

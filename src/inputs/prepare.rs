@@ -54,6 +54,18 @@ pub struct InputOptions {
     pub pypi_mapping: Option<PathBuf>,
 }
 
+impl Prepared {
+    /// The indexes in the order a project is looked up, uv's: the extra indexes first, in the
+    /// order given, then the `--index-url`. The first index that has a project is the only one
+    /// used for it, so an extra index (a private one, PyTorch's) is not shadowed by PyPI, and a
+    /// name on PyPI cannot replace a private package (dependency confusion).
+    pub fn index_priority(&self) -> Vec<Url> {
+        let mut order: Vec<Url> = self.indexes.iter().skip(1).cloned().collect();
+        order.extend(self.indexes.first().cloned());
+        order
+    }
+}
+
 impl Default for InputOptions {
     /// The inputs found in the working directory, with every option at its default.
     fn default() -> Self {
@@ -89,7 +101,9 @@ pub struct Prepared {
     pub channels: Vec<rattler_conda_types::Channel>,
     /// Where the lockfile is (or goes).
     pub lockfile: PathBuf,
-    /// Package indexes for pip requirements, in priority order.
+    /// Package indexes for pip requirements as given: the `--index-url` first, then the
+    /// `--extra-index-url`s in order (the order the lock records; see
+    /// [`Prepared::index_priority`] for the order they are searched in).
     pub indexes: Vec<Url>,
     /// `--virtual-package` overrides, applied to every platform.
     pub virtual_packages: Vec<GenericVirtualPackage>,

@@ -192,7 +192,9 @@ fn respond(
     if mode == Mode::Fail {
         return (500, vec![], b"boom".to_vec());
     }
-    let rel = path.split('?').next().unwrap_or("").trim_start_matches('/');
+    // Paths arrive percent-encoded (`torch-2.5.1%2Bcpu-….whl`), as a real server decodes them.
+    let decoded = percent_decode(path.split('?').next().unwrap_or(""));
+    let rel = decoded.trim_start_matches('/');
     if rel.split('/').any(|s| s == "..") {
         return (404, vec![], vec![]);
     }
@@ -401,4 +403,25 @@ pub fn install_and_check(
         "pip check: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `%XX` escapes decoded; anything else kept.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -5,8 +5,10 @@
 //! `<file>.metadata` (PEP 658/714) whether or not the index advertises it, else from the wheel's
 //! zip central directory through HTTP range requests, else from a full download (hash-checked);
 //! sdists whose PKG-INFO is static, and of other sdists through an [`SdistBuilder`] (their build
-//! backend, see [`super::build`]). Several indexes: the first index that has a project is the
-//! only one used for it (uv's `first-index` rule, which avoids dependency confusion).
+//! backend, see [`super::build`]). Several indexes: they are searched in the order given (the
+//! caller puts extra indexes before the default one, as uv does), and the first index that has a
+//! project is the only one used for it (uv's `first-index` rule, which avoids dependency
+//! confusion). An index that cannot be reached is an error naming it, not a skipped index.
 //!
 //! Caching: project pages are stored with their validators and revalidated (`ETag`,
 //! `Last-Modified`, `Cache-Control: max-age`); core metadata is immutable per file and stored by
@@ -668,10 +670,11 @@ impl IndexClient {
         Ok(bytes.to_vec())
     }
 
-    /// Project names on the first index, for "did you mean" hints; `None` when the listing is
-    /// unavailable or too large to be worth fetching (pypi.org's is tens of megabytes).
+    /// Project names on the last index searched (the default one), for "did you mean" hints;
+    /// `None` when the listing is unavailable or too large to be worth fetching (pypi.org's is
+    /// tens of megabytes).
     pub async fn project_names(&self) -> Option<Vec<String>> {
-        let index = self.indexes.first()?;
+        let index = self.indexes.last()?;
         if index.host_str() == Some("pypi.org") {
             return None;
         }
@@ -937,7 +940,12 @@ fn parse_html_page(body: &str, page_url: &Url, project: &PackageName) -> Vec<Dis
                 .and_then(|f| f.strip_prefix("sha256="))
                 .map(str::to_string);
             url.set_fragment(None);
-            let filename = url.path_segments()?.next_back()?.to_string();
+            // Hrefs are URLs: `torch-2.5.1%2Bcpu-….whl` names `torch-2.5.1+cpu-….whl`.
+            let segment = url.path_segments()?.next_back()?;
+            let filename = percent_encoding::percent_decode_str(segment)
+                .decode_utf8()
+                .ok()?
+                .into_owned();
             let yanked = a.attributes.contains_key("data-yanked");
             let metadata = a
                 .attributes
