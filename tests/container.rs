@@ -46,8 +46,15 @@ fn assert_ok(out: &Output, what: &str) {
     );
 }
 
-/// Installs buildah/podman and builds the local Debian base once per machine.
+/// Installs buildah/podman and builds the local Debian base once per machine. The tests of
+/// this file run in parallel, and two apt-get runs at once fail on dpkg's lock: the first test
+/// here does the set-up, the others wait for it.
 fn prepare(harness: &Path) {
+    static PREPARED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut prepared = PREPARED.lock().unwrap_or_else(|e| e.into_inner());
+    if *prepared {
+        return;
+    }
     let out = Command::new("bash")
         .arg(harness.join("setup.sh"))
         .output()
@@ -61,6 +68,7 @@ fn prepare(harness: &Path) {
             .unwrap();
         assert_ok(&out, "make-base.sh");
     }
+    *prepared = true;
 }
 
 fn free_port() -> u16 {
