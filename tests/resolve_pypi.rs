@@ -332,10 +332,11 @@ fn index_options_in_files_and_credentials_stay_out() {
     assert!(!err.contains("s3cret"), "{err}");
     let text = std::fs::read_to_string(p.path("conda-lock.yml")).unwrap();
     assert!(!text.contains("s3cret"), "{text}");
-    // The first index that has a project is the only one used for it.
+    // The extra index is searched first (as uv does), and the first index that has a project
+    // is the only one used for it: `first` comes from the extra index, whatever the default has.
     assert_eq!(
         pip_set(&p.lock(), "linux-64"),
-        ["first==1.0", "second-only==1.0"]
+        ["first==9.0", "second-only==1.0"]
     );
 }
 
