@@ -76,18 +76,11 @@ pub(super) fn check(
             .iter()
             .find(|(p, _)| p.name == name.as_normalized())
             .map(|(p, _)| format!("{} {}", p.name, p.version));
-        let what = match locked {
-            Some(l) => format!("is not satisfied by {l} locked for {platform}"),
-            None => format!("has nothing locked for {platform}"),
-        };
-        findings.push(Finding::at(
+        findings.push(Finding::unsatisfied(
             &dependency.location,
-            Some(platform),
-            format!(
-                "`{}` in {} {what}",
-                redact::text(&spec.to_string()),
-                dependency.location
-            ),
+            platform,
+            &redact::text(&spec.to_string()),
+            locked,
         ));
     }
     for (package, record) in &conda {

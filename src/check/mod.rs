@@ -135,6 +135,25 @@ impl Finding {
         }
     }
 
+    /// An input requirement (`shown`, redacted) that nothing locked for `platform` satisfies;
+    /// `locked` is the `name version` locked under its name, if any.
+    fn unsatisfied(
+        location: &Location,
+        platform: &str,
+        shown: &str,
+        locked: Option<String>,
+    ) -> Finding {
+        let what = match locked {
+            Some(l) => format!("is not satisfied by {l} locked for {platform}"),
+            None => format!("has nothing locked for {platform}"),
+        };
+        Finding::at(
+            location,
+            Some(platform),
+            format!("`{shown}` in {location} {what}"),
+        )
+    }
+
     /// About the lock as a whole, or one platform of it.
     fn lock(lockfile: &Path, platform: Option<&str>, kind: DriftKind, message: String) -> Finding {
         Finding {

@@ -128,18 +128,11 @@ pub(super) fn check(
             (None, Some(_)) => true,
         };
         if !ok {
-            let what = match version_of(name) {
-                Some(v) => format!("is not satisfied by {name} {v} locked for {platform}"),
-                None => format!("has nothing locked for {platform}"),
-            };
-            findings.push(Finding::at(
+            findings.push(Finding::unsatisfied(
                 &r.location,
-                Some(platform),
-                format!(
-                    "`{}` in {} {what}",
-                    redact::text(&r.requirement.to_string()),
-                    r.location
-                ),
+                platform,
+                &redact::text(&r.requirement.to_string()),
+                version_of(name).map(|v| format!("{name} {v}")),
             ));
         }
     }
