@@ -146,3 +146,46 @@ fn a_recorded_dockerfile_path_cannot_point_anywhere() {
     ok(run(&["dockerfile"]));
     assert!(dir.path().join("Dockerfile").is_file());
 }
+
+/// Names that end in `-`, `_` or `.` (`six- ==1`, `six[x-]`) made pep508_rs panic (exit 101).
+/// In a requirements file and in a `pip:` section, `resolve` and `check` now exit 2 with the
+/// location and the reason.
+#[test]
+fn typos_in_requirement_names_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel = fixture_channels().join("pyconda");
+    for typo in ["six- ==1", "pa- ckaging", "six[x-]", "six[x."] {
+        let why = if typo.contains('[') {
+            "Extra name"
+        } else {
+            "Package name"
+        };
+        std::fs::write(
+            dir.path().join("requirements.txt"),
+            format!("pip\n{typo}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("environment.yml"),
+            format!(
+                "channels: [{}]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - {typo}\n",
+                channel.display()
+            ),
+        )
+        .unwrap();
+        for (input, at) in [("requirements.txt", "2:1"), ("environment.yml", "6:7")] {
+            for command in ["resolve", "check"] {
+                let mut cmd = envlock(&dir.path().join("cache"));
+                cmd.current_dir(dir.path()).args([command, input]);
+                if input == "requirements.txt" {
+                    cmd.args(["-c", channel.to_str().unwrap(), "--python", "3.11"]);
+                }
+                let err = fails(cmd.output().unwrap());
+                assert!(
+                    err.starts_with(&format!("error: {input}:{at}: `{typo}` is not a valid requirement: {why} must end with an alphanumeric character")),
+                    "{command} {input} {typo}:\n{err}"
+                );
+            }
+        }
+    }
+}

@@ -1,8 +1,6 @@
 //! Requirement lines: PEP 508 requirements and direct URLs, as pip's `parse_req_from_line`
 //! reads them, and the forms that cannot be locked (editables, local paths, VCS URLs).
 
-use std::str::FromStr;
-
 use pep508_rs::{Pep508ErrorSource, RequirementOrigin, VerbatimUrl, VersionOrUrl, split_scheme};
 use url::Url;
 
@@ -104,7 +102,7 @@ fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_r
     // Parsed with plain `Url`, then wrapped: pep508_rs's `VerbatimUrl` parser expands `${VAR}`
     // itself from the process environment (and `${PROJECT_ROOT}` to the working directory),
     // which would bypass `env` and make the lock depend on where envlock runs.
-    let parsed = match pep508_rs::Requirement::<Url>::from_str(&pep508) {
+    let parsed = match crate::util::pep508::parse::<Url>(&pep508) {
         Ok(parsed) => parsed,
         Err(error) => {
             if let Pep508ErrorSource::UrlError(url_error) = &error.message {

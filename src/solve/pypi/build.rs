@@ -345,7 +345,7 @@ impl Builder {
         }
         let mut requirements = Vec::new();
         for r in requires {
-            let requirement = Requirement::from_str(r)
+            let requirement = crate::util::pep508::parse(r)
                 .map_err(|e| format!("invalid build requirement `{r}`: {e}"))?;
             requirements.push(PipRequirement {
                 requirement,

@@ -52,7 +52,7 @@ impl CoreMetadata {
             .map_err(|e| anyhow::anyhow!("invalid Version: {e}"))?;
         let mut requires_dist = Vec::new();
         for value in all("Requires-Dist") {
-            let requirement = Requirement::from_str(value)
+            let requirement = crate::util::pep508::parse(value)
                 .with_context(|| format!("invalid Requires-Dist `{value}`"))?;
             requires_dist.push(requirement);
         }

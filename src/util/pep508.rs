@@ -1,0 +1,137 @@
+//! PEP 508 requirement parsing that cannot panic.
+//!
+//! pep508_rs 0.9 panics (an `expect` in `parse_name` and in its extras parser) when a project
+//! or extra name ends in `-`, `_` or `.` and more text follows: `six- ==1`, `pa- ckaging`,
+//! `six[x-]`, `six[x.`. Those are ordinary typos in a requirements file, and `Requires-Dist`
+//! lines come from package indexes, so [`parse`] checks the names first, with the grammar the
+//! crate itself uses, and reports such a name as the crate's own errors are reported. Everything
+//! else is pep508_rs's parser unchanged. (uv fixed this in its fork, `uv-pep508`, which is not
+//! published as a crate.)
+
+use std::str::FromStr;
+
+use pep508_rs::{Pep508Error, Pep508ErrorSource, Pep508Url, Requirement};
+
+/// Parses `text` as a PEP 508 requirement, as [`Requirement::from_str`] does, without its panics.
+pub fn parse<T: Pep508Url>(text: &str) -> Result<Requirement<T>, Pep508Error<T>> {
+    if let Some((start, message)) = bad_name(text) {
+        return Err(Pep508Error {
+            message: Pep508ErrorSource::String(message),
+            start,
+            len: 1,
+            input: text.to_string(),
+        });
+    }
+    Requirement::from_str(text)
+}
+
+/// A character PEP 508 allows inside a name, not only between others.
+fn name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// The first name (project or extra) that ends in `-`, `_` or `.`: its last character's byte
+/// offset and the message.
+fn bad_name(text: &str) -> Option<(usize, String)> {
+    let mut chars = text.char_indices().peekable();
+    let skip_whitespace = |chars: &mut std::iter::Peekable<std::str::CharIndices>| {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+    };
+    // The last character of the name starting here, if it starts with a letter or digit.
+    let name_end = |chars: &mut std::iter::Peekable<std::str::CharIndices>| {
+        let mut last = None;
+        if chars.peek().is_some_and(|(_, c)| c.is_ascii_alphanumeric()) {
+            while let Some(found) = chars.next_if(|(_, c)| name_char(*c)) {
+                last = Some(found);
+            }
+        }
+        last
+    };
+
+    skip_whitespace(&mut chars);
+    if let Some((at, c)) = name_end(&mut chars)
+        && !c.is_ascii_alphanumeric()
+    {
+        return Some((
+            at,
+            format!("Package name must end with an alphanumeric character, not `{c}`"),
+        ));
+    }
+    skip_whitespace(&mut chars);
+    chars.next_if(|(_, c)| *c == '[')?;
+    loop {
+        skip_whitespace(&mut chars);
+        if let Some((at, c)) = name_end(&mut chars)
+            && !c.is_ascii_alphanumeric()
+        {
+            return Some((
+                at,
+                format!("Extra name must end with an alphanumeric character, not `{c}`"),
+            ));
+        }
+        skip_whitespace(&mut chars);
+        chars.next_if(|(_, c)| *c == ',')?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use url::Url;
+
+    fn error(text: &str) -> String {
+        parse::<Url>(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn names_ending_in_a_separator_are_errors_not_panics() {
+        for text in [
+            "six- ==1",
+            "pa- ckaging",
+            "six_ [x]",
+            "six. @ https://example.com/six.whl",
+            "six[x-]",
+            "six[x.",
+            "six[a, b_ ]",
+            "  six-\t>=1",
+        ] {
+            let message = error(text);
+            assert!(
+                message.contains("must end with an alphanumeric"),
+                "{text}: {message}"
+            );
+        }
+        assert!(error("six[x-]").contains("Extra name"));
+        assert!(error("six- ==1").contains("Package name"));
+    }
+
+    #[test]
+    fn valid_requirements_parse_as_before() {
+        for text in [
+            "six",
+            "six==1.16.0",
+            "zope.interface>=5",
+            "typing_extensions",
+            "a-b.c_d [x-y, z.w] >=1 ; python_version < '3.12'",
+            "six[]",
+            "name @ https://example.com/name-1.0-py3-none-any.whl",
+        ] {
+            let parsed = parse::<Url>(text);
+            assert_eq!(
+                parsed.map(|r| r.to_string()).ok(),
+                Requirement::<Url>::from_str(text)
+                    .map(|r| r.to_string())
+                    .ok(),
+                "{text}"
+            );
+            assert!(parse::<Url>(text).is_ok(), "{text}");
+        }
+        // The crate's own errors are unchanged.
+        assert_eq!(
+            error("six[x"),
+            Requirement::<Url>::from_str("six[x")
+                .unwrap_err()
+                .to_string()
+        );
+    }
+}
