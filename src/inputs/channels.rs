@@ -105,7 +105,8 @@ impl ChannelSettings {
         Ok(())
     }
 
-    /// Wraps `client` so that requests for mirrored channels go to their mirror.
+    /// Wraps `client` so that requests for mirrored channels go to their mirror, with retries and
+    /// netrc credentials.
     pub fn client(&self, client: reqwest::Client) -> LazyClient {
         let mut builder = reqwest_middleware::ClientBuilder::new(client).with(crate::net::Retry);
         if !self.mirrors.is_empty() {
@@ -124,7 +125,8 @@ impl ChannelSettings {
                 .collect();
             builder = builder.with(MirrorMiddleware::from_map(map));
         }
-        builder.build().into()
+        // After the mirror, so that netrc credentials are those of the host actually asked.
+        builder.with(crate::net::Netrc).build().into()
     }
 }
 

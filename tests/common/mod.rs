@@ -44,7 +44,13 @@ pub enum Mode {
     Fail,
     /// Serve files but ignore `Range` headers, as some mirrors do.
     NoRanges,
+    /// Serve files only to requests with HTTP basic auth `alice:s3cret` (else 401), as a
+    /// private index does.
+    BasicAuth,
 }
+
+/// The `Authorization` header [`Mode::BasicAuth`] wants: `alice:s3cret`.
+pub const BASIC_AUTH: &str = "Basic YWxpY2U6czNjcmV0";
 
 /// One request the server saw.
 #[derive(Debug, Clone)]
@@ -125,6 +131,7 @@ fn serve(
         let path = parts.next().unwrap_or_default().to_string();
         let mut if_none_match = None;
         let mut range = None;
+        let mut authorization = None;
         let mut content_length = 0usize;
         loop {
             let mut header = String::new();
@@ -137,6 +144,8 @@ fn serve(
                     if_none_match = Some(v);
                 } else if k == "range" {
                     range = Some(v);
+                } else if k == "authorization" {
+                    authorization = Some(v);
                 } else if k == "content-length" {
                     content_length = v.parse().unwrap_or(0);
                 }
@@ -145,13 +154,19 @@ fn serve(
         let mut body = vec![0; content_length];
         reader.read_exact(&mut body)?;
 
-        let (status, headers, body) = respond(
-            root,
-            mode,
-            &path,
-            if_none_match.as_deref(),
-            range.as_deref(),
-        );
+        let (status, headers, body) =
+            if mode == Mode::BasicAuth && authorization.as_deref() != Some(BASIC_AUTH) {
+                let challenge = ("WWW-Authenticate".to_string(), "Basic".to_string());
+                (401, vec![challenge], b"unauthorized".to_vec())
+            } else {
+                respond(
+                    root,
+                    mode,
+                    &path,
+                    if_none_match.as_deref(),
+                    range.as_deref(),
+                )
+            };
         let sent = if method == "HEAD" { 0 } else { body.len() };
         hits.lock().unwrap().push(Hit {
             method: method.clone(),
@@ -163,6 +178,7 @@ fn serve(
             200 => "OK",
             206 => "Partial Content",
             304 => "Not Modified",
+            401 => "Unauthorized",
             404 => "Not Found",
             _ => "Internal Server Error",
         };

@@ -205,6 +205,26 @@ impl fmt::Display for BuildFailed {
 
 impl std::error::Error for BuildFailed {}
 
+/// A request the index answered with an error status; for 401 and 403, how to give credentials.
+fn refused(url: &Url, status: StatusCode) -> anyhow::Error {
+    let failure = Failure::new(format!(
+        "{} answered {status}",
+        redact::url_text(url.as_str())
+    ));
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        let host = url.host_str().unwrap_or("HOST");
+        failure
+            .hint(format!(
+                "the index wants credentials: add `machine {host} login USER password \
+                 PASSWORD` to ~/.netrc (or the file $NETRC names), or put them in the index \
+                 URL (`https://USER:PASSWORD@{host}/…`); envlock keeps them out of the lock"
+            ))
+            .into()
+    } else {
+        failure.into()
+    }
+}
+
 /// The package index client: pages, metadata and downloads, cached on disk, with shared
 /// in-flight fetches.
 pub struct IndexClient {
@@ -346,7 +366,7 @@ impl IndexClient {
             return Ok(Some(c));
         }
         if !status.is_success() {
-            bail!("{} answered {status}", redact::url_text(url.as_str()));
+            return Err(refused(url, status));
         }
         let header_str = |h: header::HeaderName| {
             headers
@@ -649,11 +669,7 @@ impl IndexClient {
             .await
             .map_err(|e| http_error(&file.url, e))?;
         if !response.status().is_success() {
-            bail!(
-                "{} answered {}",
-                redact::url_text(file.url.as_str()),
-                response.status()
-            );
+            return Err(refused(&file.url, response.status()));
         }
         let bytes = response
             .bytes()
