@@ -189,3 +189,71 @@ fn typos_in_requirement_names_are_errors_not_panics() {
         }
     }
 }
+
+/// A cached METADATA that was cut short still parses, with dependencies missing; it must be
+/// refetched, not trusted, so the lock comes out as before.
+#[test]
+fn a_truncated_metadata_cache_entry_is_refetched() {
+    let p = common::Project::new().serve_index(common::Mode::Files, |index| {
+        index.wheel("six", "1.16.0");
+        index.wheel("tool", "1.0.0").requires(&["six>=1.10"]);
+    });
+    p.write("requirements.txt", "tool\n");
+    let resolve = || {
+        let mut cmd = p.command(&["resolve", "requirements.txt", "--index-url", &p.index_url()]);
+        cmd.arg("-c")
+            .arg(fixture_channels().join("pyconda"))
+            .args(["--python", "3.11", "-p", "linux-64"]);
+        ok(cmd.output().unwrap())
+    };
+    resolve();
+    let first = p.read("conda-lock.yml");
+    assert!(first.contains("name: six"), "{first}");
+    let dir = p.cache.join("pypi/metadata-v1");
+    let mut cut = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        if let Some(at) = text.find("Requires-Dist") {
+            std::fs::write(entry.path(), &text[..at]).unwrap();
+            cut += 1;
+        }
+    }
+    assert_eq!(cut, 1, "one cached entry has a Requires-Dist");
+    p.remove("conda-lock.yml");
+    resolve();
+    assert_eq!(p.read("conda-lock.yml"), first);
+}
+
+/// When the server ignores `Range`, the metadata lookup gets the whole wheel: its sha256 is
+/// checked like any download's, so a file that differs from the index's hash is refused.
+#[test]
+fn a_whole_file_from_an_ignored_range_request_is_hash_checked() {
+    let p = common::Project::new().serve_index(common::Mode::NoRanges, |index| {
+        index.wheel("six", "1.16.0");
+        index
+            .wheel("tool", "1.0.0")
+            .requires(&["six>=1.10"])
+            .no_metadata_file();
+    });
+    // Another `tool-1.0.0` wheel, without the dependency, replaces the one the page hashes.
+    let other = p.path("other");
+    let mut index = common::pypi_index::Index::new(&other);
+    index.wheel("tool", "1.0.0").no_metadata_file();
+    index.write();
+    let name = "tool-1.0.0-py3-none-any.whl";
+    std::fs::copy(
+        other.join("files").join(name),
+        p.path("index/files").join(name),
+    )
+    .unwrap();
+    p.write("requirements.txt", "tool\n");
+    let mut cmd = p.command(&["resolve", "requirements.txt", "--index-url", &p.index_url()]);
+    cmd.arg("-c")
+        .arg(fixture_channels().join("pyconda"))
+        .args(["--python", "3.11", "-p", "linux-64"]);
+    let err = fails(cmd.output().unwrap());
+    assert!(
+        err.contains("tool-1.0.0-py3-none-any.whl does not match the sha256 the index gives"),
+        "{err}"
+    );
+}

@@ -436,14 +436,14 @@ impl IndexClient {
                 CoreMetadata::parse(text)
             }
         };
-        if let Ok(text) = std::fs::read_to_string(&path)
+        if let Some(text) = load_text(&path)
             && let Ok(m) = parse(&text)
         {
             return Ok(m);
         }
         if sdist
             && self.builder.is_some()
-            && let Ok(text) = std::fs::read_to_string(&built_path)
+            && let Some(text) = load_text(&built_path)
             && let Ok(m) = CoreMetadata::parse(&text)
         {
             return Ok(m);
@@ -586,11 +586,11 @@ impl IndexClient {
 
     /// METADATA read through range requests; `None` when the server does not do ranges.
     async fn range_metadata(&self, file: &DistFile) -> Result<Option<String>> {
-        let Some((tail, size)) = self.fetch_tail(&file.url, TAIL).await? else {
+        let Some((tail, size)) = self.fetch_tail(file, TAIL).await? else {
             return Ok(None);
         };
         let (tail, size) = match metadata::find_metadata_entry(&tail, size)? {
-            TailLookup::NeedTail(n) => match self.fetch_tail(&file.url, n).await? {
+            TailLookup::NeedTail(n) => match self.fetch_tail(file, n).await? {
                 Some(t) => t,
                 None => return Ok(None),
             },
@@ -626,7 +626,8 @@ impl IndexClient {
     }
 
     /// The last `n` bytes of a file and the file's size; `None` if ranges are not honoured.
-    async fn fetch_tail(&self, url: &Url, n: u64) -> Result<Option<(Vec<u8>, u64)>> {
+    async fn fetch_tail(&self, file: &DistFile, n: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        let url = &file.url;
         let response = self
             .client
             .get(url.clone())
@@ -635,11 +636,13 @@ impl IndexClient {
             .await
             .map_err(|e| http_error(url, e))?;
         if response.status() == StatusCode::OK {
-            // The whole file came back: the range was larger than the file, or ignored.
+            // The whole file came back (the range was larger than the file, or the server
+            // ignores ranges): it is checked like any download.
             let bytes = response
                 .bytes()
                 .await
                 .map_err(|e| http_error(url, e.into()))?;
+            check_sha256(file, &bytes)?;
             let size = bytes.len() as u64;
             return Ok(Some((bytes.to_vec(), size)));
         }
@@ -657,6 +660,10 @@ impl IndexClient {
             .bytes()
             .await
             .map_err(|e| http_error(url, e.into()))?;
+        if bytes.len() as u64 == total {
+            // The "tail" is the whole (small) file: as good as a download, so checked as one.
+            check_sha256(file, &bytes)?;
+        }
         Ok(Some((bytes.to_vec(), total)))
     }
 
@@ -675,14 +682,7 @@ impl IndexClient {
             .bytes()
             .await
             .map_err(|e| http_error(&file.url, e.into()))?;
-        if let Some(expected) = &file.sha256
-            && &sha256_hex(&bytes) != expected
-        {
-            bail!(
-                "{} does not match the sha256 the index gives",
-                file.filename
-            );
-        }
+        check_sha256(file, &bytes)?;
         Ok(bytes.to_vec())
     }
 
@@ -757,8 +757,37 @@ fn store(path: &std::path::Path, page: &CachedPage) {
     }
 }
 
+/// Fails when `bytes` are not the file the index gave the sha256 of.
+fn check_sha256(file: &DistFile, bytes: &[u8]) -> Result<()> {
+    if let Some(expected) = &file.sha256
+        && &sha256_hex(bytes) != expected
+    {
+        bail!(
+            "{} does not match the sha256 the index gives",
+            file.filename
+        );
+    }
+    Ok(())
+}
+
+/// The first line of a stored metadata entry; the sha256 of the rest follows it.
+const TEXT_HEADER: &str = "envlock-cache-entry sha256=";
+
+/// Stores `text` after a line with its sha256, so that [`load_text`] can tell a whole entry from
+/// a truncated or edited one.
 fn store_text(path: &std::path::Path, text: &str) {
-    store_bytes(path, text.as_bytes());
+    let entry = format!("{TEXT_HEADER}{}\n{text}", sha256_hex(text.as_bytes()));
+    store_bytes(path, entry.as_bytes());
+}
+
+/// A stored metadata entry, or `None` (a cache miss) when it is absent, truncated, edited, or
+/// from an envlock that wrote no checksum. A partial METADATA would still parse, with
+/// dependencies missing, and so change the lock without an error.
+fn load_text(path: &std::path::Path) -> Option<String> {
+    let entry = std::fs::read_to_string(path).ok()?;
+    let (header, text) = entry.split_once('\n')?;
+    let expected = header.strip_prefix(TEXT_HEADER)?;
+    (sha256_hex(text.as_bytes()) == expected).then(|| text.to_string())
 }
 
 /// Cache writes are best effort: a read-only cache only costs speed.
