@@ -257,3 +257,86 @@ fn a_whole_file_from_an_ignored_range_request_is_hash_checked() {
         "{err}"
     );
 }
+
+/// The sharded-repodata probe is optional: a channel server that answers it with 500 (a mirror
+/// without the file) falls back to `repodata.json` instead of failing the solve.
+#[test]
+fn a_failing_sharded_repodata_probe_falls_back_to_repodata_json() {
+    let p = common::Project::new().serve_channels(&fixture_channels(), common::Mode::FailShards);
+    p.write(
+        "environment.yml",
+        "channels: [synthetic]\ndependencies: [untimed]\n",
+    );
+    ok(p.command(&[
+        "resolve",
+        "--channel-alias",
+        p.channel_alias(),
+        "-p",
+        "linux-64",
+    ])
+    .output()
+    .unwrap());
+    let hits = p.channels.as_ref().unwrap().hits();
+    assert!(
+        hits.iter()
+            .any(|h| h.path.contains("repodata_shards") && h.status == 500),
+        "{hits:?}"
+    );
+    assert!(p.read("conda-lock.yml").contains("name: untimed"));
+}
+
+/// A pip resolve against `mode`'s index of `tool` → `six`.
+fn resolve_against(
+    mode: common::Mode,
+    env: &[(&str, &str)],
+) -> (common::Project, std::process::Output) {
+    let p = common::Project::new().serve_index(mode, |index| {
+        index.wheel("six", "1.16.0");
+        index.wheel("tool", "1.0.0").requires(&["six>=1.10"]);
+    });
+    p.write("requirements.txt", "tool\n");
+    let mut cmd = p.command(&["resolve", "requirements.txt", "--index-url", &p.index_url()]);
+    cmd.arg("-c")
+        .arg(fixture_channels().join("pyconda"))
+        .args(["--python", "3.11", "-p", "linux-64"])
+        .envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    (p, out)
+}
+
+/// A connection dropped in the middle of a page or file body is retried like one dropped
+/// before the answer.
+#[test]
+fn a_body_cut_off_midway_is_retried() {
+    let (p, out) = resolve_against(common::Mode::DropFirstBody, &[]);
+    ok(out);
+    assert!(p.read("conda-lock.yml").contains("name: six"));
+}
+
+/// `429 Too Many Requests` with `Retry-After: 1` is retried after that second, not after the
+/// 0.2 s backoff.
+#[test]
+fn retry_after_is_honoured() {
+    let started = std::time::Instant::now();
+    let (p, out) = resolve_against(common::Mode::RetryAfterFirst, &[]);
+    ok(out);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let hits = p.index_server().hits();
+    assert!(hits.iter().any(|h| h.status == 429), "{hits:?}");
+    assert!(p.read("conda-lock.yml").contains("name: six"));
+}
+
+/// A server that never answers fails after `ENVLOCK_HTTP_TIMEOUT` and one more try, saying so,
+/// instead of four silent two-minute waits.
+#[test]
+fn a_server_that_never_answers_fails_soon_and_says_so() {
+    let (p, out) = resolve_against(common::Mode::Hang, &[("ENVLOCK_HTTP_TIMEOUT", "1")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warning = format!(
+        "warning: no answer from {}tool/ within 1 s; trying once more\n",
+        p.index_url()
+    );
+    assert!(err.starts_with(&warning), "{err}");
+    assert!(err.contains("error: "), "{err}");
+}

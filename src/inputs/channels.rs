@@ -108,7 +108,9 @@ impl ChannelSettings {
     /// Wraps `client` so that requests for mirrored channels go to their mirror, with retries and
     /// netrc credentials.
     pub fn client(&self, client: reqwest::Client) -> LazyClient {
-        let mut builder = reqwest_middleware::ClientBuilder::new(client).with(crate::net::Retry);
+        let mut builder = reqwest_middleware::ClientBuilder::new(client)
+            .with(crate::net::OptionalShards)
+            .with(crate::net::Retry::STREAMING);
         if !self.mirrors.is_empty() {
             let map: HashMap<Url, Vec<Mirror>> = self
                 .mirrors

@@ -47,6 +47,14 @@ pub enum Mode {
     /// Serve files only to requests with HTTP basic auth `alice:s3cret` (else 401), as a
     /// private index does.
     BasicAuth,
+    /// Serve files, but answer 500 for the optional sharded-repodata probe.
+    FailShards,
+    /// The first answer for each path sends its headers and half its body, then hangs up.
+    DropFirstBody,
+    /// The first request for each path gets 429 with `Retry-After: 1`.
+    RetryAfterFirst,
+    /// Read requests and never answer.
+    Hang,
 }
 
 /// The `Authorization` header [`Mode::BasicAuth`] wants: `alice:s3cret`.
@@ -154,19 +162,28 @@ fn serve(
         let mut body = vec![0; content_length];
         reader.read_exact(&mut body)?;
 
-        let (status, headers, body) =
-            if mode == Mode::BasicAuth && authorization.as_deref() != Some(BASIC_AUTH) {
-                let challenge = ("WWW-Authenticate".to_string(), "Basic".to_string());
-                (401, vec![challenge], b"unauthorized".to_vec())
-            } else {
-                respond(
-                    root,
-                    mode,
-                    &path,
-                    if_none_match.as_deref(),
-                    range.as_deref(),
-                )
-            };
+        if mode == Mode::Hang {
+            thread::sleep(std::time::Duration::from_secs(600));
+            return Ok(());
+        }
+        let first = !hits.lock().unwrap().iter().any(|h| h.path == path);
+        let (status, headers, body) = if mode == Mode::RetryAfterFirst && first {
+            let after = ("Retry-After".to_string(), "1".to_string());
+            (429, vec![after], b"slow down".to_vec())
+        } else if mode == Mode::FailShards && path.contains("repodata_shards") {
+            (500, vec![], b"boom".to_vec())
+        } else if mode == Mode::BasicAuth && authorization.as_deref() != Some(BASIC_AUTH) {
+            let challenge = ("WWW-Authenticate".to_string(), "Basic".to_string());
+            (401, vec![challenge], b"unauthorized".to_vec())
+        } else {
+            respond(
+                root,
+                mode,
+                &path,
+                if_none_match.as_deref(),
+                range.as_deref(),
+            )
+        };
         let sent = if method == "HEAD" { 0 } else { body.len() };
         hits.lock().unwrap().push(Hit {
             method: method.clone(),
@@ -174,11 +191,24 @@ fn serve(
             status,
             bytes: sent,
         });
+        if mode == Mode::DropFirstBody && first && status == 200 && method != "HEAD" {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", body.len());
+            let mut head = head;
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(&body[..body.len() / 2])?;
+            stream.flush()?;
+            return stream.shutdown(std::net::Shutdown::Both);
+        }
         let reason = match status {
             200 => "OK",
             206 => "Partial Content",
             304 => "Not Modified",
             401 => "Unauthorized",
+            429 => "Too Many Requests",
             404 => "Not Found",
             _ => "Internal Server Error",
         };
