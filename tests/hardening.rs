@@ -340,3 +340,47 @@ fn a_server_that_never_answers_fails_soon_and_says_so() {
     assert!(err.starts_with(&warning), "{err}");
     assert!(err.contains("error: "), "{err}");
 }
+
+/// A channel behind basic auth, named through an alias with user info: the solve works, and the
+/// password reaches neither the lock nor the repodata cache (whose `*.info.json` recorded the
+/// URL it fetched), nor a message.
+#[test]
+fn channel_credentials_stay_out_of_the_repodata_cache() {
+    let p = common::Project::new().serve_channels(&fixture_channels(), common::Mode::BasicAuth);
+    p.write(
+        "environment.yml",
+        "channels: [synthetic]\ndependencies: [untimed]\n",
+    );
+    let alias = p.channel_alias().replace("http://", "http://alice:s3cret@");
+    let err = ok(p
+        .command(&["resolve", "--channel-alias", &alias, "-p", "linux-64"])
+        .output()
+        .unwrap());
+    let mut cached = String::new();
+    let mut files = vec![p.cache.clone()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else {
+            cached.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+        }
+    }
+    assert!(
+        cached.contains("/synthetic/"),
+        "the cache holds the channel's repodata"
+    );
+    for text in [&cached, &err, &p.read("conda-lock.yml")] {
+        assert!(!text.contains("s3cret") && !text.contains("alice"));
+    }
+    // Warm: the same resolve again reads the cache and still authenticates.
+    ok(
+        p.command(&["resolve", "--channel-alias", &alias, "-p", "linux-64"])
+            .output()
+            .unwrap(),
+    );
+}

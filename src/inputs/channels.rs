@@ -52,7 +52,12 @@ impl ChannelSettings {
     }
 
     /// Resolves the spec's channels, in priority order, to their canonical URLs.
-    pub fn resolve(&self, channels: &[NamedChannelOrUrl]) -> Result<Vec<Channel>> {
+    ///
+    /// A channel URL with credentials (user info, `/t/<token>/`, a query) is returned without
+    /// them, and a mirror from that URL to the one with credentials is added: the gateway, its
+    /// cache (`*.info.json`, shards) and the lock only ever see the URL without the secret,
+    /// while the requests still carry it ([`crate::net::Netrc`] turns user info into a header).
+    pub fn resolve(&mut self, channels: &[NamedChannelOrUrl]) -> Result<Vec<Channel>> {
         let config = self.config();
         let mut resolved: Vec<Channel> = Vec::new();
         for channel in channels {
@@ -66,9 +71,18 @@ impl ChannelSettings {
             };
             for channel in expanded {
                 let shown = redact::url_text(channel.as_str());
-                let channel = channel
+                let mut channel = channel
                     .into_channel(&config)
                     .map_err(|e| Failure::new(format!("invalid channel `{shown}`: {e}")))?;
+                let with_secret: Url = channel.base_url.url().clone().into();
+                let clean = redact::url(&with_secret);
+                if clean != with_secret {
+                    let clean = with_slash(clean);
+                    if !self.mirrors.iter().any(|(from, _)| *from == clean) {
+                        self.mirrors.push((clean.clone(), with_slash(with_secret)));
+                    }
+                    channel.base_url = clean.into();
+                }
                 if !resolved.iter().any(|c| c.base_url == channel.base_url) {
                     resolved.push(channel);
                 }
@@ -146,7 +160,7 @@ mod tests {
 
     #[test]
     fn channel_names_go_through_the_alias() {
-        let settings = ChannelSettings {
+        let mut settings = ChannelSettings {
             alias: Url::parse("http://127.0.0.1:9/mirror/").unwrap(),
             mirrors: vec![],
             root_dir: PathBuf::from("/"),
@@ -170,6 +184,27 @@ mod tests {
                 .base_url
                 .as_str()
                 .starts_with("https://repo.anaconda.com/pkgs/main")
+        );
+    }
+
+    #[test]
+    fn credentials_leave_the_channel_url_for_a_mirror() {
+        let mut settings = ChannelSettings {
+            alias: Url::parse("https://u:s3cret@conda.example/t/tk-123/").unwrap(),
+            mirrors: vec![],
+            root_dir: PathBuf::from("/"),
+        };
+        let channels = settings.resolve(&["conda-forge".parse().unwrap()]).unwrap();
+        assert_eq!(
+            channels[0].base_url.as_str(),
+            "https://conda.example/conda-forge/"
+        );
+        assert_eq!(
+            settings.mirrors,
+            [(
+                Url::parse("https://conda.example/conda-forge/").unwrap(),
+                Url::parse("https://u:s3cret@conda.example/t/tk-123/conda-forge/").unwrap()
+            )]
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Credentials from a netrc file, as pip (through requests) and uv use them: a request to a host
 //! that a `machine` entry names, or to any host when there is a `default` entry, gets that
 //! entry's login and password as HTTP basic auth, unless the request already carries
-//! credentials (userinfo in the URL, or an `Authorization` header).
+//! credentials (an `Authorization` header, or user info in the URL, which is moved into that
+//! header here: a URL rewritten by a middleware keeps user info that reqwest would not send).
 //!
 //! The file is `$NETRC` when set, else `~/.netrc`; it is read once, on the first request. The
 //! credentials only ever become a request header: URLs, and so the lock, the cache and every
@@ -58,9 +59,20 @@ impl reqwest_middleware::Middleware for Netrc {
         extensions: &mut http::Extensions,
         next: reqwest_middleware::Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
-            || !req.url().username().is_empty()
-            || req.url().password().is_some();
+        // User info that a middleware put into the URL (a mirror's, a channel's moved out of
+        // the gateway's sight) is not sent by reqwest by itself: it becomes the header here.
+        if !req.url().username().is_empty() || req.url().password().is_some() {
+            let url = req.url_mut();
+            let login = percent_decode(url.username());
+            let password = url.password().map(percent_decode).unwrap_or_default();
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            if !req.headers().contains_key(header::AUTHORIZATION) {
+                req.headers_mut()
+                    .insert(header::AUTHORIZATION, basic_auth(&login, &password));
+            }
+        }
+        let has_credentials = req.headers().contains_key(header::AUTHORIZATION);
         if !has_credentials
             && let Some(host) = req.url().host_str()
             && let Some((login, password)) = credentials().and_then(|f| lookup(f, host))
@@ -70,6 +82,13 @@ impl reqwest_middleware::Middleware for Netrc {
         }
         next.run(req, extensions).await
     }
+}
+
+/// URL user info is percent-encoded; the header carries it decoded.
+fn percent_decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// An `Authorization: Basic …` value, marked sensitive so that it is never logged.
