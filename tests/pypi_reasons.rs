@@ -221,3 +221,30 @@ fn a_requirement_whose_marker_is_false_everywhere_is_not_locked() {
     assert_eq!(pip_set(&p, "osx-arm64"), ["lib==1.0"]);
     ok(run_cmd(&p, "check", &platforms).output().unwrap());
 }
+
+#[test]
+fn pip_command_lines_and_options_say_what_to_write_instead() {
+    let p = project(|i| {
+        i.wheel("lib", "1.0");
+    });
+    // A `pip install` command pasted into the file: the line is the mistake, not its option.
+    p.write("requirements.txt", "lib\npip install --no-deps pywin32\n");
+    let stderr = fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["-p", "linux-64"]),
+        "pip_command_line"
+    ));
+    assert!(stderr.contains("requirements.txt:2:1"), "{stderr}");
+    assert!(stderr.contains("(`pywin32`)"), "{stderr}");
+    // `--no-deps` on a line of its own: pip takes it only on its command line.
+    p.write("requirements.txt", "lib\n--no-deps\n");
+    let stderr = fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["-p", "linux-64"]),
+        "no_deps_option"
+    ));
+    assert!(
+        stderr.contains("`--no-deps` is an option of the `pip install` command line"),
+        "{stderr}"
+    );
+}

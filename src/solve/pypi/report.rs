@@ -23,7 +23,7 @@ use pep508_rs::PackageName;
 use pubgrub::{DerivationTree, Derived, External, Map, Ranges, ReportFormatter, Term};
 
 use super::{
-    resolver::{Pkg, Unusable},
+    graph::{Pkg, Unusable},
     tags::{Target, WheelMismatch},
 };
 

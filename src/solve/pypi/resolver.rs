@@ -9,6 +9,10 @@
 //! An sdist whose metadata cannot be built makes only that version unusable: the resolver moves
 //! on to another version, and the build's failure is reported only when no version will do.
 //!
+//! Files that cannot be used are kept out of the candidates with their reason ([`Unusable`]); when
+//! the resolution fails, the versions of each package pubgrub found none of are classified again
+//! and `report` says why each one was left out.
+//!
 //! Not supported: direct URL references inside package metadata, and universal (all-platform) resolution: each target
 //! platform is resolved on its own.
 //!
@@ -34,6 +38,7 @@ use pubgrub::{
 };
 use tokio::runtime::Handle;
 
+pub use super::graph::{Pkg, Unusable};
 use super::{
     index::{BuildFailed, DistFile, DistKind, IndexClient},
     report::{Context, Unavailable},
@@ -43,30 +48,6 @@ use crate::{
     inputs::requirements::{BinaryChoice, PipOptions, PipRequirement},
     util::error::Failure,
 };
-
-/// A node of the resolution graph.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Pkg {
-    /// The user's requirements.
-    Root,
-    /// Everything the conda solve installs that pip sees as installed.
-    Conda,
-    /// A PyPI project.
-    Name(PackageName),
-    /// `name[extra]`: depends on `name` at the same version plus the extra's dependencies.
-    Extra(PackageName, ExtraName),
-}
-
-impl fmt::Display for Pkg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pkg::Root => f.write_str("your requirements"),
-            Pkg::Conda => f.write_str("the conda environment"),
-            Pkg::Name(n) => write!(f, "{n}"),
-            Pkg::Extra(n, e) => write!(f, "{n}[{e}]"),
-        }
-    }
-}
 
 /// Choices that apply to the whole resolution.
 #[derive(Debug, Clone)]
@@ -93,33 +74,6 @@ pub struct Pinned {
     pub file: DistFile,
     /// Dependencies that apply on this target, with their version constraints.
     pub dependencies: BTreeMap<PackageName, String>,
-}
-
-/// Why one version of a project cannot be used on the target. Kept as data while candidates
-/// are filtered (and as the reason of pubgrub's custom incompatibilities); `report` words it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Unusable {
-    /// None of its files has a sha256 that the requirement's `--hash` options allow.
-    HashMismatch,
-    /// Its files were uploaded after the `--exclude-newer` cutoff.
-    Newer,
-    /// The index's `Requires-Python` of its files excludes the target's Python.
-    RequiresPython(String),
-    /// Its wheels do not install on the target.
-    Wheels(WheelMismatch),
-    /// It has a source distribution, and `--only-binary` (the option, as the user wrote it)
-    /// does not allow building it.
-    SdistForbidden(String),
-    /// It has wheels, and `--no-binary` (the option, as written) does not allow them.
-    WheelsForbidden(String),
-    /// Yanked (PEP 592) and not pinned with `==`.
-    Yanked,
-    /// Its metadata could not be built from its sdist (the build's error is reported too).
-    BuildFailed,
-    /// The `Requires-Python` of its metadata excludes the target's Python.
-    MetadataRequiresPython(String),
-    /// The extra asked for is not one it provides.
-    NoExtra(ExtraName),
 }
 
 /// Resolves `requirements` for `target`. `conda` maps PyPI names to the versions the conda
@@ -624,6 +578,9 @@ fn ranked_files(
     classify(files, name, target, options, allowed_hashes).0
 }
 
+/// Why each version of a project without an installable file has none.
+type UnusableVersions = BTreeMap<Version, Vec<Unusable>>;
+
 /// [`ranked_files`], and why each version without an installable file has none (its files'
 /// reasons, each once, a version's wheels as one [`WheelMismatch`]).
 fn classify(
@@ -632,10 +589,10 @@ fn classify(
     target: &Target,
     options: &Options,
     allowed_hashes: Option<&Vec<String>>,
-) -> (Vec<(Version, DistFile)>, BTreeMap<Version, Vec<Unusable>>) {
+) -> (Vec<(Version, DistFile)>, UnusableVersions) {
     let python = target.python_version();
     let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
-    let mut unusable: BTreeMap<Version, Vec<Unusable>> = BTreeMap::new();
+    let mut unusable = UnusableVersions::new();
     for file in files {
         let version = file.version().clone();
         let rank = match file_rank(file, name, target, python, options, allowed_hashes) {
