@@ -272,6 +272,26 @@ impl Parser<'_> {
         base_dir: &Path,
         constraint: bool,
     ) -> anyhow::Result<()> {
+        if let Some(requirements) = pip_command(line) {
+            return Err(failure(
+                location,
+                format!(
+                    "`{}` is a pip command, not a requirement",
+                    redact::text(line)
+                ),
+                if requirements.is_empty() {
+                    "write only the requirements, one on each line, without `pip install` and its \
+                     options"
+                        .to_string()
+                } else {
+                    format!(
+                        "write only the requirements, one on each line (`{}`), without \
+                         `pip install` and its options",
+                        redact::text(&requirements.join("`, `"))
+                    )
+                },
+            ));
+        }
         let (args, options) = break_args_options(line);
         let Some(tokens) = shell::split(&options) else {
             return Err(failure(
@@ -305,6 +325,40 @@ impl Parser<'_> {
     }
 }
 
+/// The words after `pip install` that are not options, when `line` is a pip command
+/// (`pip install …`, `pip3 install …`, `python -m pip install …`, `uv pip install …`).
+fn pip_command(line: &str) -> Option<Vec<&str>> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let rest = match words.as_slice() {
+        ["pip" | "pip3", "install", rest @ ..] | ["uv", "pip", "install", rest @ ..] => rest,
+        [python, "-m", "pip", "install", rest @ ..] if python.starts_with("python") => rest,
+        _ => return None,
+    };
+    // Options, and the values of those that take one as the next word.
+    const WITH_VALUE: &[&str] = &[
+        "-r",
+        "-c",
+        "-e",
+        "-i",
+        "-f",
+        "--index-url",
+        "--extra-index-url",
+    ];
+    let mut requirements = Vec::new();
+    let mut skip = false;
+    for word in rest {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if word.starts_with('-') {
+            skip = WITH_VALUE.contains(word);
+        } else {
+            requirements.push(*word);
+        }
+    }
+    Some(requirements)
+}
+
 fn failure(
     location: &Location,
     message: impl fmt::Display,
@@ -320,6 +374,21 @@ fn failure(
 mod tests {
     use super::*;
     use crate::inputs::requirements::testing::*;
+
+    #[test]
+    fn a_pip_command_line_is_named_as_one() {
+        let (message, hint) = error("pip install --no-deps pywin32\n");
+        assert_eq!(
+            message,
+            "requirements.txt:1:1: `pip install --no-deps pywin32` is a pip command, not a \
+             requirement"
+        );
+        assert!(hint.contains("(`pywin32`)"), "{hint}");
+        let (message, _) = error("python3 -m pip install flask\n");
+        assert!(message.contains("is a pip command"), "{message}");
+        // A project named `pip` is still a requirement.
+        assert_eq!(parse("pip>=23\n").requirements.len(), 1);
+    }
 
     // --- Credentials --------------------------------------------------------------------------
 

@@ -326,7 +326,50 @@ fn long_option(name: &str, location: &Location) -> anyhow::Result<Kind> {
     }
 }
 
+/// Options of `pip install`'s command line that pip does not take in a requirements file
+/// (pip answers `no such option`), each with what it would mean for a lock.
+const INSTALL_ONLY: &[(&str, &str)] = &[
+    (
+        "--no-deps",
+        "remove it: a lock holds each requirement together with its dependencies, so the image \
+         installs exactly what was locked; to pin or limit a dependency, list it with a version \
+         (`name==1.2`) or put it in a `-c` constraints file",
+    ),
+    (
+        "--upgrade",
+        "remove it: a lock always takes the newest versions that fit, and `envlock resolve \
+         --update NAME` re-resolves one package",
+    ),
+    (
+        "-U",
+        "remove it: a lock always takes the newest versions that fit, and `envlock resolve \
+         --update NAME` re-resolves one package",
+    ),
+    (
+        "--force-reinstall",
+        "remove it: the image installs into a fresh environment",
+    ),
+    (
+        "--user",
+        "remove it: the image installs into the conda environment",
+    ),
+    (
+        "--no-cache-dir",
+        "remove it: the rendered Dockerfile decides pip's cache",
+    ),
+];
+
 fn unknown_option(option: &str, location: &Location) -> anyhow::Error {
+    if let Some((name, hint)) = INSTALL_ONLY.iter().find(|(name, _)| *name == option) {
+        return failure(
+            location,
+            format!(
+                "`{name}` is an option of the `pip install` command line; pip does not take it \
+                 in a requirements file"
+            ),
+            *hint,
+        );
+    }
     failure(
         location,
         format!(
@@ -567,8 +610,25 @@ mod tests {
         assert!(hint.contains("--index-url"), "{hint}");
         let (message, _) = error("-x foo\n");
         assert!(message.contains("unknown option `-x`"), "{message}");
-        let (message, _) = error("flask --upgrade\n");
-        assert!(message.contains("unknown option `--upgrade`"), "{message}");
+        let (message, _) = error("flask --frob\n");
+        assert!(message.contains("unknown option `--frob`"), "{message}");
+    }
+
+    #[test]
+    fn pip_install_options_say_where_they_belong() {
+        let (message, hint) = error("flask\n--no-deps\n");
+        assert_eq!(
+            message,
+            "requirements.txt:2:1: `--no-deps` is an option of the `pip install` command line; \
+             pip does not take it in a requirements file"
+        );
+        assert!(hint.contains("-c` constraints file"), "{hint}");
+        let (message, hint) = error("flask --upgrade\n");
+        assert!(
+            message.contains("`--upgrade` is an option of the `pip install`"),
+            "{message}"
+        );
+        assert!(hint.contains("--update NAME"), "{hint}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! PyPI: the index client, wheel tags, and the resolver that runs after the conda solve.
 
 pub mod build;
+pub mod graph;
 pub mod index;
 pub mod mapping;
 pub mod metadata;

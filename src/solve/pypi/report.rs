@@ -7,19 +7,287 @@
 //! conda solve installs reads "the conda environment has name==1.0"; version sets read as PEP
 //! 440 specifiers; and a version that cannot be used says why (its `Requires-Python`, a failed
 //! metadata build, a missing extra).
+//!
+//! After the derivation come the reasons, grouped and terse: for each package there was no
+//! version of, why each of its versions is unusable for the target ([`Unusable`], versions
+//! with the same reasons on one line), e.g. "only cp312 wheels", "its wheels need
+//! manylinux_2_28 (glibc 2.28); linux-64 has glibc 2.17", yanked, after the `--exclude-newer`
+//! cutoff, an sdist that `--only-binary` does not allow; and the requirements on those packages
+//! that their markers left out. Each kind of reason adds its fix to the hint.
 
-use std::{collections::HashMap, fmt::Display};
+use std::{collections::HashMap, fmt, fmt::Display, sync::Arc};
 
+use jiff::Timestamp;
 use pep440_rs::Version;
 use pep508_rs::PackageName;
-use pubgrub::{Derived, External, Map, Ranges, ReportFormatter, Term};
+use pubgrub::{DerivationTree, Derived, External, Map, Ranges, ReportFormatter, Term};
 
-use super::resolver::Pkg;
+use super::{
+    graph::{Pkg, Unusable},
+    tags::{Target, WheelMismatch},
+};
+
+/// What the reasons are worded against.
+pub struct Context<'a> {
+    /// The platform and python resolved for.
+    pub target: &'a Target,
+    /// The `--exclude-newer` cutoff, if any.
+    pub exclude_newer: Option<Timestamp>,
+}
+
+/// A package of a failed resolution with no usable version in the range asked for.
+#[derive(Debug, Clone)]
+pub struct Unavailable {
+    /// The project.
+    pub name: PackageName,
+    /// Each version in the range that cannot be used, oldest first, with why.
+    pub versions: Vec<(Version, Vec<Unusable>)>,
+    /// Root requirements on it that do not apply here (marker false), as
+    /// `` `requirement` (file:line:column) ``.
+    pub skipped: Vec<String>,
+}
+
+impl Display for Unusable {
+    /// The reason alone, as the derivation says it of one version.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unusable::HashMismatch => f.write_str("no file matches its `--hash`"),
+            Unusable::Newer => f.write_str("it was uploaded after the `--exclude-newer` cutoff"),
+            Unusable::RequiresPython(rp) | Unusable::MetadataRequiresPython(rp) => {
+                write!(f, "it requires Python {rp}")
+            }
+            Unusable::Wheels(_) => f.write_str("none of its wheels installs here"),
+            Unusable::SdistForbidden(option) => write!(f, "`{option}` excludes its sdist"),
+            Unusable::WheelsForbidden(option) => write!(f, "`{option}` excludes its wheels"),
+            Unusable::Yanked => f.write_str("it was yanked"),
+            Unusable::BuildFailed => {
+                f.write_str("its metadata could not be built from its sdist (below)")
+            }
+            Unusable::NoExtra(e) => write!(f, "it has no extra `{e}`"),
+        }
+    }
+}
+
+type Tree = DerivationTree<Pkg, Vs, Unusable>;
+
+/// pubgrub's `collapse_no_versions`, except for the packages `keep` names: "there is no
+/// version of `x` other than 1.0" merges into the step it belongs to (as pubgrub does), while
+/// "there is no usable version of `x`" stays where the reasons after the derivation explain it.
+pub fn collapse_no_versions(tree: &mut Tree, keep: &dyn Fn(&Pkg) -> bool) {
+    let DerivationTree::Derived(derived) = tree else {
+        return;
+    };
+    let merged = match (derived.cause1.as_ref(), derived.cause2.as_ref()) {
+        (DerivationTree::External(External::NoVersions(p, set)), other)
+        | (other, DerivationTree::External(External::NoVersions(p, set)))
+            if !keep(p) =>
+        {
+            let mut other = other.clone();
+            collapse_no_versions(&mut other, keep);
+            Some(merge_no_versions(other, p, set))
+        }
+        _ => None,
+    };
+    match merged {
+        Some(merged) => *tree = merged,
+        None => {
+            collapse_no_versions(Arc::make_mut(&mut derived.cause1), keep);
+            collapse_no_versions(Arc::make_mut(&mut derived.cause2), keep);
+        }
+    }
+}
+
+/// pubgrub's `merge_no_versions`: `tree` with the versions of `package` in `set` (which do not
+/// exist) added to its own range of that package.
+fn merge_no_versions(tree: Tree, package: &Pkg, set: &Vs) -> Tree {
+    match tree {
+        DerivationTree::External(External::NoVersions(_, r)) => {
+            DerivationTree::External(External::NoVersions(package.clone(), set.union(&r)))
+        }
+        DerivationTree::External(External::FromDependencyOf(p1, r1, p2, r2)) => {
+            if &p1 == package {
+                DerivationTree::External(External::FromDependencyOf(p1, r1.union(set), p2, r2))
+            } else {
+                DerivationTree::External(External::FromDependencyOf(p1, r1, p2, r2.union(set)))
+            }
+        }
+        DerivationTree::External(External::Custom(p, r, reason)) => {
+            DerivationTree::External(External::Custom(p, r.union(set), reason))
+        }
+        other => other,
+    }
+}
+
+/// At most `max` tags, then how many more.
+fn some_tags<'t>(tags: impl IntoIterator<Item = &'t String>, max: usize) -> String {
+    let tags: Vec<&String> = tags.into_iter().collect();
+    let shown: Vec<&str> = tags.iter().take(max).map(|t| t.as_str()).collect();
+    match tags.len().saturating_sub(max) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// `1.0, 2.0`, or the first two, the last and how many for a long list.
+fn version_list(versions: &[&Version]) -> String {
+    match versions {
+        [first, second, .., last] if versions.len() > 4 => {
+            format!("{first}, {second}, …, {last} ({} versions)", versions.len())
+        }
+        _ => versions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// One version's reasons as a clause, and the hints that fix them.
+fn reasons(name: &PackageName, reasons: &[Unusable], cx: &Context) -> (String, Vec<String>) {
+    let target = cx.target;
+    let platform = target.platform();
+    let python = target.python_version();
+    let has_wheel_reason = reasons.iter().any(|r| matches!(r, Unusable::Wheels(_)));
+    let mut parts = Vec::new();
+    let mut hints = Vec::new();
+    for reason in reasons {
+        parts.push(match reason {
+            Unusable::HashMismatch => {
+                hints.push(format!(
+                    "give the sha256 of a file of {name} on the index in `--hash`"
+                ));
+                "no file has a sha256 that the requirement's `--hash` allows".to_string()
+            }
+            Unusable::Newer => {
+                hints.push(
+                    "move `--exclude-newer` later, or require a version published before it"
+                        .to_string(),
+                );
+                match cx.exclude_newer {
+                    Some(cutoff) => format!(
+                        "uploaded after the `--exclude-newer` cutoff ({})",
+                        cutoff.strftime("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    None => "uploaded after the `--exclude-newer` cutoff".to_string(),
+                }
+            }
+            Unusable::RequiresPython(rp) | Unusable::MetadataRequiresPython(rp) => {
+                hints.push(format!(
+                    "require a version of {name} that supports Python {python}, or lock with a \
+                     Python it supports (`--python X.Y`)"
+                ));
+                format!("requires Python {rp}, and {platform} has Python {python}")
+            }
+            Unusable::Wheels(mismatch) => match mismatch {
+                WheelMismatch::Glibc { needs, has } => {
+                    hints.push(format!(
+                        "if the image's glibc is {}.{} or newer, add `--virtual-package \
+                         __glibc={}.{}`",
+                        needs.0, needs.1, needs.0, needs.1
+                    ));
+                    format!(
+                        "its wheels need manylinux_{}_{} (glibc {}.{}), and {platform} has \
+                         glibc {}.{}",
+                        needs.0, needs.1, needs.0, needs.1, has.0, has.1
+                    )
+                }
+                WheelMismatch::Platform(tags) => {
+                    hints.push(format!(
+                        "require a version of {name} with wheels for {platform}, or give its \
+                         requirement a marker that leaves {platform} out"
+                    ));
+                    format!("only {} wheels", some_tags(tags, 3))
+                }
+                WheelMismatch::Python(tags) => {
+                    hints.push(format!(
+                        "require a version of {name} with wheels for CPython {python}, or lock \
+                         with a Python it has wheels for (`--python X.Y`)"
+                    ));
+                    format!(
+                        "only {} wheels, and {platform} has CPython {python}",
+                        some_tags(tags, 4)
+                    )
+                }
+                WheelMismatch::PythonAndPlatform(pythons, platforms) => {
+                    hints.push(format!(
+                        "require a version of {name} with wheels for {platform} and CPython \
+                         {python}"
+                    ));
+                    format!(
+                        "only wheels for other Pythons and platforms ({} on {})",
+                        some_tags(pythons, 3),
+                        some_tags(platforms, 2)
+                    )
+                }
+            },
+            Unusable::SdistForbidden(option) => {
+                hints.push(format!(
+                    "add `--no-binary {name}` to use its source distribution, or remove \
+                     `{option}`"
+                ));
+                let only = if has_wheel_reason { "" } else { "only " };
+                format!("{only}a source distribution, which `{option}` does not allow")
+            }
+            Unusable::WheelsForbidden(option) => {
+                hints.push(format!(
+                    "add `--only-binary {name}` to use its wheels, or remove `{option}`"
+                ));
+                format!("only wheels, which `{option}` does not allow")
+            }
+            Unusable::Yanked => {
+                hints.push(format!(
+                    "pin the yanked version with `{name}==VERSION` to use it anyway (PEP 592), \
+                     or require another version"
+                ));
+                "yanked (a yanked version is used only when pinned with `==`)".to_string()
+            }
+            Unusable::BuildFailed => {
+                "its metadata could not be built from its sdist (below)".to_string()
+            }
+            Unusable::NoExtra(extra) => format!("it has no extra `{extra}`"),
+        });
+    }
+    (parts.join("; "), hints)
+}
+
+/// The lines that say why each package in `unavailable` has no usable version (one per group
+/// of versions with the same reasons, newest group first), and the hints for them.
+pub fn unavailable(unavailable: &[Unavailable], cx: &Context) -> (Vec<String>, Vec<String>) {
+    let mut lines = Vec::new();
+    let mut hints = Vec::new();
+    for package in unavailable {
+        let name = &package.name;
+        // Versions with the same reasons, in the order of their newest version.
+        let mut groups: Vec<(&Vec<Unusable>, Vec<&Version>)> = Vec::new();
+        for (version, why) in package.versions.iter().rev() {
+            match groups.iter_mut().find(|(reasons, _)| *reasons == why) {
+                Some((_, versions)) => versions.push(version),
+                None => groups.push((why, vec![version])),
+            }
+        }
+        for (why, mut versions) in groups {
+            versions.reverse();
+            let (clause, more) = reasons(name, why, cx);
+            lines.push(format!("`{name}` {}: {clause}", version_list(&versions)));
+            hints.extend(more);
+        }
+        for requirement in &package.skipped {
+            lines.push(format!(
+                "{requirement} does not apply: its marker is false for {} with Python {}",
+                cx.target.platform(),
+                cx.target.python_version()
+            ));
+        }
+    }
+    (lines, hints)
+}
 
 /// Formats a failed resolution; `roots` gives where each root requirement was written.
 pub struct Formatter<'a> {
     /// `file:line:column` of the requirement that names each root package.
     pub roots: &'a HashMap<PackageName, String>,
+    /// The packages with versions that exist but cannot be used, and why.
+    pub unavailable: &'a [Unavailable],
 }
 
 type Vs = Ranges<Version>;
@@ -58,6 +326,17 @@ impl Formatter<'_> {
         }
     }
 
+    /// Whether some version of `package` in `set` exists but cannot be used.
+    fn has_unusable(&self, package: &Pkg, set: &Vs) -> bool {
+        let (Pkg::Name(name) | Pkg::Extra(name, _)) = package else {
+            return false;
+        };
+        self.unavailable
+            .iter()
+            .filter(|u| &u.name == name)
+            .any(|u| u.versions.iter().any(|(v, _)| set.contains(v)))
+    }
+
     /// Where the root requirement for `package` was written, as ` (file:line:column)`.
     fn written_at(&self, package: &Pkg) -> String {
         match package {
@@ -80,13 +359,18 @@ impl<M: Eq + Clone + std::fmt::Debug + Display> ReportFormatter<Pkg, Vs, M> for 
                 format!("we are solving {}", self.term(package, &Ranges::full()))
             }
             External::NoVersions(package, set) => {
+                let usable = if self.has_unusable(package, set) {
+                    "usable "
+                } else {
+                    ""
+                };
                 if set == &Ranges::full() {
                     format!("there is no usable version of `{package}`")
                 } else if let Some(only) = set.complement().as_singleton() {
-                    format!("there is no version of `{package}` other than {only}")
+                    format!("there is no {usable}version of `{package}` other than {only}")
                 } else {
                     format!(
-                        "there is no version of `{package}` that matches {}",
+                        "there is no {usable}version of `{package}` that matches {}",
                         specifiers(set)
                     )
                 }
@@ -279,11 +563,116 @@ mod tests {
         );
     }
 
+    fn linux64(glibc: &str) -> Target {
+        let vp = rattler_conda_types::GenericVirtualPackage {
+            name: rattler_conda_types::PackageName::new_unchecked("__glibc"),
+            version: glibc.parse().unwrap(),
+            build_string: rattler_conda_types::package::BuildString::new_unchecked("0"),
+        };
+        Target::new(rattler_conda_types::Subdir::Linux64, &v("3.11.7"), &[vp]).unwrap()
+    }
+
+    #[test]
+    fn versions_with_the_same_reasons_share_a_line_newest_group_first() {
+        let target = linux64("2.17");
+        let cx = Context {
+            target: &target,
+            exclude_newer: None,
+        };
+        let python = |tag: &str| {
+            Unusable::Wheels(WheelMismatch::Python(
+                std::iter::once(tag.to_string()).collect(),
+            ))
+        };
+        let versions = ["1.0", "1.1", "1.2", "1.3", "1.4"]
+            .into_iter()
+            .map(|x| (v(x), vec![python("cp312")]))
+            .chain([(v("1.5"), vec![Unusable::Yanked])])
+            .chain([(v("2.0"), vec![python("cp313")])])
+            .collect();
+        let u = Unavailable {
+            name: PackageName::from_str("pkg").unwrap(),
+            versions,
+            skipped: vec![],
+        };
+        let (lines, hints) = unavailable(&[u], &cx);
+        assert_eq!(
+            lines,
+            [
+                "`pkg` 2.0: only cp313 wheels, and linux-64 has CPython 3.11.7",
+                "`pkg` 1.5: yanked (a yanked version is used only when pinned with `==`)",
+                "`pkg` 1.0, 1.1, …, 1.4 (5 versions): only cp312 wheels, and linux-64 has \
+                 CPython 3.11.7",
+            ]
+        );
+        // One hint per kind of reason, each naming the package.
+        assert_eq!(hints.len(), 3);
+        assert!(hints.iter().all(|h| h.contains("pkg")), "{hints:?}");
+    }
+
+    #[test]
+    fn the_glibc_hint_reads_the_targets_glibc() {
+        for (has, needs) in [("2.17", (2, 28)), ("2.28", (2, 34))] {
+            let target = linux64(has);
+            let cx = Context {
+                target: &target,
+                exclude_newer: None,
+            };
+            let mismatch = WheelMismatch::Glibc {
+                needs,
+                has: target.glibc().unwrap(),
+            };
+            let (clause, hints) = reasons(
+                &PackageName::from_str("pkg").unwrap(),
+                &[Unusable::Wheels(mismatch)],
+                &cx,
+            );
+            let need = format!("{}.{}", needs.0, needs.1);
+            assert_eq!(
+                clause,
+                format!(
+                    "its wheels need manylinux_{}_{} (glibc {need}), and linux-64 has glibc {has}",
+                    needs.0, needs.1
+                )
+            );
+            assert!(hints[0].contains(&format!("--virtual-package __glibc={need}")));
+        }
+    }
+
+    #[test]
+    fn an_sdist_next_to_unusable_wheels_is_not_the_only_file() {
+        let target = linux64("2.17");
+        let cx = Context {
+            target: &target,
+            exclude_newer: None,
+        };
+        let name = PackageName::from_str("pkg").unwrap();
+        let sdist = Unusable::SdistForbidden("--only-binary :all:".to_string());
+        let (alone, _) = reasons(&name, std::slice::from_ref(&sdist), &cx);
+        assert_eq!(
+            alone,
+            "only a source distribution, which `--only-binary :all:` does not allow"
+        );
+        let wheels = Unusable::Wheels(WheelMismatch::Platform(
+            std::iter::once("win_amd64".to_string()).collect(),
+        ));
+        let (both, hints) = reasons(&name, &[wheels, sdist], &cx);
+        assert_eq!(
+            both,
+            "only win_amd64 wheels; a source distribution, which `--only-binary :all:` does not \
+             allow"
+        );
+        assert!(hints[1].contains("--no-binary pkg"), "{hints:?}");
+    }
+
     #[test]
     fn the_root_is_what_you_require_and_where() {
         let name = PackageName::from_str("torch").unwrap();
         let roots = HashMap::from([(name.clone(), "requirements.txt:3:1".to_string())]);
-        let f = Formatter { roots: &roots };
+        let f = Formatter {
+            roots: &roots,
+            unavailable: &[],
+        };
         let external: External<Pkg, Vs, String> = External::FromDependencyOf(
             Pkg::Root,
             Ranges::singleton(v("0")),

@@ -9,6 +9,10 @@
 //! An sdist whose metadata cannot be built makes only that version unusable: the resolver moves
 //! on to another version, and the build's failure is reported only when no version will do.
 //!
+//! Files that cannot be used are kept out of the candidates with their reason ([`Unusable`]); when
+//! the resolution fails, the versions of each package pubgrub found none of are classified again
+//! and `report` says why each one was left out.
+//!
 //! Not supported: direct URL references inside package metadata, and universal (all-platform) resolution: each target
 //! platform is resolved on its own.
 //!
@@ -34,38 +38,16 @@ use pubgrub::{
 };
 use tokio::runtime::Handle;
 
+pub use super::graph::{Pkg, Unusable};
 use super::{
     index::{BuildFailed, DistFile, DistKind, IndexClient},
-    tags::Target,
+    report::{Context, Unavailable},
+    tags::{Target, WheelMismatch},
 };
 use crate::{
     inputs::requirements::{BinaryChoice, PipOptions, PipRequirement},
     util::error::Failure,
 };
-
-/// A node of the resolution graph.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Pkg {
-    /// The user's requirements.
-    Root,
-    /// Everything the conda solve installs that pip sees as installed.
-    Conda,
-    /// A PyPI project.
-    Name(PackageName),
-    /// `name[extra]`: depends on `name` at the same version plus the extra's dependencies.
-    Extra(PackageName, ExtraName),
-}
-
-impl fmt::Display for Pkg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pkg::Root => f.write_str("your requirements"),
-            Pkg::Conda => f.write_str("the conda environment"),
-            Pkg::Name(n) => write!(f, "{n}"),
-            Pkg::Extra(n, e) => write!(f, "{n}[{e}]"),
-        }
-    }
-}
 
 /// Choices that apply to the whole resolution.
 #[derive(Debug, Clone)]
@@ -109,8 +91,17 @@ pub async fn resolve(
     let mut root_locations: HashMap<PackageName, String> = HashMap::new();
     let mut direct: HashMap<PackageName, DistFile> = HashMap::new();
     let mut hashes: HashMap<PackageName, Vec<String>> = HashMap::new();
+    let mut skipped: Vec<(PackageName, String)> = Vec::new();
     for r in requirements {
         if !r.requirement.marker.evaluate(&env, &[]) {
+            skipped.push((
+                r.requirement.name.clone(),
+                format!(
+                    "`{}` ({})",
+                    crate::util::redact::text(&r.requirement.to_string()),
+                    r.location
+                ),
+            ));
             continue;
         }
         if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url {
@@ -193,8 +184,8 @@ pub async fn resolve(
         direct,
         hashes,
         options: options.clone(),
+        skipped,
         chosen: Mutex::default(),
-        excluded: Mutex::default(),
         build_failures: Mutex::default(),
     };
     for r in &provider.root {
@@ -236,11 +227,11 @@ struct Provider {
     /// sha256 values the user's `--hash` options allow, per package.
     hashes: HashMap<PackageName, Vec<String>>,
     options: Options,
+    /// Root requirements left out because their marker is false here, each as
+    /// `` `requirement` (file:line:column) ``, for the failure report.
+    skipped: Vec<(PackageName, String)>,
     /// The file picked for each (package, version) by `choose_version`.
     chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
-    /// Packages left without a version only by `--only-binary`/`--no-binary`: the reason and a
-    /// hint, for the error when the resolution fails.
-    excluded: Mutex<BTreeMap<PackageName, (String, String)>>,
     /// Versions left out because their sdist's metadata could not be built.
     build_failures: Mutex<Vec<BuildFailed>>,
 }
@@ -287,31 +278,45 @@ impl Provider {
         let solution = match pubgrub::resolve(&self, Pkg::Root, Version::new([0])) {
             Ok(solution) => solution,
             Err(PubGrubError::NoSolution(mut tree)) => {
-                tree.collapse_no_versions();
+                let unavailable = self.unavailable(&tree);
+                // "No version of `x`" stays in the derivation where the lines after it say
+                // why; elsewhere it merges into the step it belongs to.
+                let explained = |p: &Pkg| match p {
+                    Pkg::Name(n) | Pkg::Extra(n, _) => unavailable.iter().any(|u| &u.name == n),
+                    _ => false,
+                };
+                super::report::collapse_no_versions(&mut tree, &explained);
+                let context = Context {
+                    target: &self.target,
+                    exclude_newer: self.options.exclude_newer,
+                };
                 let mut report = DefaultStringReporter::report_with_formatter(
                     &tree,
                     &super::report::Formatter {
                         roots: &self.root_locations,
+                        unavailable: &unavailable,
                     },
                 );
-                let excluded = self.excluded.lock().expect("not poisoned");
-                let builds = self.build_failures.lock().expect("not poisoned");
-                let mut hint = "relax the version constraints named above".to_string();
-                if !excluded.is_empty() || !builds.is_empty() {
-                    let (reasons, hints): (Vec<&str>, Vec<&str>) = excluded
-                        .values()
-                        .map(|(reason, hint)| (reason.as_str(), hint.as_str()))
-                        .chain(builds.iter().map(|b| (b.message.as_str(), b.hint.as_str())))
-                        .unzip();
-                    report.push_str(&format!("\n{}", reasons.join("\n")));
-                    let mut unique: Vec<&str> = Vec::new();
-                    for h in hints {
-                        if !unique.contains(&h) {
-                            unique.push(h);
-                        }
-                    }
-                    hint = unique.join("; ");
+                let (lines, mut hints) = super::report::unavailable(&unavailable, &context);
+                for line in lines {
+                    report.push_str(&format!("\n{line}"));
                 }
+                let builds = self.build_failures.lock().expect("not poisoned");
+                for build in builds.iter() {
+                    report.push_str(&format!("\n{}", build.message));
+                    hints.push(build.hint.clone());
+                }
+                let mut unique: Vec<String> = Vec::new();
+                for h in hints {
+                    if !unique.contains(&h) {
+                        unique.push(h);
+                    }
+                }
+                let hint = if unique.is_empty() {
+                    "relax the version constraints named above".to_string()
+                } else {
+                    unique.join("; ")
+                };
                 return Err(Failure::new(format!(
                     "the pip requirements cannot be satisfied for {}:\n{report}",
                     self.target.platform()
@@ -467,29 +472,60 @@ impl Provider {
         });
     }
 
-    /// Records why `name` has no version in `range` when `--only-binary`/`--no-binary` is the
-    /// reason.
-    fn note_format_excluded(&self, name: &PackageName, range: &Ranges<Version>) {
-        if self.direct.contains_key(name) {
-            return;
+    /// For each package the failed resolution found no version of (pubgrub's `NoVersions`),
+    /// why each of its versions in that range cannot be used; and the root requirements on the
+    /// packages of the failure that their markers left out.
+    fn unavailable(
+        &self,
+        tree: &pubgrub::DerivationTree<Pkg, Ranges<Version>, Unusable>,
+    ) -> Vec<Unavailable> {
+        let mut missing: BTreeMap<PackageName, Ranges<Version>> = BTreeMap::new();
+        no_versions(tree, &mut missing);
+        let mut out = Vec::new();
+        for (name, range) in missing {
+            if self.conda.contains_key(&name) || self.direct.contains_key(&name) {
+                continue;
+            }
+            let Ok(Some(project)) = self.handle.block_on(self.client.project(&name)) else {
+                continue;
+            };
+            let (usable, mut unusable) = classify(
+                &project.files,
+                &name,
+                &self.target,
+                &self.options,
+                self.hashes.get(&name),
+            );
+            unusable.retain(|v, _| range.contains(v));
+            let pinned = range.as_singleton();
+            for (version, file) in usable {
+                if file.yanked && range.contains(&version) && pinned != Some(&version) {
+                    unusable.insert(version, vec![Unusable::Yanked]);
+                }
+            }
+            if !unusable.is_empty() {
+                out.push(Unavailable {
+                    name,
+                    versions: unusable.into_iter().collect(),
+                    skipped: Vec::new(),
+                });
+            }
         }
-        let Ok(Some(project)) = self.handle.block_on(self.client.project(name)) else {
-            return;
-        };
-        let hashes = self.hashes.get(name);
-        if let Some(reason) = format_excluded(
-            &project.files,
-            name,
-            range,
-            &self.target,
-            &self.options,
-            hashes,
-        ) {
-            self.excluded
-                .lock()
-                .expect("not poisoned")
-                .insert(name.clone(), reason);
+        let packages = tree.packages();
+        for (name, requirement) in &self.skipped {
+            if !packages.contains(&Pkg::Name(name.clone())) {
+                continue;
+            }
+            match out.iter_mut().find(|u| &u.name == name) {
+                Some(u) => u.skipped.push(requirement.clone()),
+                None => out.push(Unavailable {
+                    name: name.clone(),
+                    versions: Vec::new(),
+                    skipped: vec![requirement.clone()],
+                }),
+            }
         }
+        out
     }
 
     fn requirement_deps(
@@ -539,33 +575,49 @@ fn ranked_files(
     options: &Options,
     allowed_hashes: Option<&Vec<String>>,
 ) -> Vec<(Version, DistFile)> {
+    classify(files, name, target, options, allowed_hashes).0
+}
+
+/// Why each version of a project without an installable file has none.
+type UnusableVersions = BTreeMap<Version, Vec<Unusable>>;
+
+/// [`ranked_files`], and why each version without an installable file has none (its files'
+/// reasons, each once, a version's wheels as one [`WheelMismatch`]).
+fn classify(
+    files: &[DistFile],
+    name: &PackageName,
+    target: &Target,
+    options: &Options,
+    allowed_hashes: Option<&Vec<String>>,
+) -> (Vec<(Version, DistFile)>, UnusableVersions) {
     let python = target.python_version();
     let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
+    let mut unusable = UnusableVersions::new();
     for file in files {
-        // With `--hash` on the requirement, only the files it names are candidates.
-        if allowed_hashes.is_some_and(|a| !file.sha256.as_ref().is_some_and(|h| a.contains(h))) {
-            continue;
-        }
-        if let Some(rp) = &file.requires_python
-            && !rp.contains(python)
-        {
-            continue;
-        }
-        if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, file.upload_time)
-            && uploaded > cutoff
-        {
-            continue;
-        }
-        // Sdists rank after every wheel; lower ranks are preferred.
-        let rank = match &file.kind {
-            _ if !admits(&options.pip, name, &file.kind) => continue,
-            DistKind::Wheel(w) => match target.wheel_rank(w) {
-                Some(r) => r,
-                None => continue,
-            },
-            DistKind::Sdist(_) => u32::MAX,
-        };
         let version = file.version().clone();
+        let rank = match file_rank(file, name, target, python, options, allowed_hashes) {
+            Ok(rank) => rank,
+            Err(reason) => {
+                let reasons = unusable.entry(version).or_default();
+                match (
+                    reason,
+                    reasons.iter_mut().find_map(|r| match r {
+                        Unusable::Wheels(m) => Some(m),
+                        _ => None,
+                    }),
+                ) {
+                    (Unusable::Wheels(new), Some(existing)) => {
+                        *existing = existing.clone().merge(new);
+                    }
+                    (reason, _) => {
+                        if !reasons.contains(&reason) {
+                            reasons.push(reason);
+                        }
+                    }
+                }
+                continue;
+            }
+        };
         match best.get(&version) {
             // A non-yanked file beats a yanked one of the same version, whatever their tags.
             Some((r, existing)) if (existing.yanked, *r) <= (file.yanked, rank) => {}
@@ -574,12 +626,62 @@ fn ranked_files(
             }
         }
     }
+    unusable.retain(|v, _| !best.contains_key(v));
+    for reasons in unusable.values_mut() {
+        reasons.sort();
+    }
     let mut out: Vec<(Version, DistFile)> = best.into_iter().map(|(v, (_, f))| (v, f)).collect();
     out.reverse();
     if options.pip.prefer_binary {
         out.sort_by_key(|(v, f)| (matches!(f.kind, DistKind::Sdist(_)), Reverse(v.clone())));
     }
-    out
+    (out, unusable)
+}
+
+/// The rank of one file for `target` (lower is preferred; sdists rank after every wheel), or
+/// why it cannot be used.
+fn file_rank(
+    file: &DistFile,
+    name: &PackageName,
+    target: &Target,
+    python: &Version,
+    options: &Options,
+    allowed_hashes: Option<&Vec<String>>,
+) -> Result<u32, Unusable> {
+    // With `--hash` on the requirement, only the files it names are candidates.
+    if allowed_hashes.is_some_and(|a| !file.sha256.as_ref().is_some_and(|h| a.contains(h))) {
+        return Err(Unusable::HashMismatch);
+    }
+    if let Some(rp) = &file.requires_python
+        && !rp.contains(python)
+    {
+        return Err(Unusable::RequiresPython(rp.to_string()));
+    }
+    if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, file.upload_time)
+        && uploaded > cutoff
+    {
+        return Err(Unusable::Newer);
+    }
+    // The option that decided: a list naming the package, else that list's `:all:`.
+    let spelled = |option: &str, choice: &BinaryChoice| match choice {
+        BinaryChoice::Packages(names) if names.contains(name) => format!("{option} {name}"),
+        _ => format!("{option} :all:"),
+    };
+    match &file.kind {
+        DistKind::Wheel(_) if !admits(&options.pip, name, &file.kind) => Err(
+            Unusable::WheelsForbidden(spelled("--no-binary", &options.pip.no_binary)),
+        ),
+        DistKind::Sdist(_) if !admits(&options.pip, name, &file.kind) => Err(
+            Unusable::SdistForbidden(spelled("--only-binary", &options.pip.only_binary)),
+        ),
+        DistKind::Wheel(w) => match target.wheel_rank(w) {
+            Some(rank) => Ok(rank),
+            None => Err(Unusable::Wheels(target.wheel_mismatch(w).unwrap_or(
+                WheelMismatch::PythonAndPlatform(Default::default(), Default::default()),
+            ))),
+        },
+        DistKind::Sdist(_) => Ok(u32::MAX),
+    }
 }
 
 /// Whether pip's format control lets a file of this kind be used for `name`.
@@ -590,58 +692,25 @@ fn admits(pip: &PipOptions, name: &PackageName, kind: &DistKind) -> bool {
     }
 }
 
-/// Why no version of `name` in `range` is left when `--only-binary`/`--no-binary` removed
-/// every file that would otherwise fit, as a sentence and a hint; `None` when the format control
-/// is not the reason.
-fn format_excluded(
-    files: &[DistFile],
-    name: &PackageName,
-    range: &Ranges<Version>,
-    target: &Target,
-    options: &Options,
-    allowed_hashes: Option<&Vec<String>>,
-) -> Option<(String, String)> {
-    let mut open = options.clone();
-    open.pip.only_binary = BinaryChoice::None;
-    open.pip.no_binary = BinaryChoice::None;
-    let pinned = range.as_singleton();
-    let (version, file) = ranked_files(files, name, target, &open, allowed_hashes)
-        .into_iter()
-        .find(|(v, f)| range.contains(v) && (!f.yanked || pinned == Some(v)))?;
-    // The option that decided: a list naming the package, else that list's `:all:`.
-    let spelled = |choice: &BinaryChoice| match choice {
-        BinaryChoice::Packages(names) if names.contains(name) => name.to_string(),
-        _ => ":all:".to_string(),
-    };
-    let platform = target.platform();
-    Some(match file.kind {
-        DistKind::Sdist(_) if !options.pip.allows_source(name) => {
-            let option = format!("--only-binary {}", spelled(&options.pip.only_binary));
-            (
-                format!(
-                    "{name}: `{option}` allows only wheels, and {name} {version} has no wheel \
-                     for {platform}, only the source distribution {}",
-                    file.filename
-                ),
-                format!(
-                    "add `--no-binary {name}` to use its source distribution, or remove \
-                     `{option}`"
-                ),
-            )
+/// The packages pubgrub found no version of, in the ranges it asked for (united).
+fn no_versions(
+    tree: &pubgrub::DerivationTree<Pkg, Ranges<Version>, Unusable>,
+    out: &mut BTreeMap<PackageName, Ranges<Version>>,
+) {
+    match tree {
+        pubgrub::DerivationTree::External(pubgrub::External::NoVersions(
+            Pkg::Name(name) | Pkg::Extra(name, _),
+            range,
+        )) => {
+            let entry = out.entry(name.clone()).or_insert_with(Ranges::empty);
+            *entry = entry.union(range);
         }
-        DistKind::Wheel(_) if !options.pip.allows_binary(name) => {
-            let option = format!("--no-binary {}", spelled(&options.pip.no_binary));
-            (
-                format!(
-                    "{name}: `{option}` allows only source distributions, and {name} {version} \
-                     has none, only the wheel {}",
-                    file.filename
-                ),
-                format!("add `--only-binary {name}` to use its wheel, or remove `{option}`"),
-            )
+        pubgrub::DerivationTree::External(_) => {}
+        pubgrub::DerivationTree::Derived(derived) => {
+            no_versions(&derived.cause1, out);
+            no_versions(&derived.cause2, out);
         }
-        _ => return None,
-    })
+    }
 }
 
 /// Joins two constraint strings as "both must hold".
@@ -669,7 +738,7 @@ fn into_map(deps: Vec<(Pkg, Ranges<Version>)>) -> pubgrub::Map<Pkg, Ranges<Versi
     map
 }
 
-fn available(deps: Vec<(Pkg, Ranges<Version>)>) -> Dependencies<Pkg, Ranges<Version>, String> {
+fn available(deps: Vec<(Pkg, Ranges<Version>)>) -> Dependencies<Pkg, Ranges<Version>, Unusable> {
     Dependencies::Available(into_map(deps).into_iter().collect())
 }
 
@@ -677,7 +746,7 @@ impl DependencyProvider for Provider {
     type P = Pkg;
     type V = Version;
     type VS = Ranges<Version>;
-    type M = String;
+    type M = Unusable;
     type Err = ProviderError;
     type Priority = (u32, Reverse<u32>);
 
@@ -727,7 +796,6 @@ impl DependencyProvider for Provider {
             })
             .or_else(|| candidates.iter().find(eligible));
         let Some((version, file)) = pick else {
-            self.note_format_excluded(name, range);
             return Ok(None);
         };
         self.chosen
@@ -742,7 +810,7 @@ impl DependencyProvider for Provider {
         &self,
         package: &Pkg,
         version: &Version,
-    ) -> Result<Dependencies<Pkg, Ranges<Version>, String>, ProviderError> {
+    ) -> Result<Dependencies<Pkg, Ranges<Version>, Unusable>, ProviderError> {
         let mut deps = Vec::new();
         match package {
             Pkg::Root => {
@@ -787,10 +855,7 @@ impl DependencyProvider for Provider {
                                 failures.push(build);
                             }
                             drop(failures);
-                            return Ok(Dependencies::Unavailable(
-                                "because its metadata could not be built from its sdist (below)"
-                                    .to_string(),
-                            ));
+                            return Ok(Dependencies::Unavailable(Unusable::BuildFailed));
                         }
                         Err(e) => return Err(e.into()),
                     },
@@ -798,8 +863,8 @@ impl DependencyProvider for Provider {
                 if let Some(rp) = &metadata.requires_python
                     && !rp.contains(self.target.python_version())
                 {
-                    return Ok(Dependencies::Unavailable(format!(
-                        "it requires Python {rp}"
+                    return Ok(Dependencies::Unavailable(Unusable::MetadataRequiresPython(
+                        rp.to_string(),
                     )));
                 }
                 let extras: Vec<ExtraName> = match package {
@@ -808,7 +873,7 @@ impl DependencyProvider for Provider {
                         if !metadata.provides_extras.is_empty()
                             && !metadata.provides_extras.contains(e)
                         {
-                            return Ok(Dependencies::Unavailable(format!("it has no extra `{e}`")));
+                            return Ok(Dependencies::Unavailable(Unusable::NoExtra(e.clone())));
                         }
                         vec![e.clone()]
                     }

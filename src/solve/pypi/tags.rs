@@ -62,6 +62,7 @@
 //! lock will be installed on, so both are empty strings (markers on them are rare, and an empty
 //! value makes any `==` test on them false rather than true by accident).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -241,6 +242,69 @@ pub struct Target {
     platform_pairs: Vec<(String, String)>,
     /// Python tags that combine with `none-any`, most preferred first (step 6).
     any_pythons: Vec<String>,
+    /// The architecture in platform tags (`x86_64`).
+    tag_arch: &'static str,
+    /// The `__glibc` solved against, on linux.
+    glibc: Option<(u32, u32)>,
+}
+
+/// Why a project version's wheels do not install on a [`Target`] (the most useful reason over
+/// all its wheels, see [`WheelMismatch::merge`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WheelMismatch {
+    /// A `manylinux` wheel for the right Python and architecture needs a newer glibc: the
+    /// oldest glibc any such wheel needs, and the target's.
+    Glibc {
+        /// `(2, 28)` for `manylinux_2_28`.
+        needs: (u32, u32),
+        /// The target's `__glibc`.
+        has: (u32, u32),
+    },
+    /// Wheels for the target's Python, but other platforms: their platform tags.
+    Platform(BTreeSet<String>),
+    /// Wheels for the target's platform, but other Pythons or ABIs: their python tags.
+    Python(BTreeSet<String>),
+    /// Wheels for other Pythons and other platforms: their python and platform tags.
+    PythonAndPlatform(BTreeSet<String>, BTreeSet<String>),
+}
+
+impl WheelMismatch {
+    /// How close to installable a kind of mismatch is: the closest one is what is reported.
+    fn closeness(&self) -> u8 {
+        match self {
+            WheelMismatch::Glibc { .. } => 3,
+            WheelMismatch::Platform(_) => 2,
+            WheelMismatch::Python(_) => 1,
+            WheelMismatch::PythonAndPlatform(..) => 0,
+        }
+    }
+
+    /// The mismatch of a version with both wheels: the closer kind, or the tags of both when
+    /// they are of one kind (the older glibc for two glibc mismatches).
+    pub fn merge(self, other: WheelMismatch) -> WheelMismatch {
+        use WheelMismatch::*;
+        match (self, other) {
+            (Glibc { needs: a, has }, Glibc { needs: b, .. }) => Glibc {
+                needs: a.min(b),
+                has,
+            },
+            (Platform(mut a), Platform(b)) => {
+                a.extend(b);
+                Platform(a)
+            }
+            (Python(mut a), Python(b)) => {
+                a.extend(b);
+                Python(a)
+            }
+            (PythonAndPlatform(mut a, mut b), PythonAndPlatform(c, d)) => {
+                a.extend(c);
+                b.extend(d);
+                PythonAndPlatform(a, b)
+            }
+            (a, b) if a.closeness() >= b.closeness() => a,
+            (_, b) => b,
+        }
+    }
 }
 
 impl Target {
@@ -270,10 +334,12 @@ impl Target {
             ),
         };
 
+        let mut glibc = None;
         let platform_tags = match info.os {
             Os::Linux => {
-                let glibc = virtual_package_version(virtual_packages, "__glibc", platform)?;
-                manylinux_tags(info.tag_arch, glibc)
+                let version = virtual_package_version(virtual_packages, "__glibc", platform)?;
+                glibc = Some(version);
+                manylinux_tags(info.tag_arch, version)
             }
             Os::Mac => {
                 let osx = virtual_package_version(virtual_packages, "__osx", platform)?;
@@ -317,6 +383,8 @@ impl Target {
             platform_tags,
             platform_pairs,
             any_pythons,
+            tag_arch: info.tag_arch,
+            glibc,
         })
     }
 
@@ -351,6 +419,60 @@ impl Target {
             }
         }
         best.and_then(|rank| u32::try_from(rank).ok())
+    }
+
+    /// The `__glibc` this target was solved against (linux only), as `(major, minor)`.
+    pub fn glibc(&self) -> Option<(u32, u32)> {
+        self.glibc
+    }
+
+    /// Why `wheel` does not install here; `None` when it does.
+    pub fn wheel_mismatch(&self, wheel: &WheelFilename) -> Option<WheelMismatch> {
+        if self.wheel_rank(wheel).is_some() {
+            return None;
+        }
+        let mut python_fits_elsewhere = false;
+        let mut platform_fits = false;
+        let mut glibc_needed: Option<(u32, u32)> = None;
+        for python in &wheel.python_tags {
+            for abi in &wheel.abi_tags {
+                for platform in &wheel.platform_tags {
+                    let any = platform.eq_ignore_ascii_case("any");
+                    let python_fits = if any {
+                        abi.eq_ignore_ascii_case("none")
+                            && position(&self.any_pythons, python).is_some()
+                    } else {
+                        self.platform_pairs.iter().any(|(p, a)| {
+                            p.eq_ignore_ascii_case(python) && a.eq_ignore_ascii_case(abi)
+                        })
+                    };
+                    if any || position(&self.platform_tags, platform).is_some() {
+                        platform_fits = true;
+                    } else if python_fits {
+                        python_fits_elsewhere = true;
+                        if let (Some(has), Some(needs)) =
+                            (self.glibc, manylinux_level(platform, self.tag_arch))
+                            && needs > has
+                        {
+                            glibc_needed = Some(glibc_needed.map_or(needs, |n| n.min(needs)));
+                        }
+                    }
+                }
+            }
+        }
+        let tags = |tags: &[String]| tags.iter().cloned().collect::<BTreeSet<String>>();
+        Some(match (glibc_needed, python_fits_elsewhere, platform_fits) {
+            (Some(needs), _, _) => WheelMismatch::Glibc {
+                needs,
+                has: self.glibc.unwrap_or_default(),
+            },
+            (None, true, _) => WheelMismatch::Platform(tags(&wheel.platform_tags)),
+            (None, false, true) => WheelMismatch::Python(tags(&wheel.python_tags)),
+            (None, false, false) => WheelMismatch::PythonAndPlatform(
+                tags(&wheel.python_tags),
+                tags(&wheel.platform_tags),
+            ),
+        })
     }
 
     /// The position of one tag triple in the order of the module docs.
@@ -431,6 +553,20 @@ fn virtual_package_version(
         .hint(hint)
         .into()),
     }
+}
+
+/// The glibc a `manylinux` platform tag for `arch` needs: `manylinux_2_28_x86_64` → `(2, 28)`,
+/// and the legacy `manylinux2014`/`2010`/`1` → 2.17, 2.12, 2.5.
+fn manylinux_level(tag: &str, arch: &str) -> Option<(u32, u32)> {
+    let policy = tag.strip_suffix(arch)?.strip_suffix('_')?;
+    match policy {
+        "manylinux2014" => return Some((2, 17)),
+        "manylinux2010" => return Some((2, 12)),
+        "manylinux1" => return Some((2, 5)),
+        _ => {}
+    }
+    let (major, minor) = policy.strip_prefix("manylinux_")?.split_once('_')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 /// `manylinux` platform tags for glibc `glibc` on `arch`, most preferred first (packaging's
@@ -715,6 +851,54 @@ mod tests {
         }
         // A compressed tag set is installable if any of its tags is.
         assert!(rank(&t, "pkg-1.0-py2.py3-none-any.whl").is_some());
+    }
+
+    #[test]
+    fn a_wheel_that_does_not_install_says_which_tag_is_wrong() {
+        let t = linux64("3.11.7", "2.17");
+        let why = |filename: &str| t.wheel_mismatch(&WheelFilename::from_str(filename).unwrap());
+        let set = |tags: &[&str]| tags.iter().map(|t| t.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(why("pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"), None);
+        assert_eq!(
+            why("pkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"),
+            Some(WheelMismatch::Python(set(&["cp312"])))
+        );
+        assert_eq!(
+            why("pkg-1.0-cp311-cp311-win_amd64.whl"),
+            Some(WheelMismatch::Platform(set(&["win_amd64"])))
+        );
+        assert_eq!(
+            why("pkg-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"),
+            Some(WheelMismatch::Glibc {
+                needs: (2, 28),
+                has: (2, 17)
+            })
+        );
+        // Another architecture's manylinux is a platform mismatch, not a glibc one.
+        assert_eq!(
+            why("pkg-1.0-cp311-cp311-manylinux_2_28_aarch64.whl"),
+            Some(WheelMismatch::Platform(set(&["manylinux_2_28_aarch64"])))
+        );
+        assert_eq!(
+            why("pkg-1.0-cp312-cp312-win_amd64.whl"),
+            Some(WheelMismatch::PythonAndPlatform(
+                set(&["cp312"]),
+                set(&["win_amd64"])
+            ))
+        );
+        // Of two wheels, the closer miss is reported; of two glibc misses, the older glibc.
+        let platform = WheelMismatch::Platform(set(&["win_amd64"]));
+        let python = WheelMismatch::Python(set(&["cp312"]));
+        assert_eq!(python.clone().merge(platform.clone()), platform);
+        let glibc = |minor| WheelMismatch::Glibc {
+            needs: (2, minor),
+            has: (2, 17),
+        };
+        assert_eq!(glibc(34).merge(glibc(28)), glibc(28));
+        assert_eq!(
+            python.merge(WheelMismatch::Python(set(&["cp310"]))),
+            WheelMismatch::Python(set(&["cp310", "cp312"]))
+        );
     }
 
     #[test]

@@ -1,0 +1,60 @@
+//! The vocabulary the resolver and its failure report share: the nodes of the resolution graph
+//! ([`Pkg`]) and why a version of a project cannot be used ([`Unusable`], kept as data by the
+//! resolver while it filters candidates, worded by `report`).
+
+use std::fmt;
+
+use pep508_rs::{ExtraName, PackageName};
+
+use super::tags::WheelMismatch;
+
+/// A node of the resolution graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Pkg {
+    /// The user's requirements.
+    Root,
+    /// Everything the conda solve installs that pip sees as installed.
+    Conda,
+    /// A PyPI project.
+    Name(PackageName),
+    /// `name[extra]`: depends on `name` at the same version plus the extra's dependencies.
+    Extra(PackageName, ExtraName),
+}
+
+impl fmt::Display for Pkg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pkg::Root => f.write_str("your requirements"),
+            Pkg::Conda => f.write_str("the conda environment"),
+            Pkg::Name(n) => write!(f, "{n}"),
+            Pkg::Extra(n, e) => write!(f, "{n}[{e}]"),
+        }
+    }
+}
+
+/// Why one version of a project cannot be used on the target. Kept as data while candidates
+/// are filtered (and as the reason of pubgrub's custom incompatibilities); `report` words it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unusable {
+    /// None of its files has a sha256 that the requirement's `--hash` options allow.
+    HashMismatch,
+    /// Its files were uploaded after the `--exclude-newer` cutoff.
+    Newer,
+    /// The index's `Requires-Python` of its files excludes the target's Python.
+    RequiresPython(String),
+    /// Its wheels do not install on the target.
+    Wheels(WheelMismatch),
+    /// It has a source distribution, and `--only-binary` (the option, as the user wrote it)
+    /// does not allow building it.
+    SdistForbidden(String),
+    /// It has wheels, and `--no-binary` (the option, as written) does not allow them.
+    WheelsForbidden(String),
+    /// Yanked (PEP 592) and not pinned with `==`.
+    Yanked,
+    /// Its metadata could not be built from its sdist (the build's error is reported too).
+    BuildFailed,
+    /// The `Requires-Python` of its metadata excludes the target's Python.
+    MetadataRequiresPython(String),
+    /// The extra asked for is not one it provides.
+    NoExtra(ExtraName),
+}
