@@ -76,13 +76,13 @@ pub async fn run(flags: DockerfileFlags) -> Result<Rendered> {
             lockfile: Some(flags.lockfile.clone()),
             ..InputOptions::default()
         };
+        // `dockerfile` is not given resolve's options (-p, --exclude-newer, ...): the check takes
+        // them from the lock, so what remains is the inputs' own (channels, `platforms:`, ...).
         let report = crate::commands::check::check(&options)?;
-        // `dockerfile` is not given resolve's options (-p, --exclude-newer, ...): judge the lock
-        // against the inputs, not against option defaults.
         let stale: Vec<_> = report
             .findings
             .into_iter()
-            .filter(|f| f.fix() == check::Fix::Resolve && f.kind != check::DriftKind::Options)
+            .filter(|f| f.fix() == check::Fix::Resolve)
             .collect();
         if !stale.is_empty() {
             return Ok(Rendered::Stale(Report {
