@@ -18,7 +18,7 @@ use crate::{
         oci::{self, ImageRef},
     },
     render::{
-        ExplicitHash,
+        ExplicitHash, base_libc,
         dockerfile::{self, Entrypoint, Flavor, Preset},
         plan::{DockerfileRequest, RenderedFile, choose_base, render_all},
     },
@@ -214,6 +214,11 @@ pub async fn dockerfile(
 ) -> Result<DockerfileOutcome> {
     let mut meta = EnvlockMeta::read(&lock)?;
     let base = choose_base(&lock, meta.docker.as_ref(), &request)?;
+    base_libc::check_base(
+        &base,
+        &base_libc::locked_glibc(&lock, &meta),
+        &request.lockfile.display().to_string(),
+    )?;
     let base = if base.digest.is_some() {
         base
     } else {
