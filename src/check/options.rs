@@ -1,6 +1,7 @@
 //! The options agree: platforms, channels, the channel alias, `--exclude-newer`, package
 //! indexes, extras, the options fingerprint (pip's `--pre`, `--only-binary`, ...) and virtual
-//! packages.
+//! packages. Options not given on the command line were taken from the lock's record
+//! ([`crate::inputs::Recorded`]), so what differs here is a flag or an input.
 
 use std::path::Path;
 

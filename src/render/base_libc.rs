@@ -63,7 +63,7 @@ pub fn known_libc(image: &ImageRef) -> Option<Libc> {
     }
     // A codename anywhere in the tag, whatever the image (python, micromamba, buildpack-deps).
     for (codename, _, (major, minor)) in RELEASES {
-        if words.iter().any(|w| *w == codename) {
+        if words.contains(&codename) {
             return Some(Libc::Glibc(major, minor));
         }
     }
