@@ -38,11 +38,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 WORKER = BENCH_DIR / "pyrattler_resolve.py"
 
-# envlock's fixed virtual-package table (docs/resolve.md, src/conda.rs), spelled out for
+# envlock's fixed virtual-package table (docs/resolve.md, src/inputs/target.rs), spelled out for
 # py-rattler, which would otherwise detect them from this machine. BUILD is 0 unless given.
 VIRTUAL_PACKAGES = {
-    "linux-64": ["__unix=0=0", "__linux=4.18=0", "__glibc=2.17=0", "__archspec=1=x86_64"],
-    "linux-aarch64": ["__unix=0=0", "__linux=4.18=0", "__glibc=2.17=0", "__archspec=1=aarch64"],
+    "linux-64": ["__unix=0=0", "__linux=4.18=0", "__glibc=2.28=0", "__archspec=1=x86_64"],
+    "linux-aarch64": ["__unix=0=0", "__linux=4.18=0", "__glibc=2.28=0", "__archspec=1=aarch64"],
     "osx-arm64": ["__unix=0=0", "__osx=11.0=0", "__archspec=1=m1"],
     "win-64": ["__win=10.0=0", "__archspec=1=x86_64"],
 }

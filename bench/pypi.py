@@ -2,13 +2,13 @@
 """Times `envlock resolve` on pip requirements files against uv and pip-tools.
 
 Each scenario is a requirements.txt locked three ways, with hashes, for CPython 3.11.7 on
-linux-64 (manylinux_2_17) and packages published up to 2024-06-01:
+linux-64 (manylinux_2_28) and packages published up to 2024-06-01:
 
 - envlock: `envlock resolve requirements.txt -c fixtures/channels/pyconda --python 3.11 ...`
   (the fixture channel supplies conda python 3.11.7 + pip; the pip requirements are resolved
   against PyPI and written as `manager: pip` entries of a conda-lock v1 file);
 - uv, the bar: `uv pip compile --generate-hashes --python-version 3.11.7
-  --python-platform x86_64-manylinux_2_17 --exclude-newer 2024-06-01`;
+  --python-platform x86_64-manylinux_2_28 --exclude-newer 2024-06-01`;
 - pip-tools: `pip-compile --generate-hashes`, run by the bench venv's Python 3.11.7. It has no
   exclude-newer and resolves for this machine, so its versions may differ.
 
@@ -48,7 +48,7 @@ REPO_ROOT = BENCH_DIR.parent
 ENVLOCK_PYTHON = "3.11"
 UV_PYTHON_VERSION = "3.11.7"
 CONDA_PLATFORM = "linux-64"
-UV_PLATFORM = "x86_64-manylinux_2_17"  # envlock's linux-64 has __glibc=2.17
+UV_PLATFORM = "x86_64-manylinux_2_28"  # envlock's linux-64 has __glibc=2.28
 EXCLUDE_NEWER = "2024-06-01"  # both tools read a date as the end of that day (UTC here)
 
 

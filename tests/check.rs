@@ -395,3 +395,110 @@ fn findings_never_show_credentials() {
     );
     assert!(!all.contains("s3cret"), "{all}");
 }
+
+/// The custom metadata of the project's lock.
+fn recorded(p: &Project) -> std::collections::BTreeMap<String, String> {
+    p.lock().metadata.custom_metadata.unwrap_or_default()
+}
+
+#[test]
+fn the_options_a_lock_records_are_the_defaults() {
+    let p = project();
+    // Locked for one platform, with a cutoff and a virtual package: flags a CI config would not
+    // repeat.
+    let flags = [
+        "-p",
+        "linux-64",
+        "--exclude-newer",
+        "2030-01-01",
+        "--virtual-package",
+        "__cuda=12.4",
+    ];
+    let mut resolve = p.cmd();
+    resolve
+        .arg("resolve")
+        .args(["--channel-alias", p.channel_alias()])
+        .args(["--index-url", &p.index_url()])
+        .args(flags);
+    ok(resolve.output().unwrap());
+    ok(dockerfile(&p, &[]).output().unwrap());
+
+    // `check` with no flags at all passes: platforms, alias, index, cutoff and virtual packages
+    // come from the lock.
+    let err = ok(p.run(&["check"]));
+    assert!(err.starts_with("Checked conda-lock.yml agrees"), "{err}");
+    let out = p.run(&["resolve", "--check"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is up to date"),
+        "{out:?}"
+    );
+    ok(dockerfile(&p, &["--locked"]).output().unwrap());
+
+    // A flag that differs from the record is drift, for `check` given it.
+    let out = envlock_snapshot!(
+        p,
+        p.command(&["check", "--exclude-newer", "2031-01-01"]),
+        "recorded_cutoff_differs"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = p.run(&["check", "-p", "linux-64", "-p", "linux-aarch64"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // A re-run of `resolve` without flags solves the same question, from the recorded alias and
+    // index: the pins hold although the channel has moved on, and the lock is byte-identical.
+    p.publish("pyconda", &[("alpha", "2.0", &[])]);
+    let before = p.read("conda-lock.yml");
+    let out = envlock_snapshot!(p, p.command(&["resolve"]), "resolve_with_recorded_options");
+    assert!(out.status.success());
+    assert_eq!(p.read("conda-lock.yml"), before);
+
+    // A differing flag re-solves with it (the options changed: the pins go) and records it.
+    ok(p.run(&["resolve", "--exclude-newer", "2031-01-01"]));
+    assert_eq!(p.version("alpha", "linux-64"), "2.0");
+    assert_eq!(
+        recorded(&p)["envlock.exclude_newer"],
+        "2031-01-01T23:59:59.999999999Z"
+    );
+    assert!(recorded(&p)["envlock.virtual_packages.linux-64"].contains("__cuda=12.4"));
+    ok(dockerfile(&p, &[]).output().unwrap());
+    ok(p.run(&["check"]));
+
+    // `--reset` goes back to the defaults for what is not given: both platforms, no cutoff, no
+    // __cuda.
+    ok(run(&p, "resolve", &["--reset"]).output().unwrap());
+    let meta = recorded(&p);
+    assert!(!meta.contains_key("envlock.exclude_newer"), "{meta:?}");
+    assert_eq!(
+        meta["envlock.virtual_packages.linux-64"],
+        "__archspec=1=x86_64,__glibc=2.28=0,__linux=4.18=0,__unix=0=0"
+    );
+    assert_eq!(p.lock().metadata.platforms, PLATFORMS);
+}
+
+#[test]
+fn a_mirror_is_not_recorded_and_the_lock_keeps_the_canonical_channel() {
+    let p = project();
+    // The channel is known as https://conda.example.invalid/pyconda, fetched from the test server.
+    let alias = "https://conda.example.invalid";
+    let mirror = format!("{alias}/pyconda={}/pyconda", p.channel_alias());
+    let index = p.index_url();
+    ok(p
+        .command(&["resolve", "--channel-alias", alias, "--mirror", &mirror])
+        .args(["--index-url", &index])
+        .output()
+        .unwrap());
+    let lock = p.read("conda-lock.yml");
+    assert!(
+        lock.contains("url: https://conda.example.invalid/pyconda/noarch/"),
+        "{lock}"
+    );
+    assert!(!lock.contains(p.channel_alias()), "{lock}");
+    ok(dockerfile(&p, &[]).output().unwrap());
+    // `check` fetches nothing, so it needs no mirror; the alias is the recorded one.
+    let err = ok(p.run(&["check"]));
+    assert!(err.starts_with("Checked conda-lock.yml agrees"), "{err}");
+    // Solving fetches, so it needs the mirror again (a mirror is where this machine fetches
+    // from, not part of the lock); the rest is recorded.
+    ok(p.run(&["resolve", "--mirror", &mirror]));
+    assert_eq!(p.read("conda-lock.yml"), lock);
+}

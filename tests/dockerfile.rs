@@ -529,3 +529,44 @@ fn a_plain_rerun_keeps_the_recorded_options_and_reset_drops_them() {
         "{reset}"
     );
 }
+
+#[test]
+fn a_base_with_an_older_glibc_than_the_lock_is_refused() {
+    // Locked for the default __glibc=2.28.
+    let p = locked(false);
+    ok(render(&p, &[]));
+    let before = p.read("Dockerfile");
+    let base = |image: &str| format!("--base={image}@{DIGEST}");
+    // CentOS 7 has glibc 2.17; Alpine has none.
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &[&base("centos:7")]),
+        "base_glibc_too_old"
+    ));
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &[&base("alpine:3.20")]),
+        "base_musl"
+    ));
+    assert_eq!(p.read("Dockerfile"), before, "a refused run writes nothing");
+    // Debian buster has exactly 2.28; an image envlock knows nothing about passes unclaimed.
+    ok(render(&p, &[&base("debian:buster-slim")]));
+    ok(render(&p, &[&base("ghcr.io/acme/base:1.0")]));
+    // Locked for CentOS 7's glibc, CentOS 7 will do.
+    let resolve = |glibc: &str| {
+        let mut resolve = p.command(&["resolve", "--virtual-package", glibc]);
+        resolve.args(["--index-url", &p.index_url()]);
+        ok(resolve.output().unwrap());
+    };
+    resolve("__glibc=2.17");
+    ok(render(&p, &[&base("centos:7")]));
+    // Solved again for a newer glibc, the recorded base no longer fits: check says so.
+    resolve("__glibc=2.28");
+    let out = p.run(&["check", "--index-url", &p.index_url()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("drift: the base image centos:7 has glibc 2.17, older than the __glibc=2.28"),
+        "{err}"
+    );
+}

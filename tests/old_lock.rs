@@ -1,7 +1,8 @@
 //! A lock, Dockerfile and `envlock/` files written by an earlier envlock (the build of commit
 //! 3197176, before the stage reorganisation) still read: `check` passes, a re-resolve keeps every
 //! pin and the fingerprint (the lock stays byte-identical), and `dockerfile` renders the same
-//! files from the options it recorded.
+//! files from the options it recorded. That lock was solved for `__glibc=2.17`, the table's
+//! value then: without flags, both commands take it (and the other options) from the lock.
 //!
 //! The fixture (`tests/data/old-lock/`, see its README) names its channel and index under
 //! `http://envlock.invalid/`, so no port or temporary path is baked into the lock: the test
@@ -131,11 +132,28 @@ fn an_old_lock_checks_re_resolves_and_renders_unchanged() {
         "{err}"
     );
 
+    // Without the flags, check takes them from the lock, with its __glibc=2.17.
+    let err = ok(p.run(&["check"]));
+    assert!(err.starts_with("Checked conda-lock.yml agrees"), "{err}");
+
     // The channel has moved on since: a re-resolve keeps the old pins only if it still finds
     // the old fingerprint in the lock.
     p.publish_newer_tini();
     ok(p.run(&[&["resolve"][..], &LOCKED_WITH].concat()));
     p.unchanged("conda-lock.yml", "envlock resolve");
+    // So does one without the flags, from the recorded channel alias and index, and it says so.
+    let err = ok(p.run(&["resolve"]));
+    p.unchanged("conda-lock.yml", "envlock resolve (recorded options)");
+    assert!(
+        err.starts_with(
+            "note: using the options conda-lock.yml records: -p linux-64 \
+             --channel-alias http://envlock.invalid/channels \
+             --virtual-package __glibc=2.17 \
+             --exclude-newer 2030-01-01T23:59:59.999999999Z \
+             --index-url http://envlock.invalid/index/simple/ (`--reset` uses the defaults)\n"
+        ),
+        "{err}"
+    );
 
     // A plain re-run takes every option from what the old run recorded.
     ok(p.run(&["dockerfile"]));

@@ -129,7 +129,16 @@ fn the_best_wheel_for_each_platform_is_chosen() {
     ok(resolve(
         &p,
         &["requirements.txt"],
-        &["-p", "linux-64", "-p", "win-64", "-p", "linux-aarch64"],
+        &[
+            "-p",
+            "linux-64",
+            "-p",
+            "win-64",
+            "-p",
+            "linux-aarch64",
+            "--virtual-package",
+            "__glibc=2.17",
+        ],
     ));
     let lock = p.lock();
     assert!(
@@ -137,20 +146,24 @@ fn the_best_wheel_for_each_platform_is_chosen() {
             .ends_with("cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
     );
     assert!(pip_url(&lock, "win-64", "native").ends_with("cp311-cp311-win_amd64.whl"));
-    // The aarch64 wheel needs glibc 2.28 but the lock assumes 2.17: the sdist is used instead.
+    // The aarch64 wheel needs glibc 2.28 but the lock is for 2.17: the sdist is used instead.
     assert!(pip_url(&lock, "linux-aarch64", "native").ends_with("native-1.0.tar.gz"));
 
-    // With `__glibc=2.28` the aarch64 wheel is installable.
+    // With the default `__glibc=2.28` the aarch64 wheel is installable.
     ok(resolve(
         &p,
         &["requirements.txt"],
-        &["-p", "linux-aarch64", "--virtual-package", "__glibc=2.28"],
+        &["-p", "linux-aarch64", "--reset"],
     ));
     assert!(pip_url(&p.lock(), "linux-aarch64", "native").ends_with("manylinux_2_28_aarch64.whl"));
 
     // --only-binary skips the sdist: the older pure wheel is the best that is left.
     p.write("requirements.txt", "--only-binary :all:\nnative\n");
-    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-aarch64"]));
+    ok(resolve(
+        &p,
+        &["requirements.txt"],
+        &["-p", "linux-aarch64", "--virtual-package", "__glibc=2.17"],
+    ));
     assert_eq!(pip_set(&p.lock(), "linux-aarch64"), ["native==0.9"]);
 }
 
@@ -203,7 +216,13 @@ fn requires_python_and_upload_times_filter_files() {
         pip_set(&p.lock(), "linux-64"),
         ["fresh==1.0", "modern==1.0"]
     );
+    // A plain re-run keeps the recorded cutoff; `--reset` drops it.
     ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["fresh==1.0", "modern==1.0"]
+    );
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64", "--reset"]));
     assert_eq!(
         pip_set(&p.lock(), "linux-64"),
         ["fresh==1.2", "modern==1.0"]

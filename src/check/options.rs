@@ -1,6 +1,7 @@
 //! The options agree: platforms, channels, the channel alias, `--exclude-newer`, package
 //! indexes, extras, the options fingerprint (pip's `--pre`, `--only-binary`, ...) and virtual
-//! packages.
+//! packages. Options not given on the command line were taken from the lock's record
+//! ([`crate::inputs::Recorded`]), so what differs here is a flag or an input.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use rattler_conda_types::Subdir;
 
 use super::{DriftKind, Finding};
 use crate::{
-    inputs::{Prepared, target::virtual_packages},
+    inputs::Prepared,
     lock::{self, EnvlockMeta},
     util::redact,
 };
@@ -117,6 +118,21 @@ pub(super) fn check(
             ));
         }
     }
+    for platform in &prepared.platforms {
+        let wanted: Vec<String> = prepared
+            .virtual_packages_for(*platform)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        expect(
+            meta.virtual_packages
+                .get(&platform.to_string())
+                .map(|v| v.join(",")),
+            Some(wanted.join(",")),
+            &format!("the virtual package set for {platform}"),
+            findings,
+        );
+    }
     // Everything the options decide is in one fingerprint; the checks above name most of it,
     // and this catches the rest (pip's --pre, --only-binary, --no-binary, --prefer-binary).
     let named = findings.iter().any(|f| f.kind == DriftKind::Options);
@@ -130,19 +146,5 @@ pub(super) fn check(
              (pip's --pre, --only-binary, --no-binary or --prefer-binary)"
                 .to_string(),
         ));
-    }
-    for platform in &prepared.platforms {
-        let wanted: Vec<String> = virtual_packages(*platform, &prepared.virtual_packages)
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-        expect(
-            meta.virtual_packages
-                .get(&platform.to_string())
-                .map(|v| v.join(",")),
-            Some(wanted.join(",")),
-            &format!("the virtual package set for {platform}"),
-            findings,
-        );
     }
 }

@@ -9,7 +9,10 @@ use rattler_conda_lock::LockFile;
 use super::{DriftKind, Finding};
 use crate::{
     lock::EnvlockMeta,
-    render::plan::{DockerfileRequest, choose_base, render_all},
+    render::{
+        base_libc,
+        plan::{DockerfileRequest, choose_base, render_all},
+    },
 };
 
 /// The Dockerfile and `envlock/` files, rendered in memory with the recorded options.
@@ -36,6 +39,20 @@ pub(super) fn check(
                 "the recorded base {recorded} no longer fits {} (its python changed)",
                 lockfile.display()
             ),
+        ));
+        return Ok(());
+    }
+    // A lock re-solved for a newer glibc than the recorded base has (`envlock dockerfile` now
+    // refuses that base, and says what to do).
+    if let Err(e) = base_libc::check_base(
+        &base,
+        &base_libc::locked_glibc(lock, meta),
+        &lockfile.display().to_string(),
+    ) {
+        findings.push(Finding::file(
+            &request.output,
+            DriftKind::StaleBase,
+            e.to_string(),
         ));
         return Ok(());
     }

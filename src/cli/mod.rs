@@ -15,7 +15,6 @@ use envlock::{
     },
     inputs::{
         self, InputOptions,
-        channels::DEFAULT_CHANNEL_ALIAS,
         target::{parse_exclude_newer, parse_virtual_package},
     },
     lock::Update,
@@ -63,14 +62,14 @@ enum ColorChoice {
 enum Command {
     /// Solve environment.yml into a pinned, hashed conda-lock.yml for each target platform.
     #[command(
-        after_help = "Examples:\n  envlock resolve\n  envlock resolve environment.yml -p linux-64 -p osx-arm64\n  envlock resolve --channel-alias https://conda.example.com --exclude-newer 2024-05-01\n  envlock resolve --mirror https://conda.anaconda.org/conda-forge=https://mirror.example.com/conda-forge\n  envlock resolve --virtual-package __cuda=12.4 --virtual-package __glibc=2.28"
+        after_help = "Options not given keep the values the existing lock records (the note says which); `--reset` goes back to the defaults.\n\nExamples:\n  envlock resolve\n  envlock resolve environment.yml -p linux-64 -p osx-arm64\n  envlock resolve --channel-alias https://conda.example.com --exclude-newer 2024-05-01\n  envlock resolve --mirror https://conda.anaconda.org/conda-forge=https://mirror.example.com/conda-forge\n  envlock resolve --virtual-package __cuda=12.4 --virtual-package __glibc=2.31"
     )]
     Resolve(ResolveArgs),
 
     /// Check, without solving or the network, that the lock satisfies the inputs and that the
     /// Dockerfile and its files match the lock. Exit 0: all agree; 1: drift; 2: error.
     #[command(
-        after_help = "Examples:\n  envlock check\n  envlock check --format github    # annotations in a GitHub Actions job\n  envlock check environment.yml -p linux-64"
+        after_help = "Options not given take the values the lock records, so a plain `envlock check` checks the question the lock was made for; a flag that differs from the record is drift.\n\nExamples:\n  envlock check\n  envlock check --format github    # annotations in a GitHub Actions job\n  envlock check environment.yml -p linux-64"
     )]
     Check(CheckArgs),
 
@@ -170,6 +169,10 @@ struct ResolveArgs {
     #[arg(long)]
     update_all: bool,
 
+    /// Ignore the options recorded by the last run; use the defaults for what is not given.
+    #[arg(long)]
+    reset: bool,
+
     /// The python that builds sdists whose dependencies are only known after a build
     /// [default: python3.X on PATH for the locked 3.X, else python3].
     #[arg(long, value_name = "PATH")]
@@ -222,7 +225,7 @@ struct InputArgs {
     lockfile: Option<PathBuf>,
 
     /// Target platform, repeatable. Overrides the file's `platforms:`
-    /// [default: linux-64 and linux-aarch64].
+    /// [default: the recorded platforms, else linux-64 and linux-aarch64].
     #[arg(short, long = "platform", value_name = "PLATFORM", value_parser = parse_platform)]
     platforms: Vec<Subdir>,
 
@@ -230,19 +233,22 @@ struct InputArgs {
     #[arg(short, long = "channel", value_name = "CHANNEL")]
     channels: Vec<String>,
 
-    /// URL that channel names are resolved against, as conda's `channel_alias`.
-    #[arg(long, value_name = "URL", env = "ENVLOCK_CHANNEL_ALIAS", default_value = DEFAULT_CHANNEL_ALIAS)]
-    channel_alias: String,
+    /// URL that channel names are resolved against, as conda's `channel_alias`
+    /// [default: the recorded alias, else https://conda.anaconda.org].
+    #[arg(long, value_name = "URL", env = "ENVLOCK_CHANNEL_ALIAS")]
+    channel_alias: Option<String>,
 
     /// Fetch CHANNEL_URL (or a channel name) from MIRROR_URL; the lockfile keeps CHANNEL_URL.
     #[arg(long = "mirror", value_name = "CHANNEL_URL=MIRROR_URL")]
     mirrors: Vec<String>,
 
-    /// Set or add a virtual package for every platform, e.g. __glibc=2.28 or __cuda=12.4.
+    /// Set or add a virtual package for every platform, e.g. __glibc=2.31 or __cuda=12.4
+    /// [default: the recorded ones, else the table: linux __glibc=2.28].
     #[arg(long = "virtual-package", value_name = "NAME=VERSION")]
     virtual_packages: Vec<String>,
 
-    /// Ignore packages published after this date (2024-05-01) or time (RFC 3339).
+    /// Ignore packages published after this date (2024-05-01) or time (RFC 3339)
+    /// [default: the recorded cutoff, if any].
     #[arg(long, value_name = "DATE")]
     exclude_newer: Option<String>,
 
@@ -257,11 +263,12 @@ struct InputArgs {
     python: Option<String>,
 
     /// Package index for pip requirements, overriding the files' `--index-url`
-    /// [default: https://pypi.org/simple].
+    /// [default: the recorded index, else https://pypi.org/simple].
     #[arg(long, value_name = "URL", env = "ENVLOCK_INDEX_URL")]
     index_url: Option<String>,
 
-    /// A further package index, repeatable; a project is taken from the first index that has it.
+    /// A further package index, repeatable; a project is taken from the first index that has it
+    /// [default: the recorded ones, when neither this nor the files name one].
     #[arg(long = "extra-index-url", value_name = "URL")]
     extra_index_urls: Vec<String>,
 
@@ -326,7 +333,11 @@ impl InputArgs {
             lockfile: self.lockfile,
             platforms: self.platforms,
             channels: self.channels,
-            channel_alias: parse_url("--channel-alias", &self.channel_alias)?,
+            channel_alias: self
+                .channel_alias
+                .as_deref()
+                .map(|u| parse_url("--channel-alias", u))
+                .transpose()?,
             mirrors: self.mirrors,
             virtual_packages: self
                 .virtual_packages
@@ -378,6 +389,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
             Arc::new(())
         },
         build_python: args.build_python,
+        reset: args.reset,
     };
     let outcome = if args.check {
         match resolve::resolve_if_drifted(request).await? {
@@ -409,6 +421,14 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
     };
 
     if !quiet {
+        if !outcome.recorded.is_empty() {
+            eprintln!(
+                "{} using the options {} records: {} (`--reset` uses the defaults)",
+                style("note:").cyan().bold(),
+                outcome.lockfile.display(),
+                outcome.recorded.join(" ")
+            );
+        }
         for warning in &outcome.warnings {
             eprintln!("{} {warning}", style("warning:").yellow().bold());
         }

@@ -18,7 +18,7 @@ use crate::{
         oci::{self, ImageRef},
     },
     render::{
-        ExplicitHash,
+        ExplicitHash, base_libc,
         dockerfile::{self, Entrypoint, Flavor, Preset},
         plan::{DockerfileRequest, RenderedFile, choose_base, render_all},
     },
@@ -76,13 +76,13 @@ pub async fn run(flags: DockerfileFlags) -> Result<Rendered> {
             lockfile: Some(flags.lockfile.clone()),
             ..InputOptions::default()
         };
+        // `dockerfile` is not given resolve's options (-p, --exclude-newer, ...): the check takes
+        // them from the lock, so what remains is the inputs' own (channels, `platforms:`, ...).
         let report = crate::commands::check::check(&options)?;
-        // `dockerfile` is not given resolve's options (-p, --exclude-newer, ...): judge the lock
-        // against the inputs, not against option defaults.
         let stale: Vec<_> = report
             .findings
             .into_iter()
-            .filter(|f| f.fix() == check::Fix::Resolve && f.kind != check::DriftKind::Options)
+            .filter(|f| f.fix() == check::Fix::Resolve)
             .collect();
         if !stale.is_empty() {
             return Ok(Rendered::Stale(Report {
@@ -214,6 +214,11 @@ pub async fn dockerfile(
 ) -> Result<DockerfileOutcome> {
     let mut meta = EnvlockMeta::read(&lock)?;
     let base = choose_base(&lock, meta.docker.as_ref(), &request)?;
+    base_libc::check_base(
+        &base,
+        &base_libc::locked_glibc(&lock, &meta),
+        &request.lockfile.display().to_string(),
+    )?;
     let base = if base.digest.is_some() {
         base
     } else {

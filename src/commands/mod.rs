@@ -4,4 +4,5 @@
 pub mod check;
 pub mod diff;
 pub mod dockerfile;
+pub mod recorded;
 pub mod resolve;

@@ -13,7 +13,7 @@ use rattler_repodata_gateway::Gateway;
 
 use crate::{
     check::{self, Finding},
-    inputs::{InputOptions, Prepared, prepare},
+    inputs::{InputOptions, Prepared, prepare, prepare_with},
     lock::{self, EnvlockMeta, Pins, Update},
     net,
     solve::{
@@ -41,6 +41,9 @@ pub struct ResolveRequest {
     /// `--build-python`: the python that builds sdists without static metadata, instead of
     /// one found on `PATH`.
     pub build_python: Option<PathBuf>,
+    /// `--reset`: ignore the options the existing lock records, so what the flags and inputs
+    /// leave open takes the defaults.
+    pub reset: bool,
 }
 
 /// What a resolve locked.
@@ -55,6 +58,8 @@ pub struct ResolveOutcome {
     pub warnings: Vec<String>,
     /// What was built to learn an sdist's dependencies: package, python, build requirements.
     pub builds: Vec<String>,
+    /// The options taken from the existing lock, each as its flag ([`Prepared::recorded`]).
+    pub recorded: Vec<String>,
 }
 
 /// What `resolve --check` did.
@@ -72,7 +77,7 @@ pub enum Checked {
 
 /// `resolve --check`: checks the lock first (as `envlock check`) and solves only on drift.
 pub async fn resolve_if_drifted(request: ResolveRequest) -> Result<Checked> {
-    let prepared = prepare(&request.input)?;
+    let prepared = prepare_request(&request)?;
     let mut drift = Vec::new();
     if prepared.lockfile.exists() {
         let report = check::check(&prepared)?;
@@ -87,8 +92,32 @@ pub async fn resolve_if_drifted(request: ResolveRequest) -> Result<Checked> {
 
 /// Solves the inputs for every platform and writes the lock.
 pub async fn resolve(request: ResolveRequest) -> Result<ResolveOutcome> {
-    let prepared = prepare(&request.input)?;
+    let prepared = prepare_request(&request)?;
     resolve_prepared(prepared, &request).await
+}
+
+/// The request's inputs and options, with the existing lock's recorded options for what they
+/// leave open (unless `--reset`). Solving fetches from a recorded channel alias and recorded
+/// indexes as pixi and uv fetch from the URLs their lockfiles name: whoever can change the lock
+/// can change the inputs' channels and `--index-url` as well, recorded URLs carry no
+/// credentials, and [`ResolveOutcome::recorded`] names every recorded option used.
+fn prepare_request(request: &ResolveRequest) -> Result<Prepared> {
+    if request.reset {
+        prepare(&request.input)
+    } else {
+        prepare_with(&request.input, |lockfile| {
+            // A lock (or envlock metadata) that does not read is solved again from the
+            // defaults, as if there were none; the solve warns that its metadata is not carried
+            // over. A recorded option that does not parse is an error naming it.
+            let Ok(lock) = lock::read(lockfile) else {
+                return Ok(None);
+            };
+            let Ok(meta) = EnvlockMeta::read(&lock) else {
+                return Ok(None);
+            };
+            super::recorded::from_lock(lockfile, &lock, &meta).map(Some)
+        })
+    }
 }
 
 async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Result<ResolveOutcome> {
@@ -104,6 +133,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         virtual_packages,
         exclude_newer,
         pypi_mapping,
+        recorded,
         ..
     } = prepared;
     let gateway = Gateway::builder()
@@ -132,7 +162,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         preferred: pins.conda.clone(),
         channels,
         platforms,
-        virtual_package_overrides: virtual_packages,
+        virtual_packages,
         exclude_newer,
     };
     let solutions =
@@ -191,6 +221,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         pypi,
         warnings: spec.warnings,
         builds,
+        recorded,
     })
 }
 

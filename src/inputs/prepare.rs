@@ -1,5 +1,11 @@
 //! `prepare`: input files and options → [`Prepared`], the normalized question a lock answers.
 //! `resolve` solves it; `check` compares a lock with it.
+//!
+//! Each option is taken from, in order: its flag, the inputs (`platforms:`, a requirements
+//! file's `--index-url`, ...), the options the existing lock [`Recorded`], and the default. So
+//! `envlock check` (the CI gate) and a re-run of `envlock resolve` answer the question the lock
+//! was made for without repeating its flags; [`Prepared::recorded`] says which recorded options
+//! were used.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +17,9 @@ use rattler_conda_types::{
 use url::Url;
 
 use super::{
-    CondaDependency, InputKind, Inputs, channels::ChannelSettings, target::DEFAULT_PLATFORMS,
+    CondaDependency, InputKind, Inputs,
+    channels::{ChannelSettings, DEFAULT_CHANNEL_ALIAS},
+    target::{DEFAULT_PLATFORMS, virtual_packages},
 };
 use crate::util::{
     error::{Failure, fail},
@@ -31,24 +39,28 @@ pub struct InputOptions {
     pub files: Vec<PathBuf>,
     /// `--lockfile`; `None` means `conda-lock.yml` beside the first input.
     pub lockfile: Option<PathBuf>,
-    /// `--platform`s; empty means the files' `platforms:`, else [`DEFAULT_PLATFORMS`].
+    /// `--platform`s; empty means the files' `platforms:`, else the recorded platforms, else
+    /// [`DEFAULT_PLATFORMS`].
     pub platforms: Vec<Subdir>,
     /// `--channel`s, added after the files' channels.
     pub channels: Vec<String>,
-    /// `--channel-alias`.
-    pub channel_alias: Url,
+    /// `--channel-alias`; `None` means the recorded alias, else [`DEFAULT_CHANNEL_ALIAS`].
+    ///
+    /// [`DEFAULT_CHANNEL_ALIAS`]: super::channels::DEFAULT_CHANNEL_ALIAS
+    pub channel_alias: Option<Url>,
     /// `--mirror CHANNEL=MIRROR` values.
     pub mirrors: Vec<String>,
-    /// `--virtual-package` overrides.
+    /// `--virtual-package` overrides of the table; empty means the recorded sets, else the table.
     pub virtual_packages: Vec<GenericVirtualPackage>,
-    /// `--exclude-newer`.
+    /// `--exclude-newer`; `None` means the recorded cutoff, if any.
     pub exclude_newer: Option<Timestamp>,
     /// `X.Y` for the python that pip requirements are resolved against, when the inputs do not
     /// ask for one.
     pub python: Option<String>,
-    /// Overrides the requirements files' `--index-url`.
+    /// Overrides the requirements files' `--index-url` (which override the recorded one).
     pub index_url: Option<Url>,
-    /// `--extra-index-url`s, after the files' own.
+    /// `--extra-index-url`s, after the files' own; when neither names one, the recorded extra
+    /// indexes are used.
     pub extra_index_urls: Vec<Url>,
     /// `--pypi-mapping`.
     pub pypi_mapping: Option<PathBuf>,
@@ -74,8 +86,7 @@ impl Default for InputOptions {
             lockfile: None,
             platforms: vec![],
             channels: vec![],
-            channel_alias: Url::parse(super::channels::DEFAULT_CHANNEL_ALIAS)
-                .expect("valid constant"),
+            channel_alias: None,
             mirrors: vec![],
             virtual_packages: vec![],
             exclude_newer: None,
@@ -105,22 +116,81 @@ pub struct Prepared {
     /// `--extra-index-url`s in order (the order the lock records; see
     /// [`Prepared::index_priority`] for the order they are searched in).
     pub indexes: Vec<Url>,
-    /// `--virtual-package` overrides, applied to every platform.
-    pub virtual_packages: Vec<GenericVirtualPackage>,
-    /// `--exclude-newer`.
+    /// The virtual packages each platform is solved for, in the order of `platforms`: the table
+    /// with the `--virtual-package` overrides, else the recorded set, else the table.
+    pub virtual_packages: Vec<(Subdir, Vec<GenericVirtualPackage>)>,
+    /// The `--exclude-newer` cutoff, given or recorded.
     pub exclude_newer: Option<Timestamp>,
     /// `--pypi-mapping`.
     pub pypi_mapping: Option<PathBuf>,
+    /// The recorded options that were used, each as the flag that gives it
+    /// (`--exclude-newer 2024-05-01T23:59:59.999999999Z`), without credentials; only those that
+    /// differ from the defaults.
+    pub recorded: Vec<String>,
 }
 
-/// Reads the inputs and applies the options, as `resolve` does before it solves.
+/// The options an existing lock was made with, read from it by the caller (the lock is
+/// untrusted input: a pull request can carry it). They are the defaults for what neither a flag
+/// nor the inputs say. Recorded URLs carry no credentials.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    /// The lock's platforms.
+    pub platforms: Vec<Subdir>,
+    /// The lock's channels, for inputs that name none (a requirements file).
+    pub channels: Vec<NamedChannelOrUrl>,
+    /// The channel alias.
+    pub channel_alias: Option<Url>,
+    /// The `--exclude-newer` cutoff.
+    pub exclude_newer: Option<Timestamp>,
+    /// Per platform, the virtual packages solved for.
+    pub virtual_packages: Vec<(Subdir, Vec<GenericVirtualPackage>)>,
+    /// The package indexes, `--index-url` first; empty when none are recorded.
+    pub indexes: Vec<Url>,
+}
+
+impl Prepared {
+    /// The virtual packages `platform` is solved for.
+    pub fn virtual_packages_for(&self, platform: Subdir) -> Vec<GenericVirtualPackage> {
+        self.virtual_packages
+            .iter()
+            .find(|(p, _)| *p == platform)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| virtual_packages(platform, &[]))
+    }
+}
+
+/// Reads the inputs and applies the options, as `resolve` does before it solves, with no
+/// recorded options.
 pub fn prepare(request: &InputOptions) -> Result<Prepared> {
+    prepare_with(request, |_| Ok(None))
+}
+
+/// [`prepare`], with the options `recorded` reads from the lockfile (given its path) as the
+/// defaults for what the flags and the inputs leave open.
+pub fn prepare_with(
+    request: &InputOptions,
+    recorded: impl FnOnce(&Path) -> Result<Option<Recorded>>,
+) -> Result<Prepared> {
     let inputs = if request.files.is_empty() {
         super::default_inputs(Path::new("."))?
     } else {
         request.files.clone()
     };
     let mut spec = Inputs::load(&inputs)?;
+
+    let input_dir = inputs[0].parent().unwrap_or(Path::new("")).to_path_buf();
+    let lockfile = request
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| input_dir.join("conda-lock.yml"));
+    let input_dir = if input_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        input_dir
+    };
+    let record = recorded(&lockfile)?.unwrap_or_default();
+    let mut used = Vec::new();
+
     for channel in &request.channels {
         let parsed: NamedChannelOrUrl = channel.parse().map_err(|e| {
             Failure::new(format!(
@@ -136,9 +206,20 @@ pub fn prepare(request: &InputOptions) -> Result<Prepared> {
         .iter()
         .all(|i| InputKind::of(i) == InputKind::Requirements);
     if pip_only && spec.channels.is_empty() {
-        // A requirements.txt project still needs a python; conda-forge is where it comes from.
-        spec.channels
-            .push(NamedChannelOrUrl::Name("conda-forge".to_string()));
+        if record.channels.is_empty() {
+            // A requirements.txt project still needs a python; conda-forge is where it comes
+            // from.
+            spec.channels
+                .push(NamedChannelOrUrl::Name("conda-forge".to_string()));
+        } else {
+            for channel in &record.channels {
+                used.push(format!(
+                    "--channel {}",
+                    redact::url_text(channel.as_str())
+                ));
+            }
+            spec.channels.clone_from(&record.channels);
+        }
     }
     if spec.channels.iter().all(|c| c.as_str() == "nodefaults") {
         return Err(
@@ -166,23 +247,28 @@ pub fn prepare(request: &InputOptions) -> Result<Prepared> {
         request.platforms.clone()
     } else if !spec.platforms.is_empty() {
         spec.platforms.clone()
+    } else if !record.platforms.is_empty() {
+        if record.platforms != DEFAULT_PLATFORMS {
+            used.extend(record.platforms.iter().map(|p| format!("-p {p}")));
+        }
+        record.platforms.clone()
     } else {
         DEFAULT_PLATFORMS.to_vec()
     };
 
-    let input_dir = inputs[0].parent().unwrap_or(Path::new("")).to_path_buf();
-    let lockfile = request
-        .lockfile
-        .clone()
-        .unwrap_or_else(|| input_dir.join("conda-lock.yml"));
-    let input_dir = if input_dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        input_dir
+    let default_alias = Url::parse(DEFAULT_CHANNEL_ALIAS).expect("valid constant");
+    let alias = match (&request.channel_alias, &record.channel_alias) {
+        (Some(given), _) => given.clone(),
+        (None, Some(recorded)) => {
+            if *recorded != default_alias {
+                used.push(format!("--channel-alias {}", redact::url(recorded)));
+            }
+            recorded.clone()
+        }
+        (None, None) => default_alias,
     };
-
     let mut settings = ChannelSettings {
-        alias: request.channel_alias.clone(),
+        alias,
         mirrors: vec![],
         root_dir: std::path::absolute(&input_dir).unwrap_or(input_dir.clone()),
     };
@@ -191,20 +277,63 @@ pub fn prepare(request: &InputOptions) -> Result<Prepared> {
     }
     let channels = settings.resolve(&spec.channels)?;
 
-    let mut indexes: Vec<Url> = vec![
-        request
-            .index_url
-            .clone()
-            .or_else(|| spec.pypi.options.index_url.clone())
-            .unwrap_or_else(default_index),
-    ];
-    for url in spec
+    let virtual_packages = platforms
+        .iter()
+        .map(|&platform| {
+            let table = virtual_packages(platform, &request.virtual_packages);
+            if !request.virtual_packages.is_empty() {
+                return (platform, table);
+            }
+            let Some((_, set)) = record.virtual_packages.iter().find(|(p, _)| *p == platform)
+            else {
+                return (platform, table);
+            };
+            for v in set.iter().filter(|v| !table.contains(v)) {
+                let flag = format!("--virtual-package {}", virtual_package_flag(v));
+                if !used.contains(&flag) {
+                    used.push(flag);
+                }
+            }
+            (platform, set.clone())
+        })
+        .collect();
+
+    let exclude_newer = request.exclude_newer.or_else(|| {
+        let cutoff = record.exclude_newer?;
+        used.push(format!("--exclude-newer {cutoff}"));
+        Some(cutoff)
+    });
+
+    let pip = !spec.pypi.requirements.is_empty();
+    let index_url = match (&request.index_url, &spec.pypi.options.index_url) {
+        (Some(url), _) | (None, Some(url)) => url.clone(),
+        (None, None) => match record.indexes.first() {
+            Some(url) => {
+                if pip && *url != default_index() {
+                    used.push(format!("--index-url {}", redact::url(url)));
+                }
+                url.clone()
+            }
+            None => default_index(),
+        },
+    };
+    let mut extra: Vec<&Url> = spec
         .pypi
         .options
         .extra_index_urls
         .iter()
         .chain(&request.extra_index_urls)
-    {
+        .collect();
+    if extra.is_empty() {
+        for url in record.indexes.iter().skip(1) {
+            if pip {
+                used.push(format!("--extra-index-url {}", redact::url(url)));
+            }
+            extra.push(url);
+        }
+    }
+    let mut indexes: Vec<Url> = vec![index_url];
+    for url in extra {
         if !indexes.contains(url) {
             indexes.push(url.clone());
         }
@@ -217,10 +346,19 @@ pub fn prepare(request: &InputOptions) -> Result<Prepared> {
         channels,
         lockfile,
         indexes,
-        virtual_packages: request.virtual_packages.clone(),
-        exclude_newer: request.exclude_newer,
+        virtual_packages,
+        exclude_newer,
         pypi_mapping: request.pypi_mapping.clone(),
+        recorded: used,
     })
+}
+
+/// `v` as `--virtual-package` takes it: `__glibc=2.17`, `__archspec=1=x86_64`.
+fn virtual_package_flag(v: &GenericVirtualPackage) -> String {
+    match v.build_string.as_str() {
+        "0" => format!("{}={}", v.name.as_normalized(), v.version),
+        build => format!("{}={}={build}", v.name.as_normalized(), v.version),
+    }
 }
 
 /// pip requirements need a python and pip from conda: add them when the inputs do not.

@@ -20,20 +20,40 @@ pub const DEFAULT_PLATFORMS: [Subdir; 2] = [Subdir::Linux64, Subdir::LinuxAarch6
 ///
 /// | platform | virtual packages |
 /// |---|---|
-/// | linux-* | `__unix`, `__linux=4.18`, `__glibc=2.17`, `__archspec=1=<arch>` |
+/// | linux-* | `__unix`, `__linux=4.18`, `__glibc=2.28`, `__archspec=1=<arch>` |
 /// | osx-64 | `__unix`, `__osx=10.13`, `__archspec=1=x86_64` |
 /// | osx-arm64 | `__unix`, `__osx=11.0`, `__archspec=1=m1` |
 /// | win-* | `__win=10.0`, `__archspec=1=<arch>` |
 ///
 /// No `__cuda` unless given with `--virtual-package __cuda=12.4`. `overrides` replace or add
 /// entries by name.
+///
+/// `__glibc=2.28` is what pixi assumes and uv's default linux target (manylinux_2_28); every
+/// maintained distribution has it (Debian 10+, Ubuntu 20.04+, RHEL 8+). Before, the
+/// table had `__glibc=2.17` ([`LEGACY_GLIBC`]), which locks made then record.
 pub fn virtual_packages(
     platform: Subdir,
     overrides: &[GenericVirtualPackage],
 ) -> Vec<GenericVirtualPackage> {
+    table(platform, DEFAULT_GLIBC, overrides)
+}
+
+/// The glibc the table assumes for linux platforms.
+pub const DEFAULT_GLIBC: &str = "2.28";
+
+/// The glibc the table assumed before [`DEFAULT_GLIBC`]. The options fingerprint spells virtual
+/// packages as their differences from that table (a frozen format), so old locks keep theirs.
+pub const LEGACY_GLIBC: &str = "2.17";
+
+/// The table with `__glibc=<glibc>` for linux platforms, then `overrides`.
+pub fn table(
+    platform: Subdir,
+    glibc: &str,
+    overrides: &[GenericVirtualPackage],
+) -> Vec<GenericVirtualPackage> {
     let mut baseline = VirtualPackages::baseline_for_platform(platform);
     if let Some(libc) = baseline.libc.as_mut() {
-        libc.version = "2.17".parse().expect("valid version");
+        libc.version = glibc.parse().expect("valid version");
     }
     if let Some(osx) = baseline.osx.as_mut() {
         osx.version = match platform {
@@ -123,7 +143,7 @@ mod tests {
             names(Subdir::Linux64),
             [
                 "__archspec=1=x86_64",
-                "__glibc=2.17=0",
+                "__glibc=2.28=0",
                 "__linux=4.18=0",
                 "__unix=0=0"
             ]
@@ -144,16 +164,16 @@ mod tests {
     #[test]
     fn overrides_replace_and_add() {
         let o = [
-            parse_virtual_package("__glibc=2.28").unwrap(),
+            parse_virtual_package("__glibc=2.17").unwrap(),
             parse_virtual_package("__cuda=12.4").unwrap(),
         ];
         let v: Vec<String> = virtual_packages(Subdir::Linux64, &o)
             .iter()
             .map(|v| v.to_string())
             .collect();
-        assert!(v.contains(&"__glibc=2.28=0".to_string()), "{v:?}");
+        assert!(v.contains(&"__glibc=2.17=0".to_string()), "{v:?}");
         assert!(v.contains(&"__cuda=12.4=0".to_string()), "{v:?}");
-        assert!(!v.contains(&"__glibc=2.17=0".to_string()), "{v:?}");
+        assert!(!v.contains(&"__glibc=2.28=0".to_string()), "{v:?}");
         assert!(parse_virtual_package("glibc=2.28").is_err());
         assert!(parse_virtual_package("__glibc").is_err());
     }

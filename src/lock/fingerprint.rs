@@ -17,7 +17,11 @@ use serde::Serialize;
 
 use super::LockInputs;
 use crate::{
-    inputs::{Prepared, requirements::BinaryChoice},
+    inputs::{
+        Prepared,
+        requirements::BinaryChoice,
+        target::{LEGACY_GLIBC, table},
+    },
     util::redact,
 };
 
@@ -74,16 +78,33 @@ fn sha256_of(record: &impl Serialize) -> String {
     hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(json.as_bytes()))
 }
 
+/// The virtual packages as [`options_fingerprint`] spells them: the `--virtual-package`
+/// overrides of the table as it was when the fingerprint was introduced (with
+/// [`LEGACY_GLIBC`]), i.e. every entry of a platform's set that this table lacks, over all
+/// platforms, sorted. So the table's move to a newer glibc leaves old locks' fingerprints alone,
+/// and a lock made with today's default equals one made then with `--virtual-package
+/// __glibc=2.28`.
+fn fingerprinted_virtual_packages(prepared: &Prepared) -> Vec<String> {
+    let mut list: Vec<String> = prepared
+        .virtual_packages
+        .iter()
+        .flat_map(|(platform, set)| {
+            let legacy = table(*platform, LEGACY_GLIBC, &[]);
+            set.iter()
+                .filter(move |v| !legacy.contains(v))
+                .map(|v| v.to_string())
+        })
+        .collect();
+    list.sort();
+    list.dedup();
+    list
+}
+
 /// A fingerprint of the resolution options (channels, alias, indexes, cutoff, pip options,
 /// virtual packages): a re-resolve keeps the lock's pins only when it matches.
 pub fn options_fingerprint(prepared: &Prepared) -> String {
     let channels = super::recorded_channels(&prepared.inputs);
-    let mut virtual_packages: Vec<String> = prepared
-        .virtual_packages
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    virtual_packages.sort();
+    let virtual_packages = fingerprinted_virtual_packages(prepared);
     let o = &prepared.inputs.pypi.options;
     sha256_of(&OptionsRecord {
         alias: redact::url(&prepared.settings.alias).to_string(),
@@ -151,11 +172,14 @@ pub fn input_hash(
 mod tests {
     use std::path::Path;
 
+    use rattler_conda_types::GenericVirtualPackage;
+
     use super::*;
     use crate::inputs::{InputOptions, prepare};
 
-    /// `options_fingerprint` as envlock 0.1.0 (commit 3197176) computed it.
-    fn legacy_options_fingerprint(prepared: &Prepared) -> String {
+    /// `options_fingerprint` as envlock 0.1.0 (commit 3197176) computed it, from the
+    /// `--virtual-package` overrides it was given.
+    fn legacy_options_fingerprint(prepared: &Prepared, overrides: &[GenericVirtualPackage]) -> String {
         let spec = &prepared.inputs;
         let channels = crate::lock::recorded_channels(spec);
         let indexes: Vec<String> = prepared
@@ -163,11 +187,7 @@ mod tests {
             .iter()
             .map(|u| redact::url(u).to_string())
             .collect();
-        let mut virtual_packages: Vec<String> = prepared
-            .virtual_packages
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
+        let mut virtual_packages: Vec<String> = overrides.iter().map(|v| v.to_string()).collect();
         virtual_packages.sort();
         let o = &spec.pypi.options;
         let value = serde_json::json!({
@@ -277,7 +297,7 @@ mod tests {
                 "--no-binary :all:\n--only-binary zeta,alpha.beta\nhelper\n",
                 InputOptions {
                     index_url: Some("http://127.0.0.1:8080/simple/".parse().unwrap()),
-                    channel_alias: "http://127.0.0.1:9090/".parse().unwrap(),
+                    channel_alias: Some("http://127.0.0.1:9090/".parse().unwrap()),
                     platforms: vec!["linux-64".parse().unwrap(), "osx-arm64".parse().unwrap()],
                     ..InputOptions::default()
                 },
@@ -285,7 +305,12 @@ mod tests {
         ];
         let mut seen = std::collections::BTreeSet::new();
         for (environment, requirements, options) in cases {
-            let prepared = prepared(dir.path(), &environment, requirements, options);
+            let overrides = options.virtual_packages.clone();
+            let mut prepared = prepared(dir.path(), &environment, requirements, options);
+            // The sets envlock 0.1.0 solved for: its table had __glibc=2.17.
+            for (platform, set) in &mut prepared.virtual_packages {
+                *set = table(*platform, LEGACY_GLIBC, &overrides);
+            }
             let o = &prepared.inputs.pypi.options;
             for choice in [&o.only_binary, &o.no_binary] {
                 seen.insert(binary_choice(choice).split('(').next().unwrap().to_string());
@@ -293,7 +318,7 @@ mod tests {
             seen.insert(format!("pre={} prefer={}", o.pre, o.prefer_binary));
             assert_eq!(
                 options_fingerprint(&prepared),
-                legacy_options_fingerprint(&prepared),
+                legacy_options_fingerprint(&prepared, &overrides),
                 "{environment}{requirements}"
             );
             let channels = crate::lock::recorded_channels(&prepared.inputs);

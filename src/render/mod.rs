@@ -8,6 +8,7 @@
 //! Everything here is a pure function of the lock and the options: the same inputs give
 //! byte-identical output, with no timestamps.
 
+pub mod base_libc;
 pub mod dockerfile;
 pub mod plan;
 

@@ -38,8 +38,11 @@ pub struct SolveOptions {
     pub channels: Vec<Channel>,
     /// The platforms to solve for.
     pub platforms: Vec<Subdir>,
-    /// `--virtual-package` overrides of the fixed table.
-    pub virtual_package_overrides: Vec<GenericVirtualPackage>,
+    /// Per platform, the virtual packages to solve for ([`Prepared::virtual_packages`]); a
+    /// platform missing here gets the fixed table.
+    ///
+    /// [`Prepared::virtual_packages`]: crate::inputs::Prepared::virtual_packages
+    pub virtual_packages: Vec<(Subdir, Vec<GenericVirtualPackage>)>,
     /// `--exclude-newer`.
     pub exclude_newer: Option<Timestamp>,
     /// Per platform, the URLs of records to keep when they still fit (an existing lock's): the
@@ -97,7 +100,12 @@ pub async fn solve(
                 platform,
                 channels: options.channels.clone(),
                 specs: specs.to_vec(),
-                virtual_packages: virtual_packages(platform, &options.virtual_package_overrides),
+                virtual_packages: options
+                    .virtual_packages
+                    .iter()
+                    .find(|(p, _)| *p == platform)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| virtual_packages(platform, &[])),
                 exclude_newer: options.exclude_newer,
                 preferred: options
                     .preferred
