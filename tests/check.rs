@@ -482,11 +482,12 @@ fn a_mirror_is_not_recorded_and_the_lock_keeps_the_canonical_channel() {
     let alias = "https://conda.example.invalid";
     let mirror = format!("{alias}/pyconda={}/pyconda", p.channel_alias());
     let index = p.index_url();
-    ok(p
-        .command(&["resolve", "--channel-alias", alias, "--mirror", &mirror])
-        .args(["--index-url", &index])
-        .output()
-        .unwrap());
+    ok(
+        p.command(&["resolve", "--channel-alias", alias, "--mirror", &mirror])
+            .args(["--index-url", &index])
+            .output()
+            .unwrap(),
+    );
     let lock = p.read("conda-lock.yml");
     assert!(
         lock.contains("url: https://conda.example.invalid/pyconda/noarch/"),

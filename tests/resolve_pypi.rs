@@ -222,7 +222,11 @@ fn requires_python_and_upload_times_filter_files() {
         pip_set(&p.lock(), "linux-64"),
         ["fresh==1.0", "modern==1.0"]
     );
-    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64", "--reset"]));
+    ok(resolve(
+        &p,
+        &["requirements.txt"],
+        &["-p", "linux-64", "--reset"],
+    ));
     assert_eq!(
         pip_set(&p.lock(), "linux-64"),
         ["fresh==1.2", "modern==1.0"]

@@ -52,8 +52,7 @@ pub fn read(lockfile: &Path) -> Result<Option<Recorded>> {
 /// The options `lock` (read from `lockfile`, with its `meta`) records.
 pub fn from_lock(lockfile: &Path, lock: &LockFile, meta: &EnvlockMeta) -> Result<Recorded> {
     let platform = |text: &str| -> Result<Subdir> {
-        parse_platform(text)
-            .map_err(|e| malformed(lockfile, "metadata.platforms", &e.message))
+        parse_platform(text).map_err(|e| malformed(lockfile, "metadata.platforms", &e.message))
     };
     let platforms = lock
         .metadata

@@ -213,10 +213,7 @@ pub fn prepare_with(
                 .push(NamedChannelOrUrl::Name("conda-forge".to_string()));
         } else {
             for channel in &record.channels {
-                used.push(format!(
-                    "--channel {}",
-                    redact::url_text(channel.as_str())
-                ));
+                used.push(format!("--channel {}", redact::url_text(channel.as_str())));
             }
             spec.channels.clone_from(&record.channels);
         }

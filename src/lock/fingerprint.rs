@@ -179,7 +179,10 @@ mod tests {
 
     /// `options_fingerprint` as envlock 0.1.0 (commit 3197176) computed it, from the
     /// `--virtual-package` overrides it was given.
-    fn legacy_options_fingerprint(prepared: &Prepared, overrides: &[GenericVirtualPackage]) -> String {
+    fn legacy_options_fingerprint(
+        prepared: &Prepared,
+        overrides: &[GenericVirtualPackage],
+    ) -> String {
         let spec = &prepared.inputs;
         let channels = crate::lock::recorded_channels(spec);
         let indexes: Vec<String> = prepared

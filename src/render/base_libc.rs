@@ -56,7 +56,11 @@ pub fn known_libc(image: &ImageRef) -> Option<Libc> {
         .next()
         .unwrap_or(&image.repository)
         .to_ascii_lowercase();
-    let tag = image.tag.as_deref().unwrap_or("latest").to_ascii_lowercase();
+    let tag = image
+        .tag
+        .as_deref()
+        .unwrap_or("latest")
+        .to_ascii_lowercase();
     let words: Vec<&str> = tag.split(['-', '_']).collect();
     if name == "alpine" || words.iter().any(|w| w.starts_with("alpine")) {
         return Some(Libc::Musl);
@@ -145,10 +149,13 @@ pub fn check_base(image: &ImageRef, glibc: &[(String, String)], lockfile: &str) 
     let newest = glibc
         .iter()
         .filter_map(|(p, v)| major_minor(v).map(|mm| (p, mm, v)))
-        .fold(None, |best: Option<(&String, (u32, u32), &String)>, item| match best {
-            Some(b) if b.1 >= item.1 => Some(b),
-            _ => Some(item),
-        });
+        .fold(
+            None,
+            |best: Option<(&String, (u32, u32), &String)>, item| match best {
+                Some(b) if b.1 >= item.1 => Some(b),
+                _ => Some(item),
+            },
+        );
     let Some((platform, needed, version)) = newest else {
         return Ok(());
     };
