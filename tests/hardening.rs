@@ -357,18 +357,8 @@ fn channel_credentials_stay_out_of_the_repodata_cache() {
         .output()
         .unwrap());
     let mut cached = String::new();
-    let mut files = vec![p.cache.clone()];
-    while let Some(path) = files.pop() {
-        if path.is_dir() {
-            files.extend(
-                std::fs::read_dir(&path)
-                    .unwrap()
-                    .flatten()
-                    .map(|e| e.path()),
-            );
-        } else {
-            cached.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
-        }
+    for path in common::files_under(&p.cache) {
+        cached.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
     }
     assert!(
         cached.contains("/synthetic/"),

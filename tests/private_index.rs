@@ -39,22 +39,9 @@ fn resolve(p: &Project, index_url: &str, netrc: Option<&Path>) -> std::process::
 /// Every file under `dir`, read as text where it is text.
 fn all_text(dir: &Path) -> String {
     let mut out = String::new();
-    for entry in walk(dir) {
+    for entry in common::files_under(dir) {
         if let Ok(text) = std::fs::read(&entry) {
             out.push_str(&String::from_utf8_lossy(&text));
-        }
-    }
-    out
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
         }
     }
     out

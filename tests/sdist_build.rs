@@ -470,7 +470,7 @@ fn a_failed_build_says_what_failed_and_what_to_do_without_credentials() {
     // credentials.
     p.assert_output("failed_build", &err);
     assert!(!err.contains("s3cr3t"), "{err}");
-    for entry in walk(&p.path("cache")) {
+    for entry in common::files_under(&p.path("cache")) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(
             !String::from_utf8_lossy(&bytes).contains("s3cr3t"),
@@ -500,19 +500,4 @@ fn a_version_whose_sdist_fails_to_build_is_skipped_for_an_older_wheel() {
     p.write("requirements.txt", "flaky>=2\n");
     let err = fails(p.resolve(&["--exclude-newer", "2024-06-01"]));
     p.assert_output("needed_version_fails_to_build", &err);
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                out.extend(walk(&path));
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
 }

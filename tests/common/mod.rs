@@ -301,6 +301,20 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// The project's own hand-written channels.
 pub fn fixture_channels() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/channels")
