@@ -222,6 +222,13 @@ pub fn check(prepared: &Prepared) -> Result<Report> {
             &mapping,
             &mut findings,
         )?;
+        pip::check_build(
+            lockfile,
+            platform,
+            &packages,
+            meta.pypi_build.get(platform),
+            &mut findings,
+        );
     }
 
     rendered::check(&lock, &meta, lockfile, &mut findings)?;

@@ -2,7 +2,11 @@
 //! locked package, every constraint and `--hash` holds, every locked pip package's dependencies
 //! are met by pip packages or what conda provides, nothing is unneeded.
 
-use std::{collections::HashMap, path::Path, str::FromStr};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::Path,
+    str::FromStr,
+};
 
 use anyhow::Result;
 use rattler_conda_lock::{Manager, Package};
@@ -11,6 +15,7 @@ use rattler_conda_types::{GenericVirtualPackage, Subdir};
 use super::{DriftKind, Finding, reachable};
 use crate::{
     inputs::Prepared,
+    lock::{self, SdistBuildRecord},
     solve::pypi::{mapping::Mapping, tags::Target},
     util::redact,
 };
@@ -29,7 +34,7 @@ pub(super) fn check(
     let pip: Vec<&Package> = packages
         .iter()
         .copied()
-        .filter(|p| p.manager == Manager::Pip)
+        .filter(|p| p.manager == Manager::Pip && p.category != lock::BUILD_CATEGORY)
         .collect();
     let requirements = &prepared.inputs.pypi.requirements;
     if pip.is_empty() && requirements.is_empty() {
@@ -185,4 +190,97 @@ pub(super) fn check(
         }
     }
     Ok(())
+}
+
+/// The build set (`category: build` pip packages): every package an sdist's record names is
+/// locked, each one is needed by some locked sdist, and their dependencies are met among
+/// themselves. An sdist whose build requirements could not be pinned is no drift.
+pub(super) fn check_build(
+    lockfile: &Path,
+    platform: &str,
+    packages: &[&Package],
+    records: Option<&BTreeMap<String, SdistBuildRecord>>,
+    findings: &mut Vec<Finding>,
+) {
+    let build: HashMap<&str, &Package> = packages
+        .iter()
+        .filter(|p| p.manager == Manager::Pip && p.category == lock::BUILD_CATEGORY)
+        .map(|p| (p.name.as_str(), *p))
+        .collect();
+    let empty = BTreeMap::new();
+    let records = records.unwrap_or(&empty);
+    let mut needed = Vec::new();
+    for (sdist, record) in records {
+        let locked = packages.iter().any(|p| {
+            p.manager == Manager::Pip
+                && p.category != lock::BUILD_CATEGORY
+                && &p.name == sdist
+                && p.version == record.version
+        });
+        if !locked {
+            findings.push(Finding::lock(
+                lockfile,
+                Some(platform),
+                DriftKind::Unneeded,
+                format!(
+                    "the lock records build requirements for the sdist {sdist} {} on {platform}, which is not locked",
+                    record.version
+                ),
+            ));
+        }
+        for name in record.requires.iter().flatten() {
+            needed.push(name.clone());
+            if !build.contains_key(name.as_str()) {
+                findings.push(Finding::lock(
+                    lockfile,
+                    Some(platform),
+                    DriftKind::UnmetDependency,
+                    format!(
+                        "the sdist {sdist} {} needs {name} to build on {platform}, and no build requirement of that name is locked",
+                        record.version
+                    ),
+                ));
+            }
+        }
+    }
+    let reached = reachable(needed, |name| {
+        build
+            .get(name)
+            .map(|p| p.dependencies.keys().cloned().collect())
+            .unwrap_or_default()
+    });
+    for (name, package) in &build {
+        if !reached.contains(*name) {
+            findings.push(Finding::lock(
+                lockfile,
+                Some(platform),
+                DriftKind::Unneeded,
+                format!(
+                    "{} {} (build requirement) is locked for {platform} but no locked sdist needs it",
+                    package.name, package.version
+                ),
+            ));
+        }
+        for (dep, constraint) in &package.dependencies {
+            let met = build.get(dep.as_str()).is_some_and(|d| {
+                constraint == "*"
+                    || constraint.is_empty()
+                    || pep440_rs::Version::from_str(&d.version).is_ok_and(|v| {
+                        pep440_rs::VersionSpecifiers::from_str(constraint)
+                            .is_ok_and(|s| s.contains(&v))
+                    })
+            });
+            if !met {
+                findings.push(Finding::lock(
+                    lockfile,
+                    Some(platform),
+                    DriftKind::UnmetDependency,
+                    format!(
+                        "{} {} (build requirement) locked for {platform} depends on {dep} {constraint}, which no build requirement locked for {platform} satisfies",
+                        package.name, package.version
+                    ),
+                ));
+            }
+        }
+    }
 }

@@ -21,6 +21,7 @@ use crate::{
         conda::{PlatformSolution, Reporter, SolveOptions},
         pypi::{
             build::{BuildOptions, Builder},
+            build_set::{self, BuildSet},
             index::IndexClient,
             mapping::Mapping,
             resolver::Pinned,
@@ -60,6 +61,8 @@ pub struct ResolveOutcome {
     pub builds: Vec<String>,
     /// The options taken from the existing lock, each as its flag ([`Prepared::recorded`]).
     pub recorded: Vec<String>,
+    /// Per platform (in the order of `solutions`), what the image needs to build its sdists.
+    pub build_sets: Vec<BuildSet>,
 }
 
 /// What `resolve --check` did.
@@ -169,6 +172,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await?;
 
     let mut builds = Vec::new();
+    let mut build_sets = Vec::new();
     let pypi = if spec.pypi.requirements.is_empty() {
         vec![Vec::new(); solutions.len()]
     } else {
@@ -188,7 +192,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         let mut build_options = BuildOptions::new(target_python(&solutions));
         build_options.python = request.build_python.clone();
         build_options.exclude_newer = exclude_newer;
-        let builder = Arc::new(Builder::new(build_client, build_options));
+        let builder = Arc::new(Builder::new(build_client.clone(), build_options));
         let client =
             Arc::new(IndexClient::new(http, search_order, cache).with_builder(builder.clone()));
         let resolved = solve::pypi::resolve_all(
@@ -201,7 +205,42 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         )
         .await;
         builds = builder.notes();
-        resolved?
+        let resolved = resolved?;
+        // The sdists' build requirements, for the target: never a reason to fail the resolve.
+        let targets = solutions
+            .iter()
+            .map(solve::pypi::target_of)
+            .collect::<Result<Vec<_>>>()?;
+        let preferred: Vec<_> = solutions
+            .iter()
+            .map(|s| {
+                pins.pypi_build
+                    .get(&s.platform)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        build_sets = build_set::resolve_build_sets(
+            build_client,
+            &targets,
+            &resolved,
+            exclude_newer,
+            &preferred,
+            &request.cache_dir.join("pypi"),
+        )
+        .await;
+        for (solution, set) in solutions.iter().zip(&build_sets) {
+            for sdist in &set.sdists {
+                if let Err(why) = &sdist.needs {
+                    spec.warnings.push(format!(
+                        "the build requirements of the sdist {} {} cannot be pinned for {}: {why}; \
+                         the image builds it with pip's build isolation, fetching them unpinned",
+                        sdist.name, sdist.version, solution.platform
+                    ));
+                }
+            }
+        }
+        resolved
     };
 
     let inputs = lock::LockInputs {
@@ -212,6 +251,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         indexes: &indexes,
         options_fingerprint: fingerprint,
         docker,
+        build_sets: &build_sets,
     };
     let built = lock::build(&inputs, &solutions, &pypi)?;
     lock::write(&built, &lockfile)?;
@@ -222,6 +262,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         warnings: spec.warnings,
         builds,
         recorded,
+        build_sets,
     })
 }
 

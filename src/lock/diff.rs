@@ -29,7 +29,7 @@ pub enum Kind {
 pub struct Change {
     /// The platform.
     pub platform: String,
-    /// `conda` or `pip`.
+    /// `conda`, `pip`, or `pip build requirement` (an sdist's build set).
     pub manager: String,
     /// The package name.
     pub name: String,
@@ -69,7 +69,16 @@ fn order(manager: Manager, old: &str, new: &str) -> Ordering {
 
 /// The changes from `old` to `new`, sorted by platform, then kind, then name.
 pub fn diff(old: &LockFile, new: &LockFile) -> Vec<Change> {
-    let key = |p: &Package| (p.platform.clone(), p.manager.to_string(), p.name.clone());
+    // Build requirements (the sdists' build set) are a manager of their own here: a package
+    // may be locked both for the env and, at another version, for building.
+    let key = |p: &Package| {
+        let manager = if p.category == super::BUILD_CATEGORY {
+            format!("{} build requirement", p.manager)
+        } else {
+            p.manager.to_string()
+        };
+        (p.platform.clone(), manager, p.name.clone())
+    };
     let old_by: BTreeMap<_, &Package> = old.package.iter().map(|p| (key(p), p)).collect();
     let new_by: BTreeMap<_, &Package> = new.package.iter().map(|p| (key(p), p)).collect();
     let mut changes = Vec::new();

@@ -339,6 +339,7 @@ mod tests {
                 indexes: &prepared.indexes,
                 options_fingerprint: String::new(),
                 docker: None,
+                build_sets: &[],
             };
             let vps = ["__glibc=2.17=0".to_string(), "__unix=0=0".to_string()];
             for platform in ["linux-64", "osx-arm64"] {

@@ -15,6 +15,7 @@
 //! | `envlock.pypi.extras` | `pypi_extras` | `name[extra]`, comma-separated, likewise |
 //! | `envlock.packages_sha256.<platform>` | `packages_sha256` | rattler's hash of the platform's package entries |
 //! | `envlock.options_sha256` | `options_sha256` | [`super::fingerprint::options_fingerprint`] |
+//! | `envlock.pypi.build.<platform>` | `pypi_build` | per locked sdist, [`SdistBuildRecord`], as JSON |
 //! | `envlock.docker.base` | `docker.base` | the base image the last `envlock dockerfile` pinned |
 //! | `envlock.docker.flavor` | `docker.flavor` | the flavor that base is for |
 //! | `envlock.docker.options` | `docker.options` | [`DockerOptions`] as JSON |
@@ -35,6 +36,7 @@ const EXCLUDE_NEWER: &str = "envlock.exclude_newer";
 const VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
 const PYPI_INDEXES: &str = "envlock.pypi.indexes";
 const PYPI_EXTRAS: &str = "envlock.pypi.extras";
+const PYPI_BUILD: &str = "envlock.pypi.build.";
 const PACKAGES_SHA256: &str = "envlock.packages_sha256.";
 const OPTIONS_SHA256: &str = "envlock.options_sha256";
 const DOCKER_PREFIX: &str = "envlock.docker.";
@@ -68,6 +70,47 @@ pub struct EnvlockMeta {
     pub options_sha256: Option<String>,
     /// What `envlock dockerfile` recorded; `resolve` carries it over.
     pub docker: Option<DockerMeta>,
+    /// Per platform, what each locked sdist's build needs (by sdist name). Locks from before
+    /// build sets have none: their sdists build with pip's build isolation.
+    pub pypi_build: BTreeMap<String, BTreeMap<String, SdistBuildRecord>>,
+}
+
+/// What one locked sdist's build needs: the `category: build` pip packages of its platform it
+/// installs before building, and whether it compiles. Serialized as JSON (a frozen format).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdistBuildRecord {
+    /// The sdist's version.
+    pub version: String,
+    /// The build-set packages (names) its build needs; `None` when its build requirements
+    /// could not be pinned, so the image builds it with pip's build isolation.
+    pub requires: Option<Vec<String>>,
+    /// Why its build requirements are not pinned, when they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpinned: Option<String>,
+    /// Why its build needs a compiler, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiler: Option<String>,
+}
+
+impl SdistBuildRecord {
+    /// Checks a record read from a lock: names and versions that parse, reasons that are one
+    /// short printable line (they reach messages).
+    fn validate(&self, name: &str) -> Result<(), String> {
+        use std::str::FromStr;
+        pep508_rs::PackageName::from_str(name).map_err(|e| format!("`{name}`: {e}"))?;
+        pep440_rs::Version::from_str(&self.version)
+            .map_err(|e| format!("`{name}` version: {e}"))?;
+        for r in self.requires.iter().flatten() {
+            pep508_rs::PackageName::from_str(r).map_err(|e| format!("`{name}` requires: {e}"))?;
+        }
+        for text in [&self.unpinned, &self.compiler].into_iter().flatten() {
+            if text.len() > 1000 || text.chars().any(char::is_control) {
+                return Err(format!("`{name}`: a reason is not one short line"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the last `envlock dockerfile` run recorded.
@@ -151,6 +194,15 @@ impl EnvlockMeta {
                         .map_err(|e| malformed(key, e, "envlock resolve"))?;
                 }
                 meta.virtual_packages.insert(platform.to_string(), packages);
+            } else if let Some(platform) = key.strip_prefix(PYPI_BUILD) {
+                let records: BTreeMap<String, SdistBuildRecord> = serde_json::from_str(value)
+                    .map_err(|e| malformed(key, e, "envlock resolve"))?;
+                for (name, record) in &records {
+                    record
+                        .validate(name)
+                        .map_err(|e| malformed(key, e, "envlock resolve"))?;
+                }
+                meta.pypi_build.insert(platform.to_string(), records);
             } else if let Some(platform) = key.strip_prefix(PACKAGES_SHA256) {
                 meta.packages_sha256
                     .insert(platform.to_string(), value.clone());
@@ -196,6 +248,12 @@ impl EnvlockMeta {
             &self.pypi_extras.as_ref().map(|v| v.join(",")),
             &mut put,
         );
+        for (platform, records) in &self.pypi_build {
+            put(
+                format!("{PYPI_BUILD}{platform}"),
+                serde_json::to_string(records).expect("records serialize"),
+            );
+        }
         for (platform, sha256) in &self.packages_sha256 {
             put(format!("{PACKAGES_SHA256}{platform}"), sha256.clone());
         }
@@ -290,6 +348,10 @@ mod tests {
             ("envlock.exclude_newer", "2030-01-01T23:59:59.999999999Z"),
             ("envlock.options_sha256", "e2fe"),
             ("envlock.packages_sha256.linux-64", "596d"),
+            (
+                "envlock.pypi.build.linux-64",
+                r#"{"retrying":{"version":"1.3.3","requires":["setuptools","wheel"]},"x":{"version":"1","requires":null,"unpinned":"no wheel","compiler":"it has compiled sources (x.c)"}}"#,
+            ),
             ("envlock.pypi.extras", "webapp[fast]"),
             (
                 "envlock.pypi.indexes",
@@ -341,6 +403,22 @@ mod tests {
             (
                 &[("envlock.virtual_packages.linux-64", "glibc")],
                 "envlock.virtual_packages.linux-64",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.pypi.build.linux-64",
+                    r#"{"a":{"version":"1","requires":["not a name!"]}}"#,
+                )],
+                "envlock.pypi.build.linux-64",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.pypi.build.linux-64",
+                    "{\"a\":{\"version\":\"1\",\"requires\":null,\"unpinned\":\"x\\nRUN evil\"}}",
+                )],
+                "envlock.pypi.build.linux-64",
                 "envlock resolve",
             ),
             (

@@ -22,7 +22,10 @@ use url::Url;
 
 use crate::{
     inputs::Inputs,
-    solve::{conda::PlatformSolution, pypi::resolver::Pinned},
+    solve::{
+        conda::PlatformSolution,
+        pypi::{build_set::BuildSet, resolver::Pinned},
+    },
     util::{
         error::Failure,
         fs::{relative_to, write_atomic},
@@ -38,7 +41,7 @@ pub mod pins;
 
 pub use fingerprint::options_fingerprint;
 pub use image::{Entrypoint, ExplicitHash, Flavor, Preset};
-pub use meta::{DockerMeta, DockerOptions, EnvlockMeta};
+pub use meta::{DockerMeta, DockerOptions, EnvlockMeta, SdistBuildRecord};
 pub use pins::{Pins, Update};
 
 /// What went into a solve, besides the solutions themselves.
@@ -57,6 +60,9 @@ pub struct LockInputs<'a> {
     pub options_fingerprint: String,
     /// What `envlock dockerfile` recorded in the previous lock, carried over.
     pub docker: Option<DockerMeta>,
+    /// Per solution, what its sdists' builds need ([`crate::solve::pypi::build_set`]); empty
+    /// when nothing was resolved for them.
+    pub build_sets: &'a [BuildSet],
 }
 
 /// Builds the conda-lock v1 model for `solutions` and, per solution, its pip packages.
@@ -105,6 +111,35 @@ pub fn build(
         for pinned in pypi.get(index).into_iter().flatten() {
             packages.push(pip_package(pinned, &platform)?);
         }
+        if let Some(set) = inputs.build_sets.get(index)
+            && !set.sdists.is_empty()
+        {
+            for pinned in &set.pins {
+                let mut package = pip_package(pinned, &platform)?;
+                // conda-lock's installer skips optional categories unless asked for them.
+                package.category = BUILD_CATEGORY.to_string();
+                package.optional = true;
+                packages.push(package);
+            }
+            let records = set
+                .sdists
+                .iter()
+                .map(|s| {
+                    let record = SdistBuildRecord {
+                        version: s.version.to_string(),
+                        requires: s
+                            .needs
+                            .as_ref()
+                            .ok()
+                            .map(|n| n.iter().map(ToString::to_string).collect()),
+                        unpinned: s.needs.as_ref().err().map(|e| one_line(e)),
+                        compiler: s.compiler.as_deref().map(one_line),
+                    };
+                    (s.name.to_string(), record)
+                })
+                .collect();
+            meta.pypi_build.insert(platform.clone(), records);
+        }
     }
 
     let mut lock = LockFile {
@@ -137,6 +172,18 @@ pub fn build(
         )
     })?;
     Ok(lock)
+}
+
+/// The category of the pip packages that only build sdists (the build set).
+pub const BUILD_CATEGORY: &str = "build";
+
+/// A reason as the lock records it: one printable line, redacted, at most 300 characters.
+fn one_line(text: &str) -> String {
+    let text: String = redact::text(text)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    text.chars().take(300).collect()
 }
 
 /// `name[extra]` for every extra the pip requirements ask for, sorted and unique.

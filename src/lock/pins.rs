@@ -28,6 +28,8 @@ pub struct Pins {
     pub conda: HashMap<Subdir, HashSet<String>>,
     /// PyPI versions.
     pub pypi: HashMap<Subdir, HashMap<pep508_rs::PackageName, pep440_rs::Version>>,
+    /// PyPI versions of the build sets (`category: build`).
+    pub pypi_build: HashMap<Subdir, HashMap<pep508_rs::PackageName, pep440_rs::Version>>,
 }
 
 impl Pins {
@@ -83,7 +85,12 @@ impl Pins {
                         pep508_rs::PackageName::from_str(&p.name),
                         pep440_rs::Version::from_str(&p.version),
                     ) {
-                        pins.pypi.entry(platform).or_default().insert(name, version);
+                        let pins = if p.category == super::BUILD_CATEGORY {
+                            &mut pins.pypi_build
+                        } else {
+                            &mut pins.pypi
+                        };
+                        pins.entry(platform).or_default().insert(name, version);
                     }
                 }
             }

@@ -463,15 +463,25 @@ async fn blocking<T: Send + 'static>(
 
 /// `build-system` of `pyproject.toml`, with setuptools' legacy defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct BuildSystem {
-    requires: Vec<String>,
-    backend: String,
-    backend_path: Vec<String>,
+pub(super) struct BuildSystem {
+    pub(super) requires: Vec<String>,
+    pub(super) backend: String,
+    pub(super) backend_path: Vec<String>,
 }
 
 const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
 
 fn build_system(source: &Path) -> Result<BuildSystem, String> {
+    build_system_of(
+        std::fs::read_to_string(source.join("pyproject.toml"))
+            .ok()
+            .as_deref(),
+    )
+}
+
+/// `build-system` of a `pyproject.toml` text (`None`: the sdist has none), with setuptools'
+/// legacy defaults.
+pub(super) fn build_system_of(pyproject: Option<&str>) -> Result<BuildSystem, String> {
     #[derive(Deserialize)]
     struct PyProject {
         #[serde(rename = "build-system")]
@@ -490,11 +500,11 @@ fn build_system(source: &Path) -> Result<BuildSystem, String> {
         backend: LEGACY_BACKEND.to_string(),
         backend_path: Vec::new(),
     };
-    let Ok(text) = std::fs::read_to_string(source.join("pyproject.toml")) else {
+    let Some(text) = pyproject else {
         return Ok(legacy());
     };
     let project: PyProject =
-        toml::from_str(&text).map_err(|e| format!("invalid pyproject.toml: {e}"))?;
+        toml::from_str(text).map_err(|e| format!("invalid pyproject.toml: {e}"))?;
     let Some(table) = project.build_system else {
         return Ok(legacy());
     };

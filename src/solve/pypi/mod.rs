@@ -1,6 +1,7 @@
 //! PyPI: the index client, wheel tags, and the resolver that runs after the conda solve.
 
 pub mod build;
+pub mod build_set;
 pub mod graph;
 pub mod index;
 pub mod mapping;
@@ -41,14 +42,7 @@ pub async fn resolve_all(
     };
     let mut tasks = Vec::new();
     for solution in solutions {
-        let python = solution
-            .records
-            .iter()
-            .find(|r| r.package_record.name.as_normalized() == "python")
-            .with_context(|| format!("the conda solve for {} has no python", solution.platform))?;
-        let version = Version::from_str(&python.package_record.version.to_string())
-            .map_err(|e| anyhow::anyhow!("python {}: {e}", python.package_record.version))?;
-        let target = Target::new(solution.platform, &version, &solution.virtual_packages)?;
+        let target = target_of(solution)?;
         let conda = mapping.provided(&solution.records);
         let mut options = options.clone();
         options.preferred = preferred
@@ -77,4 +71,16 @@ pub async fn resolve_all(
         out.push(task.await.context("PyPI resolution task failed")??);
     }
     Ok(out)
+}
+
+/// The wheel target of a platform's solution: its platform, python and virtual packages.
+pub fn target_of(solution: &PlatformSolution) -> Result<Target> {
+    let python = solution
+        .records
+        .iter()
+        .find(|r| r.package_record.name.as_normalized() == "python")
+        .with_context(|| format!("the conda solve for {} has no python", solution.platform))?;
+    let version = Version::from_str(&python.package_record.version.to_string())
+        .map_err(|e| anyhow::anyhow!("python {}: {e}", python.package_record.version))?;
+    Target::new(solution.platform, &version, &solution.virtual_packages)
 }
