@@ -435,6 +435,33 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         for build in &outcome.builds {
             eprintln!("{} {build}", style("note:").cyan().bold());
         }
+        for (solution, set) in outcome.solutions.iter().zip(&outcome.build_sets) {
+            for sdist in &set.sdists {
+                let needs = match &sdist.compiler {
+                    Some(why) => format!("needs a C compiler ({why})"),
+                    None => "pure Python".to_string(),
+                };
+                let pinned = match &sdist.needs {
+                    Ok(names) if names.is_empty() => "no build requirements".to_string(),
+                    Ok(names) => format!(
+                        "build requirements pinned: {}",
+                        names
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Err(_) => "build requirements not pinned".to_string(),
+                };
+                eprintln!(
+                    "{} the image builds {} {} from its sdist for {}: {needs}; {pinned}",
+                    style("note:").cyan().bold(),
+                    sdist.name,
+                    sdist.version,
+                    solution.platform
+                );
+            }
+        }
         let counts: Vec<String> = outcome
             .solutions
             .iter()

@@ -182,6 +182,18 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         }
     }
 
+    // Sdists with a locked build set build without isolation from it; others as before.
+    let built = platforms
+        .iter()
+        .any(|p| !super::built_sdists(lock, p).is_empty());
+    let unpinned: Vec<String> = platforms
+        .iter()
+        .flat_map(|p| {
+            super::unpinned_sdists(lock, p)
+                .into_iter()
+                .map(move |s| format!("{s} ({p})"))
+        })
+        .collect();
     let cmd = o.cmd.clone().unwrap_or_else(|| o.preset.cmd());
     let ports = o.ports.clone().unwrap_or_else(|| o.preset.ports());
     let dir = o.dir.trim_end_matches('/');
@@ -208,6 +220,9 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
          && case \"$arch\" in \\\n{cases}      *) echo \"envlock: the lock has no platform for architecture $arch (locked: {}); run envlock resolve -p for it\" >&2; exit 1 ;; \\\n    esac \\\n",
         platforms.join(" ")
     );
+    if o.flavor == Flavor::Venv {
+        unpinned_comment(&mut f, &unpinned);
+    }
     f.push_str(&select);
     let user = match o.flavor {
         Flavor::Conda => format!(
@@ -218,26 +233,59 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     };
     match o.flavor {
         Flavor::Conda => {
+            let copy_sdists = if built {
+                " && if [ -f \"/opt/envlock/pip-sdist-$platform.txt\" ]; then \\\n      \
+                 cp \"/opt/envlock/pip-build-$platform.txt\" /opt/envlock/pip-build.txt \\\n      \
+                 && cp \"/opt/envlock/pip-sdist-$platform.txt\" /opt/envlock/pip-sdist.txt; \\\n    \
+                 fi \\\n"
+            } else {
+                ""
+            };
             let _ = write!(
                 f,
                 " && conda create --name env --file \"/opt/envlock/conda-$platform.txt\" --yes \\\n \
                  && conda clean --all --yes \\\n \
-                 && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{user}\n"
+                 && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{copy_sdists}{user}\n"
             );
             f.push_str("# Every later RUN runs inside the env.\n");
             f.push_str("SHELL [\"conda\", \"run\", \"--no-capture-output\", \"--name\", \"env\", \"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n");
             f.push_str(IGNORE_CONDA_RUN);
-            f.push_str(
-                "RUN if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
-                 python -m pip install --no-deps --require-hashes --no-cache-dir -r /opt/envlock/pip.txt \\\n      \
-                 && python -m pip check; \\\n    fi\n",
-            );
+            unpinned_comment(&mut f, &unpinned);
+            if built {
+                f.push_str(
+                    "RUN if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
+                     python -m pip install --no-deps --require-hashes --no-cache-dir -r /opt/envlock/pip.txt; \\\n    \
+                     fi \\\n",
+                );
+                f.push_str(&sdist_steps(
+                    "python",
+                    "/opt/envlock/pip-build.txt",
+                    "/opt/envlock/pip-sdist.txt",
+                ));
+                f.push_str(" && python -m pip check\n");
+            } else {
+                f.push_str(
+                    "RUN if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
+                     python -m pip install --no-deps --require-hashes --no-cache-dir -r /opt/envlock/pip.txt \\\n      \
+                     && python -m pip check; \\\n    fi\n",
+                );
+            }
         }
         Flavor::Venv => {
+            let sdists = if built {
+                sdist_steps(
+                    &format!("{VENV}/bin/python"),
+                    "\"/opt/envlock/pip-build-$platform.txt\"",
+                    "\"/opt/envlock/pip-sdist-$platform.txt\"",
+                )
+            } else {
+                String::new()
+            };
             let _ = write!(
                 f,
                 " && python -m venv {VENV} \\\n \
-                 && {VENV}/bin/python -m pip install --no-deps --require-hashes --no-cache-dir -r \"/opt/envlock/pip-$platform.txt\" \\\n \
+                 && {VENV}/bin/python -m pip install --no-deps --require-hashes --no-cache-dir -r \"/opt/envlock/pip-$platform.txt\" \\\n\
+                 {sdists} \
                  && {VENV}/bin/python -m pip check \\\n{user}\n"
             );
         }
@@ -335,6 +383,36 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     }
     let _ = writeln!(f, "CMD {}", exec_form(&cmd));
     Ok(f)
+}
+
+/// The shell lines (continuing a `RUN`) that build the sdists reproducibly: the build set
+/// into a directory of its own (so build tools do not stay in the env), then the sdists
+/// without build isolation against it, hash-checked; then the build set is removed.
+fn sdist_steps(python: &str, build: &str, sdists: &str) -> String {
+    format!(
+        " && if [ -f {sdists} ]; then \\\n      \
+         if grep -q '^[^#]' {build}; then \\\n        \
+         {python} -m pip install --no-deps --require-hashes --no-cache-dir --target /tmp/envlock-build -r {build}; \\\n      \
+         fi \\\n      \
+         && PYTHONPATH=/tmp/envlock-build PATH=\"/tmp/envlock-build/bin:$PATH\" \\\n         \
+         {python} -m pip install --no-deps --require-hashes --no-cache-dir --no-build-isolation -r {sdists} \\\n      \
+         && rm -rf /tmp/envlock-build; \\\n    \
+         fi \\\n"
+    )
+}
+
+/// A comment naming the sdists whose build requirements are not pinned.
+fn unpinned_comment(f: &mut String, unpinned: &[String]) {
+    if unpinned.is_empty() {
+        return;
+    }
+    f.push_str(
+        "# The build requirements of these sdists are not pinned: pip fetches them from the index\n\
+         # when it builds them (run `envlock resolve` with indexes that have their wheels):\n",
+    );
+    for s in unpinned {
+        let _ = writeln!(f, "#   {s}");
+    }
 }
 
 /// A conda package of `platform` that is neither python, pip, nor something they depend on:

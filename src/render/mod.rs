@@ -116,18 +116,102 @@ fn topological<'a>(packages: &[&'a Package]) -> Vec<&'a Package> {
     out
 }
 
+/// Whether a pip entry is an sdist (by its file name).
+fn is_sdist(p: &Package) -> bool {
+    let path = p.url.split(['?', '#']).next().unwrap_or_default();
+    path.ends_with(".tar.gz") || path.ends_with(".zip")
+}
+
+/// The sdists of `platform` whose build set is locked (names), built with
+/// `--no-build-isolation` from the `category: build` packages; empty for locks from before
+/// build sets, whose sdists build with pip's build isolation.
+pub fn built_sdists(lock: &LockFile, platform: &str) -> BTreeSet<String> {
+    let Ok(meta) = crate::lock::EnvlockMeta::read(lock) else {
+        return BTreeSet::new();
+    };
+    let Some(records) = meta.pypi_build.get(platform) else {
+        return BTreeSet::new();
+    };
+    lock.package
+        .iter()
+        .filter(|p| {
+            p.manager == Manager::Pip
+                && p.platform == platform
+                && p.category != crate::lock::BUILD_CATEGORY
+                && is_sdist(p)
+                && records
+                    .get(&p.name)
+                    .is_some_and(|r| r.version == p.version && r.requires.is_some())
+        })
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// The sdists of `platform` that build with pip's build isolation, their build requirements
+/// unpinned, as `name version`.
+pub fn unpinned_sdists(lock: &LockFile, platform: &str) -> Vec<String> {
+    let built = built_sdists(lock, platform);
+    let mut out: Vec<String> = lock
+        .package
+        .iter()
+        .filter(|p| {
+            p.manager == Manager::Pip
+                && p.platform == platform
+                && p.category != crate::lock::BUILD_CATEGORY
+                && is_sdist(p)
+                && !built.contains(&p.name)
+        })
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Which pip entries a requirements file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipSet {
+    /// The env's wheels, and sdists that build with pip's build isolation.
+    Env,
+    /// The build set: `category: build`, installed with `--target` before the sdists build.
+    Build,
+    /// The sdists built with `--no-build-isolation` from the build set.
+    Sdists,
+}
+
 /// The pip packages of `platform` as a hashed requirements file, sorted by name.
 pub fn pip_requirements(lock: &LockFile, platform: &str, lockfile: &str) -> String {
+    pip_file(lock, platform, lockfile, PipSet::Env)
+}
+
+/// One of the hashed requirements files of `platform`, sorted by name.
+pub fn pip_file(lock: &LockFile, platform: &str, lockfile: &str, set: PipSet) -> String {
+    let built = built_sdists(lock, platform);
     let mut packages: Vec<_> = lock
         .package
         .iter()
         .filter(|p| p.manager == Manager::Pip && p.platform == platform)
+        .filter(|p| {
+            let build = p.category == crate::lock::BUILD_CATEGORY;
+            match set {
+                PipSet::Env => !build && !built.contains(&p.name),
+                PipSet::Build => build,
+                PipSet::Sdists => !build && built.contains(&p.name),
+            }
+        })
         .collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = header("#", lockfile, lock, Some(platform));
-    out.push_str(
-        "# Install with: python -m pip install --no-deps --require-hashes -r <this file>\n",
-    );
+    out.push_str(match set {
+        PipSet::Env => {
+            "# Install with: python -m pip install --no-deps --require-hashes -r <this file>\n"
+        }
+        PipSet::Build => {
+            "# What the sdists' builds need. Install with: python -m pip install --no-deps --require-hashes --target <dir> -r <this file>\n"
+        }
+        PipSet::Sdists => {
+            "# Install with: PYTHONPATH=<dir> python -m pip install --no-deps --require-hashes --no-build-isolation -r <this file>\n"
+        }
+    });
     for p in packages {
         // A package without a hash (possible only in a hand-made lock) is written without one,
         // so that `--require-hashes` refuses it loudly instead of it going missing.

@@ -192,6 +192,18 @@ pub fn render_all(
             text: super::pip_requirements(lock, platform, &lockfile_name),
             keep_existing: false,
         });
+        if !super::built_sdists(lock, platform).is_empty() {
+            for (name, set) in [
+                ("build", super::PipSet::Build),
+                ("sdist", super::PipSet::Sdists),
+            ] {
+                files.push(RenderedFile {
+                    path: dir.join(format!("pip-{name}-{platform}.txt")),
+                    text: super::pip_file(lock, platform, &lockfile_name, set),
+                    keep_existing: false,
+                });
+            }
+        }
     }
     if request.flavor == Flavor::Conda {
         files.push(RenderedFile {
