@@ -401,7 +401,7 @@ fn pip_set(lock: &LockFile) -> Vec<String> {
     let mut v: Vec<String> = lock
         .package
         .iter()
-        .filter(|p| p.manager == Manager::Pip)
+        .filter(|p| p.manager == Manager::Pip && p.category == "main")
         .map(|p| format!("{}=={}", p.name, p.version))
         .collect();
     v.sort();
@@ -500,4 +500,232 @@ fn a_version_whose_sdist_fails_to_build_is_skipped_for_an_older_wheel() {
     p.write("requirements.txt", "flaky>=2\n");
     let err = fails(p.resolve(&["--exclude-newer", "2024-06-01"]));
     p.assert_output("needed_version_fails_to_build", &err);
+}
+
+/// Runs `command`, returning its combined output, and asserts whether it succeeded.
+fn run(command: &mut Command, succeeds: bool) -> String {
+    let out = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.success(), succeeds, "{command:?}:\n{text}");
+    text
+}
+
+#[test]
+fn an_sdist_locks_its_build_set_and_installs_from_it_without_isolation() {
+    let Some(p) = Project::new(|i| {
+        legacy_sdist(i, "oldstyle", "1.3.3", &["dep-a>=1"]);
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "oldstyle\n");
+    let err = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert!(
+        err.contains("the image builds oldstyle 1.3.3 from its sdist for linux-64: pure Python; build requirements pinned: setuptools, wheel"),
+        "{err}"
+    );
+    let lock = p.lock();
+    // The build set: hashed wheels, category build, optional, so conda-lock skips them.
+    let build: Vec<_> = lock
+        .package
+        .iter()
+        .filter(|p| p.category == "build")
+        .collect();
+    let mut names: Vec<&str> = build.iter().map(|p| p.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["setuptools", "wheel"]);
+    for b in &build {
+        assert!(b.optional && b.manager == Manager::Pip, "{b:?}");
+        assert!(b.url.ends_with(".whl") && b.hash.sha256.is_some(), "{b:?}");
+    }
+    let meta = envlock::lock::EnvlockMeta::read(&lock).unwrap();
+    let record = &meta.pypi_build["linux-64"]["oldstyle"];
+    assert_eq!(
+        record.requires.as_deref(),
+        Some(&["setuptools".to_string(), "wheel".to_string()][..])
+    );
+
+    // The Dockerfile installs the wheels, then the build set into a directory of its own,
+    // then the sdist without isolation against it.
+    let base = format!("python:3.11-slim@sha256:{}", "a".repeat(64));
+    ok(envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .args(["dockerfile", "--flavor", "venv", "--base", &base])
+        .output()
+        .unwrap());
+    let dockerfile = std::fs::read_to_string(p.path("Dockerfile")).unwrap();
+    let at = |s: &str| {
+        dockerfile
+            .find(s)
+            .unwrap_or_else(|| panic!("{s} not in:\n{dockerfile}"))
+    };
+    assert!(at("-r \"/opt/envlock/pip-$platform.txt\"") < at("--target /tmp/envlock-build"));
+    assert!(at("--target /tmp/envlock-build") < at("--no-build-isolation"));
+    assert!(at("--no-build-isolation") < at("rm -rf /tmp/envlock-build"));
+    assert!(at("rm -rf /tmp/envlock-build") < at("-m pip check"));
+    let envlock_dir = p.path("envlock");
+    let env_file = std::fs::read_to_string(envlock_dir.join("pip-linux-64.txt")).unwrap();
+    assert!(
+        env_file.contains("dep-a @") && !env_file.contains("oldstyle"),
+        "{env_file}"
+    );
+    let sdists = std::fs::read_to_string(envlock_dir.join("pip-sdist-linux-64.txt")).unwrap();
+    assert!(
+        sdists.contains("oldstyle @") && sdists.contains("--hash=sha256:"),
+        "{sdists}"
+    );
+
+    // `check` agrees with what resolve and dockerfile wrote.
+    let check = || {
+        envlock(&p.path("cache"))
+            .current_dir(p.dir.path())
+            .args(["check", "requirements.txt"])
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+
+    // The same commands in a real venv, offline but for the local index: real pip checks
+    // every hash and builds the sdist from the pinned setuptools.
+    let venv = p.path("venv");
+    let python_exe = ["python3.11", "python3"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap();
+    run(
+        Command::new(python_exe).args(["-m", "venv"]).arg(&venv),
+        true,
+    );
+    let py = venv.join("bin/python");
+    let pip = |args: &[&str], file: &Path| {
+        let mut c = Command::new(&py);
+        c.args([
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--require-hashes",
+            "--no-cache-dir",
+        ])
+        .args(["--no-index", "--disable-pip-version-check"])
+        .args(args)
+        .arg("-r")
+        .arg(file)
+        .env("PIP_CONFIG_FILE", "/dev/null");
+        c
+    };
+    let target = p.path("envlock-build");
+    let tampered = p.path("tampered.txt");
+    let build_file = std::fs::read_to_string(envlock_dir.join("pip-build-linux-64.txt")).unwrap();
+    let setuptools = &build.iter().find(|b| b.name == "setuptools").unwrap().hash;
+    std::fs::write(
+        &tampered,
+        build_file.replace(setuptools.sha256.as_deref().unwrap(), &"0".repeat(64)),
+    )
+    .unwrap();
+    let refused = run(
+        &mut pip(&["--target", &target.display().to_string()], &tampered),
+        false,
+    );
+    assert!(refused.contains("DO NOT MATCH"), "{refused}");
+    run(&mut pip(&[], &envlock_dir.join("pip-linux-64.txt")), true);
+    run(
+        &mut pip(
+            &["--target", &target.display().to_string()],
+            &envlock_dir.join("pip-build-linux-64.txt"),
+        ),
+        true,
+    );
+    run(
+        pip(
+            &["--no-build-isolation"],
+            &envlock_dir.join("pip-sdist-linux-64.txt"),
+        )
+        .env("PYTHONPATH", &target),
+        true,
+    );
+    run(Command::new(&py).args(["-m", "pip", "check"]), true);
+    let listed = run(
+        Command::new(&py).args(["-m", "pip", "list", "--format=freeze"]),
+        true,
+    );
+    assert!(listed.contains("oldstyle==1.3.3"), "{listed}");
+    // (python 3.11's venv brings a setuptools of its own; the build set's wheel is not in it.)
+    assert!(
+        !listed.contains("wheel=="),
+        "build tools stay out of the env: {listed}"
+    );
+
+    // Removing a build-set entry by hand is drift.
+    let text = std::fs::read_to_string(p.path("conda-lock.yml")).unwrap();
+    let mut lock = p.lock();
+    lock.package
+        .retain(|p| !(p.category == "build" && p.name == "wheel"));
+    envlock::lock::write(&lock, &p.path("conda-lock.yml")).unwrap();
+    let out = check();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let findings = common::stderr(&out);
+    assert!(
+        findings.contains("needs wheel to build on linux-64"),
+        "{findings}"
+    );
+    std::fs::write(p.path("conda-lock.yml"), text).unwrap();
+}
+
+#[test]
+fn without_wheels_for_its_build_requirements_an_sdist_builds_isolated_with_a_warning() {
+    let Some(p) = Project::new(|i| {
+        let pyproject =
+            "[build-system]\nrequires = [\"nonexistent-backend>=1\"]\nbuild-backend = \"x\"\n";
+        let pkg_info = "Metadata-Version: 2.2\nName: static\nVersion: 1.0\nRequires-Dist: dep-a\n";
+        i.sdist(
+            "static",
+            "1.0",
+            &[("pyproject.toml", pyproject), ("PKG-INFO", pkg_info)],
+            "2024-01-01T00:00:00Z",
+        );
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "static\n");
+    let err = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert!(
+        err.contains(
+            "warning: the build requirements of the sdist static 1.0 cannot be pinned for linux-64"
+        ),
+        "{err}"
+    );
+    assert_eq!(pip_set(&p.lock()), ["dep-a==1.0", "static==1.0"]);
+    assert!(!p.lock().package.iter().any(|p| p.category == "build"));
+    let base = format!("python:3.11-slim@sha256:{}", "a".repeat(64));
+    ok(envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .args(["dockerfile", "--flavor", "venv", "--base", &base])
+        .output()
+        .unwrap());
+    let dockerfile = std::fs::read_to_string(p.path("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("# The build requirements of these sdists are not pinned")
+            && dockerfile.contains("#   static 1.0 (linux-64)")
+            && !dockerfile.contains("--no-build-isolation"),
+        "{dockerfile}"
+    );
+    assert!(!p.path("envlock/pip-build-linux-64.txt").exists());
+    let out = envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .args(["check", "requirements.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
 }
