@@ -729,3 +729,50 @@ fn without_wheels_for_its_build_requirements_an_sdist_builds_isolated_with_a_war
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
 }
+
+#[test]
+fn dockerfile_refuses_an_sdist_that_compiles_on_a_base_without_a_compiler() {
+    let Some(p) = Project::new(|i| {
+        let setup =
+            "from setuptools import setup\nsetup(name='speedy', version='1.0', py_modules=[])\n";
+        let pkg_info = "Metadata-Version: 2.1\nName: speedy\nVersion: 1.0\n";
+        i.sdist(
+            "speedy",
+            "1.0",
+            &[
+                ("setup.py", setup),
+                ("PKG-INFO", pkg_info),
+                ("src/_speedups.c", "int x;\n"),
+            ],
+            "2024-01-01T00:00:00Z",
+        );
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "speedy\n");
+    let err = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert!(
+        err.contains("the image builds speedy 1.0 from its sdist for linux-64: needs a C compiler (it has compiled sources (src/_speedups.c))"),
+        "{err}"
+    );
+    let render = |base: &str, extra: &[&str]| {
+        envlock(&p.path("cache"))
+            .current_dir(p.dir.path())
+            .args(["dockerfile", "--reset", "--flavor", "venv", "--base"])
+            .arg(format!("{base}@sha256:{}", "a".repeat(64)))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let err = fails(render("python:3.11-slim", &[]));
+    assert!(
+        err.contains("speedy 1.0")
+            && err.contains("needs a C compiler")
+            && err.contains("--allow-compile"),
+        "{err}"
+    );
+    assert!(!p.path("Dockerfile").exists(), "nothing is written");
+    ok(render("python:3.11-slim", &["--allow-compile"]));
+    // The full python image has gcc.
+    ok(render("python:3.11", &[]));
+}

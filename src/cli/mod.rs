@@ -149,6 +149,11 @@ struct DockerfileArgs {
     /// ./requirements.txt), exiting 1.
     #[arg(long)]
     locked: bool,
+
+    /// Render even when a locked sdist needs a C compiler and the base is one known to have
+    /// none (python:X.Y-slim, miniforge).
+    #[arg(long)]
+    allow_compile: bool,
 }
 
 #[derive(Args)]
@@ -612,6 +617,7 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
         explicit_hash: args.explicit_hash,
         reset: args.reset,
         locked: args.locked,
+        allow_compile: args.allow_compile,
     };
     match envlock::commands::dockerfile::run(flags).await? {
         Rendered::Stale(report) => {

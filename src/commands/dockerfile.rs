@@ -57,6 +57,8 @@ pub struct DockerfileFlags {
     pub reset: bool,
     /// Refuse a lock that no longer satisfies the inputs found beside it.
     pub locked: bool,
+    /// Render even when a locked sdist needs a compiler the base is known to lack.
+    pub allow_compile: bool,
 }
 
 /// What `envlock dockerfile` did.
@@ -101,7 +103,12 @@ pub async fn run(flags: DockerfileFlags) -> Result<Rendered> {
         }
         Err(e) => return Err(e),
     };
+    let allow_compile = flags.allow_compile;
     let request = request(flags, &meta)?;
+    if !allow_compile {
+        let base = choose_base(&lock, meta.docker.as_ref(), &request)?;
+        crate::render::plan::refuse_compiling_sdists(&lock, &meta, &base)?;
+    }
     Ok(Rendered::Written(dockerfile(request, lock).await?))
 }
 

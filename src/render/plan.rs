@@ -220,6 +220,85 @@ pub fn render_all(
     Ok(files)
 }
 
+/// conda packages that put a C compiler into the env.
+const CONDA_COMPILERS: &[&str] = &[
+    "gcc",
+    "gxx",
+    "c-compiler",
+    "cxx-compiler",
+    "compilers",
+    "clang",
+    "clangxx",
+];
+
+/// Whether `base` is a known image without a C compiler: the `python:*-slim`/`-alpine` images
+/// and conda-forge's miniforge/mambaforge. Other images (the full `python:X.Y`, a user's own)
+/// are trusted to have what they need.
+fn base_lacks_compiler(base: &ImageRef) -> bool {
+    let name = base.repository.rsplit('/').next().unwrap_or_default();
+    let tag = base.tag.as_deref().unwrap_or_default();
+    match name {
+        "python" => tag.contains("slim") || tag.contains("alpine"),
+        "miniforge3" | "mambaforge" | "micromamba" => true,
+        _ => false,
+    }
+}
+
+/// Refuses, before anything is written, a lock whose sdists need a compiler that `base` lacks
+/// and the env does not lock (`gcc`, `gxx`, `c-compiler`, `compilers`, `gcc_linux-64`, ...).
+pub fn refuse_compiling_sdists(
+    lock: &rattler_conda_lock::LockFile,
+    meta: &crate::lock::EnvlockMeta,
+    base: &ImageRef,
+) -> Result<()> {
+    if !base_lacks_compiler(base) {
+        return Ok(());
+    }
+    let mut needs = Vec::new();
+    for platform in dockerfile::linux_platforms(lock) {
+        let has_compiler = lock.package.iter().any(|p| {
+            p.platform == platform
+                && p.manager == rattler_conda_lock::Manager::Conda
+                && (CONDA_COMPILERS.contains(&p.name.as_str())
+                    || p.name.starts_with("gcc_linux-")
+                    || p.name.starts_with("gxx_linux-")
+                    || p.name.starts_with("clang_linux-"))
+        });
+        if has_compiler {
+            continue;
+        }
+        let Some(records) = meta.pypi_build.get(platform) else {
+            continue;
+        };
+        for (name, record) in records {
+            let locked = lock.package.iter().any(|p| {
+                p.platform == platform
+                    && p.manager == rattler_conda_lock::Manager::Pip
+                    && &p.name == name
+                    && p.version == record.version
+            });
+            if let (true, Some(why)) = (locked, &record.compiler) {
+                needs.push(format!("{name} {} ({platform}: {why})", record.version));
+            }
+        }
+    }
+    if needs.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "the image builds {} from source, which needs a C compiler, and the base {} has none",
+        needs.join(", "),
+        base
+    ))
+    .hint(
+        "add `--prefer-binary` to the requirements (or pin a version with a wheel for the target) \
+         and run `envlock resolve`; or add a compiler to the environment (`compilers` or \
+         `c-compiler`); or pass a base that has one with `--base`; or `--allow-compile` if the \
+         build needs none after all",
+    )
+    .into())
+}
+
 /// `--cmd`: a JSON array (`["gunicorn", "app:app"]`) or a command line split like a shell would
 /// (quotes and backslashes), never run through a shell.
 pub fn parse_cmd(text: &str) -> Result<Vec<String>> {
