@@ -570,3 +570,97 @@ fn a_base_with_an_older_glibc_than_the_lock_is_refused() {
         "{err}"
     );
 }
+
+/// Adds to the project's lock, on every platform, an sdist with a locked build set (as
+/// `resolve` records one) and an sdist without one.
+fn add_sdists(p: &Project) {
+    let path = p.path("conda-lock.yml");
+    let mut lock = envlock::lock::read(&path).unwrap();
+    let mut meta = envlock::lock::EnvlockMeta::read(&lock).unwrap();
+    let pip =
+        |name: &str, file: &str, category: &str, platform: &str| rattler_conda_lock::Package {
+            name: name.into(),
+            version: "1.0".into(),
+            manager: rattler_conda_lock::Manager::Pip,
+            platform: platform.into(),
+            dependencies: Default::default(),
+            url: format!("https://files.example/{file}"),
+            hash: rattler_conda_lock::Hashes {
+                md5: None,
+                sha256: Some("1".repeat(64)),
+            },
+            source: None,
+            build: None,
+            category: category.into(),
+            optional: category == "build",
+        };
+    for platform in lock.metadata.platforms.clone() {
+        lock.package
+            .push(pip("srcpkg", "srcpkg-1.0.tar.gz", "main", &platform));
+        lock.package
+            .push(pip("oldsrc", "oldsrc-1.0.tar.gz", "main", &platform));
+        lock.package.push(pip(
+            "setuptools",
+            "setuptools-1.0-py3-none-any.whl",
+            "build",
+            &platform,
+        ));
+        let record = envlock::lock::SdistBuildRecord {
+            version: "1.0".into(),
+            requires: Some(vec!["setuptools".into()]),
+            unpinned: None,
+            compiler: None,
+        };
+        meta.pypi_build
+            .insert(platform, [("srcpkg".to_string(), record)].into());
+    }
+    meta.write(&mut lock);
+    envlock::lock::write(&lock, &path).unwrap();
+}
+
+#[test]
+fn the_sdist_build_shape_is_lint_clean_and_parses() {
+    let tools = lint_tools();
+    for (pip_only, flavor) in [(false, "conda"), (true, "venv")] {
+        let p = locked(pip_only);
+        add_sdists(&p);
+        let base = match flavor {
+            "conda" => format!("condaforge/miniforge3:25.3.1-0@{DIGEST}"),
+            _ => format!("python:3.11-slim@{DIGEST}"),
+        };
+        ok(render(&p, &["--flavor", flavor, "--base", &base]));
+        let path = p.path("Dockerfile");
+        hadolint(&tools, &path);
+        let parsed = parse(&tools, &path);
+        let runs: Vec<String> = instruction(&parsed, "RUN")
+            .iter()
+            .map(|(_, _, v)| v.join(" "))
+            .collect();
+        let all = runs.join("\n");
+        let at = |s: &str| all.find(s).unwrap_or_else(|| panic!("{s} not in {all}"));
+        assert!(
+            at("--target /tmp/envlock-build") < at("--no-build-isolation"),
+            "{flavor}"
+        );
+        assert!(
+            at("--no-build-isolation") < at("rm -rf /tmp/envlock-build"),
+            "{flavor}"
+        );
+        assert!(
+            at("rm -rf /tmp/envlock-build") < at("pip check"),
+            "{flavor}"
+        );
+        let text = p.read("Dockerfile");
+        assert!(text.contains("#   oldsrc 1.0 (linux-64)"), "{text}");
+        assert!(p.read("envlock/pip-linux-64.txt").contains("oldsrc @"));
+        assert!(!p.read("envlock/pip-linux-64.txt").contains("srcpkg @"));
+        assert!(
+            p.read("envlock/pip-sdist-linux-64.txt")
+                .contains("srcpkg @")
+        );
+        assert!(
+            p.read("envlock/pip-build-linux-64.txt")
+                .contains("setuptools @")
+        );
+    }
+}

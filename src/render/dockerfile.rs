@@ -247,10 +247,11 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                  && conda clean --all --yes \\\n \
                  && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{copy_sdists}{user}\n"
             );
+            // Before the SHELL: hadolint's ignore comment must stay right above its RUN.
+            unpinned_comment(&mut f, &unpinned);
             f.push_str("# Every later RUN runs inside the env.\n");
             f.push_str("SHELL [\"conda\", \"run\", \"--no-capture-output\", \"--name\", \"env\", \"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n");
             f.push_str(IGNORE_CONDA_RUN);
-            unpinned_comment(&mut f, &unpinned);
             if built {
                 f.push_str(
                     "RUN if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
