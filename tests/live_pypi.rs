@@ -37,7 +37,7 @@ fn pip_names(lock: &LockFile, platform: &str) -> Vec<String> {
     let mut v: Vec<String> = lock
         .package
         .iter()
-        .filter(|p| p.manager == Manager::Pip && p.platform == platform)
+        .filter(|p| p.manager == Manager::Pip && p.platform == platform && p.category == "main")
         .map(|p| p.name.clone())
         .collect();
     v.sort();
@@ -155,4 +155,39 @@ fn environment_yml_with_a_pip_section() {
     assert!(version(&lock, "linux-64", "rich").starts_with("13."));
     // six 1.10.0 stands in for the conda package pip sees as installed.
     install_and_check(&lock, "linux-64", dir.path(), &["six==1.10.0"]);
+}
+
+#[test]
+fn sdists_lock_their_build_set_and_install_from_it_with_hashes() {
+    // retrying 1.3.3 and antlr4-python3-runtime 4.9.3 have only sdists (no static metadata);
+    // the lock pins what building them needs, and they install with every hash checked.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "retrying==1.3.3\nantlr4-python3-runtime==4.9.3\n",
+    )
+    .unwrap();
+    let lock = lock_requirements(dir.path(), &["requirements.txt"], &["linux-64"]);
+    assert_eq!(
+        pip_names(&lock, "linux-64"),
+        ["antlr4-python3-runtime", "retrying", "six"]
+    );
+    let build: Vec<&str> = lock
+        .package
+        .iter()
+        .filter(|p| p.category == "build" && p.platform == "linux-64")
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(build.contains(&"setuptools"), "{build:?}");
+    assert!(
+        lock.package
+            .iter()
+            .filter(|p| p.category == "build")
+            .all(|p| p.optional && p.hash.sha256.is_some() && p.url.ends_with(".whl"))
+    );
+    assert_eq!(
+        envlock::render::built_sdists(&lock, "linux-64"),
+        ["antlr4-python3-runtime".to_string(), "retrying".to_string()].into()
+    );
+    install_and_check(&lock, "linux-64", dir.path(), &[]);
 }

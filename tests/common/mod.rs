@@ -457,6 +457,57 @@ pub fn install_and_check(
         "pip install failed:\n{requirements}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Sdists with a locked build set, as the Dockerfile installs them: the build set into a
+    // directory of its own, then the sdists without build isolation against it.
+    if !envlock::render::built_sdists(lock, platform).is_empty() {
+        use envlock::render::{PipSet, pip_file};
+        let build = dir.join(format!("pip-build-{platform}.txt"));
+        let sdists = dir.join(format!("pip-sdist-{platform}.txt"));
+        std::fs::write(
+            &build,
+            pip_file(lock, platform, "conda-lock.yml", PipSet::Build),
+        )
+        .unwrap();
+        std::fs::write(
+            &sdists,
+            pip_file(lock, platform, "conda-lock.yml", PipSet::Sdists),
+        )
+        .unwrap();
+        let target = dir.join("envlock-build");
+        let out = pip(&[
+            "install",
+            "--no-deps",
+            "--require-hashes",
+            "--target",
+            target.to_str().unwrap(),
+            "-r",
+            build.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "pip install of the build set failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "--disable-pip-version-check", "--quiet"])
+            .args([
+                "install",
+                "--no-deps",
+                "--require-hashes",
+                "--no-build-isolation",
+            ])
+            .arg("-r")
+            .arg(&sdists)
+            .env_remove("PIP_FIND_LINKS")
+            .env("PYTHONPATH", &target)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pip install of the sdists failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = pip(&["check"]);
     assert!(
         out.status.success(),
