@@ -10,6 +10,9 @@
 //!    (no solve; conda checks every hash), with `conda clean` in the same layer.
 //! 3. `SHELL` switched to `conda run … -n env bash -o pipefail -c`, so later `RUN` lines run in the
 //!    activated env: the hashed pip install, `pip check`, and the user's `--run` steps.
+//!    Sdists with a locked build set come after the wheels: the build set into
+//!    `/tmp/envlock-build` (`--target`), the sdists with `--no-build-isolation` against it, the
+//!    directory removed, then `pip check`; sdists without one build isolated, named in a comment.
 //! 4. Runtime: the env baked into `ENV` (for `docker exec` and probes), a numeric non-root user,
 //!    tini (from the lock) as PID 1 running a script that activates the env and `exec`s the
 //!    command, `EXPOSE`, `CMD` in JSON form, OCI labels with the lock's content hashes.

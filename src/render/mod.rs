@@ -2,7 +2,9 @@
 //!
 //! Supported: per-platform `@EXPLICIT` conda files (`url#sha256:<hex>`, or `url#<md5>` for
 //! installers older than conda 24.9 / micromamba 2.1), per-platform hashed pip requirements files
-//! (`name @ url --hash=sha256:<hex>` for `pip install --no-deps --require-hashes`), the image's
+//! (`name @ url --hash=sha256:<hex>` for `pip install --no-deps --require-hashes`; a platform
+//! whose sdists have a locked build set also gets the build set and those sdists as files of
+//! their own, [`PipSet`]), the image's
 //! entrypoint script, `.dockerignore`, and the Dockerfile ([`dockerfile`]).
 //!
 //! Everything here is a pure function of the lock and the options: the same inputs give

@@ -24,7 +24,8 @@
 //! Not supported: building on the target platform (the metadata is what this machine's build
 //! gives, as with pip and uv, so an sdist whose `setup.py` computes its dependencies from the
 //! machine it runs on may differ on the target), build requirements without wheels,
-//! `config_settings`, and recording the build requirements in the lock.
+//! `config_settings`. The build requirements the image builds sdists with are locked by
+//! [`super::build_set`], for the target rather than this machine.
 
 use std::{
     collections::HashMap,
