@@ -241,4 +241,28 @@ mod tests {
         );
         assert!(render_text(&[], "a", "b").starts_with("No changes"));
     }
+
+    #[test]
+    fn build_requirements_are_their_own_entries() {
+        let build = |version: &str| Package {
+            category: "build".into(),
+            optional: true,
+            ..package("setuptools", version, Manager::Pip, "c")
+        };
+        let old = lock(vec![
+            package("setuptools", "69.0", Manager::Pip, "a"),
+            build("70.0"),
+        ]);
+        let new = lock(vec![
+            package("setuptools", "69.0", Manager::Pip, "a"),
+            build("75.0"),
+        ]);
+        let changes = diff(&old, &new);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        let text = render_text(&changes, "old", "new");
+        assert!(
+            text.contains("↑ setuptools 70.0 → 75.0 [pip build requirement]"),
+            "{text}"
+        );
+    }
 }
