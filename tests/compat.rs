@@ -125,3 +125,55 @@ write_conda_lock_file(lock, pathlib.Path("written-by-conda-lock.yml"), metadata_
         "check_accepts_conda_locks_lockfile"
     ));
 }
+
+#[test]
+fn conda_lock_skips_the_build_set_by_default() {
+    // A build-set entry is `category: build`, `optional: true`: conda-lock reads the file and
+    // leaves it out of what it installs unless asked for that category.
+    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
+    let server = Server::start(&fixture_channels(), Mode::Files);
+    let p = Project::new();
+    let dir = &p.dir;
+    resolve_synthetic(dir.path(), &server);
+    let path = dir.path().join("conda-lock.yml");
+    let mut lock = envlock::lock::read(&path).unwrap();
+    let pip = |name: &str, category: &str| rattler_conda_lock::Package {
+        name: name.into(),
+        version: "1.0".into(),
+        manager: rattler_conda_lock::Manager::Pip,
+        platform: "linux-64".into(),
+        dependencies: Default::default(),
+        url: format!("https://files.example/{name}-1.0-py3-none-any.whl"),
+        hash: rattler_conda_lock::Hashes {
+            md5: None,
+            sha256: Some("1".repeat(64)),
+        },
+        source: None,
+        build: None,
+        category: category.into(),
+        optional: category == "build",
+    };
+    lock.package.push(pip("envpkg", "main"));
+    lock.package.push(pip("buildtool", "build"));
+    envlock::lock::write(&lock, &path).unwrap();
+    let out = Command::new(venv.join("bin/conda-lock"))
+        .current_dir(dir.path())
+        .args([
+            "render",
+            "--kind",
+            "explicit",
+            "-p",
+            "linux-64",
+            "conda-lock.yml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let explicit = std::fs::read_to_string(dir.path().join("conda-linux-64.lock")).unwrap();
+    assert!(explicit.contains("envpkg"), "{explicit}");
+    assert!(!explicit.contains("buildtool"), "{explicit}");
+}
