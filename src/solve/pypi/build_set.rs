@@ -65,7 +65,7 @@ const COMPILING_REQUIREMENTS: &[&str] = &[
 
 /// Source files that need a compiler.
 const COMPILED_EXTENSIONS: &[&str] = &[
-    ".c", ".cc", ".cpp", ".cxx", ".c++", ".pyx", ".rs", ".f", ".f90", ".cu", ".m",
+    ".c", ".cc", ".cpp", ".cxx", ".c++", ".pyx", ".rs", ".f", ".f90", ".cu",
 ];
 
 /// What an sdist declares for its build.
