@@ -798,3 +798,91 @@ fn extra_indexes_come_first_and_local_versions_lock() {
         "unreachable_extra_index"
     ));
 }
+
+#[test]
+fn index_strategy_first_index_by_default_unsafe_best_match_recorded_and_checked() {
+    // The default index has `shared` 1.0 and 2.0; the extra index a lower 1.5 and 1.0 (a
+    // different file), and `extra-only`.
+    let p = project(Mode::Files, |i| {
+        i.wheel("shared", "1.0");
+        i.wheel("shared", "2.0");
+    });
+    let extra = tempfile::tempdir().unwrap();
+    let mut index = Index::new(extra.path());
+    index.wheel("shared", "1.0").requires(&["extra-only"]);
+    index.wheel("shared", "1.5");
+    index.wheel("extra-only", "1.0");
+    index.write();
+    let server = Server::start(extra.path(), Mode::Files);
+    let extra_url = format!("{}/simple/", server.url);
+    p.write("requirements.txt", "shared\n");
+
+    // first-index: the extra index has `shared`, so PyPI's higher version is never a candidate.
+    let mut cmd = resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]);
+    cmd.env(
+        "ENVLOCK_EXTRA_INDEX_URL",
+        format!("http://127.0.0.1:1/unused/ {extra_url}"),
+    );
+    // Both URLs of the variable are indexes: the closed port is an error naming it.
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = resolve_cmd(&p, &["requirements.txt"], &["-p", "linux-64"]);
+    cmd.env("ENVLOCK_EXTRA_INDEX_URL", &extra_url);
+    ok(cmd.output().unwrap());
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["shared==1.5"]);
+    assert!(!p.read("conda-lock.yml").contains("index_strategy"));
+
+    // unsafe-best-match: the best version of any index wins, and is recorded.
+    ok(resolve(
+        &p,
+        &["requirements.txt"],
+        &[
+            "-p",
+            "linux-64",
+            "--extra-index-url",
+            &extra_url,
+            "--index-strategy",
+            "unsafe-best-match",
+        ],
+    ));
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["shared==2.0"]);
+    assert!(
+        p.read("conda-lock.yml")
+            .contains("envlock.pypi.index_strategy: unsafe-best-match"),
+        "{}",
+        p.read("conda-lock.yml")
+    );
+    // A version both indexes have comes from the first index searched (the extra one): pinning
+    // 1.0 takes the extra index's file, with its dependency.
+    p.write("requirements.txt", "shared==1.0\n");
+    let out = resolve(&p, &["requirements.txt"], &["-p", "linux-64"]);
+    let err = ok(out);
+    assert!(err.contains("--index-strategy unsafe-best-match"), "{err}");
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["extra-only==1.0", "shared==1.0"]
+    );
+    assert!(pip_url(&p.lock(), "linux-64", "shared").starts_with(&server.url));
+
+    // `check` takes the recorded strategy; a flag that differs is drift.
+    let channel = fixture_channels().join("pyconda");
+    let check = |args: &[&str]| {
+        let mut cmd = p.command(&["check", "requirements.txt", "-c"]);
+        cmd.arg(&channel).args(["--python", "3.11"]).args(args);
+        cmd.output().unwrap()
+    };
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = check(&["--index-strategy", "first-index"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--index-strategy is unsafe-best-match in the lock but first-index now"),
+        "{out:?}"
+    );
+}

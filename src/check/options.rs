@@ -1,5 +1,5 @@
 //! The options agree: platforms, channels, the channel alias, `--exclude-newer`, package
-//! indexes, extras, the options fingerprint (pip's `--pre`, `--only-binary`, ...) and virtual
+//! indexes and the index strategy, extras, the options fingerprint (pip's `--pre`, `--only-binary`, ...) and virtual
 //! packages. Options not given on the command line were taken from the lock's record
 //! ([`crate::inputs::Recorded`]), so what differs here is a flag or an input.
 
@@ -101,6 +101,18 @@ pub(super) fn check(
             meta.pypi_indexes.as_ref().map(|v| v.join(",")),
             Some(indexes.join(",")),
             "the package index list",
+            findings,
+        );
+        expect(
+            // Not recorded means the default.
+            Some(
+                meta.pypi_index_strategy
+                    .unwrap_or_default()
+                    .as_str()
+                    .to_string(),
+            ),
+            Some(prepared.index_strategy.as_str().to_string()),
+            "--index-strategy",
             findings,
         );
         // Extras change what is locked without changing any version constraint.

@@ -14,7 +14,7 @@ use envlock::{
         resolve::{self, Checked, ResolveRequest},
     },
     inputs::{
-        self, InputOptions,
+        self, IndexStrategy, InputOptions,
         target::{parse_exclude_newer, parse_virtual_package},
     },
     lock::Update,
@@ -272,10 +272,24 @@ struct InputArgs {
     #[arg(long, value_name = "URL", env = "ENVLOCK_INDEX_URL")]
     index_url: Option<String>,
 
-    /// A further package index, repeatable; a project is taken from the first index that has it
-    /// [default: the recorded ones, when neither this nor the files name one].
-    #[arg(long = "extra-index-url", value_name = "URL")]
+    /// A further package index, repeatable (the environment variable takes several, separated
+    /// by spaces, as pip's `PIP_EXTRA_INDEX_URL`); a project is taken from the first index that
+    /// has it [default: the recorded ones, when neither this nor the files name one].
+    #[arg(
+        long = "extra-index-url",
+        value_name = "URL",
+        env = "ENVLOCK_EXTRA_INDEX_URL",
+        value_delimiter = ' '
+    )]
     extra_index_urls: Vec<String>,
+
+    /// How a project is looked up across several indexes: `first-index` takes it from the first
+    /// index that has it (protects against dependency confusion); `unsafe-best-match` takes the
+    /// best version any index has, as pip does [default: the recorded strategy, else
+    /// first-index].
+    #[arg(long, value_name = "STRATEGY", env = "ENVLOCK_INDEX_STRATEGY",
+          value_parser = ["first-index", "unsafe-best-match"])]
+    index_strategy: Option<String>,
 
     /// JSON file mapping conda package names to the PyPI names they provide (or null).
     #[arg(long, value_name = "FILE")]
@@ -365,6 +379,11 @@ impl InputArgs {
                 .iter()
                 .map(|u| parse_url("--extra-index-url", u))
                 .collect::<anyhow::Result<_>>()?,
+            index_strategy: self
+                .index_strategy
+                .as_deref()
+                .map(|s| IndexStrategy::parse(s).map_err(Failure::new))
+                .transpose()?,
             pypi_mapping: self.pypi_mapping,
         })
     }

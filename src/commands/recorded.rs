@@ -101,5 +101,6 @@ pub fn from_lock(lockfile: &Path, lock: &LockFile, meta: &EnvlockMeta) -> Result
         exclude_newer: meta.exclude_newer,
         virtual_packages,
         indexes,
+        index_strategy: meta.pypi_index_strategy,
     })
 }

@@ -133,6 +133,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         channels,
         lockfile,
         indexes,
+        index_strategy,
         virtual_packages,
         exclude_newer,
         pypi_mapping,
@@ -184,17 +185,19 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         let cache = request.cache_dir.join("pypi");
         // Build requirements come from the same indexes, through a client of their own that
         // builds nothing (they must be wheels).
-        let build_client = Arc::new(IndexClient::new(
-            http.clone(),
-            search_order.clone(),
-            cache.clone(),
-        ));
+        let build_client = Arc::new(
+            IndexClient::new(http.clone(), search_order.clone(), cache.clone())
+                .with_strategy(index_strategy),
+        );
         let mut build_options = BuildOptions::new(target_python(&solutions));
         build_options.python = request.build_python.clone();
         build_options.exclude_newer = exclude_newer;
         let builder = Arc::new(Builder::new(build_client.clone(), build_options));
-        let client =
-            Arc::new(IndexClient::new(http, search_order, cache).with_builder(builder.clone()));
+        let client = Arc::new(
+            IndexClient::new(http, search_order, cache)
+                .with_strategy(index_strategy)
+                .with_builder(builder.clone()),
+        );
         let resolved = solve::pypi::resolve_all(
             &spec.pypi,
             &solutions,
@@ -249,6 +252,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         exclude_newer,
         lockfile: &lockfile,
         indexes: &indexes,
+        index_strategy,
         options_fingerprint: fingerprint,
         docker,
         build_sets: &build_sets,

@@ -31,7 +31,7 @@ pub mod prepare;
 pub mod requirements;
 pub mod target;
 
-pub use prepare::{InputOptions, Prepared, Recorded, prepare, prepare_with};
+pub use prepare::{IndexStrategy, InputOptions, Prepared, Recorded, prepare, prepare_with};
 pub use requirements::PipInputs;
 
 /// A position in an input file, 1-based, printed as `file:line:column`.

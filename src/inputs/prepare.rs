@@ -31,6 +31,49 @@ pub fn default_index() -> Url {
     Url::parse("https://pypi.org/simple/").expect("valid constant")
 }
 
+/// How a project is looked up across several package indexes (`--index-strategy`, uv's names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum IndexStrategy {
+    /// The first index that has the project is the only one used for it (uv's and envlock's
+    /// default): a name published on PyPI cannot replace a private package of an extra index
+    /// (dependency confusion).
+    #[default]
+    FirstIndex,
+    /// Every index's versions of a project are candidates and the best one wins; for a version
+    /// several indexes have, the first index's files are used (pip's behaviour, and uv's
+    /// `unsafe-best-match`). Unsafe: anyone who can publish on a later index can shadow a
+    /// private package with a higher version.
+    UnsafeBestMatch,
+}
+
+impl IndexStrategy {
+    /// The name `--index-strategy` takes and the lock records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexStrategy::FirstIndex => "first-index",
+            IndexStrategy::UnsafeBestMatch => "unsafe-best-match",
+        }
+    }
+
+    /// `first-index` or `unsafe-best-match`; the error lists both.
+    pub fn parse(text: &str) -> Result<IndexStrategy, String> {
+        match text {
+            "first-index" => Ok(IndexStrategy::FirstIndex),
+            "unsafe-best-match" => Ok(IndexStrategy::UnsafeBestMatch),
+            other => Err(format!(
+                "unknown index strategy `{}`: use `first-index` or `unsafe-best-match`",
+                other.escape_debug()
+            )),
+        }
+    }
+
+    /// The strategy as the lock and the fingerprints record it: only when it is not the default,
+    /// so that locks made before the option existed keep their fingerprints.
+    pub fn recorded(self) -> Option<&'static str> {
+        (self != IndexStrategy::FirstIndex).then(|| self.as_str())
+    }
+}
+
 /// What the command line says about the inputs and the options that decide a lock: shared by
 /// `resolve` and `check`.
 #[derive(Debug, Clone)]
@@ -62,6 +105,8 @@ pub struct InputOptions {
     /// `--extra-index-url`s, after the files' own; when neither names one, the recorded extra
     /// indexes are used.
     pub extra_index_urls: Vec<Url>,
+    /// `--index-strategy`; `None` means the recorded strategy, else [`IndexStrategy::FirstIndex`].
+    pub index_strategy: Option<IndexStrategy>,
     /// `--pypi-mapping`.
     pub pypi_mapping: Option<PathBuf>,
 }
@@ -93,6 +138,7 @@ impl Default for InputOptions {
             python: None,
             index_url: None,
             extra_index_urls: vec![],
+            index_strategy: None,
             pypi_mapping: None,
         }
     }
@@ -116,6 +162,8 @@ pub struct Prepared {
     /// `--extra-index-url`s in order (the order the lock records; see
     /// [`Prepared::index_priority`] for the order they are searched in).
     pub indexes: Vec<Url>,
+    /// How a project is looked up across `indexes`.
+    pub index_strategy: IndexStrategy,
     /// The virtual packages each platform is solved for, in the order of `platforms`: the table
     /// with the `--virtual-package` overrides, else the recorded set, else the table.
     pub virtual_packages: Vec<(Subdir, Vec<GenericVirtualPackage>)>,
@@ -146,6 +194,8 @@ pub struct Recorded {
     pub virtual_packages: Vec<(Subdir, Vec<GenericVirtualPackage>)>,
     /// The package indexes, `--index-url` first; empty when none are recorded.
     pub indexes: Vec<Url>,
+    /// The index strategy, when the lock records one (only a non-default one is recorded).
+    pub index_strategy: Option<IndexStrategy>,
 }
 
 impl Prepared {
@@ -329,6 +379,16 @@ pub fn prepare_with(
             extra.push(url);
         }
     }
+    let index_strategy = match (request.index_strategy, record.index_strategy) {
+        (Some(strategy), _) => strategy,
+        (None, Some(strategy)) => {
+            if pip && strategy != IndexStrategy::default() {
+                used.push(format!("--index-strategy {}", strategy.as_str()));
+            }
+            strategy
+        }
+        (None, None) => IndexStrategy::default(),
+    };
     let mut indexes: Vec<Url> = vec![index_url];
     for url in extra {
         if !indexes.contains(url) {
@@ -343,6 +403,7 @@ pub fn prepare_with(
         channels,
         lockfile,
         indexes,
+        index_strategy,
         virtual_packages,
         exclude_newer,
         pypi_mapping: request.pypi_mapping.clone(),

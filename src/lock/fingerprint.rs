@@ -31,6 +31,10 @@ struct OptionsRecord<'a> {
     alias: String,
     channels: &'a [String],
     exclude_newer: Option<String>,
+    /// `--index-strategy`, only when not the default: absent, the record hashes as before the
+    /// option existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_strategy: Option<&'static str>,
     indexes: Vec<String>,
     /// `--pre`, `--prefer-binary`, `--only-binary`, `--no-binary`, all as strings.
     pip: [String; 4],
@@ -43,6 +47,9 @@ struct InputRecord<'a> {
     channel_alias: String,
     channels: &'a [String],
     exclude_newer: Option<String>,
+    /// As in [`OptionsRecord`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_strategy: Option<&'static str>,
     indexes: &'a [String],
     pip: Vec<String>,
     pip_constraints: Vec<String>,
@@ -100,7 +107,7 @@ fn fingerprinted_virtual_packages(prepared: &Prepared) -> Vec<String> {
     list
 }
 
-/// A fingerprint of the resolution options (channels, alias, indexes, cutoff, pip options,
+/// A fingerprint of the resolution options (channels, alias, indexes and strategy, cutoff, pip options,
 /// virtual packages): a re-resolve keeps the lock's pins only when it matches.
 pub fn options_fingerprint(prepared: &Prepared) -> String {
     let channels = super::recorded_channels(&prepared.inputs);
@@ -110,6 +117,7 @@ pub fn options_fingerprint(prepared: &Prepared) -> String {
         alias: redact::url(&prepared.settings.alias).to_string(),
         channels: &channels,
         exclude_newer: prepared.exclude_newer.map(|t| t.to_string()),
+        index_strategy: prepared.index_strategy.recorded(),
         indexes: prepared
             .indexes
             .iter()
@@ -150,6 +158,7 @@ pub fn input_hash(
         channel_alias: redact::url(inputs.channel_alias).to_string(),
         channels,
         exclude_newer: inputs.exclude_newer.map(|t| t.to_string()),
+        index_strategy: inputs.index_strategy.recorded(),
         indexes,
         pip: lines(&pip.requirements),
         pip_constraints: lines(&pip.constraints),
@@ -337,6 +346,7 @@ mod tests {
                 exclude_newer: prepared.exclude_newer,
                 lockfile: &lockfile,
                 indexes: &prepared.indexes,
+                index_strategy: prepared.index_strategy,
                 options_fingerprint: String::new(),
                 docker: None,
                 build_sets: &[],

@@ -12,6 +12,7 @@
 //! | `envlock.exclude_newer` | `exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
 //! | `envlock.virtual_packages.<platform>` | `virtual_packages` | comma-separated |
 //! | `envlock.pypi.indexes` | `pypi_indexes` | comma-separated, when there are pip requirements |
+//! | `envlock.pypi.index_strategy` | `pypi_index_strategy` | `--index-strategy`, only when not the default |
 //! | `envlock.pypi.extras` | `pypi_extras` | `name[extra]`, comma-separated, likewise |
 //! | `envlock.packages_sha256.<platform>` | `packages_sha256` | rattler's hash of the platform's package entries |
 //! | `envlock.options_sha256` | `options_sha256` | [`super::fingerprint::options_fingerprint`] |
@@ -27,7 +28,7 @@ use jiff::Timestamp;
 use rattler_conda_lock::LockFile;
 
 pub use super::image::{Entrypoint, ExplicitHash, Flavor, Preset};
-use crate::util::error::Failure;
+use crate::{inputs::IndexStrategy, util::error::Failure};
 
 const PREFIX: &str = "envlock.";
 const VERSION: &str = "envlock.version";
@@ -37,6 +38,7 @@ const VIRTUAL_PACKAGES: &str = "envlock.virtual_packages.";
 const PYPI_INDEXES: &str = "envlock.pypi.indexes";
 const PYPI_EXTRAS: &str = "envlock.pypi.extras";
 const PYPI_BUILD: &str = "envlock.pypi.build.";
+const PYPI_INDEX_STRATEGY: &str = "envlock.pypi.index_strategy";
 const PACKAGES_SHA256: &str = "envlock.packages_sha256.";
 const OPTIONS_SHA256: &str = "envlock.options_sha256";
 const DOCKER_PREFIX: &str = "envlock.docker.";
@@ -58,6 +60,9 @@ pub struct EnvlockMeta {
     /// The package indexes pip packages were resolved from, without credentials; recorded only
     /// when there are pip requirements.
     pub pypi_indexes: Option<Vec<String>>,
+    /// `--index-strategy`, recorded only when it is not the default (`first-index`) and there
+    /// are pip requirements.
+    pub pypi_index_strategy: Option<IndexStrategy>,
     /// The extras the pip requirements ask for (`name[extra]`, sorted): an extra added to or
     /// dropped from a requirement changes what is locked without changing any version
     /// constraint. Recorded only when there are pip requirements.
@@ -183,6 +188,12 @@ impl EnvlockMeta {
                 .transpose()?,
             pypi_indexes: get(PYPI_INDEXES).map(|v| split(&v)),
             pypi_extras: get(PYPI_EXTRAS).map(|v| split(&v)),
+            pypi_index_strategy: get(PYPI_INDEX_STRATEGY)
+                .map(|v| {
+                    IndexStrategy::parse(&v)
+                        .map_err(|e| malformed(PYPI_INDEX_STRATEGY, e, "envlock resolve"))
+                })
+                .transpose()?,
             options_sha256: get(OPTIONS_SHA256),
             ..EnvlockMeta::default()
         };
@@ -241,6 +252,11 @@ impl EnvlockMeta {
         some(
             PYPI_INDEXES,
             &self.pypi_indexes.as_ref().map(|v| v.join(",")),
+            &mut put,
+        );
+        some(
+            PYPI_INDEX_STRATEGY,
+            &self.pypi_index_strategy.map(|s| s.as_str().to_string()),
             &mut put,
         );
         some(

@@ -21,7 +21,7 @@ use rattler_conda_types::{MatchSpec, PackageNameMatcher, ParseStrictness, RepoDa
 use url::Url;
 
 use crate::{
-    inputs::Inputs,
+    inputs::{IndexStrategy, Inputs},
     solve::{
         conda::PlatformSolution,
         pypi::{build_set::BuildSet, resolver::Pinned},
@@ -56,6 +56,8 @@ pub struct LockInputs<'a> {
     pub lockfile: &'a Path,
     /// The package indexes pip packages come from, in priority order.
     pub indexes: &'a [Url],
+    /// How a project is looked up across them.
+    pub index_strategy: IndexStrategy,
     /// See [`EnvlockMeta::options_sha256`].
     pub options_fingerprint: String,
     /// What `envlock dockerfile` recorded in the previous lock, carried over.
@@ -85,6 +87,10 @@ pub fn build(
         exclude_newer: inputs.exclude_newer,
         pypi_indexes: has_pip.then(|| indexes.clone()),
         pypi_extras: has_pip.then(|| requested_extras(inputs.spec)),
+        pypi_index_strategy: inputs
+            .index_strategy
+            .recorded()
+            .and(has_pip.then_some(inputs.index_strategy)),
         options_sha256: Some(inputs.options_fingerprint.clone()),
         docker: inputs.docker.clone(),
         ..EnvlockMeta::default()

@@ -8,7 +8,8 @@
 //! backend, see [`super::build`]). Several indexes: they are searched in the order given (the
 //! caller puts extra indexes before the default one, as uv does), and the first index that has a
 //! project is the only one used for it (uv's `first-index` rule, which avoids dependency
-//! confusion). An index that cannot be reached is an error naming it, not a skipped index.
+//! confusion), unless [`IndexStrategy::UnsafeBestMatch`] asks for every index's versions. An
+//! index that cannot be reached is an error naming it, not a skipped index.
 //!
 //! Caching: project pages are stored with their validators and revalidated (`ETag`,
 //! `Last-Modified`, `Cache-Control: max-age`); core metadata is immutable per file and stored by
@@ -40,7 +41,10 @@ use super::{
     metadata::{self, CoreMetadata, TailLookup},
     tags::{SdistFilename, WheelFilename},
 };
-use crate::util::{error::Failure, fs::write_atomic, redact};
+use crate::{
+    inputs::IndexStrategy,
+    util::{error::Failure, fs::write_atomic, redact},
+};
 
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 /// How much of a wheel's end to fetch first: enough for the central directory of most wheels.
@@ -130,12 +134,14 @@ impl DistFile {
     }
 }
 
-/// A project's files on the first index that has it.
+/// A project's files: on the first index that has it, or with
+/// [`IndexStrategy::UnsafeBestMatch`] on every index (each version from the first index that
+/// has it).
 #[derive(Debug)]
 pub struct Project {
     /// The normalized project name.
     pub name: PackageName,
-    /// The index the files come from, without credentials.
+    /// The (first) index the files come from, without credentials.
     pub index: Url,
     /// Every file the index lists for the project.
     pub files: Vec<DistFile>,
@@ -230,6 +236,7 @@ fn refused(url: &Url, status: StatusCode) -> anyhow::Error {
 pub struct IndexClient {
     client: ClientWithMiddleware,
     indexes: Vec<Url>,
+    strategy: IndexStrategy,
     cache_dir: PathBuf,
     projects: Mutex<HashMap<PackageName, Shared<Option<Arc<Project>>>>>,
     metadata: Mutex<HashMap<Url, Shared<Arc<CoreMetadata>>>>,
@@ -267,12 +274,19 @@ impl IndexClient {
         IndexClient {
             client,
             indexes,
+            strategy: IndexStrategy::default(),
             cache_dir,
             projects: Mutex::default(),
             metadata: Mutex::default(),
             no_metadata_hosts: Mutex::default(),
             builder: None,
         }
+    }
+
+    /// Looks projects up across the indexes as `strategy` says.
+    pub fn with_strategy(mut self, strategy: IndexStrategy) -> IndexClient {
+        self.strategy = strategy;
+        self
     }
 
     /// Uses `builder` for the metadata of sdists whose PKG-INFO does not give it.
@@ -302,6 +316,7 @@ impl IndexClient {
     }
 
     async fn fetch_project(&self, name: &PackageName) -> Result<Option<Project>> {
+        let mut found: Option<Project> = None;
         for index in &self.indexes {
             let url = index.join(&format!("{name}/"))?;
             let Some(page) = self.fetch_page(&url).await? else {
@@ -312,13 +327,26 @@ impl IndexClient {
             } else {
                 parse_html_page(&page.body, &url, name)
             };
-            return Ok(Some(Project {
+            if let Some(project) = &mut found {
+                // A version an earlier index has keeps that index's files, as uv does: a later
+                // index adds versions, never files of a version already found.
+                let known: HashSet<Version> =
+                    project.files.iter().map(|f| f.version().clone()).collect();
+                project
+                    .files
+                    .extend(files.into_iter().filter(|f| !known.contains(f.version())));
+                continue;
+            }
+            found = Some(Project {
                 name: name.clone(),
                 index: redact::url(index),
                 files,
-            }));
+            });
+            if self.strategy == IndexStrategy::FirstIndex {
+                break;
+            }
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// A project page, from the cache when still fresh or revalidated; `None` on 404.
