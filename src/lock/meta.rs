@@ -8,6 +8,7 @@
 //! | key | field | value |
 //! |---|---|---|
 //! | `envlock.version` | `version` | the envlock version that wrote the file |
+//! | `created_by` | `version` | `envlock <version>`, for conda's lockfile plugin (conda-lockfiles), which requires it |
 //! | `envlock.channel_alias` | `channel_alias` | the alias channel names were resolved through |
 //! | `envlock.exclude_newer` | `exclude_newer` | the `--exclude-newer` cutoff, RFC 3339 |
 //! | `envlock.virtual_packages.<platform>` | `virtual_packages` | comma-separated |
@@ -31,6 +32,8 @@ pub use super::image::{Entrypoint, ExplicitHash, Flavor, Preset};
 use crate::{inputs::IndexStrategy, util::error::Failure};
 
 const PREFIX: &str = "envlock.";
+/// Not an `envlock.` key: the name conda-lock and conda-lockfiles read the writing tool from.
+const CREATED_BY: &str = "created_by";
 const VERSION: &str = "envlock.version";
 const CHANNEL_ALIAS: &str = "envlock.channel_alias";
 const EXCLUDE_NEWER: &str = "envlock.exclude_newer";
@@ -240,6 +243,11 @@ impl EnvlockMeta {
             }
         };
         some(VERSION, &self.version, &mut put);
+        // conda's own lockfile plugin (conda-lockfiles, `conda create --file conda-lock.yml`)
+        // refuses a conda-lock v1 file without it.
+        if let Some(version) = &self.version {
+            put(CREATED_BY.to_string(), format!("envlock {version}"));
+        }
         some(CHANNEL_ALIAS, &self.channel_alias, &mut put);
         some(
             EXCLUDE_NEWER,
@@ -351,6 +359,7 @@ mod tests {
     #[test]
     fn the_record_maps_onto_the_same_keys_and_values() {
         let entries = [
+            ("created_by", "envlock 0.1.0"),
             ("envlock.channel_alias", "http://envlock.invalid/channels"),
             (
                 "envlock.docker.base",
@@ -369,6 +378,7 @@ mod tests {
                 r#"{"retrying":{"version":"1.3.3","requires":["setuptools","wheel"]},"x":{"version":"1","requires":null,"unpinned":"no wheel","compiler":"it has compiled sources (x.c)"}}"#,
             ),
             ("envlock.pypi.extras", "webapp[fast]"),
+            ("envlock.pypi.index_strategy", "unsafe-best-match"),
             (
                 "envlock.pypi.indexes",
                 "http://a.invalid/simple/,http://b.invalid/simple/",
@@ -414,6 +424,11 @@ mod tests {
             (
                 &[("envlock.exclude_newer", "yesterday")][..],
                 "envlock.exclude_newer",
+                "envlock resolve",
+            ),
+            (
+                &[("envlock.pypi.index_strategy", "best")],
+                "envlock.pypi.index_strategy",
                 "envlock resolve",
             ),
             (

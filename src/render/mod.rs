@@ -236,7 +236,11 @@ pub fn entrypoint(lock: &LockFile, lockfile: &str, prefix: &str) -> String {
          set -e\n\
          export CONDA_PREFIX={prefix}\n\
          export CONDA_DEFAULT_ENV=env\n\
-         export PATH=\"$CONDA_PREFIX/bin:$PATH\"\n\
+         # The image's ENV already starts PATH with the env; add it only when a caller's PATH lacks it.\n\
+         case \":$PATH:\" in\n\
+         \x20 *\":$CONDA_PREFIX/bin:\"*) ;;\n\
+         \x20 *) export PATH=\"$CONDA_PREFIX/bin:$PATH\" ;;\n\
+         esac\n\
          if [ -d \"$CONDA_PREFIX/etc/conda/activate.d\" ]; then\n\
          \x20 for script in \"$CONDA_PREFIX\"/etc/conda/activate.d/*.sh; do\n\
          \x20   # shellcheck disable=SC1090\n\
@@ -289,6 +293,35 @@ mod tests {
         lock.package = packages;
         lock.metadata.content_hash = lock.compute_content_hashes();
         lock
+    }
+
+    #[test]
+    fn the_entrypoint_puts_the_env_on_path_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("env");
+        std::fs::create_dir_all(prefix.join("bin")).unwrap();
+        let script = dir.path().join("entrypoint.sh");
+        std::fs::write(
+            &script,
+            entrypoint(&lock(vec![]), "conda-lock.yml", &prefix.to_string_lossy()),
+        )
+        .unwrap();
+        let env_bin = format!("{}/bin", prefix.display());
+        let path_in = |path: &str| {
+            let out = std::process::Command::new("bash")
+                .arg(&script)
+                .args(["/bin/sh", "-c", "printf %s \"$PATH\""])
+                .env("PATH", path)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        // As the image's ENV sets it: unchanged, the env's bin once.
+        let image = format!("{env_bin}:/usr/bin:/bin");
+        assert_eq!(path_in(&image), image);
+        // A caller's PATH without it (`docker run -e PATH=...`): prepended.
+        assert_eq!(path_in("/usr/bin:/bin"), image);
     }
 
     #[test]
