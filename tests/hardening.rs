@@ -374,3 +374,69 @@ fn channel_credentials_stay_out_of_the_repodata_cache() {
             .unwrap(),
     );
 }
+
+/// The same conda filename with another sha256 (a republished or tampered package) is not
+/// adopted silently: `resolve` refuses, naming the package, the file and both hashes, and keeps
+/// the lock; `--allow-changed-hashes` accepts it, and `diff` calls it out instead of "rebuilt".
+#[test]
+fn a_changed_hash_for_the_same_file_is_refused_and_diffed_loudly() {
+    let p = common::Project::new().serve_channel_copy("pyconda", &["linux-64", "noarch"]);
+    p.write(
+        "environment.yml",
+        "channels: [pyconda]\ndependencies: [python=3.11, tini]\n",
+    );
+    let resolve = |extra: &[&str]| {
+        p.command(&[
+            "resolve",
+            "--channel-alias",
+            p.channel_alias(),
+            "-p",
+            "linux-64",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+    };
+    ok(resolve(&[]));
+    let before = p.read("conda-lock.yml");
+    std::fs::write(p.path("old.yml"), &before).unwrap();
+    let old = "e4c814b9a08db210010af20288a92cc0c373e8ad5cd0e0e2c42ae6eb28b4987b";
+    assert!(before.contains(old), "{before}");
+    let new = "5".repeat(64);
+    let repodata = p.path("channels/pyconda/linux-64/repodata.json");
+    let text = std::fs::read_to_string(&repodata).unwrap();
+    std::fs::write(&repodata, text.replace(old, &new)).unwrap();
+
+    let out = envlock_snapshot!(
+        p,
+        p.command(&[
+            "resolve",
+            "--channel-alias",
+            p.channel_alias(),
+            "-p",
+            "linux-64",
+        ]),
+        "changed_hash_refused"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        p.read("conda-lock.yml"),
+        before,
+        "the lock is left as it was"
+    );
+
+    ok(resolve(&["--allow-changed-hashes"]));
+    let after = p.read("conda-lock.yml");
+    assert!(after.contains(&new) && !after.contains(old), "{after}");
+    assert!(
+        !after.contains("allow"),
+        "the flag is not recorded:\n{after}"
+    );
+    envlock_snapshot!(
+        p,
+        p.command(&["diff", "old.yml", "conda-lock.yml"]),
+        "changed_hash_diff"
+    );
+    // Accepted once, the new hash is the lock's: a plain re-resolve is quiet again.
+    ok(resolve(&[]));
+}
