@@ -440,3 +440,40 @@ fn a_changed_hash_for_the_same_file_is_refused_and_diffed_loudly() {
     // Accepted once, the new hash is the lock's: a plain re-resolve is quiet again.
     ok(resolve(&[]));
 }
+
+/// A token in an index URL's query string (`?sig=…`), given on the command line or in a
+/// requirements file, reaches neither the lock, the rendered files nor a message.
+#[test]
+fn a_query_string_token_in_an_index_url_is_not_written() {
+    let p = common::Project::new().serve_index(common::Mode::Files, |index| {
+        index.wheel("six", "1.16.0");
+    });
+    let base = format!("img@sha256:{}", "1".repeat(64));
+    for from_file in [false, true] {
+        let url = format!("{}?sig=SECRET", p.index_url());
+        let mut cmd = p.command(&["resolve", "requirements.txt"]);
+        if from_file {
+            p.write("requirements.txt", &format!("--index-url {url}\nsix\n"));
+        } else {
+            p.write("requirements.txt", "six\n");
+            cmd.args(["--index-url", &url]);
+        }
+        cmd.arg("-c")
+            .arg(fixture_channels().join("pyconda"))
+            .args(["--python", "3.11", "-p", "linux-64"]);
+        let mut said = ok(cmd.output().unwrap());
+        said.push_str(&ok(p
+            .command(&["dockerfile", "--base", &base, "--entrypoint", "conda-run"])
+            .output()
+            .unwrap()));
+        let mut written = p.read("conda-lock.yml") + &p.read("Dockerfile");
+        for path in common::files_under(&p.path("envlock")) {
+            written.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+        assert!(written.contains("six"), "{written}");
+        assert!(
+            !written.contains("SECRET") && !said.contains("SECRET"),
+            "{said}\n{written}"
+        );
+    }
+}
