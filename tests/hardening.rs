@@ -477,3 +477,38 @@ fn a_query_string_token_in_an_index_url_is_not_written() {
         );
     }
 }
+
+/// A symlinked lockfile or Dockerfile stays a symlink: `resolve` and `dockerfile` write through
+/// it to the target, which would otherwise go stale behind a new regular file.
+#[cfg(unix)]
+#[test]
+fn symlinked_outputs_stay_symlinks() {
+    let p = common::Project::new();
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies: [python=3.11, tini]\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    );
+    p.write("shared/conda-lock.yml", "");
+    p.write("shared/Dockerfile", "");
+    std::os::unix::fs::symlink("shared/conda-lock.yml", p.path("conda-lock.yml")).unwrap();
+    std::os::unix::fs::symlink("shared/Dockerfile", p.path("Dockerfile")).unwrap();
+    ok(p.run(&["resolve", "-p", "linux-64"]));
+    let base = format!("img@sha256:{}", "1".repeat(64));
+    ok(p.run(&["dockerfile", "--base", &base]));
+    for (link, needle) in [
+        ("conda-lock.yml", "name: tini"),
+        ("Dockerfile", "FROM img@"),
+    ] {
+        let meta = std::fs::symlink_metadata(p.path(link)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link} is still a symlink");
+        let target = p.read(&format!("shared/{link}"));
+        assert!(
+            target.contains(needle),
+            "{link}'s target was written:\n{target}"
+        );
+    }
+    ok(p.run(&["check"]));
+}

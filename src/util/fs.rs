@@ -8,8 +8,38 @@ use std::{
 use anyhow::{Context, Result};
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so an existing
-/// file stays intact until the new one is complete.
+/// file stays intact until the new one is complete. A `path` that is a symlink stays one: the
+/// write goes through it to its target (followed to the end of a chain), atomically beside the
+/// target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let target = link_target(path);
+    write_atomic_to(&target, bytes).with_context(|| format!("could not write {}", path.display()))
+}
+
+/// The file a symlink at `path` finally points to (relative links resolved against the link's
+/// directory); `path` itself when it is not a symlink. A chain longer than 40 links is left to
+/// the write to fail on.
+fn link_target(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(meta) = std::fs::symlink_metadata(&current) else {
+            break;
+        };
+        if !meta.file_type().is_symlink() {
+            break;
+        }
+        let Ok(next) = std::fs::read_link(&current) else {
+            break;
+        };
+        current = match current.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
+    }
+    current
+}
+
+fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -28,7 +58,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.with_context(|| format!("could not write {}", path.display()))
+    result
 }
 
 /// `path` relative to `base` (both as given, made absolute against the working directory),
@@ -92,5 +122,38 @@ mod tests {
         write_atomic(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_output_stays_a_symlink_and_its_target_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let target = dir.path().join("real/conda-lock.yml");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("conda-lock.yml");
+        std::os::unix::fs::symlink("real/conda-lock.yml", &link).unwrap();
+        let chained = dir.path().join("chained.yml");
+        std::os::unix::fs::symlink(&link, &chained).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        write_atomic(&chained, b"newer").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&chained)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "newer");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("real")).unwrap().count(),
+            1
+        );
     }
 }
