@@ -512,3 +512,42 @@ fn symlinked_outputs_stay_symlinks() {
     }
     ok(p.run(&["check"]));
 }
+
+/// A package that exists but has no version matching the spec is not reported as missing: the
+/// error says which versions there are.
+#[test]
+fn a_spec_matching_no_version_names_the_versions_there_are() {
+    let p = common::Project::new();
+    let channel = fixture_channels().join("pyconda");
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies: [python=3.9]\n",
+            channel.display()
+        ),
+    );
+    p.write("requirements.txt", "six\n");
+    let from_env = fails(p.run(&["resolve", "-p", "linux-64"]));
+    let mut cmd = p.command(&[
+        "resolve",
+        "requirements.txt",
+        "-p",
+        "linux-64",
+        "--python",
+        "2.7",
+    ]);
+    cmd.arg("-c").arg(&channel);
+    let from_flag = fails(cmd.output().unwrap());
+    for (err, spec) in [(from_env, "python 3.9.*"), (from_flag, "python 2.7.*")] {
+        assert!(
+            err.starts_with(&format!(
+                "error: no version of `python` matches `{spec}` in "
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("for linux-64 (nor noarch); it has 3.11.7, 3.12.1\n"),
+            "{err}"
+        );
+    }
+}
