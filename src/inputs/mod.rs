@@ -126,8 +126,23 @@ impl Inputs {
     pub fn load(paths: &[PathBuf]) -> Result<Inputs> {
         let mut spec = Inputs::default();
         for path in paths {
-            let text = std::fs::read_to_string(path)
+            let bytes = crate::util::fs::read_input(path)
                 .with_context(|| format!("could not read {}", path.display()))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let offset = e.utf8_error().valid_up_to();
+                let before = &e.as_bytes()[..offset];
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                let line_start = before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                Failure::new(format!(
+                    "{}:{line}:{}: is not UTF-8 text (invalid byte at offset {offset})",
+                    path.display(),
+                    offset - line_start + 1
+                ))
+                .hint("save the file as UTF-8")
+            })?;
             match InputKind::of(path) {
                 InputKind::EnvironmentYaml => spec.add_environment_yaml(path, &text)?,
                 InputKind::Requirements => spec.pypi.add_file(path, &env_var)?,
