@@ -165,3 +165,29 @@ fn lockfiles_never_panic() {
         }
     });
 }
+
+#[test]
+fn option_values_never_panic() {
+    let digest = format!("python:3.12-slim@sha256:{}", "a".repeat(64));
+    let values: [(&str, &str, fn(&str)); 3] = [
+        ("--virtual-package", "__glibc=2.28=0", |s| {
+            let _ = envlock::inputs::target::parse_virtual_package(s);
+        }),
+        ("--exclude-newer", "2024-05-01T23:59:59Z", |s| {
+            let _ = envlock::inputs::target::parse_exclude_newer(s);
+        }),
+        ("--base", "", |s| {
+            let _ = envlock::net::oci::ImageRef::parse(s);
+        }),
+    ];
+    for (flag, seed_text, parse) in values {
+        let seed_text = if flag == "--base" {
+            digest.as_str()
+        } else {
+            seed_text
+        };
+        fuzz(flag, seed_text, |bytes| {
+            parse(&String::from_utf8_lossy(bytes))
+        });
+    }
+}
