@@ -169,7 +169,8 @@ fn lockfiles_never_panic() {
 #[test]
 fn option_values_never_panic() {
     let digest = format!("python:3.12-slim@sha256:{}", "a".repeat(64));
-    let values: [(&str, &str, fn(&str)); 3] = [
+    type Parser = fn(&str);
+    let values: [(&str, &str, Parser); 3] = [
         ("--virtual-package", "__glibc=2.28=0", |s| {
             let _ = envlock::inputs::target::parse_virtual_package(s);
         }),
