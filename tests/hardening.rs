@@ -374,3 +374,180 @@ fn channel_credentials_stay_out_of_the_repodata_cache() {
             .unwrap(),
     );
 }
+
+/// The same conda filename with another sha256 (a republished or tampered package) is not
+/// adopted silently: `resolve` refuses, naming the package, the file and both hashes, and keeps
+/// the lock; `--allow-changed-hashes` accepts it, and `diff` calls it out instead of "rebuilt".
+#[test]
+fn a_changed_hash_for_the_same_file_is_refused_and_diffed_loudly() {
+    let p = common::Project::new().serve_channel_copy("pyconda", &["linux-64", "noarch"]);
+    p.write(
+        "environment.yml",
+        "channels: [pyconda]\ndependencies: [python=3.11, tini]\n",
+    );
+    let resolve = |extra: &[&str]| {
+        p.command(&[
+            "resolve",
+            "--channel-alias",
+            p.channel_alias(),
+            "-p",
+            "linux-64",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+    };
+    ok(resolve(&[]));
+    let before = p.read("conda-lock.yml");
+    std::fs::write(p.path("old.yml"), &before).unwrap();
+    let old = "e4c814b9a08db210010af20288a92cc0c373e8ad5cd0e0e2c42ae6eb28b4987b";
+    assert!(before.contains(old), "{before}");
+    let new = "5".repeat(64);
+    let repodata = p.path("channels/pyconda/linux-64/repodata.json");
+    let text = std::fs::read_to_string(&repodata).unwrap();
+    std::fs::write(&repodata, text.replace(old, &new)).unwrap();
+
+    let out = envlock_snapshot!(
+        p,
+        p.command(&[
+            "resolve",
+            "--channel-alias",
+            p.channel_alias(),
+            "-p",
+            "linux-64",
+        ]),
+        "changed_hash_refused"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        p.read("conda-lock.yml"),
+        before,
+        "the lock is left as it was"
+    );
+
+    ok(resolve(&["--allow-changed-hashes"]));
+    let after = p.read("conda-lock.yml");
+    assert!(after.contains(&new) && !after.contains(old), "{after}");
+    assert!(
+        !after.contains("allow"),
+        "the flag is not recorded:\n{after}"
+    );
+    envlock_snapshot!(
+        p,
+        p.command(&["diff", "old.yml", "conda-lock.yml"]),
+        "changed_hash_diff"
+    );
+    // Accepted once, the new hash is the lock's: a plain re-resolve is quiet again.
+    ok(resolve(&[]));
+}
+
+/// A token in an index URL's query string (`?sig=…`), given on the command line or in a
+/// requirements file, reaches neither the lock, the rendered files nor a message.
+#[test]
+fn a_query_string_token_in_an_index_url_is_not_written() {
+    let p = common::Project::new().serve_index(common::Mode::Files, |index| {
+        index.wheel("six", "1.16.0");
+    });
+    let base = format!("img@sha256:{}", "1".repeat(64));
+    for from_file in [false, true] {
+        let url = format!("{}?sig=SECRET", p.index_url());
+        let mut cmd = p.command(&["resolve", "requirements.txt"]);
+        if from_file {
+            p.write("requirements.txt", &format!("--index-url {url}\nsix\n"));
+        } else {
+            p.write("requirements.txt", "six\n");
+            cmd.args(["--index-url", &url]);
+        }
+        cmd.arg("-c")
+            .arg(fixture_channels().join("pyconda"))
+            .args(["--python", "3.11", "-p", "linux-64"]);
+        let mut said = ok(cmd.output().unwrap());
+        said.push_str(&ok(p
+            .command(&["dockerfile", "--base", &base, "--entrypoint", "conda-run"])
+            .output()
+            .unwrap()));
+        let mut written = p.read("conda-lock.yml") + &p.read("Dockerfile");
+        for path in common::files_under(&p.path("envlock")) {
+            written.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+        assert!(written.contains("six"), "{written}");
+        assert!(
+            !written.contains("SECRET") && !said.contains("SECRET"),
+            "{said}\n{written}"
+        );
+    }
+}
+
+/// A symlinked lockfile or Dockerfile stays a symlink: `resolve` and `dockerfile` write through
+/// it to the target, which would otherwise go stale behind a new regular file.
+#[cfg(unix)]
+#[test]
+fn symlinked_outputs_stay_symlinks() {
+    let p = common::Project::new();
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies: [python=3.11, tini]\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    );
+    p.write("shared/conda-lock.yml", "");
+    p.write("shared/Dockerfile", "");
+    std::os::unix::fs::symlink("shared/conda-lock.yml", p.path("conda-lock.yml")).unwrap();
+    std::os::unix::fs::symlink("shared/Dockerfile", p.path("Dockerfile")).unwrap();
+    ok(p.run(&["resolve", "-p", "linux-64"]));
+    let base = format!("img@sha256:{}", "1".repeat(64));
+    ok(p.run(&["dockerfile", "--base", &base]));
+    for (link, needle) in [
+        ("conda-lock.yml", "name: tini"),
+        ("Dockerfile", "FROM img@"),
+    ] {
+        let meta = std::fs::symlink_metadata(p.path(link)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link} is still a symlink");
+        let target = p.read(&format!("shared/{link}"));
+        assert!(
+            target.contains(needle),
+            "{link}'s target was written:\n{target}"
+        );
+    }
+    ok(p.run(&["check"]));
+}
+
+/// A package that exists but has no version matching the spec is not reported as missing: the
+/// error says which versions there are.
+#[test]
+fn a_spec_matching_no_version_names_the_versions_there_are() {
+    let p = common::Project::new();
+    let channel = fixture_channels().join("pyconda");
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies: [python=3.9]\n",
+            channel.display()
+        ),
+    );
+    p.write("requirements.txt", "six\n");
+    let from_env = fails(p.run(&["resolve", "-p", "linux-64"]));
+    let mut cmd = p.command(&[
+        "resolve",
+        "requirements.txt",
+        "-p",
+        "linux-64",
+        "--python",
+        "2.7",
+    ]);
+    cmd.arg("-c").arg(&channel);
+    let from_flag = fails(cmd.output().unwrap());
+    for (err, spec) in [(from_env, "python 3.9.*"), (from_flag, "python 2.7.*")] {
+        assert!(
+            err.starts_with(&format!(
+                "error: no version of `python` matches `{spec}` in "
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("for linux-64 (nor noarch); it has 3.11.7, 3.12.1\n"),
+            "{err}"
+        );
+    }
+}

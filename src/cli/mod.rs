@@ -182,6 +182,11 @@ struct ResolveArgs {
     /// [default: python3.X on PATH for the locked 3.X, else python3].
     #[arg(long, value_name = "PATH")]
     build_python: Option<PathBuf>,
+
+    /// Accept files the existing lock holds under the same name whose sha256 or md5 changed
+    /// (republished or tampered artifacts), after verifying them with their publisher.
+    #[arg(long)]
+    allow_changed_hashes: bool,
 }
 
 #[derive(Args)]
@@ -414,6 +419,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         },
         build_python: args.build_python,
         reset: args.reset,
+        allow_changed_hashes: args.allow_changed_hashes,
     };
     let outcome = if args.check {
         match resolve::resolve_if_drifted(request).await? {

@@ -45,6 +45,9 @@ pub struct ResolveRequest {
     /// `--reset`: ignore the options the existing lock records, so what the flags and inputs
     /// leave open takes the defaults.
     pub reset: bool,
+    /// `--allow-changed-hashes`: accept files the existing lock holds under the same URL with
+    /// another hash (not recorded in the lock; each run must say it again).
+    pub allow_changed_hashes: bool,
 }
 
 /// What a resolve locked.
@@ -258,6 +261,11 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         build_sets: &build_sets,
     };
     let built = lock::build(&inputs, &solutions, &pypi)?;
+    if let Some(previous) = previous.as_ref()
+        && !request.allow_changed_hashes
+    {
+        refuse_changed_hashes(&lockfile, previous, &built)?;
+    }
     lock::write(&built, &lockfile)?;
     Ok(ResolveOutcome {
         lockfile,
@@ -268,6 +276,46 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         recorded,
         build_sets,
     })
+}
+
+/// A file the existing lock holds under the same URL with another hash is a republished or
+/// tampered artifact: refused, naming each, until the user accepts them explicitly.
+fn refuse_changed_hashes(
+    lockfile: &std::path::Path,
+    previous: &rattler_conda_lock::LockFile,
+    built: &rattler_conda_lock::LockFile,
+) -> Result<()> {
+    let changes = lock::diff::changed_hashes(previous, built);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "{} locks {} with other content than before (same file, different hash); the lock is left as it was:",
+        lockfile.display(),
+        if changes.len() == 1 {
+            "a file".to_string()
+        } else {
+            format!("{} files", changes.len())
+        }
+    );
+    for c in &changes {
+        message.push_str(&format!(
+            "\n  {} ({}, {}): {}\n    was {}\n    now {}",
+            c.name,
+            c.manager,
+            c.platform,
+            crate::util::redact::url_text(&c.url),
+            c.old,
+            c.new
+        ));
+    }
+    Err(crate::util::error::Failure::new(message)
+        .hint(
+            "a channel or index does not republish a file under the same name: verify the new \
+             file with its publisher (or the mirror), then accept it with \
+             `envlock resolve --allow-changed-hashes`",
+        )
+        .into())
 }
 
 /// The python version the pip packages are locked for (the first platform's conda python), which

@@ -126,8 +126,23 @@ impl Inputs {
     pub fn load(paths: &[PathBuf]) -> Result<Inputs> {
         let mut spec = Inputs::default();
         for path in paths {
-            let text = std::fs::read_to_string(path)
+            let bytes = crate::util::fs::read_input(path)
                 .with_context(|| format!("could not read {}", path.display()))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let offset = e.utf8_error().valid_up_to();
+                let before = &e.as_bytes()[..offset];
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                let line_start = before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                Failure::new(format!(
+                    "{}:{line}:{}: is not UTF-8 text (invalid byte at offset {offset})",
+                    path.display(),
+                    offset - line_start + 1
+                ))
+                .hint("save the file as UTF-8")
+            })?;
             match InputKind::of(path) {
                 InputKind::EnvironmentYaml => spec.add_environment_yaml(path, &text)?,
                 InputKind::Requirements => spec.pypi.add_file(path, &env_var)?,
@@ -145,6 +160,7 @@ impl Inputs {
             column,
         };
         // Syntax and shape first, so that YAML errors are not reported as model errors.
+        check_nesting(path, text)?;
         let value: serde_yaml::Value =
             serde_yaml::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
         let mapping = match value {
@@ -273,6 +289,55 @@ pub fn parse_platform(name: &str) -> std::result::Result<Subdir, Failure> {
 }
 
 /// Turns a serde_yaml error into `file:line:column: message`.
+/// How deep `[`/`{` may nest in an environment.yml: real files nest two or three levels.
+const MAX_YAML_NESTING: usize = 64;
+
+/// Refuses flow collections nested deeper than [`MAX_YAML_NESTING`] before serde_yaml sees
+/// them: its recursion limit is only reached after seconds of work on a few hundred KB of `[[[`.
+/// Quoted strings and comments are skipped, so the scan never refuses a valid shallow file.
+fn check_nesting(path: &Path, text: &str) -> Result<()> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            // Quoted scalars may span lines: a quote stays open.
+            (line, column, comment) = (line + 1, 0, false);
+        } else if comment {
+            // Nothing in a comment counts.
+        } else if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '"' | '\'' if depth > 0 || previous.is_whitespace() || previous == ':' => {
+                    quote = Some(c)
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_YAML_NESTING {
+                        return Err(Failure::new(format!(
+                            "{}:{line}:{column}: `[`/`{{` nested more than {MAX_YAML_NESTING} levels deep",
+                            path.display()
+                        ))
+                        .hint("an environment.yml nests a few levels; this file is not one")
+                        .at(path, Some(text), line, column)
+                        .into());
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    Ok(())
+}
+
 fn yaml_error(path: &Path, text: &str, error: &serde_yaml::Error) -> anyhow::Error {
     // serde_yaml says " at line L column C" (sometimes twice, for nested errors); the location
     // is printed up front instead.
@@ -367,6 +432,22 @@ impl Outline {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn deeply_nested_yaml_fails_fast_with_the_place() {
+        let mut spec = super::Inputs::default();
+        let text = format!("dependencies: {}", "[".repeat(200_000));
+        let e = spec
+            .add_environment_yaml(std::path::Path::new("environment.yml"), &text)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "environment.yml:1:79: `[`/`{` nested more than 64 levels deep"
+        );
+        let shallow =
+            "channels: [conda-forge]\ndependencies: ['a[b', \"{x\", {pip: [six]}] # [[[\n";
+        super::check_nesting(std::path::Path::new("e.yml"), shallow).unwrap();
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Inputs> {

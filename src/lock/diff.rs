@@ -2,7 +2,9 @@
 //!
 //! Packages are matched by platform, manager and name. A version change is an upgrade or a
 //! downgrade by the manager's own version order (conda's, or PEP 440 for pip); the same version
-//! with another build, URL or hash is a rebuild.
+//! with another build or URL is a rebuild. The same file (URL) with another sha256 (or md5) is
+//! not a rebuild but a republished or tampered artifact: [`Kind::ChangedHash`], reported loudly,
+//! and what `resolve` refuses without `--allow-changed-hashes` ([`changed_hashes`]).
 
 use std::{cmp::Ordering, collections::BTreeMap, str::FromStr};
 
@@ -20,8 +22,82 @@ pub enum Kind {
     Upgraded,
     /// An older version.
     Downgraded,
-    /// The same version with another build, URL or hash.
+    /// The same version with another build or URL.
     Rebuilt,
+    /// The same file (URL) with another sha256 or md5: republished or tampered with.
+    #[serde(rename = "changed-hash")]
+    ChangedHash,
+}
+
+/// A file locked before and now under the same URL, with another hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashChange {
+    /// The platform.
+    pub platform: String,
+    /// `conda` or `pip`.
+    pub manager: String,
+    /// The package name.
+    pub name: String,
+    /// The file's URL (as locked: without credentials).
+    pub url: String,
+    /// The old hash, as `sha256:<hex>` or `md5:<hex>`.
+    pub old: String,
+    /// The new hash, in the same algorithm.
+    pub new: String,
+}
+
+/// The URL without a fragment (pip URLs may carry `#sha256=…`), so that two locks of the same
+/// file compare equal whatever the fragment says.
+fn file_key(url: &str) -> &str {
+    url.split_once('#').map_or(url, |(file, _)| file)
+}
+
+/// The first hash both records have that differs: sha256 when both have one, else md5.
+fn hash_difference(
+    old: &rattler_conda_lock::Hashes,
+    new: &rattler_conda_lock::Hashes,
+) -> Option<(String, String)> {
+    let differs = |a: &Option<String>, b: &Option<String>, algorithm: &str| match (a, b) {
+        (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => Some(Some((
+            format!("{algorithm}:{a}"),
+            format!("{algorithm}:{b}"),
+        ))),
+        (Some(_), Some(_)) => Some(None),
+        _ => None,
+    };
+    match differs(&old.sha256, &new.sha256, "sha256") {
+        Some(result) => result,
+        None => differs(&old.md5, &new.md5, "md5").flatten(),
+    }
+}
+
+/// Files `new` locks under a URL `old` locked too (same platform and manager) whose hash
+/// differs: the same filename with other content, which a channel or index never does for a
+/// real release.
+pub fn changed_hashes(old: &LockFile, new: &LockFile) -> Vec<HashChange> {
+    let old_by: BTreeMap<_, &Package> = old
+        .package
+        .iter()
+        .map(|p| ((p.platform.as_str(), p.manager, file_key(&p.url)), p))
+        .collect();
+    let mut changes: Vec<HashChange> = new
+        .package
+        .iter()
+        .filter_map(|n| {
+            let o = old_by.get(&(n.platform.as_str(), n.manager, file_key(&n.url)))?;
+            let (old_hash, new_hash) = hash_difference(&o.hash, &n.hash)?;
+            Some(HashChange {
+                platform: n.platform.clone(),
+                manager: n.manager.to_string(),
+                name: n.name.clone(),
+                url: file_key(&n.url).to_string(),
+                old: old_hash,
+                new: new_hash,
+            })
+        })
+        .collect();
+    changes.sort_by(|a, b| (&a.platform, &a.name, &a.url).cmp(&(&b.platform, &b.name, &b.url)));
+    changes
 }
 
 /// One package's change, on one platform.
@@ -97,6 +173,12 @@ pub fn diff(old: &LockFile, new: &LockFile) -> Vec<Change> {
                 let kind = match order(o.manager, &o.version, &n.version) {
                     Ordering::Less => Kind::Upgraded,
                     Ordering::Greater => Kind::Downgraded,
+                    Ordering::Equal
+                        if file_key(&o.url) == file_key(&n.url)
+                            && hash_difference(&o.hash, &n.hash).is_some() =>
+                    {
+                        Kind::ChangedHash
+                    }
                     Ordering::Equal if o.url != n.url || o.hash != n.hash || o.build != n.build => {
                         Kind::Rebuilt
                     }
@@ -135,6 +217,14 @@ pub fn render_text(changes: &[Change], old: &str, new: &str) -> String {
             out.push_str(&format!("\n{platform}\n"));
         }
         let (sign, text) = match c.kind {
+            Kind::ChangedHash => (
+                "!",
+                format!(
+                    "{} {}: same file, different sha256 — verify the source",
+                    c.name,
+                    c.new.as_deref().unwrap_or_default()
+                ),
+            ),
             Kind::Added => (
                 "+",
                 format!("{} {}", c.name, c.new.as_deref().unwrap_or_default()),
@@ -168,6 +258,13 @@ pub fn render_text(changes: &[Change], old: &str, new: &str) -> String {
         count(Kind::Downgraded),
         count(Kind::Rebuilt)
     ));
+    let changed = count(Kind::ChangedHash);
+    if changed > 0 {
+        out.push_str(&format!(
+            "{changed} with the same file but a different sha256: republished or tampered with; \
+             verify them with the channel or index before merging\n"
+        ));
+    }
     out
 }
 
@@ -210,13 +307,17 @@ mod tests {
             package("six", "1.16.0", Manager::Pip, "a"),
             package("openssl", "3.3.0", Manager::Conda, "a"),
             package("zlib", "1.3", Manager::Conda, "a"),
+            package("libzip", "1.0", Manager::Conda, "a"),
         ]);
+        let mut libzip = package("libzip", "1.0", Manager::Conda, "c");
+        libzip.url.push_str("-1");
         let new = lock(vec![
             package("numpy", "1.26.10", Manager::Conda, "a"),
             package("flask", "3.0.0", Manager::Pip, "a"),
             package("requests", "2.32.3", Manager::Pip, "a"),
             package("openssl", "3.3.0", Manager::Conda, "b"),
             package("zlib", "1.3", Manager::Conda, "a"),
+            libzip,
         ]);
         let changes = diff(&old, &new);
         let summary: Vec<String> = changes
@@ -230,7 +331,8 @@ mod tests {
                 "Removed six",
                 "Upgraded numpy",
                 "Downgraded flask",
-                "Rebuilt openssl"
+                "Rebuilt libzip",
+                "ChangedHash openssl"
             ]
         );
         let text = render_text(&changes, "old", "new");
@@ -239,6 +341,19 @@ mod tests {
             text.contains("1 added, 1 removed, 1 upgraded, 1 downgraded, 1 rebuilt"),
             "{text}"
         );
+        assert!(
+            text.contains("! openssl 3.3.0: same file, different sha256 — verify the source"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 with the same file but a different sha256"),
+            "{text}"
+        );
+        let changed = changed_hashes(&old, &new);
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert_eq!(changed[0].name, "openssl");
+        assert_eq!(changed[0].old, format!("sha256:{}", "a".repeat(64)));
+        assert_eq!(changed[0].new, format!("sha256:{}", "b".repeat(64)));
         assert!(render_text(&[], "a", "b").starts_with("No changes"));
     }
 

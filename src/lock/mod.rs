@@ -329,6 +329,13 @@ pub fn write(lock: &LockFile, path: &Path) -> Result<()> {
 
 /// Reads a conda-lock v1 file, written by envlock or by conda-lock itself.
 pub fn read(path: &Path) -> Result<LockFile> {
+    if path.is_dir() {
+        return Err(
+            Failure::new(format!("{} is a directory, not a lockfile", path.display()))
+                .hint("name the lockfile itself, e.g. `--lockfile DIR/conda-lock.yml`")
+                .into(),
+        );
+    }
     if !path.is_file() {
         return Err(Failure::new(format!("{} does not exist", path.display()))
             .hint("create it with `envlock resolve`")
@@ -378,6 +385,13 @@ mod tests {
         assert_eq!(deps["python_abi"], "3.9.* *_cp39");
         assert_eq!(deps["pip"], "");
         assert_eq!(deps["libgcc-ng"], ">=12,<14");
+    }
+
+    #[test]
+    fn a_directory_is_not_called_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = format!("{:#}", read(dir.path()).unwrap_err());
+        assert!(e.ends_with("is a directory, not a lockfile"), "{e}");
     }
 
     #[test]

@@ -88,6 +88,27 @@ impl ImageRef {
             s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b))
         };
+        // Docker's grammar: a tag is `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`; a registry is a host
+        // name with an optional port. Anything else (`${EVIL}`, quotes) never reaches a
+        // Dockerfile.
+        if let Some(tag) = &tag
+            && (tag.len() > 128
+                || tag.starts_with(['.', '-'])
+                || !tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+        {
+            return Err(invalid(
+                "a tag is at most 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
+            )
+            .into());
+        }
+        if !registry
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
+        {
+            return Err(invalid("a registry is a host name with an optional :port").into());
+        }
         if !valid(&repository) {
             return Err(invalid(
                 "repository names are lowercase letters, digits, `.`, `_`, `-` and `/`",
@@ -249,6 +270,24 @@ fn split_params(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_tags_and_registries_are_refused() {
+        let digest = format!("@sha256:{}", "1".repeat(64));
+        for bad in [
+            format!("img:${{EVIL}}{digest}"),
+            "img:a\"b".to_string(),
+            "img:-x".to_string(),
+            format!("img:{}", "a".repeat(129)),
+            "ev$il.io/img:1".to_string(),
+        ] {
+            let e = format!("{:#}", ImageRef::parse(&bad).unwrap_err());
+            assert!(e.contains("is not an image reference"), "{bad}: {e}");
+        }
+        for good in ["img:1.2_rc-3", "localhost:5000/a/b:x", "ghcr.io/o/i:v1"] {
+            ImageRef::parse(good).unwrap();
+        }
+    }
 
     #[test]
     fn references_parse_like_docker() {

@@ -114,12 +114,14 @@ pub async fn solve(
                     .unwrap_or_default(),
             };
             let reporter = reporter.clone();
+            let gateway = gateway.clone();
             tokio::spawn(async move {
                 let result = async {
                     let output = query
                         .execute()
                         .await
                         .map_err(|e| repodata_error(e, platform))?;
+                    no_matching_version(&gateway, &task, &output).await?;
                     reporter.platform_solving(platform);
                     tokio::task::spawn_blocking(move || solve_platform(task, &output))
                         .await
@@ -263,6 +265,74 @@ fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<
         virtual_packages,
         records,
     })
+}
+
+/// The query only returns records that match the specs, so a package that exists but has no
+/// version matching its spec (`python=3.9`) looks absent. For such a spec this asks the channels
+/// for the name alone and, when they have it, fails saying which versions there are.
+async fn no_matching_version(
+    gateway: &Gateway,
+    task: &PlatformTask,
+    repodata: &RepoDataQueryOutput,
+) -> Result<()> {
+    for spec in &task.specs {
+        let Some(name) = spec.name.as_exact() else {
+            continue;
+        };
+        if name.as_normalized().starts_with("__")
+            || repodata
+                .iter()
+                .flat_map(|r| r.iter())
+                .any(|r| &r.package_record.name == name)
+        {
+            continue;
+        }
+        let Ok(all) = gateway
+            .query(
+                task.channels.iter().cloned(),
+                [task.platform, Subdir::NoArch],
+                [MatchSpec::from(name.clone())],
+            )
+            .execute()
+            .await
+        else {
+            continue;
+        };
+        let mut versions: Vec<_> = all
+            .iter()
+            .flat_map(|r| r.iter())
+            .filter(|r| &r.package_record.name == name)
+            .map(|r| r.package_record.version.version().clone())
+            .collect();
+        if versions.is_empty() {
+            continue;
+        }
+        versions.sort();
+        versions.dedup();
+        let shown: Vec<String> = if versions.len() <= 8 {
+            versions.iter().map(|v| v.to_string()).collect()
+        } else {
+            let mut shown: Vec<String> = versions[..3].iter().map(|v| v.to_string()).collect();
+            shown.push("…".into());
+            shown.extend(versions[versions.len() - 5..].iter().map(|v| v.to_string()));
+            shown
+        };
+        let searched: Vec<String> = task
+            .channels
+            .iter()
+            .map(|c| redact::url_text(c.base_url.as_str().trim_end_matches('/')))
+            .collect();
+        return Err(Failure::new(format!(
+            "no version of `{}` matches `{spec}` in {} for {} (nor noarch); it has {}",
+            name.as_source(),
+            searched.join(", "),
+            task.platform,
+            shown.join(", ")
+        ))
+        .hint("pick one of those versions, or relax the constraint")
+        .into());
+    }
+    Ok(())
 }
 
 /// Fails early, and clearly, when a requested package exists in none of the channels for this

@@ -8,8 +8,38 @@ use std::{
 use anyhow::{Context, Result};
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so an existing
-/// file stays intact until the new one is complete.
+/// file stays intact until the new one is complete. A `path` that is a symlink stays one: the
+/// write goes through it to its target (followed to the end of a chain), atomically beside the
+/// target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let target = link_target(path);
+    write_atomic_to(&target, bytes).with_context(|| format!("could not write {}", path.display()))
+}
+
+/// The file a symlink at `path` finally points to (relative links resolved against the link's
+/// directory); `path` itself when it is not a symlink. A chain longer than 40 links is left to
+/// the write to fail on.
+fn link_target(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(meta) = std::fs::symlink_metadata(&current) else {
+            break;
+        };
+        if !meta.file_type().is_symlink() {
+            break;
+        }
+        let Ok(next) = std::fs::read_link(&current) else {
+            break;
+        };
+        current = match current.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
+    }
+    current
+}
+
+fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -28,7 +58,71 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.with_context(|| format!("could not write {}", path.display()))
+    result
+}
+
+/// The largest input file envlock reads: far above any real environment.yml or requirements
+/// file, small enough that a hostile one cannot exhaust memory.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads an input file: a regular file (checked before opening, so a FIFO or a device never
+/// blocks the read) of at most [`MAX_INPUT_BYTES`]. The error says which limit, as an
+/// `io::Error` so that callers wrap it like any other read error.
+pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            file_kind(&meta)
+        };
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("it is {what}, not a regular file"),
+        ));
+    }
+    let too_large = |size: u64| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "it is {size} bytes, more than the {} MiB envlock reads from an input file",
+                MAX_INPUT_BYTES / 1024 / 1024
+            ),
+        )
+    };
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow between the check and the read.
+    std::fs::File::open(path)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn file_kind(_: &std::fs::Metadata) -> &'static str {
+    "a special file"
 }
 
 /// `path` relative to `base` (both as given, made absolute against the working directory),
@@ -92,5 +186,66 @@ mod tests {
         write_atomic(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn inputs_are_regular_files_of_bounded_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("environment.yml");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = read_input(&fifo).unwrap_err().to_string();
+        assert_eq!(e, "it is a FIFO (named pipe), not a regular file");
+        let e = read_input(dir.path()).unwrap_err().to_string();
+        assert_eq!(e, "it is a directory, not a regular file");
+        let big = dir.path().join("big.txt");
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(MAX_INPUT_BYTES + 1).unwrap();
+        let e = read_input(&big).unwrap_err().to_string();
+        assert!(
+            e.ends_with("more than the 16 MiB envlock reads from an input file"),
+            "{e}"
+        );
+        std::fs::write(&big, "six\n").unwrap();
+        assert_eq!(read_input(&big).unwrap(), b"six\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_output_stays_a_symlink_and_its_target_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let target = dir.path().join("real/conda-lock.yml");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("conda-lock.yml");
+        std::os::unix::fs::symlink("real/conda-lock.yml", &link).unwrap();
+        let chained = dir.path().join("chained.yml");
+        std::os::unix::fs::symlink(&link, &chained).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        write_atomic(&chained, b"newer").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&chained)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "newer");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("real")).unwrap().count(),
+            1
+        );
     }
 }

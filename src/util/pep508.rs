@@ -22,7 +22,39 @@ pub fn parse<T: Pep508Url>(text: &str) -> Result<Requirement<T>, Pep508Error<T>>
             input: text.to_string(),
         });
     }
+    if let Some((start, message)) = non_ascii(text) {
+        return Err(Pep508Error {
+            message: Pep508ErrorSource::String(message),
+            start,
+            len: 1,
+            input: text.to_string(),
+        });
+    }
     Requirement::from_str(text)
+}
+
+/// The first non-ASCII character outside quotes: PEP 508 allows none there, and pep508_rs 0.9
+/// panics slicing inside one after a marker value (`python_version >= '3'ÿ`). A URL with such
+/// a character can be written percent-encoded.
+fn non_ascii(text: &str) -> Option<(usize, String)> {
+    let mut quote = None;
+    for (at, c) in text.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if !c.is_ascii() => {
+                return Some((
+                    at,
+                    format!(
+                        "non-ASCII character `{c}` outside quotes (percent-encode it in a URL)"
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    None
 }
 
 /// A character PEP 508 allows inside a name, not only between others.
@@ -77,6 +109,20 @@ fn bad_name(text: &str) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_after_a_marker_is_an_error_not_a_panic() {
+        let e =
+            parse::<pep508_rs::VerbatimUrl>("six[x]>=1 ; python_version >= '3'\u{ff}").unwrap_err();
+        assert_eq!(e.start, 33);
+        assert!(
+            e.message
+                .to_string()
+                .contains("non-ASCII character `\u{ff}`"),
+            "{e}"
+        );
+        parse::<pep508_rs::VerbatimUrl>("six ; sys_platform == 'l\u{ff}'").unwrap();
+    }
     use url::Url;
 
     fn error(text: &str) -> String {

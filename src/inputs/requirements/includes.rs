@@ -78,7 +78,7 @@ impl Parser<'_> {
                  closes the cycle",
             ));
         }
-        let bytes = std::fs::read(path).map_err(unreadable)?;
+        let bytes = crate::util::fs::read_input(path).map_err(unreadable)?;
         let Ok(text) = String::from_utf8(bytes) else {
             fail!("{}: is not UTF-8 text", path.display());
         };

@@ -1,0 +1,194 @@
+//! Mutation fuzzing of the input parsers, in-process and without extra crates: seeds of real
+//! shape (an environment.yml, a requirements file with an include, a lockfile) are mutated by a
+//! seeded xorshift generator (byte flips, token insertions, cuts), and every parser must return
+//! (an error is fine) instead of panicking. `ENVLOCK_FUZZ_CASES` sets the cases per parser
+//! (default 2,000, so CI time stays bounded); `ENVLOCK_FUZZ_SEED` replays a run.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    "- ",
+    "\n",
+    "  ",
+    "#",
+    "\"",
+    "'",
+    "==",
+    ">=",
+    "<",
+    "!=",
+    "~=",
+    "=",
+    "*",
+    "@",
+    ";",
+    ",",
+    "-",
+    "_",
+    ".",
+    "[x-]",
+    "six- ==1",
+    "pip:",
+    "-r ",
+    "-c ",
+    "--index-url ",
+    "http://u:p@[::1",
+    "${VAR}",
+    "\\\n",
+    "\u{feff}",
+    "\0",
+    "\u{ff}",
+    "python_version<'3'",
+    "&a",
+    "*a",
+    "!!str",
+    "---",
+    "...",
+    "|",
+    ">",
+    "?",
+    "%",
+    "\t",
+    "\r",
+];
+
+fn cases() -> usize {
+    std::env::var("ENVLOCK_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
+fn seed() -> u64 {
+    std::env::var("ENVLOCK_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15)
+}
+
+fn mutate(rng: &mut Rng, seed: &str) -> Vec<u8> {
+    let mut bytes = seed.as_bytes().to_vec();
+    for _ in 0..1 + rng.below(8) {
+        let at = rng.below(bytes.len() + 1);
+        match rng.below(4) {
+            0 if !bytes.is_empty() => {
+                let i = at.min(bytes.len() - 1);
+                bytes[i] ^= 1 << rng.below(8);
+            }
+            1 => {
+                let token = TOKENS[rng.below(TOKENS.len())];
+                bytes.splice(at..at, token.bytes());
+            }
+            2 if !bytes.is_empty() => {
+                let end = (at + rng.below(16)).min(bytes.len());
+                bytes.drain(at.min(end)..end);
+            }
+            _ => {
+                let token = TOKENS[rng.below(TOKENS.len())].repeat(1 + rng.below(4));
+                bytes.splice(at..at, token.bytes());
+            }
+        }
+    }
+    bytes
+}
+
+/// Runs `parse` on `cases()` mutations of `seed`, failing with the input on a panic.
+fn fuzz(name: &str, seed_text: &str, mut parse: impl FnMut(&[u8])) {
+    let mut rng = Rng(seed() ^ name.len() as u64);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for case in 0..cases() {
+        let input = mutate(&mut rng, seed_text);
+        if catch_unwind(AssertUnwindSafe(|| parse(&input))).is_err() {
+            std::panic::set_hook(hook);
+            panic!(
+                "{name}: case {case} panicked on {:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+    std::panic::set_hook(hook);
+}
+
+const ENVIRONMENT: &str = "name: app\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy>=1.26,<2\n  - pip\n  - pip:\n    - flask==3.0.3\n    - six[x]>=1 ; python_version >= '3'\nplatforms: [linux-64]\n";
+
+#[test]
+fn environment_yml_never_panics() {
+    fuzz("environment.yml", ENVIRONMENT, |bytes| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("environment.yml");
+        std::fs::write(&path, bytes).unwrap();
+        let _ = envlock::inputs::Inputs::load(&[path]);
+    });
+}
+
+#[test]
+fn requirements_files_with_includes_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("base.txt"), "six>=1.16\n").unwrap();
+    let seed_text = "-r base.txt\n--index-url https://pypi.org/simple\nflask[async]==3.0.3 \\\n  ; python_version >= '3.8'\nrequests>=2 --hash=sha256:00ff\n# comment\n-c base.txt\n";
+    fuzz("requirements.txt", seed_text, |bytes| {
+        let path = dir.path().join("requirements.txt");
+        std::fs::write(&path, bytes).unwrap();
+        let _ = envlock::inputs::Inputs::load(&[path]);
+    });
+}
+
+#[test]
+fn lockfiles_never_panic() {
+    let seed_text = "version: 1\nmetadata:\n  content_hash:\n    linux-64: abc\n  channels:\n  - url: conda-forge\n    used_env_vars: []\n  platforms:\n  - linux-64\n  sources:\n  - environment.yml\n  custom_metadata:\n    envlock.version: '1'\npackage:\n- name: six\n  version: 1.16.0\n  manager: conda\n  platform: linux-64\n  dependencies: {}\n  url: https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh6c4a22f_0.tar.bz2\n  hash:\n    md5: 00ff\n    sha256: 00ff\n  category: main\n  optional: false\n";
+    let dir = tempfile::tempdir().unwrap();
+    fuzz("conda-lock.yml", seed_text, |bytes| {
+        let path = dir.path().join("conda-lock.yml");
+        std::fs::write(&path, bytes).unwrap();
+        if let Ok(lock) = envlock::lock::read(&path) {
+            let _ = envlock::lock::EnvlockMeta::read(&lock);
+        }
+    });
+}
+
+#[test]
+fn option_values_never_panic() {
+    let digest = format!("python:3.12-slim@sha256:{}", "a".repeat(64));
+    type Parser = fn(&str);
+    let values: [(&str, &str, Parser); 3] = [
+        ("--virtual-package", "__glibc=2.28=0", |s| {
+            let _ = envlock::inputs::target::parse_virtual_package(s);
+        }),
+        ("--exclude-newer", "2024-05-01T23:59:59Z", |s| {
+            let _ = envlock::inputs::target::parse_exclude_newer(s);
+        }),
+        ("--base", "", |s| {
+            let _ = envlock::net::oci::ImageRef::parse(s);
+        }),
+    ];
+    for (flag, seed_text, parse) in values {
+        let seed_text = if flag == "--base" {
+            digest.as_str()
+        } else {
+            seed_text
+        };
+        fuzz(flag, seed_text, |bytes| {
+            parse(&String::from_utf8_lossy(bytes))
+        });
+    }
+}
