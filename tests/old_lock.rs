@@ -1,7 +1,8 @@
 //! A lock, Dockerfile and `envlock/` files written by an earlier envlock (the build of commit
 //! 3197176, before the stage reorganisation) still read: `check` passes, a re-resolve keeps every
-//! pin and the fingerprint (the lock stays byte-identical), and `dockerfile` renders the same
-//! files from the options it recorded. That lock was solved for `__glibc=2.17`, the table's
+//! pin and the fingerprint (the lock stays byte-identical but for `created_by`), and `dockerfile`
+//! renders the same files from the options it recorded (but for the deliberate changes listed in
+//! `upgraded`). That lock was solved for `__glibc=2.17`, the table's
 //! value then: without flags, both commands take it (and the other options) from the lock.
 //!
 //! The fixture (`tests/data/old-lock/`, see its README) names its channel and index under
@@ -107,9 +108,13 @@ impl OldProject {
         std::fs::write(&path, repodata.to_string()).unwrap();
     }
 
-    /// Asserts that `name` in the project is byte-identical to the fixture's.
+    /// Asserts that `name` in the project is byte-identical to the fixture's, but for the
+    /// changes later envlock versions make on purpose ([`upgraded`]).
     fn unchanged(&self, name: &str, after: &str) {
-        let fixture = std::fs::read_to_string(data().join("project").join(name)).unwrap();
+        let fixture = upgraded(
+            name,
+            &std::fs::read_to_string(data().join("project").join(name)).unwrap(),
+        );
         let now = std::fs::read_to_string(self.project(name)).unwrap();
         assert!(
             fixture == now,
@@ -118,12 +123,53 @@ impl OldProject {
     }
 }
 
+/// The fixture's `name` as today's envlock writes it: each later, deliberate change to what
+/// envlock writes is one line here, so that everything else stays pinned byte for byte.
+fn upgraded(name: &str, fixture: &str) -> String {
+    let replace = |from: &str, to: &str| {
+        assert!(fixture.contains(from), "{name} lacks {from:?}");
+        fixture.replacen(from, to, 1)
+    };
+    match name {
+        // `created_by`, which conda's lockfile plugin requires.
+        "conda-lock.yml" => replace(
+            "  custom_metadata:\n",
+            &format!(
+                "  custom_metadata:\n    created_by: envlock {}\n",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ),
+        // The env's bin once on PATH.
+        "envlock/entrypoint.sh" => replace(
+            "export PATH=\"$CONDA_PREFIX/bin:$PATH\"\n",
+            "# The image's ENV already starts PATH with the env; add it only when a caller's PATH lacks it.\n\
+             case \":$PATH:\" in\n  *\":$CONDA_PREFIX/bin:\"*) ;;\n  *) export PATH=\"$CONDA_PREFIX/bin:$PATH\" ;;\nesac\n",
+        ),
+        // (A new `.dockerignore` also ignores envlock's temporary files; an existing one is
+        // the user's and is not rewritten.)
+        _ => fixture.to_string(),
+    }
+}
+
 #[test]
 fn an_old_lock_checks_re_resolves_and_renders_unchanged() {
     let p = OldProject::new();
 
+    // The lock agrees; only the rendered files that envlock now writes differently (see
+    // `upgraded`) are drift, fixed by `envlock dockerfile`.
     let out = p.run(&[&["check"][..], &LOCKED_WITH].concat());
-    let err = ok(out);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let findings: Vec<&str> = err.lines().filter(|l| l.starts_with("drift:")).collect();
+    assert!(
+        !findings.is_empty()
+            && findings
+                .iter()
+                .all(|l| l.contains("envlock/entrypoint.sh is not what")),
+        "{err}"
+    );
+    ok(p.run(&["dockerfile", "--locked"]));
+    let err = ok(p.run(&[&["check"][..], &LOCKED_WITH].concat()));
     // One line, no findings (the timing varies).
     assert!(
         err.starts_with("Checked conda-lock.yml agrees with the inputs and the rendered files (")

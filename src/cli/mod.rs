@@ -319,6 +319,12 @@ fn parse_platform(s: &str) -> Result<Subdir, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An interrupted write leaves the old file and no temporary one (exit 130, as a shell
+    // reports SIGINT).
+    let _ = ctrlc::set_handler(|| {
+        envlock::util::fs::remove_temporary_files();
+        std::process::exit(130);
+    });
     match cli.color {
         ColorChoice::Always => console::set_colors_enabled_stderr(true),
         ColorChoice::Never => console::set_colors_enabled_stderr(false),

@@ -252,11 +252,13 @@ pub fn entrypoint(lock: &LockFile, lockfile: &str, prefix: &str) -> String {
     )
 }
 
-/// A `.dockerignore` that keeps the build context small and the app layer stable.
+/// A `.dockerignore` that keeps the build context small and the app layer stable (and an
+/// interrupted envlock's temporary files out of it).
 pub fn dockerignore(lock: &LockFile, lockfile: &str) -> String {
     format!(
-        "{}.git\n.venv\nvenv\n**/__pycache__\n**/*.pyc\n.ipynb_checkpoints\n.pytest_cache\n.mypy_cache\n",
-        header("#", lockfile, lock, None)
+        "{}.git\n.venv\nvenv\n**/__pycache__\n**/*.pyc\n.ipynb_checkpoints\n.pytest_cache\n.mypy_cache\n{}\n",
+        header("#", lockfile, lock, None),
+        crate::util::fs::TEMPORARY_PATTERN
     )
 }
 

@@ -3,6 +3,7 @@
 use std::{
     io::Write,
     path::{Component, Path, PathBuf},
+    sync::Mutex,
 };
 
 use anyhow::{Context, Result};
@@ -39,6 +40,22 @@ fn link_target(path: &Path) -> PathBuf {
     current
 }
 
+/// The temporary files being written right now, removed by [`remove_temporary_files`] when the
+/// process is interrupted.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The name pattern of [`write_atomic`]'s temporary files, as `.dockerignore` spells it.
+pub const TEMPORARY_PATTERN: &str = "**/.*.envlock-*.tmp";
+
+/// Removes the temporary files of writes still under way: the CLI calls it on SIGINT/SIGTERM
+/// before exiting, so that an interrupted write leaves only the old file (or the new one).
+pub fn remove_temporary_files() {
+    let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    for tmp in live.iter() {
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
 fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -49,6 +66,9 @@ fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.envlock-{}.tmp", std::process::id()));
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(tmp.clone());
     let result = (|| -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -58,6 +78,9 @@ fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|p| *p != tmp);
     result
 }
 
@@ -165,6 +188,26 @@ pub fn relative_to(path: &Path, base: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".conda-lock.yml.envlock-1.tmp");
+        std::fs::write(&tmp, "half").unwrap();
+        LIVE.lock().unwrap().push(tmp.clone());
+        remove_temporary_files();
+        assert!(!tmp.exists());
+        LIVE.lock().unwrap().retain(|p| *p != tmp);
+        // A finished write unregisters its temporary file.
+        write_atomic(&dir.path().join("x"), b"x").unwrap();
+        assert!(
+            !LIVE
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|p| p.starts_with(dir.path()))
+        );
+    }
 
     #[test]
     fn sources_are_relative_to_the_lockfile() {
