@@ -50,11 +50,21 @@ pub const TEMPORARY_PATTERN: &str = "**/.*.envlock-*.tmp";
 /// Removes the temporary files of writes still under way: the CLI calls it on SIGINT/SIGTERM
 /// before exiting, so that an interrupted write leaves only the old file (or the new one).
 pub fn remove_temporary_files() {
+    remove_registered(|_| true);
+}
+
+/// Removes the registered temporary files that `which` selects (tests select their own, so that
+/// they leave the writes of tests running beside them alone).
+fn remove_registered(which: impl Fn(&Path) -> bool) {
     let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-    for tmp in live.iter() {
+    for tmp in live.iter().filter(|p| which(p)) {
         let _ = std::fs::remove_file(tmp);
     }
 }
+
+/// Numbers the writes of this process, so that two writes beside each other at once never share
+/// a temporary file.
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
@@ -65,7 +75,8 @@ fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.envlock-{}.tmp", std::process::id()));
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.envlock-{}-{n}.tmp", std::process::id()));
     LIVE.lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(tmp.clone());
@@ -195,7 +206,7 @@ mod tests {
         let tmp = dir.path().join(".conda-lock.yml.envlock-1.tmp");
         std::fs::write(&tmp, "half").unwrap();
         LIVE.lock().unwrap().push(tmp.clone());
-        remove_temporary_files();
+        remove_registered(|p| p.starts_with(dir.path()));
         assert!(!tmp.exists());
         LIVE.lock().unwrap().retain(|p| *p != tmp);
         // A finished write unregisters its temporary file.
