@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::Command;
+use std::{path::Path, process::Command};
 
 use common::{Mode, Project, Server, envlock, fixture_channels, ok, python_venv};
 
@@ -22,16 +22,10 @@ fn resolve_synthetic(dir: &std::path::Path, server: &Server) {
         .unwrap());
 }
 
-#[test]
-fn conda_lock_renders_our_lockfile() {
-    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
-    let server = Server::start(&fixture_channels(), Mode::Files);
-    let p = Project::new();
-    let dir = &p.dir;
-    resolve_synthetic(dir.path(), &server);
-
+/// `conda-lock render --kind explicit -p linux-64 conda-lock.yml` in `dir`: the explicit file.
+fn render_explicit(venv: &Path, dir: &Path) -> String {
     let out = Command::new(venv.join("bin/conda-lock"))
-        .current_dir(dir.path())
+        .current_dir(dir)
         .args([
             "render",
             "--kind",
@@ -47,7 +41,18 @@ fn conda_lock_renders_our_lockfile() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let explicit = std::fs::read_to_string(dir.path().join("conda-linux-64.lock")).unwrap();
+    std::fs::read_to_string(dir.join("conda-linux-64.lock")).unwrap()
+}
+
+#[test]
+fn conda_lock_renders_our_lockfile() {
+    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
+    let server = Server::start(&fixture_channels(), Mode::Files);
+    let p = Project::new();
+    let dir = &p.dir;
+    resolve_synthetic(dir.path(), &server);
+
+    let explicit = render_explicit(&venv, dir.path());
     assert!(explicit.contains("@EXPLICIT"), "{explicit}");
 
     let lock = envlock::lock::read(&dir.path().join("conda-lock.yml")).unwrap();
@@ -156,24 +161,7 @@ fn conda_lock_skips_the_build_set_by_default() {
     lock.package.push(pip("envpkg", "main"));
     lock.package.push(pip("buildtool", "build"));
     envlock::lock::write(&lock, &path).unwrap();
-    let out = Command::new(venv.join("bin/conda-lock"))
-        .current_dir(dir.path())
-        .args([
-            "render",
-            "--kind",
-            "explicit",
-            "-p",
-            "linux-64",
-            "conda-lock.yml",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let explicit = std::fs::read_to_string(dir.path().join("conda-linux-64.lock")).unwrap();
+    let explicit = render_explicit(&venv, dir.path());
     assert!(explicit.contains("envpkg"), "{explicit}");
     assert!(!explicit.contains("buildtool"), "{explicit}");
 }

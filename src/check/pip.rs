@@ -34,7 +34,7 @@ pub(super) fn check(
     let pip: Vec<&Package> = packages
         .iter()
         .copied()
-        .filter(|p| p.manager == Manager::Pip && p.category != lock::BUILD_CATEGORY)
+        .filter(|p| lock::is_env_pip(p))
         .collect();
     let requirements = &prepared.inputs.pypi.requirements;
     if pip.is_empty() && requirements.is_empty() {
@@ -146,13 +146,7 @@ pub(super) fn check(
             let Ok(dep_name) = pep508_rs::PackageName::from_str(dep) else {
                 continue;
             };
-            let met = match version_of(&dep_name) {
-                None => false,
-                Some(_) if constraint == "*" || constraint.is_empty() => true,
-                Some(v) => {
-                    pep440_rs::VersionSpecifiers::from_str(constraint).is_ok_and(|s| s.contains(&v))
-                }
-            };
+            let met = meets(version_of(&dep_name).as_ref(), constraint);
             if !met {
                 findings.push(Finding::lock(
                     lockfile,
@@ -204,19 +198,16 @@ pub(super) fn check_build(
 ) {
     let build: HashMap<&str, &Package> = packages
         .iter()
-        .filter(|p| p.manager == Manager::Pip && p.category == lock::BUILD_CATEGORY)
+        .filter(|p| lock::is_build_requirement(p))
         .map(|p| (p.name.as_str(), *p))
         .collect();
     let empty = BTreeMap::new();
     let records = records.unwrap_or(&empty);
     let mut needed = Vec::new();
     for (sdist, record) in records {
-        let locked = packages.iter().any(|p| {
-            p.manager == Manager::Pip
-                && p.category != lock::BUILD_CATEGORY
-                && &p.name == sdist
-                && p.version == record.version
-        });
+        let locked = packages
+            .iter()
+            .any(|p| lock::is_env_pip(p) && &p.name == sdist && p.version == record.version);
         if !locked {
             findings.push(Finding::lock(
                 lockfile,
@@ -265,10 +256,10 @@ pub(super) fn check_build(
             let met = build.get(dep.as_str()).is_some_and(|d| {
                 constraint == "*"
                     || constraint.is_empty()
-                    || pep440_rs::Version::from_str(&d.version).is_ok_and(|v| {
-                        pep440_rs::VersionSpecifiers::from_str(constraint)
-                            .is_ok_and(|s| s.contains(&v))
-                    })
+                    || meets(
+                        pep440_rs::Version::from_str(&d.version).ok().as_ref(),
+                        constraint,
+                    )
             });
             if !met {
                 findings.push(Finding::lock(
@@ -282,5 +273,15 @@ pub(super) fn check_build(
                 ));
             }
         }
+    }
+}
+
+/// Whether a locked `version` (`None`: nothing locked) meets a lock's dependency `constraint`
+/// (`*` or empty: any version).
+fn meets(version: Option<&pep440_rs::Version>, constraint: &str) -> bool {
+    match version {
+        None => false,
+        Some(_) if constraint == "*" || constraint.is_empty() => true,
+        Some(v) => pep440_rs::VersionSpecifiers::from_str(constraint).is_ok_and(|s| s.contains(v)),
     }
 }

@@ -148,7 +148,7 @@ pub fn diff(old: &LockFile, new: &LockFile) -> Vec<Change> {
     // Build requirements (the sdists' build set) are a manager of their own here: a package
     // may be locked both for the env and, at another version, for building.
     let key = |p: &Package| {
-        let manager = if p.category == super::BUILD_CATEGORY {
+        let manager = if super::is_build_requirement(p) {
             format!("{} build requirement", p.manager)
         } else {
             p.manager.to_string()

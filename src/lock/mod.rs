@@ -183,6 +183,16 @@ pub fn build(
 /// The category of the pip packages that only build sdists (the build set).
 pub const BUILD_CATEGORY: &str = "build";
 
+/// Whether `p` is in a platform's build set (a pip entry of [`BUILD_CATEGORY`]), not the env.
+pub fn is_build_requirement(p: &Package) -> bool {
+    p.manager == Manager::Pip && p.category == BUILD_CATEGORY
+}
+
+/// Whether `p` is a pip package of the env itself (not of the build set).
+pub fn is_env_pip(p: &Package) -> bool {
+    p.manager == Manager::Pip && p.category != BUILD_CATEGORY
+}
+
 /// A reason as the lock records it: one printable line, redacted, at most 300 characters.
 fn one_line(text: &str) -> String {
     let text: String = redact::text(text)

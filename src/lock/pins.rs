@@ -85,7 +85,7 @@ impl Pins {
                         pep508_rs::PackageName::from_str(&p.name),
                         pep440_rs::Version::from_str(&p.version),
                     ) {
-                        let pins = if p.category == super::BUILD_CATEGORY {
+                        let pins = if super::is_build_requirement(p) {
                             &mut pins.pypi_build
                         } else {
                             &mut pins.pypi

@@ -138,35 +138,29 @@ pub fn built_sdists(lock: &LockFile, platform: &str) -> BTreeSet<String> {
     let Some(records) = meta.pypi_build.get(platform) else {
         return BTreeSet::new();
     };
-    lock.package
-        .iter()
+    env_sdists(lock, platform)
         .filter(|p| {
-            p.manager == Manager::Pip
-                && p.platform == platform
-                && p.category != crate::lock::BUILD_CATEGORY
-                && is_sdist(p)
-                && records
-                    .get(&p.name)
-                    .is_some_and(|r| r.version == p.version && r.requires.is_some())
+            records
+                .get(&p.name)
+                .is_some_and(|r| r.version == p.version && r.requires.is_some())
         })
         .map(|p| p.name.clone())
         .collect()
+}
+
+/// The env's sdists locked for `platform`.
+fn env_sdists<'a>(lock: &'a LockFile, platform: &'a str) -> impl Iterator<Item = &'a Package> {
+    lock.package
+        .iter()
+        .filter(move |p| p.platform == platform && crate::lock::is_env_pip(p) && is_sdist(p))
 }
 
 /// The sdists of `platform` that build with pip's build isolation, their build requirements
 /// unpinned, as `name version`.
 pub fn unpinned_sdists(lock: &LockFile, platform: &str) -> Vec<String> {
     let built = built_sdists(lock, platform);
-    let mut out: Vec<String> = lock
-        .package
-        .iter()
-        .filter(|p| {
-            p.manager == Manager::Pip
-                && p.platform == platform
-                && p.category != crate::lock::BUILD_CATEGORY
-                && is_sdist(p)
-                && !built.contains(&p.name)
-        })
+    let mut out: Vec<String> = env_sdists(lock, platform)
+        .filter(|p| !built.contains(&p.name))
         .map(|p| format!("{} {}", p.name, p.version))
         .collect();
     out.sort();
@@ -197,7 +191,7 @@ pub fn pip_file(lock: &LockFile, platform: &str, lockfile: &str, set: PipSet) ->
         .iter()
         .filter(|p| p.manager == Manager::Pip && p.platform == platform)
         .filter(|p| {
-            let build = p.category == crate::lock::BUILD_CATEGORY;
+            let build = crate::lock::is_build_requirement(p);
             match set {
                 PipSet::Env => !build && !built.contains(&p.name),
                 PipSet::Build => build,
