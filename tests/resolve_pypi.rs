@@ -111,6 +111,47 @@ fn markers_and_extras_are_evaluated_per_platform() {
     assert_eq!(custom["envlock.pypi.indexes"], p.index_url());
 }
 
+/// As pip and uv do: an extra the chosen version does not provide is no reason to go back to
+/// an old version that has it (ipython 9 dropped `[terminal]`, which jupyter-console asks for;
+/// envlock backtracked into ipython 4), and a version whose published metadata does not parse
+/// (ipython 4.1.0rc1's `setuptools (>=18.5decorator)`) is skipped, not fatal.
+#[test]
+fn a_missing_extra_is_a_warning_and_invalid_metadata_skips_only_that_version() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("app", "1.0").requires(&["lib[gone]", "old>=1"]);
+        i.wheel("lib", "1.0")
+            .requires(&["extra-dep; extra == \"gone\""])
+            .extras(&["gone"]);
+        i.wheel("lib", "2.0").extras(&["other"]);
+        i.wheel("extra-dep", "1.0");
+        i.wheel("old", "1.0");
+        i.wheel("old", "2.0")
+            .requires(&["setuptools (>=18.5decorator)"]);
+    });
+    p.write("requirements.txt", "app\n");
+    let out = ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
+    assert!(
+        out.contains(
+            "warning: lib 2.0 does not provide the extra `gone` that `lib[gone]` asks for; \
+             it is locked without it"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["app==1.0", "lib==2.0", "old==1.0"]
+    );
+    // When no version is left, the invalid metadata is the reason given.
+    p.write("requirements.txt", "old==2.0\n");
+    let err = fails(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
+    assert!(err.contains("its metadata is invalid"), "{err}");
+    assert!(
+        err.contains("old-2.0-py3-none-any.whl has invalid metadata: invalid Requires-Dist `setuptools (>=18.5decorator)`"),
+        "{err}"
+    );
+    assert!(err.contains("require another version of old"), "{err}");
+}
+
 #[test]
 fn the_best_wheel_for_each_platform_is_chosen() {
     let p = project(Mode::Files, |i| {

@@ -208,6 +208,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
             &mapping,
             exclude_newer,
             &pins.pypi,
+            &mut spec.warnings,
         )
         .await;
         builds = builder.notes();

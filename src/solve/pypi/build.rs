@@ -365,6 +365,7 @@ impl Builder {
             },
             exclude_newer: self.options.exclude_newer,
             preferred: preferred.clone(),
+            warnings: Default::default(),
         };
         resolver::resolve(
             self.client.clone(),

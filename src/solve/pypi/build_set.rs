@@ -144,6 +144,7 @@ pub async fn resolve_build_sets(
             },
             exclude_newer,
             preferred,
+            warnings: Default::default(),
         };
         let all: Vec<PipRequirement> = wanted.iter().flat_map(|(_, r)| r.clone()).collect();
         let mut set = Vec::new();

@@ -55,6 +55,6 @@ pub enum Unusable {
     BuildFailed,
     /// The `Requires-Python` of its metadata excludes the target's Python.
     MetadataRequiresPython(String),
-    /// The extra asked for is not one it provides.
-    NoExtra(ExtraName),
+    /// Its published metadata does not parse (the error is reported too).
+    InvalidMetadata,
 }

@@ -156,12 +156,16 @@ type Shared<T> = Arc<OnceCell<Result<T, SharedError>>>;
 enum SharedError {
     Failure(String, Option<String>),
     Build(BuildFailed),
+    Invalid(InvalidMetadata),
 }
 
 impl From<anyhow::Error> for SharedError {
     fn from(e: anyhow::Error) -> Self {
         if let Some(b) = e.chain().find_map(|c| c.downcast_ref::<BuildFailed>()) {
             return SharedError::Build(b.clone());
+        }
+        if let Some(i) = e.chain().find_map(|c| c.downcast_ref::<InvalidMetadata>()) {
+            return SharedError::Invalid(i.clone());
         }
         let hint = e
             .chain()
@@ -180,6 +184,7 @@ impl From<SharedError> for anyhow::Error {
                 failure.into()
             }
             SharedError::Build(b) => b.into(),
+            SharedError::Invalid(i) => i.into(),
         }
     }
 }
@@ -210,6 +215,23 @@ impl fmt::Display for BuildFailed {
 }
 
 impl std::error::Error for BuildFailed {}
+
+/// A file whose published metadata does not parse (a `Requires-Dist` that is not PEP 508, as in
+/// old releases). Like a [`BuildFailed`], it makes only that version unusable, as it does for
+/// pip and uv; the resolver reports it only when no version will do.
+#[derive(Debug, Clone)]
+pub struct InvalidMetadata {
+    /// The file and what is wrong with its metadata.
+    pub message: String,
+}
+
+impl fmt::Display for InvalidMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InvalidMetadata {}
 
 /// A request the index answered with an error status; for 401 and 403, how to give credentials.
 fn refused(url: &Url, status: StatusCode) -> anyhow::Error {
@@ -510,15 +532,19 @@ impl IndexClient {
                     .to_string(),
             })?
         } else {
-            parse(&text).map_err(|e| {
-                let failure = Failure::new(format!("{} cannot be locked: {e:#}", file.filename));
-                if sdist {
-                    failure.hint(
-                        "envlock does not build sdists here: pin a version that has wheels, \
-                         or add `--only-binary :all:` to the requirements",
-                    )
+            parse(&text).map_err(|e| -> anyhow::Error {
+                if sdist && self.builder.is_none() {
+                    Failure::new(format!("{} cannot be locked: {e:#}", file.filename))
+                        .hint(
+                            "envlock does not build sdists here: pin a version that has \
+                             wheels, or add `--only-binary :all:` to the requirements",
+                        )
+                        .into()
                 } else {
-                    failure
+                    InvalidMetadata {
+                        message: format!("{} has invalid metadata: {e:#}", file.filename),
+                    }
+                    .into()
                 }
             })?
         };

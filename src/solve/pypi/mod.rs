@@ -26,7 +26,7 @@ use crate::inputs::PipInputs;
 /// Python packages its conda solution installs.
 ///
 /// `preferred` holds, per platform, the versions to keep when they still fit (an existing
-/// lock's pins).
+/// lock's pins). What the user should know about the result is added to `warnings`.
 pub async fn resolve_all(
     pip: &PipInputs,
     solutions: &[PlatformSolution],
@@ -34,11 +34,13 @@ pub async fn resolve_all(
     mapping: &Mapping,
     exclude_newer: Option<Timestamp>,
     preferred: &HashMap<Subdir, HashMap<PackageName, Version>>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<Vec<Pinned>>> {
     let options = resolver::Options {
         pip: pip.options.clone(),
         exclude_newer,
         preferred: HashMap::new(),
+        warnings: Default::default(),
     };
     let mut tasks = Vec::new();
     for solution in solutions {
@@ -70,6 +72,9 @@ pub async fn resolve_all(
     for task in tasks {
         out.push(task.await.context("PyPI resolution task failed")??);
     }
+    warnings.extend(std::mem::take(
+        &mut *options.warnings.lock().expect("not poisoned"),
+    ));
     Ok(out)
 }
 

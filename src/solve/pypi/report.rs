@@ -63,7 +63,7 @@ impl Display for Unusable {
             Unusable::BuildFailed => {
                 f.write_str("its metadata could not be built from its sdist (below)")
             }
-            Unusable::NoExtra(e) => write!(f, "it has no extra `{e}`"),
+            Unusable::InvalidMetadata => f.write_str("its metadata is invalid (below)"),
         }
     }
 }
@@ -244,7 +244,7 @@ fn reasons(name: &PackageName, reasons: &[Unusable], cx: &Context) -> (String, V
             Unusable::BuildFailed => {
                 "its metadata could not be built from its sdist (below)".to_string()
             }
-            Unusable::NoExtra(extra) => format!("it has no extra `{extra}`"),
+            Unusable::InvalidMetadata => "its metadata is invalid (below)".to_string(),
         });
     }
     (parts.join("; "), hints)

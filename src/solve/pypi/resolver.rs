@@ -23,7 +23,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     fmt,
     sync::{Arc, Mutex},
 };
@@ -40,7 +40,7 @@ use tokio::runtime::Handle;
 
 pub use super::graph::{Pkg, Unusable};
 use super::{
-    index::{BuildFailed, DistFile, DistKind, IndexClient},
+    index::{BuildFailed, DistFile, DistKind, IndexClient, InvalidMetadata},
     report::{Context, Unavailable},
     tags::{Target, WheelMismatch},
 };
@@ -61,7 +61,13 @@ pub struct Options {
     /// Versions to choose when they still fit (an existing lock's), so re-resolving does not
     /// churn.
     pub preferred: HashMap<PackageName, Version>,
+    /// Where the resolution leaves what the user should know about its result (an extra asked
+    /// for that the locked version does not provide); shared by the clones of these options.
+    pub warnings: Warnings,
 }
+
+/// Warnings of resolutions, deduplicated and sorted (the platforms' resolutions share one).
+pub type Warnings = Arc<Mutex<std::collections::BTreeSet<String>>>;
 
 /// One locked distribution.
 #[derive(Debug, Clone)]
@@ -187,6 +193,7 @@ pub async fn resolve(
         skipped,
         chosen: Mutex::default(),
         build_failures: Mutex::default(),
+        missing_extras: Mutex::default(),
     };
     for r in &provider.root {
         provider.prefetch(&r.name);
@@ -232,8 +239,12 @@ struct Provider {
     skipped: Vec<(PackageName, String)>,
     /// The file picked for each (package, version) by `choose_version`.
     chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
-    /// Versions left out because their sdist's metadata could not be built.
+    /// Versions left out because their sdist's metadata could not be built or their published
+    /// metadata is invalid, with what to do about it.
     build_failures: Mutex<Vec<BuildFailed>>,
+    /// `name[extra]` asked of versions that do not provide the extra: as pip and uv do, those
+    /// versions are used without it (and a warning says so when the result keeps one).
+    missing_extras: Mutex<HashSet<(PackageName, Version, ExtraName)>>,
 }
 
 /// Resolution errors that are not conflicts: a message and, where there is one, a hint.
@@ -352,6 +363,19 @@ impl Provider {
                 extras.entry(name.clone()).or_default().push(extra.clone());
             }
         }
+        let missing = self.missing_extras.lock().expect("not poisoned");
+        let mut warnings = self.options.warnings.lock().expect("not poisoned");
+        for (pkg, version) in solution.iter() {
+            if let Pkg::Extra(name, extra) = pkg
+                && missing.contains(&(name.clone(), version.clone(), extra.clone()))
+            {
+                warnings.insert(format!(
+                    "{name} {version} does not provide the extra `{extra}` that `{name}[{extra}]` \
+                     asks for; it is locked without it, as pip and uv install it"
+                ));
+            }
+        }
+        drop((missing, warnings));
         let mut pinned = Vec::new();
         for (pkg, version) in solution {
             let Pkg::Name(name) = pkg else { continue };
@@ -857,7 +881,21 @@ impl DependencyProvider for Provider {
                             drop(failures);
                             return Ok(Dependencies::Unavailable(Unusable::BuildFailed));
                         }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => match e.downcast::<InvalidMetadata>() {
+                            Ok(invalid) => {
+                                let mut failures =
+                                    self.build_failures.lock().expect("not poisoned");
+                                if !failures.iter().any(|f| f.message == invalid.message) {
+                                    failures.push(BuildFailed {
+                                        message: invalid.message,
+                                        hint: format!("require another version of {name}"),
+                                    });
+                                }
+                                drop(failures);
+                                return Ok(Dependencies::Unavailable(Unusable::InvalidMetadata));
+                            }
+                            Err(e) => return Err(e.into()),
+                        },
                     },
                 };
                 if let Some(rp) = &metadata.requires_python
@@ -873,7 +911,12 @@ impl DependencyProvider for Provider {
                         if !metadata.provides_extras.is_empty()
                             && !metadata.provides_extras.contains(e)
                         {
-                            return Ok(Dependencies::Unavailable(Unusable::NoExtra(e.clone())));
+                            self.missing_extras.lock().expect("not poisoned").insert((
+                                name.clone(),
+                                version.clone(),
+                                e.clone(),
+                            ));
+                            return Ok(available(deps));
                         }
                         vec![e.clone()]
                     }
