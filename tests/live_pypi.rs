@@ -13,15 +13,40 @@ use rattler_conda_lock::{LockFile, Manager};
 const CUTOFF: &str = "2024-06-01";
 
 fn lock_requirements(dir: &Path, files: &[&str], platforms: &[&str]) -> LockFile {
+    lock_for(dir, files, "3.11", CUTOFF, platforms).0
+}
+
+/// `envlock resolve FILES -c pyconda --python PYTHON --exclude-newer CUTOFF -p …` with every
+/// other option at its default: the lock and what `resolve` printed.
+fn lock_for(
+    dir: &Path,
+    files: &[&str],
+    python: &str,
+    cutoff: &str,
+    platforms: &[&str],
+) -> (LockFile, String) {
     let mut cmd = envlock(&dir.join("cache"));
     cmd.current_dir(dir).arg("resolve").args(files);
     cmd.arg("-c").arg(fixture_channels().join("pyconda"));
-    cmd.args(["--python", "3.11", "--exclude-newer", CUTOFF]);
+    cmd.args(["--python", python, "--exclude-newer", cutoff]);
     for p in platforms {
         cmd.args(["-p", p]);
     }
-    ok(cmd.output().unwrap());
-    envlock::lock::read(&dir.join("conda-lock.yml")).unwrap()
+    let out = ok(cmd.output().unwrap());
+    (
+        envlock::lock::read(&dir.join("conda-lock.yml")).unwrap(),
+        out,
+    )
+}
+
+/// The URL locked for `name` on `platform`.
+fn url<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
+    &lock
+        .package
+        .iter()
+        .find(|p| p.manager == Manager::Pip && p.platform == platform && p.name == name)
+        .unwrap_or_else(|| panic!("{name} not locked for {platform}"))
+        .url
 }
 
 fn version<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
@@ -190,4 +215,66 @@ fn sdists_lock_their_build_set_and_install_from_it_with_hashes() {
         ["antlr4-python3-runtime".to_string(), "retrying".to_string()].into()
     );
     install_and_check(&lock, "linux-64", dir.path(), &[]);
+}
+
+/// The seed Jupyter image's environment with the defaults of 2026: the glibc 2.28 target picks
+/// the manylinux_2_28 wheels of pyzmq 27 and argon2-cffi-bindings 25 (with a glibc 2.17 target
+/// their sdists were locked, and the image build died on a missing compiler).
+#[test]
+fn jupyterlab_for_python_3_11_locks_wheels_with_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "jupyterlab\n").unwrap();
+    let (lock, out) = lock_for(
+        dir.path(),
+        &["requirements.txt"],
+        "3.11",
+        "2026-06-01",
+        &["linux-64"],
+    );
+    assert!(!out.contains("from its sdist"), "{out}");
+    for native in [
+        "pyzmq",
+        "argon2-cffi-bindings",
+        "tornado",
+        "psutil",
+        "debugpy",
+    ] {
+        let url = url(&lock, "linux-64", native);
+        assert!(url.ends_with(".whl"), "{native}: {url}");
+    }
+    assert!(envlock::render::built_sdists(&lock, "linux-64").is_empty());
+    install_and_check(&lock, "linux-64", dir.path(), &[]);
+}
+
+/// `ipython[all]`: ipython 9 no longer provides the `terminal` extra that jupyter-console asks
+/// for. envlock used to treat that as a conflict and backtrack into ipython 4.1.0rc1 (whose
+/// metadata does not even parse) and fail after a minute; as with pip and uv, it now locks
+/// ipython 9 with a warning. The 208 packages are the same as uv 0.13.9 locks for this target.
+#[test]
+fn ipython_all_with_jupyterlab_notebook_ipywidgets_for_python_3_12() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "ipython[all]\njupyterlab\nnotebook\nipywidgets\n",
+    )
+    .unwrap();
+    let (lock, out) = lock_for(
+        dir.path(),
+        &["requirements.txt"],
+        "3.12",
+        "2026-06-01",
+        &["linux-64"],
+    );
+    assert!(
+        out.contains("warning: ipython 9.14.0 does not provide the extra `terminal`"),
+        "{out}"
+    );
+    assert_eq!(version(&lock, "linux-64", "ipython"), "9.14.0");
+    assert_eq!(version(&lock, "linux-64", "jupyterlab"), "4.5.7");
+    assert_eq!(pip_names(&lock, "linux-64").len(), 208);
+    // The one sdist (curio 1.6, pure Python) is built in the image from its hashed build set.
+    assert_eq!(
+        envlock::render::built_sdists(&lock, "linux-64"),
+        ["curio".to_string()].into()
+    );
 }
