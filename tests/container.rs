@@ -4,6 +4,7 @@
 //! images pinned through a real registry (Debian's `docker-registry`) on 127.0.0.1.
 //!
 //! The conda flavor cannot be built here: no conda channel is reachable to download packages.
+//! The Jupyter preset's venv image builds on a base without a C compiler, sdists included.
 
 mod common;
 
@@ -91,13 +92,15 @@ fn http_get(port: u16) -> Option<String> {
     Some(response)
 }
 
-#[test]
-fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
-    let Some(harness) = harness() else { return };
-    prepare(&harness);
-
-    // A stand-in for the official python:3.11-slim image: Debian's python3 (3.11) with `python`
-    // on the PATH, as the official image has.
+/// A stand-in for the official python:3.11-slim image, built once per test run: Debian's
+/// python3 (3.11) with `python` on the PATH, as the official image has, and no C compiler.
+/// Returns its digest.
+fn python_standin(harness: &Path) -> String {
+    static DIGEST: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let mut digest = DIGEST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = digest.as_ref() {
+        return d.clone();
+    }
     let base_ctx = tempfile::tempdir().unwrap();
     std::fs::write(
         base_ctx.path().join("Containerfile"),
@@ -107,7 +110,7 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     )
     .unwrap();
     let out = harness_sh(
-        &harness,
+        harness,
         &format!(
             "hbuild -t localhost/python:3.11-slim {}",
             base_ctx.path().display()
@@ -115,12 +118,22 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     );
     assert_ok(&out, "building the python stand-in");
     let out = harness_sh(
-        &harness,
+        harness,
         "podman image inspect --format '{{.Digest}}' localhost/python:3.11-slim",
     );
     assert_ok(&out, "inspecting the stand-in");
-    let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(digest.starts_with("sha256:"), "{digest}");
+    let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(d.starts_with("sha256:"), "{d}");
+    *digest = Some(d.clone());
+    d
+}
+
+#[test]
+fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+
+    let digest = python_standin(&harness);
 
     // The app, locked from PyPI.
     let app = tempfile::tempdir().unwrap();
@@ -370,4 +383,84 @@ fn the_entrypoint_activates_the_env_and_execs_the_command() {
         "/opt/conda/envs/env/share/gdal env 1",
         "{stdout}"
     );
+}
+
+/// The seed Jupyter image with the default options (venv flavor, a slim base without a C
+/// compiler): the lock has wheels for every native package (the glibc 2.28 target), and the
+/// two sdists that have no wheel at all (retrying, antlr4-python3-runtime) are built in the
+/// image from their locked, hash-checked build set. The image then imports all of them.
+#[test]
+fn the_jupyter_preset_and_locked_sdists_build_on_a_base_without_a_compiler() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let digest = python_standin(&harness);
+    let out = harness_sh(
+        &harness,
+        &format!("hrun localhost/python:3.11-slim@{digest} sh -c 'command -v gcc cc || echo none'"),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "none");
+
+    let app = tempfile::tempdir().unwrap();
+    let dir = app.path();
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "jupyterlab\nretrying==1.3.3\nantlr4-python3-runtime==4.9.3\n",
+    )
+    .unwrap();
+    let resolved = ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args([
+            "resolve",
+            "requirements.txt",
+            "--python",
+            "3.11",
+            "-p",
+            "linux-64",
+        ])
+        .args(["--exclude-newer", "2026-06-01", "-c"])
+        .arg(fixture_channels().join("pyconda"))
+        .output()
+        .unwrap());
+    assert!(
+        resolved.contains("the image builds antlr4-python3-runtime 4.9.3 from its sdist"),
+        "{resolved}"
+    );
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args(["dockerfile", "--flavor", "venv", "--preset", "jupyter"])
+        .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
+        .output()
+        .unwrap());
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("--no-build-isolation"), "{dockerfile}");
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+
+    let tag = "localhost/envlock-jupyter:test";
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+    assert_ok(&out, "building the Jupyter image");
+    let out = harness_sh(
+        &harness,
+        &format!(
+            "hrun {tag} python -c 'import jupyterlab, zmq, argon2, retrying, antlr4; \
+             print(jupyterlab.__version__, zmq.__version__)'"
+        ),
+    );
+    assert_ok(&out, "importing in the Jupyter image");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lock = envlock::lock::read(&dir.join("conda-lock.yml")).unwrap();
+    let locked = |name: &str| {
+        lock.package
+            .iter()
+            .find(|p| p.name == name && p.category == "main")
+            .unwrap()
+            .version
+            .clone()
+    };
+    assert_eq!(
+        stdout.trim(),
+        format!("{} {}", locked("jupyterlab"), locked("pyzmq")),
+        "{stdout}"
+    );
+    let out = harness_sh(&harness, &format!("hrun {tag} jupyter lab --version"));
+    assert_ok(&out, "jupyter lab --version");
 }
