@@ -57,12 +57,25 @@ class Scenario:
     key: str
     title: str
     requirements: list[str]
+    # Other files beside requirements.txt (its `-r`/`-c` includes), by name.
+    files: dict[str, str] | None = None
 
 
 SCENARIOS = [
     Scenario("a", "flask==3.0.3, redis>=5,<6, gunicorn", ["flask==3.0.3", "redis>=5,<6", "gunicorn"]),
     Scenario("b", "jupyterlab==4.2.1", ["jupyterlab==4.2.1"]),
     Scenario("c", "numpy<2, pandas, scikit-learn", ["numpy<2", "pandas", "scikit-learn"]),
+    Scenario(
+        "d",
+        "jupyter-notebook: ipython[all], jupyterlab, notebook, ipywidgets",
+        ["ipython[all]", "jupyterlab", "notebook", "ipywidgets"],
+    ),
+    Scenario(
+        "e",
+        "includes-constraints: -r base.txt, -c constraints.txt, requests, rich",
+        ["-r base.txt", "-c constraints.txt", "requests", "rich"],
+        {"base.txt": "flask\nsqlalchemy\n", "constraints.txt": "urllib3<2\nsqlalchemy<2.1\n"},
+    ),
 ]
 
 TOOLS = ("envlock", "uv", "pip-compile")
@@ -245,6 +258,8 @@ def measure(args, tmp: Path, scenarios: list[Scenario]) -> tuple[list[dict], dic
     for scenario in scenarios:
         work = fresh_dir(tmp, f"scenario-{scenario.key}")
         (work / "requirements.txt").write_text("".join(f"{r}\n" for r in scenario.requirements))
+        for name, text in (scenario.files or {}).items():
+            (work / name).write_text(text)
 
         # Warm caches: one untimed run per tool fills them; its output is the reference solution.
         warm_cache = {tool: fresh_dir(tmp, f"warm-{scenario.key}-{tool}") for tool in tools}

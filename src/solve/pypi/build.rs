@@ -6,9 +6,8 @@
 //! `setuptools>=40.8.0` with `setuptools.build_meta:__legacy__`, when `pyproject.toml` names no
 //! build system), resolved by envlock's own resolver for the build python on this machine
 //! (wheels only, with the lock's `--exclude-newer`), downloaded and hash-checked by the index
-//! client, and installed from those local files into a fresh venv with `pip install --no-deps
-//! --require-hashes --no-index`; then what the backend's `get_requires_for_build_wheel` adds, the
-//! same way. The hooks run in the unpacked sdist (`.tar.gz`, `.zip`) with no package index
+//! client, and unpacked into a fresh venv without pip ([`super::wheel_install`]); then what the
+//! backend's `get_requires_for_build_wheel` adds, the same way. The hooks run in the unpacked sdist (`.tar.gz`, `.zip`) with no package index
 //! configured (`PIP_NO_INDEX=1`, no pip configuration files), each step with a timeout. The
 //! index client caches the METADATA by the sdist's sha256, so a warm resolve builds nothing.
 //!
@@ -42,7 +41,6 @@ use pep508_rs::{PackageName, Requirement, VersionOrUrl};
 use rattler_conda_types::Subdir;
 use serde::Deserialize;
 use tokio::sync::{OnceCell, Semaphore};
-use url::Url;
 
 use super::{
     index::{BuildFailed, DistFile, DistKind, IndexClient, SdistBuilder},
@@ -79,24 +77,34 @@ def load_backend(spec, backend_path):
     return backend
 
 
+def metadata(backend, out):
+    prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
+    if prepare is not None:
+        metadata_dir = os.path.join(out, "metadata")
+        os.makedirs(metadata_dir, exist_ok=True)
+        name = prepare(metadata_dir, {})
+        return {"metadata": os.path.join(metadata_dir, name, "METADATA")}
+    wheel_dir = os.path.join(out, "wheel")
+    os.makedirs(wheel_dir, exist_ok=True)
+    return {"wheel": os.path.join(wheel_dir, backend.build_wheel(wheel_dir, {}))}
+
+
 def main():
     spec, backend_path, hook, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
     backend = load_backend(spec, backend_path)
-    if hook == "requires":
+    result = {}
+    result_path = os.path.join(out, "result.json")
+    if hook in ("requires", "both"):
         get_requires = getattr(backend, "get_requires_for_build_wheel", None)
-        result = {"requires": list(get_requires({})) if get_requires else []}
-    else:
-        prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
-        if prepare is not None:
-            metadata_dir = os.path.join(out, "metadata")
-            os.makedirs(metadata_dir, exist_ok=True)
-            name = prepare(metadata_dir, {})
-            result = {"metadata": os.path.join(metadata_dir, name, "METADATA")}
-        else:
-            wheel_dir = os.path.join(out, "wheel")
-            os.makedirs(wheel_dir, exist_ok=True)
-            result = {"wheel": os.path.join(wheel_dir, backend.build_wheel(wheel_dir, {}))}
-    with open(os.path.join(out, "result.json"), "w") as f:
+        result["requires"] = list(get_requires({})) if get_requires else []
+        with open(result_path, "w") as f:
+            json.dump(result, f)
+    if hook in ("metadata", "both"):
+        # In the `both` mode the metadata follows in the same process, in case what
+        # get_requires_for_build_wheel asked for is installed already (the common case);
+        # envlock decides whether it counts.
+        result.update(metadata(backend, out))
+    with open(result_path, "w") as f:
         json.dump(result, f)
 
 
@@ -104,7 +112,7 @@ main()
 "#;
 
 /// What the probe prints about a python.
-const PROBE_SCRIPT: &str = "import json, sys, venv\ntry:\n    import pip\n    pip_version = pip.__version__\nexcept Exception:\n    pip_version = None\nprint(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'executable': sys.executable, 'pip': pip_version}))\n";
+const PROBE_SCRIPT: &str = "import json, sys, venv\nprint(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'executable': sys.executable}))\n";
 
 /// How many lines of a failed step's output a message shows.
 const TAIL_LINES: usize = 20;
@@ -140,9 +148,6 @@ impl BuildOptions {
 struct BuildPython {
     path: PathBuf,
     version: Version,
-    /// Its pip installs into another interpreter (`pip --python`, pip ≥ 22.3), so the venv
-    /// needs no pip of its own.
-    pip_python: bool,
     /// For messages: `python3.11 on PATH (3.11.7)`.
     description: String,
 }
@@ -251,8 +256,8 @@ impl Builder {
             .resolve(&system.requires, &target, &HashMap::new())
             .await
             .map_err(|e| fail("resolving its build requirements", e))?;
-        let requirements = self
-            .download(&installed, &dirs, "requirements.txt")
+        let wheels = self
+            .download(&installed, &dirs)
             .await
             .map_err(|e| fail("downloading its build requirements", e))?;
         let (p, d, timeout) = (python.clone(), dirs.clone(), self.options.timeout);
@@ -260,15 +265,18 @@ impl Builder {
             .await
             .map_err(|e| fail("creating the build environment", e))?;
         let (p, d) = (python.clone(), dirs.clone());
-        blocking(move || install(&p, &d, &requirements, timeout))
+        blocking(move || install(&p, &d, &wheels))
             .await
             .map_err(|e| fail("installing its build requirements", e))?;
 
         let (d, s, src) = (dirs.clone(), system.clone(), source.clone());
-        let result = blocking(move || run_hook(&d, &s, &src, "requires", timeout))
+        // get_requires_for_build_wheel and, in the same process, the metadata: it counts when
+        // the first hook asks for nothing that is not installed.
+        let result = blocking(move || run_hook(&d, &s, &src, "both", timeout))
             .await
             .map_err(|e| fail(&format!("the backend `{}`", system.backend), e))?;
-        let more = result.requires.unwrap_or_default();
+        let more = result.requires.clone().unwrap_or_default();
+        let mut first = Some(result);
         let missing: Vec<String> = more
             .into_iter()
             .filter(|r| !satisfied(r, &installed))
@@ -292,20 +300,27 @@ impl Builder {
                 })
                 .cloned()
                 .collect();
-            let requirements = self
-                .download(&new, &dirs, "requirements-2.txt")
+            let wheels = self
+                .download(&new, &dirs)
                 .await
                 .map_err(|e| fail("downloading its build requirements", e))?;
             let (p, d) = (python.clone(), dirs.clone());
-            blocking(move || install(&p, &d, &requirements, timeout))
+            blocking(move || install(&p, &d, &wheels))
                 .await
                 .map_err(|e| fail("installing its build requirements", e))?;
             installed = pins;
+            first = None;
         }
 
         let (d, s, src) = (dirs.clone(), system.clone(), source.clone());
         let text = blocking(move || {
-            let result = run_hook(&d, &s, &src, "metadata", timeout)?;
+            let result = match first {
+                Some(HookResult {
+                    error: Some(error), ..
+                }) => return Err(error),
+                Some(result) => result,
+                None => run_hook(&d, &s, &src, "metadata", timeout)?,
+            };
             match (result.metadata, result.wheel) {
                 (Some(path), _) => std::fs::read_to_string(&path)
                     .map_err(|e| format!("the backend gave no {path}: {e}")),
@@ -381,15 +396,11 @@ impl Builder {
 
     /// Downloads `pins` (hash-checked) into the wheel directory and writes a requirements file
     /// naming each by its local path and sha256.
-    async fn download(
-        &self,
-        pins: &[Pinned],
-        dirs: &WorkDirs,
-        name: &str,
-    ) -> Result<PathBuf, String> {
+    async fn download(&self, pins: &[Pinned], dirs: &WorkDirs) -> Result<Vec<PathBuf>, String> {
         std::fs::create_dir_all(&dirs.wheels).map_err(|e| e.to_string())?;
-        let mut lines = String::new();
+        let mut wheels = Vec::new();
         for pin in pins {
+            // The index client checks the file's sha256 against the index's.
             let bytes = self
                 .client
                 .download(&pin.file)
@@ -397,17 +408,9 @@ impl Builder {
                 .map_err(|e| format!("{e:#}"))?;
             let path = dirs.wheels.join(&pin.file.filename);
             std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            let url = Url::from_file_path(&path)
-                .map_err(|()| format!("{} is not an absolute path", path.display()))?;
-            lines.push_str(&format!(
-                "{} @ {url} --hash=sha256:{}\n",
-                pin.name,
-                sha256_hex(&bytes)
-            ));
+            wheels.push(path);
         }
-        let file = dirs.root.join(name);
-        std::fs::write(&file, lines).map_err(|e| e.to_string())?;
-        Ok(file)
+        Ok(wheels)
     }
 }
 
@@ -421,7 +424,6 @@ impl SdistBuilder for Builder {
 /// The paths of one build, under a temporary directory.
 #[derive(Debug, Clone)]
 struct WorkDirs {
-    root: PathBuf,
     unpacked: PathBuf,
     env: PathBuf,
     wheels: PathBuf,
@@ -435,7 +437,6 @@ struct WorkDirs {
 impl WorkDirs {
     fn new(root: &Path) -> WorkDirs {
         WorkDirs {
-            root: root.to_path_buf(),
             unpacked: root.join("src"),
             env: root.join("env"),
             wheels: root.join("wheels"),
@@ -561,11 +562,10 @@ fn satisfied(requirement: &str, installed: &[Pinned]) -> bool {
 struct Probe {
     version: String,
     executable: PathBuf,
-    pip: Option<String>,
 }
 
-/// Runs `python` and asks for its version and whether it has venv and pip.
-fn probe(python: &Path, timeout: Duration) -> Result<(PathBuf, Version, bool), String> {
+/// Runs `python` and asks for its version (and whether it has venv).
+fn probe(python: &Path, timeout: Duration) -> Result<(PathBuf, Version), String> {
     let mut command = Command::new(python);
     command.args(["-c", PROBE_SCRIPT]);
     scrub(&mut command);
@@ -579,27 +579,21 @@ fn probe(python: &Path, timeout: Duration) -> Result<(PathBuf, Version, bool), S
         .find_map(|l| serde_json::from_str(l).ok())
         .ok_or_else(|| format!("unexpected output: {}", text.trim()))?;
     let version = Version::from_str(&probe.version).map_err(|e| e.to_string())?;
-    let pip_python = probe
-        .pip
-        .as_deref()
-        .and_then(|v| Version::from_str(v).ok())
-        .is_some_and(|v| v >= Version::new([22, 3]));
-    Ok((probe.executable, version, pip_python))
+    Ok((probe.executable, version))
 }
 
 /// Chooses the python that builds (see the module docs).
 fn find_python(options: &BuildOptions) -> Result<BuildPython, BuildFailed> {
     let timeout = Duration::from_secs(30);
     let target = &options.target_python;
-    let found = |path: PathBuf, version: Version, pip_python: bool, how: String| BuildPython {
+    let found = |path: PathBuf, version: Version, how: String| BuildPython {
         description: format!("{how} ({}, {version})", path.display()),
         path,
         version,
-        pip_python,
     };
     if let Some(explicit) = &options.python {
         return probe(explicit, timeout)
-            .map(|(path, version, pip)| found(path, version, pip, "--build-python".to_string()))
+            .map(|(path, version)| found(path, version, "--build-python".to_string()))
             .map_err(|e| BuildFailed {
                 message: format!(
                     "--build-python {} cannot build sdists: {e}",
@@ -614,10 +608,10 @@ fn find_python(options: &BuildOptions) -> Result<BuildPython, BuildFailed> {
         } else {
             "bin/python"
         });
-        if let Ok((path, version, pip)) = probe(&python, timeout)
+        if let Ok((path, version)) = probe(&python, timeout)
             && &version == target
         {
-            return Ok(found(path, version, pip, "the locked python".to_string()));
+            return Ok(found(path, version, "the locked python".to_string()));
         }
     }
     let minor = match target.release() {
@@ -631,13 +625,13 @@ fn find_python(options: &BuildOptions) -> Result<BuildPython, BuildFailed> {
         .chain(["python3".to_string()])
     {
         match probe(Path::new(&name), timeout) {
-            Ok((path, version, pip)) => {
+            Ok((path, version)) => {
                 let how = if version.release().get(..2) == target.release().get(..2) {
                     format!("{name} on PATH")
                 } else {
                     format!("{name} on PATH; the lock targets {target}")
                 };
-                return Ok(found(path, version, pip, how));
+                return Ok(found(path, version, how));
             }
             Err(e) => tried.push(format!("{name}: {}", e.lines().next().unwrap_or_default())),
         }
@@ -680,60 +674,95 @@ fn scrub(command: &mut Command) {
         .stdin(Stdio::null());
 }
 
-/// A fresh venv: without pip when the build python's pip can install into it.
+/// A fresh venv without pip (envlock installs the build requirements itself). On POSIX it is
+/// written directly, as `python -m venv --without-pip --symlinks` writes it (`pyvenv.cfg`,
+/// `bin/python*` links to the build python, an empty `site-packages`), which saves starting
+/// python for it; elsewhere `python -m venv` makes it.
 fn create_env(python: &BuildPython, dirs: &WorkDirs, timeout: Duration) -> Result<(), String> {
-    let mut command = Command::new(&python.path);
-    command.args(["-m", "venv"]);
-    if python.pip_python {
-        command.arg("--without-pip");
+    if cfg!(unix)
+        && let [major, minor, ..] = python.version.release()
+        && let Some(home) = python.path.parent()
+    {
+        let io = |e: std::io::Error| format!("writing the venv {}: {e}", dirs.env.display());
+        std::fs::create_dir_all(site_packages(&dirs.env, *major, *minor)).map_err(io)?;
+        let bin = dirs.env.join("bin");
+        std::fs::create_dir_all(&bin).map_err(io)?;
+        #[cfg(unix)]
+        for name in [
+            "python".to_string(),
+            format!("python{major}"),
+            format!("python{major}.{minor}"),
+        ] {
+            std::os::unix::fs::symlink(&python.path, bin.join(name)).map_err(io)?;
+        }
+        let cfg = format!(
+            "home = {}\ninclude-system-site-packages = false\nversion = {}\nexecutable = {}\n",
+            home.display(),
+            python.version,
+            python.path.display()
+        );
+        return std::fs::write(dirs.env.join("pyvenv.cfg"), cfg).map_err(io);
     }
+    let mut command = Command::new(&python.path);
+    command.args(["-m", "venv", "--without-pip"]);
     command.arg(&dirs.env);
     scrub(&mut command);
     run(&mut command, "python -m venv", &dirs.log, timeout)
         .map_err(|e| format!("{e}{}", tail(&dirs.log)))
 }
 
-/// `pip install --no-deps --require-hashes --no-index -r requirements` into the venv.
-fn install(
-    python: &BuildPython,
-    dirs: &WorkDirs,
-    requirements: &Path,
-    timeout: Duration,
-) -> Result<(), String> {
-    if std::fs::read_to_string(requirements).is_ok_and(|t| t.trim().is_empty()) {
-        return Ok(());
-    }
-    let mut command = if python.pip_python {
-        let mut c = Command::new(&python.path);
-        c.args(["-m", "pip", "--python"]).arg(dirs.env_python());
-        c
-    } else {
-        let mut c = Command::new(dirs.env_python());
-        c.args(["-m", "pip"]);
-        c
-    };
-    command
-        .args([
-            "install",
-            "--no-deps",
-            "--require-hashes",
-            "--no-index",
-            "--no-compile",
-            "--no-warn-script-location",
-            "--quiet",
-            "-r",
-        ])
-        .arg(requirements);
-    scrub(&mut command);
-    run(&mut command, "pip install", &dirs.log, timeout)
-        .map_err(|e| format!("{e}{}", tail(&dirs.log)))
+/// A venv's `site-packages` on POSIX.
+fn site_packages(env: &Path, major: u64, minor: u64) -> PathBuf {
+    env.join("lib")
+        .join(format!("python{major}.{minor}"))
+        .join("site-packages")
 }
+
+/// Unpacks the (hash-checked) wheels into the venv (see [`super::wheel_install`]).
+fn install(python: &BuildPython, dirs: &WorkDirs, wheels: &[PathBuf]) -> Result<(), String> {
+    let site_packages = if cfg!(windows) {
+        dirs.env.join("Lib").join("site-packages")
+    } else {
+        let [major, minor, ..] = python.version.release() else {
+            return Err(format!("python {} has no minor version", python.version));
+        };
+        site_packages(&dirs.env, *major, *minor)
+    };
+    if !site_packages.is_dir() {
+        return Err(format!(
+            "the venv has no {}",
+            site_packages
+                .strip_prefix(&dirs.env)
+                .unwrap_or(&site_packages)
+                .display()
+        ));
+    }
+    let python_path = dirs.env_python();
+    let scheme = super::wheel_install::Scheme {
+        site_packages,
+        scripts: python_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        python: python_path,
+    };
+    for wheel in wheels {
+        super::wheel_install::install(wheel, &scheme)?;
+    }
+    Ok(())
+}
+
+/// The metadata hook, as messages name it.
+const METADATA_HOOK: &str = "prepare_metadata_for_build_wheel (or build_wheel)";
 
 #[derive(Deserialize, Default)]
 struct HookResult {
     requires: Option<Vec<String>>,
     metadata: Option<String>,
     wheel: Option<String>,
+    /// In the `both` mode: how the metadata hook failed after `requires` answered.
+    #[serde(skip)]
+    error: Option<String>,
 }
 
 /// Runs one hook (`requires` or `metadata`) of the backend in the source tree.
@@ -771,10 +800,25 @@ fn run_hook(
     }
     command.env("VIRTUAL_ENV", &dirs.env);
     let what = match hook {
-        "requires" => "get_requires_for_build_wheel",
-        _ => "prepare_metadata_for_build_wheel (or build_wheel)",
+        "requires" | "both" => "get_requires_for_build_wheel",
+        _ => METADATA_HOOK,
     };
-    run(&mut command, what, &dirs.log, timeout).map_err(|e| format!("{e}{}", tail(&dirs.log)))?;
+    if let Err(e) = run(&mut command, what, &dirs.log, timeout) {
+        let error = format!("{e}{}", tail(&dirs.log));
+        // `both`: the requirements were answered, the metadata hook failed.
+        let answered = (hook == "both")
+            .then(|| std::fs::read_to_string(dirs.out.join("result.json")).ok())
+            .flatten()
+            .and_then(|text| serde_json::from_str::<HookResult>(&text).ok())
+            .filter(|r| r.requires.is_some());
+        return match answered {
+            Some(result) => Ok(HookResult {
+                error: Some(error.replacen(what, METADATA_HOOK, 1)),
+                ..result
+            }),
+            None => Err(error),
+        };
+    }
     let text = std::fs::read_to_string(dirs.out.join("result.json"))
         .map_err(|e| format!("the hook wrote no result: {e}{}", tail(&dirs.log)))?;
     serde_json::from_str(&text).map_err(|e| format!("the hook's result is not valid: {e}"))
@@ -827,10 +871,6 @@ fn tail(log: &Path) -> String {
         out.push_str(&redact::text(line));
     }
     out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
 }
 
 #[cfg(test)]

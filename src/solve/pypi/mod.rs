@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod report;
 pub mod resolver;
 pub mod tags;
+pub mod wheel_install;
 
 use std::{collections::HashMap, str::FromStr, sync::Arc};
 
