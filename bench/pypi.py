@@ -176,7 +176,8 @@ def parse_pins(text: str) -> dict[str, str]:
 
 
 def parse_envlock_lock(text: str, platform: str) -> dict[str, str]:
-    """The `manager: pip` entries for `platform` of a conda-lock v1 file, as written by envlock.
+    """The `manager: pip` entries for `platform` of a conda-lock v1 file, as written by envlock,
+    without the sdists' build requirements (`category: build`, which uv does not lock).
 
     Reads only the top-level keys of each `- ` item under `package:` (two-space indent, plain or
     quoted scalars); nested maps such as `dependencies:` and `hash:` are indented further.
@@ -185,7 +186,12 @@ def parse_envlock_lock(text: str, platform: str) -> dict[str, str]:
     entry: dict[str, str] | None = None
 
     def flush() -> None:
-        if entry and entry.get("manager") == "pip" and entry.get("platform") == platform:
+        if (
+            entry
+            and entry.get("manager") == "pip"
+            and entry.get("platform") == platform
+            and entry.get("category", "main") != "build"
+        ):
             pins[normalize(entry["name"])] = entry["version"]
 
     in_packages = False
@@ -201,7 +207,7 @@ def parse_envlock_lock(text: str, platform: str) -> dict[str, str]:
             flush()
             entry = {}
             line = "  " + line[2:]
-        m = re.fullmatch(r"  (name|version|manager|platform): (.+)", line.rstrip())
+        m = re.fullmatch(r"  (name|version|manager|platform|category): (.+)", line.rstrip())
         if m and entry is not None:
             value = m[2].strip()
             if value in (">-", ">", "|", "|-"):
