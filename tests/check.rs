@@ -503,3 +503,38 @@ fn a_mirror_is_not_recorded_and_the_lock_keeps_the_canonical_channel() {
     ok(p.run(&["resolve", "--mirror", &mirror]));
     assert_eq!(p.read("conda-lock.yml"), lock);
 }
+
+#[test]
+fn a_conda_only_lock_resolved_with_an_index_strategy_passes_check() {
+    let p = Project::new().serve_channel_copy("pyconda", &["linux-64", "noarch"]);
+    p.write(
+        "environment.yml",
+        "channels:\n  - pyconda\ndependencies:\n  - python=3.11\n  - tini\n",
+    );
+    let resolve = |args: &[&str]| {
+        let mut cmd = p.cmd();
+        cmd.arg("resolve")
+            .args(["--channel-alias", p.channel_alias(), "-p", "linux-64"])
+            .args(args);
+        cmd.output().unwrap()
+    };
+    ok(resolve(&["--index-strategy", "unsafe-best-match"]));
+    // The strategy is not recorded (there is nothing for it to decide)...
+    assert!(!p.read("conda-lock.yml").contains("index_strategy"));
+    // ...so `check` without it, and a re-resolve without it, see the same question.
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let before = p.read("conda-lock.yml");
+    p.publish("pyconda", &[("tini", "99.0", &[])]);
+    ok(resolve(&[]));
+    assert_eq!(p.read("conda-lock.yml"), before);
+    // The same through the environment variable.
+    ok(p.cmd()
+        .arg("resolve")
+        .args(["--channel-alias", p.channel_alias(), "-p", "linux-64"])
+        .env("ENVLOCK_INDEX_STRATEGY", "unsafe-best-match")
+        .output()
+        .unwrap());
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+}

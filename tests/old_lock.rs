@@ -139,11 +139,11 @@ fn upgraded(name: &str, fixture: &str) -> String {
                 env!("CARGO_PKG_VERSION")
             ),
         ),
-        // The env's bin once on PATH.
+        // The env's bin first on PATH.
         "envlock/entrypoint.sh" => replace(
             "export PATH=\"$CONDA_PREFIX/bin:$PATH\"\n",
-            "# The image's ENV already starts PATH with the env; add it only when a caller's PATH lacks it.\n\
-             case \":$PATH:\" in\n  *\":$CONDA_PREFIX/bin:\"*) ;;\n  *) export PATH=\"$CONDA_PREFIX/bin:$PATH\" ;;\nesac\n",
+            "# The image's ENV already starts PATH with the env; add it unless a caller's PATH starts with it.\n\
+             case \"$PATH\" in\n  \"$CONDA_PREFIX/bin\" | \"$CONDA_PREFIX/bin:\"*) ;;\n  *) export PATH=\"$CONDA_PREFIX/bin:$PATH\" ;;\nesac\n",
         ),
         // (A new `.dockerignore` also ignores envlock's temporary files; an existing one is
         // the user's and is not rewritten.)

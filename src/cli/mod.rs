@@ -292,9 +292,8 @@ struct InputArgs {
     /// index that has it (protects against dependency confusion); `unsafe-best-match` takes the
     /// best version any index has, as pip does [default: the recorded strategy, else
     /// first-index].
-    #[arg(long, value_name = "STRATEGY", env = "ENVLOCK_INDEX_STRATEGY",
-          value_parser = ["first-index", "unsafe-best-match"])]
-    index_strategy: Option<String>,
+    #[arg(long, value_name = "STRATEGY", env = "ENVLOCK_INDEX_STRATEGY")]
+    index_strategy: Option<IndexStrategy>,
 
     /// JSON file mapping conda package names to the PyPI names they provide (or null).
     #[arg(long, value_name = "FILE")]
@@ -390,11 +389,7 @@ impl InputArgs {
                 .iter()
                 .map(|u| parse_url("--extra-index-url", u))
                 .collect::<anyhow::Result<_>>()?,
-            index_strategy: self
-                .index_strategy
-                .as_deref()
-                .map(|s| IndexStrategy::parse(s).map_err(Failure::new))
-                .transpose()?,
+            index_strategy: self.index_strategy,
             pypi_mapping: self.pypi_mapping,
         })
     }

@@ -55,22 +55,40 @@ impl IndexStrategy {
         }
     }
 
-    /// `first-index` or `unsafe-best-match`; the error lists both.
+    /// One of the [`IndexStrategy::as_str`] names (`first-index`, `unsafe-best-match`); the
+    /// error lists them.
     pub fn parse(text: &str) -> Result<IndexStrategy, String> {
-        match text {
-            "first-index" => Ok(IndexStrategy::FirstIndex),
-            "unsafe-best-match" => Ok(IndexStrategy::UnsafeBestMatch),
-            other => Err(format!(
-                "unknown index strategy `{}`: use `first-index` or `unsafe-best-match`",
-                other.escape_debug()
-            )),
-        }
+        use clap::ValueEnum;
+        let all = IndexStrategy::value_variants();
+        all.iter()
+            .copied()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                let names: Vec<String> = all.iter().map(|s| format!("`{}`", s.as_str())).collect();
+                format!(
+                    "unknown index strategy `{}`: use {}",
+                    text.escape_debug(),
+                    names.join(" or ")
+                )
+            })
     }
 
     /// The strategy as the lock and the fingerprints record it: only when it is not the default,
     /// so that locks made before the option existed keep their fingerprints.
     pub fn recorded(self) -> Option<&'static str> {
         (self != IndexStrategy::FirstIndex).then(|| self.as_str())
+    }
+}
+
+/// `--index-strategy`'s values: the [`IndexStrategy::as_str`] names, the ones the lock records
+/// and [`IndexStrategy::parse`] reads.
+impl clap::ValueEnum for IndexStrategy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[IndexStrategy::FirstIndex, IndexStrategy::UnsafeBestMatch]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
     }
 }
 
@@ -447,4 +465,31 @@ fn add_python_and_pip(spec: &mut Inputs, python: Option<&str>) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn the_index_strategy_names_are_one_list() {
+        // What `--index-strategy` accepts is what the lock records and reads back.
+        let names: Vec<String> = IndexStrategy::value_variants()
+            .iter()
+            .map(|s| {
+                let name = s.to_possible_value().unwrap().get_name().to_string();
+                assert_eq!(name, s.as_str());
+                assert_eq!(IndexStrategy::parse(&name), Ok(*s));
+                assert_eq!(IndexStrategy::from_str(&name, false), Ok(*s));
+                name
+            })
+            .collect();
+        assert_eq!(names, ["first-index", "unsafe-best-match"]);
+        assert_eq!(
+            IndexStrategy::parse("best").unwrap_err(),
+            "unknown index strategy `best`: use `first-index` or `unsafe-best-match`"
+        );
+    }
 }

@@ -31,8 +31,8 @@ struct OptionsRecord<'a> {
     alias: String,
     channels: &'a [String],
     exclude_newer: Option<String>,
-    /// `--index-strategy`, only when not the default: absent, the record hashes as before the
-    /// option existed.
+    /// `--index-strategy`, only when not the default and there are pip requirements (as the
+    /// lock records it): absent, the record hashes as before the option existed.
     #[serde(skip_serializing_if = "Option::is_none")]
     index_strategy: Option<&'static str>,
     indexes: Vec<String>,
@@ -108,7 +108,8 @@ fn fingerprinted_virtual_packages(prepared: &Prepared) -> Vec<String> {
 }
 
 /// A fingerprint of the resolution options (channels, alias, indexes and strategy, cutoff, pip options,
-/// virtual packages): a re-resolve keeps the lock's pins only when it matches.
+/// virtual packages): a re-resolve keeps the lock's pins only when it matches. The strategy counts
+/// only with pip requirements, as the lock records it only then.
 pub fn options_fingerprint(prepared: &Prepared) -> String {
     let channels = super::recorded_channels(&prepared.inputs);
     let virtual_packages = fingerprinted_virtual_packages(prepared);
@@ -117,7 +118,10 @@ pub fn options_fingerprint(prepared: &Prepared) -> String {
         alias: redact::url(&prepared.settings.alias).to_string(),
         channels: &channels,
         exclude_newer: prepared.exclude_newer.map(|t| t.to_string()),
-        index_strategy: prepared.index_strategy.recorded(),
+        index_strategy: prepared
+            .index_strategy
+            .recorded()
+            .filter(|_| !prepared.inputs.pypi.requirements.is_empty()),
         indexes: prepared
             .indexes
             .iter()
@@ -158,7 +162,10 @@ pub fn input_hash(
         channel_alias: redact::url(inputs.channel_alias).to_string(),
         channels,
         exclude_newer: inputs.exclude_newer.map(|t| t.to_string()),
-        index_strategy: inputs.index_strategy.recorded(),
+        index_strategy: inputs
+            .index_strategy
+            .recorded()
+            .filter(|_| !pip.requirements.is_empty()),
         indexes,
         pip: lines(&pip.requirements),
         pip_constraints: lines(&pip.constraints),

@@ -234,9 +234,9 @@ pub fn entrypoint(lock: &LockFile, lockfile: &str, prefix: &str) -> String {
          set -e\n\
          export CONDA_PREFIX={prefix}\n\
          export CONDA_DEFAULT_ENV=env\n\
-         # The image's ENV already starts PATH with the env; add it only when a caller's PATH lacks it.\n\
-         case \":$PATH:\" in\n\
-         \x20 *\":$CONDA_PREFIX/bin:\"*) ;;\n\
+         # The image's ENV already starts PATH with the env; add it unless a caller's PATH starts with it.\n\
+         case \"$PATH\" in\n\
+         \x20 \"$CONDA_PREFIX/bin\" | \"$CONDA_PREFIX/bin:\"*) ;;\n\
          \x20 *) export PATH=\"$CONDA_PREFIX/bin:$PATH\" ;;\n\
          esac\n\
          if [ -d \"$CONDA_PREFIX/etc/conda/activate.d\" ]; then\n\
@@ -307,21 +307,32 @@ mod tests {
         )
         .unwrap();
         let env_bin = format!("{}/bin", prefix.display());
-        let path_in = |path: &str| {
-            let out = std::process::Command::new("bash")
-                .arg(&script)
-                .args(["/bin/sh", "-c", "printf %s \"$PATH\""])
-                .env("PATH", path)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{out:?}");
-            String::from_utf8(out.stdout).unwrap()
-        };
-        // As the image's ENV sets it: unchanged, the env's bin once.
-        let image = format!("{env_bin}:/usr/bin:/bin");
-        assert_eq!(path_in(&image), image);
-        // A caller's PATH without it (`docker run -e PATH=...`): prepended.
-        assert_eq!(path_in("/usr/bin:/bin"), image);
+        // The script is bash's, and its PATH logic POSIX sh.
+        for shell in ["/bin/bash", "/bin/sh"] {
+            let path_in = |path: &str| {
+                let out = std::process::Command::new(shell)
+                    .arg(&script)
+                    .args(["/bin/sh", "-c", "printf %s \"$PATH\""])
+                    .env("PATH", path)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{shell}: {out:?}");
+                String::from_utf8(out.stdout).unwrap()
+            };
+            // As the image's ENV sets it: unchanged, the env's bin once.
+            let image = format!("{env_bin}:/usr/bin:/bin");
+            assert_eq!(path_in(&image), image, "{shell}");
+            assert_eq!(path_in(&env_bin), env_bin, "{shell}");
+            // A caller's PATH without it (`docker run -e PATH=...`): prepended.
+            assert_eq!(path_in("/usr/bin:/bin"), image, "{shell}");
+            // A caller's PATH with it after another directory, whose python would win:
+            // prepended, so the env's python is the one run.
+            assert_eq!(
+                path_in(&format!("/usr/bin:{env_bin}")),
+                format!("{env_bin}:/usr/bin:{env_bin}"),
+                "{shell}"
+            );
+        }
     }
 
     #[test]

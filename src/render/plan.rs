@@ -246,6 +246,8 @@ fn base_lacks_compiler(base: &ImageRef) -> bool {
 
 /// Refuses, before anything is written, a lock whose sdists need a compiler that `base` lacks
 /// and the env does not lock (`gcc`, `gxx`, `c-compiler`, `compilers`, `gcc_linux-64`, ...).
+/// A record counts only while the env itself locks that sdist: a build-set entry of the same
+/// name and version (`category: build`) is not the sdist the record describes.
 pub fn refuse_compiling_sdists(
     lock: &rattler_conda_lock::LockFile,
     meta: &crate::lock::EnvlockMeta,
@@ -273,7 +275,7 @@ pub fn refuse_compiling_sdists(
         for (name, record) in records {
             let locked = lock.package.iter().any(|p| {
                 p.platform == platform
-                    && p.manager == rattler_conda_lock::Manager::Pip
+                    && crate::lock::is_env_pip(p)
                     && &p.name == name
                     && p.version == record.version
             });
@@ -386,6 +388,40 @@ mod tests {
             "python:3.12-slim",
             "a new python needs a new base"
         );
+    }
+
+    #[test]
+    fn only_an_env_sdist_that_compiles_is_refused_on_a_slim_base() {
+        let base = ImageRef::parse("python:3.11-slim").unwrap();
+        let mut meta = crate::lock::EnvlockMeta::default();
+        meta.pypi_build
+            .entry("linux-64".into())
+            .or_default()
+            .insert(
+                "native".into(),
+                crate::lock::SdistBuildRecord {
+                    version: "1.0".into(),
+                    requires: Some(vec![]),
+                    unpinned: None,
+                    compiler: Some("it has compiled sources (src/native.c)".into()),
+                },
+            );
+        let with_native = |category: &str| {
+            let mut lock = lock_with_python("3.11.7");
+            lock.package.push(rattler_conda_lock::Package {
+                name: "native".into(),
+                version: "1.0".into(),
+                manager: rattler_conda_lock::Manager::Pip,
+                category: category.into(),
+                url: "https://i.example/native-1.0.tar.gz".into(),
+                ..lock.package[0].clone()
+            });
+            lock
+        };
+        let err = refuse_compiling_sdists(&with_native("main"), &meta, &base).unwrap_err();
+        assert!(err.to_string().contains("builds native 1.0"), "{err}");
+        // The same name and version locked only in the build set is not the env's sdist.
+        refuse_compiling_sdists(&with_native(crate::lock::BUILD_CATEGORY), &meta, &base).unwrap();
     }
 
     #[test]

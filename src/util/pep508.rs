@@ -5,7 +5,8 @@
 //! `six[x-]`, `six[x.`. Those are ordinary typos in a requirements file, and `Requires-Dist`
 //! lines come from package indexes, so [`parse`] checks the names first, with the grammar the
 //! crate itself uses, and reports such a name as the crate's own errors are reported. Everything
-//! else is pep508_rs's parser unchanged. (uv fixed this in its fork, `uv-pep508`, which is not
+//! else is pep508_rs's parser unchanged, except that a panic it still has becomes the error
+//! "could not parse this requirement". (uv fixed this in its fork, `uv-pep508`, which is not
 //! published as a crate.)
 
 use std::str::FromStr;
@@ -22,21 +23,56 @@ pub fn parse<T: Pep508Url>(text: &str) -> Result<Requirement<T>, Pep508Error<T>>
             input: text.to_string(),
         });
     }
-    if let Some((start, message)) = non_ascii(text) {
+    if let Some((start, len, message)) = non_ascii(text) {
         return Err(Pep508Error {
             message: Pep508ErrorSource::String(message),
             start,
-            len: 1,
+            len,
             input: text.to_string(),
         });
     }
-    Requirement::from_str(text)
+    guarded(text, || Requirement::from_str(text))
+}
+
+/// Runs pep508_rs's parser on `text`, turning a panic the checks above did not foresee into an
+/// ordinary error, and an error whose span its `Display` would panic on (not on character
+/// boundaries) into one spanning the whole text.
+fn guarded<T: Pep508Url>(
+    text: &str,
+    parse: impl FnOnce() -> Result<Requirement<T>, Pep508Error<T>>,
+) -> Result<Requirement<T>, Pep508Error<T>> {
+    let whole = |message: Pep508ErrorSource<T>| Pep508Error {
+        message,
+        start: 0,
+        len: text.len(),
+        input: text.to_string(),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
+        Ok(Ok(requirement)) => Ok(requirement),
+        Ok(Err(error)) if displayable(&error) => Err(error),
+        Ok(Err(error)) => Err(whole(error.message)),
+        Err(_) => Err(whole(Pep508ErrorSource::String(
+            "could not parse this requirement".to_string(),
+        ))),
+    }
+}
+
+/// Whether [`Pep508Error`]'s `Display` can underline the error's span without panicking.
+fn displayable<T: Pep508Url>(error: &Pep508Error<T>) -> bool {
+    let (input, start) = (&error.input, error.start);
+    if start == input.len() {
+        return error.len <= 1;
+    }
+    start
+        .checked_add(error.len)
+        .is_some_and(|end| input.get(start..end).is_some())
 }
 
 /// The first non-ASCII character outside quotes: PEP 508 allows none there, and pep508_rs 0.9
 /// panics slicing inside one after a marker value (`python_version >= '3'ÿ`). A URL with such
-/// a character can be written percent-encoded.
-fn non_ascii(text: &str) -> Option<(usize, String)> {
+/// a character can be written percent-encoded. The character's byte offset and length, and the
+/// message.
+fn non_ascii(text: &str) -> Option<(usize, usize, String)> {
     let mut quote = None;
     for (at, c) in text.char_indices() {
         match quote {
@@ -46,6 +82,7 @@ fn non_ascii(text: &str) -> Option<(usize, String)> {
             None if !c.is_ascii() => {
                 return Some((
                     at,
+                    c.len_utf8(),
                     format!(
                         "non-ASCII character `{c}` outside quotes (percent-encode it in a URL)"
                     ),
@@ -109,6 +146,41 @@ fn bad_name(text: &str) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_in_the_parser_is_an_error() {
+        let e = guarded::<Url>("six", || panic!("pep508_rs")).unwrap_err();
+        assert_eq!(format!("{e}"), "could not parse this requirement\nsix\n^^^");
+    }
+
+    #[test]
+    fn an_error_spanning_part_of_a_character_prints_the_whole_text() {
+        let text = "s\u{ef}x";
+        let e = guarded::<Url>(text, || {
+            Err(Pep508Error {
+                message: Pep508ErrorSource::String("bad".to_string()),
+                start: 2,
+                len: 1,
+                input: text.to_string(),
+            })
+        })
+        .unwrap_err();
+        assert_eq!(format!("{e}"), format!("bad\n{text}\n^^^"));
+    }
+
+    #[test]
+    fn a_multibyte_character_outside_quotes_is_an_error_that_prints() {
+        for text in [
+            "six ==1\u{e9}",
+            "s\u{ef}x",
+            "six; python_version == \"3\" \u{e9}",
+        ] {
+            let e = parse::<Url>(text).unwrap_err();
+            let shown = format!("{e}");
+            assert!(shown.contains("non-ASCII character"), "{text}: {shown}");
+            assert!(shown.contains(text), "{text}: {shown}");
+        }
+    }
 
     #[test]
     fn non_ascii_after_a_marker_is_an_error_not_a_panic() {

@@ -317,10 +317,12 @@ pub fn inspect(filename: &str, bytes: &[u8]) -> Result<SdistInfo, String> {
     let system = build_system_of(files.get("pyproject.toml").map(String::as_str))
         .map_err(|e| format!("{filename}: {e}"))?;
     let mut requires = system.requires;
-    if files
+    // The table however it is written (`[build-system]`, dotted keys, an inline table).
+    let declared = files
         .get("pyproject.toml")
-        .is_none_or(|t| !t.contains("[build-system]"))
-    {
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("build-system"));
+    if !declared {
         // setuptools' legacy default, as pip and build use it.
         requires = vec!["setuptools>=40.8.0".to_string(), "wheel".to_string()];
     }
@@ -424,5 +426,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cython.compiler.as_deref(), Some("it builds with cython"));
+    }
+
+    #[test]
+    fn a_build_system_table_counts_however_it_is_written() {
+        for pyproject in [
+            "build-system.requires = [\"flit_core>=3\"]\n",
+            "build-system = { requires = [\"flit_core>=3\"] }\n",
+            "[project]\nname = \"p\"\n\n  [ build-system ]\nrequires = [\"flit_core>=3\"]\n",
+        ] {
+            let info = inspect("p-1.0.tar.gz", &tar_gz(&[("pyproject.toml", pyproject)])).unwrap();
+            assert_eq!(info.requires, ["flit_core>=3"], "{pyproject}");
+        }
+        // A pyproject.toml without the table (only `[project]`, or the name in a comment or a
+        // string) gets setuptools' legacy default.
+        for pyproject in [
+            "[project]\nname = \"p\"\n",
+            "# [build-system]\n[project]\ndescription = \"[build-system]\"\n",
+        ] {
+            let info = inspect("p-1.0.tar.gz", &tar_gz(&[("pyproject.toml", pyproject)])).unwrap();
+            assert_eq!(
+                info.requires,
+                ["setuptools>=40.8.0", "wheel"],
+                "{pyproject}"
+            );
+        }
     }
 }
