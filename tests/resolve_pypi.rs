@@ -456,6 +456,42 @@ fn metadata_comes_from_metadata_files_ranges_or_downloads() {
     );
 }
 
+/// A page fetched well after the `--exclude-newer` cutoff lists every file a resolve with that
+/// cutoff may use: a warm re-resolve asks the index nothing (the index here, like many mirrors,
+/// sends no cache headers), unless `--refresh`; without a cutoff, or with one later than the
+/// fetch, pages are revalidated.
+#[test]
+fn a_cutoff_resolve_uses_pages_fetched_after_the_cutoff_without_asking() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("app", "1.0").requires(&["dep>=1"]);
+        i.wheel("dep", "1.0");
+    });
+    p.write("requirements.txt", "app\n");
+    let pages = |p: &Project| {
+        p.index_server()
+            .hits()
+            .iter()
+            .filter(|h| h.path.starts_with("/simple/"))
+            .count()
+    };
+    let run = |args: &[&str]| {
+        p.index_server().clear();
+        ok(resolve(
+            &p,
+            &["requirements.txt"],
+            &[&["-p", "linux-64"], args].concat(),
+        ));
+        pages(&p)
+    };
+    assert_eq!(run(&["--exclude-newer", "2024-06-01"]), 2, "the cold run");
+    assert_eq!(run(&["--exclude-newer", "2024-06-01"]), 0, "the warm run");
+    assert_eq!(p.lock().package.len(), 4, "python, pip, app, dep");
+    assert_eq!(run(&["--exclude-newer", "2024-06-01", "--refresh"]), 2);
+    // A cutoff after the fetch (the page may not list a later upload yet), or none: revalidated.
+    assert_eq!(run(&["--exclude-newer", "2099-01-01", "--reset"]), 2);
+    assert_eq!(run(&["--reset"]), 2);
+}
+
 #[test]
 fn unsatisfiable_requirements_explain_and_keep_the_old_lock() {
     let p = project(Mode::Files, |i| {

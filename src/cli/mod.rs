@@ -187,6 +187,11 @@ struct ResolveArgs {
     /// (republished or tampered artifacts), after verifying them with their publisher.
     #[arg(long)]
     allow_changed_hashes: bool,
+
+    /// Revalidate every cached package-index page with the index. Without it, a resolve with
+    /// --exclude-newer uses pages fetched an hour or more after the cutoff as they are.
+    #[arg(long)]
+    refresh: bool,
 }
 
 #[derive(Args)]
@@ -421,6 +426,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         build_python: args.build_python,
         reset: args.reset,
         allow_changed_hashes: args.allow_changed_hashes,
+        refresh: args.refresh,
     };
     let outcome = if args.check {
         match resolve::resolve_if_drifted(request).await? {

@@ -48,6 +48,9 @@ pub struct ResolveRequest {
     /// `--allow-changed-hashes`: accept files the existing lock holds under the same URL with
     /// another hash (not recorded in the lock; each run must say it again).
     pub allow_changed_hashes: bool,
+    /// `--refresh`: revalidate every cached index page, also those a `--exclude-newer` resolve
+    /// would use as they are.
+    pub refresh: bool,
 }
 
 /// What a resolve locked.
@@ -190,7 +193,9 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         // builds nothing (they must be wheels).
         let build_client = Arc::new(
             IndexClient::new(http.clone(), search_order.clone(), cache.clone())
-                .with_strategy(index_strategy),
+                .with_strategy(index_strategy)
+                .with_exclude_newer(exclude_newer)
+                .with_refresh(request.refresh),
         );
         let mut build_options = BuildOptions::new(target_python(&solutions));
         build_options.python = request.build_python.clone();
@@ -199,6 +204,8 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         let client = Arc::new(
             IndexClient::new(http, search_order, cache)
                 .with_strategy(index_strategy)
+                .with_exclude_newer(exclude_newer)
+                .with_refresh(request.refresh)
                 .with_builder(builder.clone()),
         );
         let resolved = solve::pypi::resolve_all(

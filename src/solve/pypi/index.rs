@@ -11,8 +11,11 @@
 //! confusion), unless [`IndexStrategy::UnsafeBestMatch`] asks for every index's versions. An
 //! index that cannot be reached is an error naming it, not a skipped index.
 //!
-//! Caching: project pages are stored with their validators and revalidated (`ETag`,
-//! `Last-Modified`, `Cache-Control: max-age`); core metadata is immutable per file and stored by
+//! Caching: project pages are stored with their validators and the time they were fetched, and
+//! revalidated (`ETag`, `Last-Modified`, `Cache-Control: max-age`), except that a resolve with
+//! `--exclude-newer T` uses a page fetched at least [`CUTOFF_MARGIN`] after `T` as it is: it
+//! already lists every file such a resolve may use (`--refresh` revalidates every page; what can
+//! differ is a file yanked after the fetch). Core metadata is immutable per file and stored by
 //! the file's sha256 (metadata built from an sdist too, so a warm resolve builds nothing).
 //! Concurrent requests for the same page or file share one fetch.
 //!
@@ -266,7 +269,17 @@ pub struct IndexClient {
     no_metadata_hosts: Mutex<HashSet<String>>,
     /// Builds the metadata of sdists without static metadata; without one they cannot be locked.
     builder: Option<Arc<dyn SdistBuilder>>,
+    /// `--exclude-newer`: a page fetched an hour or more after it lists every file the resolve
+    /// may use, so it is used without asking the index again (see [`CUTOFF_MARGIN`]).
+    exclude_newer: Option<Timestamp>,
+    /// `--refresh`: every cached page is revalidated, whatever its freshness or the cutoff.
+    refresh: bool,
 }
+
+/// How long after the `--exclude-newer` cutoff a page must have been fetched for a cutoff
+/// resolve to use it without asking the index: an index or mirror may list an upload a little
+/// after it happened.
+pub const CUTOFF_MARGIN: u64 = 3600;
 
 /// A stored project page and what is needed to revalidate it.
 #[derive(Serialize, Deserialize)]
@@ -276,6 +289,9 @@ struct CachedPage {
     last_modified: Option<String>,
     /// Seconds since the epoch until which the page is fresh without asking.
     fresh_until: Option<u64>,
+    /// Seconds since the epoch when the index gave (or confirmed) this page.
+    #[serde(default)]
+    fetched_at: Option<u64>,
     content_type: String,
     body: String,
 }
@@ -302,7 +318,22 @@ impl IndexClient {
             metadata: Mutex::default(),
             no_metadata_hosts: Mutex::default(),
             builder: None,
+            exclude_newer: None,
+            refresh: false,
         }
+    }
+
+    /// Resolves for `--exclude-newer cutoff`: cached pages fetched well after it are used
+    /// without asking the index (unless [`IndexClient::with_refresh`]).
+    pub fn with_exclude_newer(mut self, cutoff: Option<Timestamp>) -> IndexClient {
+        self.exclude_newer = cutoff;
+        self
+    }
+
+    /// `--refresh`: revalidates every cached page.
+    pub fn with_refresh(mut self, refresh: bool) -> IndexClient {
+        self.refresh = refresh;
+        self
     }
 
     /// Looks projects up across the indexes as `strategy` says.
@@ -388,9 +419,17 @@ impl IndexClient {
             .unwrap_or_default()
             .as_secs();
         if let Some(c) = &cached
-            && c.fresh_until.is_some_and(|t| t > now)
+            && !self.refresh
         {
-            return Ok(cached);
+            let fresh = c.fresh_until.is_some_and(|t| t > now);
+            let after_cutoff = self.exclude_newer.is_some_and(|cutoff| {
+                let cutoff = u64::try_from(cutoff.as_second()).unwrap_or(0);
+                c.fetched_at
+                    .is_some_and(|at| at >= cutoff.saturating_add(CUTOFF_MARGIN))
+            });
+            if fresh || after_cutoff {
+                return Ok(cached);
+            }
         }
         let mut request = self.client.get(url.clone()).header(header::ACCEPT, ACCEPT);
         if let Some(c) = &cached {
@@ -412,6 +451,7 @@ impl IndexClient {
             && let Some(mut c) = cached
         {
             c.fresh_until = fresh_until;
+            c.fetched_at = Some(now);
             store(&path, &c);
             return Ok(Some(c));
         }
@@ -429,15 +469,15 @@ impl IndexClient {
             etag: header_str(header::ETAG),
             last_modified: header_str(header::LAST_MODIFIED),
             fresh_until,
+            fetched_at: Some(now),
             content_type: header_str(header::CONTENT_TYPE).unwrap_or_default(),
             body: response
                 .text()
                 .await
                 .map_err(|e| http_error(url, e.into()))?,
         };
-        if page.etag.is_some() || page.last_modified.is_some() || page.fresh_until.is_some() {
-            store(&path, &page);
-        }
+        // Stored also without validators: a cutoff resolve can use it as it is.
+        store(&path, &page);
         Ok(Some(page))
     }
 
