@@ -226,8 +226,8 @@ enum Format {
 /// The inputs and the options that decide a lock: shared by `resolve` and `check`.
 #[derive(Args)]
 struct InputArgs {
-    /// Input files: environment.yml and/or pip requirements files.
-    /// Default: ./environment.yml, else ./requirements.txt.
+    /// Input files: environment.yml, pip requirements files and/or a pyproject.toml.
+    /// Default: ./environment.yml, else ./requirements.txt, else ./pyproject.toml.
     files: Vec<PathBuf>,
 
     /// Where to write the lockfile [default: conda-lock.yml beside the first input].
@@ -299,6 +299,20 @@ struct InputArgs {
     /// JSON file mapping conda package names to the PyPI names they provide (or null).
     #[arg(long, value_name = "FILE")]
     pypi_mapping: Option<PathBuf>,
+
+    /// Lock a pyproject.toml input's optional dependencies NAME too, repeatable
+    /// [default: the recorded ones].
+    #[arg(long = "extra", value_name = "NAME")]
+    extras: Vec<String>,
+
+    /// Lock every optional dependency of a pyproject.toml input.
+    #[arg(long)]
+    all_extras: bool,
+
+    /// Lock a pyproject.toml input's dependency group NAME (PEP 735) too, repeatable
+    /// [default: the recorded ones].
+    #[arg(long = "group", value_name = "NAME")]
+    groups: Vec<String>,
 }
 
 /// A URL flag's value. Parsed here rather than by clap, whose error would echo the value with
@@ -396,6 +410,11 @@ impl InputArgs {
                 .map(|s| IndexStrategy::parse(s).map_err(Failure::new))
                 .transpose()?,
             pypi_mapping: self.pypi_mapping,
+            selection: inputs::Selection {
+                extras: self.extras,
+                all_extras: self.all_extras,
+                groups: self.groups,
+            },
         })
     }
 }

@@ -477,7 +477,7 @@ mod tests {
             "../pkg[extra]",
             "/abs/path/pkg",
             "pkg/",
-            ".",
+            "./missing",
             "pkg-1.0.tar.gz",
             "dist/pkg-1.0-py3-none-any.whl",
             "file:///abs/pkg-1.0.tar.gz",
@@ -496,14 +496,32 @@ mod tests {
     }
 
     #[test]
-    fn existing_local_directory_is_rejected() {
+    fn an_existing_local_directory_is_a_local_project() {
         let tree = Tree::new(&[
-            ("requirements.txt", "./mypkg\n"),
+            (
+                "requirements.txt",
+                "./mypkg[a, b]\n-e mypkg/../mypkg\n-e ./mypkg --hash sha256:00\n",
+            ),
             ("mypkg/pyproject.toml", ""),
         ]);
         let err = tree.parse("requirements.txt", &no_env).unwrap_err();
         let (message, _) = split(&tree, err);
-        assert!(message.contains("`./mypkg` is a local path"), "{message}");
+        assert!(message.starts_with("requirements.txt:3:1: "), "{message}");
+        let tree = Tree::new(&[
+            ("requirements.txt", "./mypkg[a, b]\n-e mypkg/../mypkg\n"),
+            ("mypkg/pyproject.toml", ""),
+        ]);
+        let parsed = tree.parse("requirements.txt", &no_env).unwrap();
+        let dir = tree.dir.path().join("mypkg");
+        assert_eq!(parsed.local.len(), 2);
+        assert_eq!(
+            (&parsed.local[0].dir, &parsed.local[0].extras),
+            (&dir, &vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(!parsed.local[0].editable);
+        assert_eq!(parsed.local[1].dir, dir);
+        assert!(parsed.local[1].editable);
+        assert!(parsed.requirements.is_empty());
     }
 
     #[test]

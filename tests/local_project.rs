@@ -1,0 +1,323 @@
+//! Local projects: a pyproject.toml as an input, and `-e .` / `./pkg[extra]` requirement
+//! lines. Their declared dependencies are locked from a package index the tests serve on
+//! 127.0.0.1 (the `pyconda` fixture channel gives python 3.11.7 and pip); the projects
+//! themselves are recorded in the lock and installed from source by the rendered Dockerfile.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Mode, Project, fails, fixture_channels, ok};
+use rattler_conda_lock::{LockFile, Manager};
+
+/// An index with what the test projects need: `requests`, `click` (needs `colorama`), `ujson`,
+/// `rich`, `pytest` and `ruff`.
+fn project() -> Project {
+    Project::new().serve_index(Mode::Files, |i| {
+        i.wheel("requests", "2.0");
+        i.wheel("click", "8.0").requires(&["colorama"]);
+        i.wheel("colorama", "0.4");
+        i.wheel("ujson", "5.0");
+        i.wheel("rich", "13.0");
+        i.wheel("pytest", "8.0");
+        i.wheel("ruff", "0.5");
+    })
+}
+
+const PYPROJECT: &str = r#"[project]
+name = "demo-app"
+version = "0.3.0"
+requires-python = ">=3.10,<3.12"
+dependencies = [
+    "requests>=2",
+    "click",
+]
+
+[project.optional-dependencies]
+fast = ["ujson"]
+cli = ["rich"]
+all = ["demo-app[fast,cli]"]
+
+[dependency-groups]
+test = ["pytest", {include-group = "lint"}]
+lint = ["ruff"]
+loop-a = [{include-group = "loop-b"}]
+loop-b = [{include-group = "loop-a"}]
+
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+"#;
+
+/// `envlock resolve FILES --index-url <local> -c pyconda -p linux-64 ARGS` in the project.
+fn resolve_cmd(p: &Project, files: &[&str], args: &[&str]) -> Command {
+    let channel = fixture_channels().join("pyconda");
+    let mut cmd = p.command(&["resolve"]);
+    cmd.args(files)
+        .args(["--index-url", &p.index_url(), "-c"])
+        .arg(&channel)
+        .args(["-p", "linux-64"])
+        .args(args);
+    cmd
+}
+
+fn resolve(p: &Project, files: &[&str], args: &[&str]) -> Output {
+    resolve_cmd(p, files, args).output().unwrap()
+}
+
+/// `name==version` of the pip packages locked for linux-64, sorted.
+fn pip_set(lock: &LockFile) -> Vec<String> {
+    let mut v: Vec<String> = lock
+        .package
+        .iter()
+        .filter(|p| p.manager == Manager::Pip && p.platform == "linux-64")
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    v.sort();
+    v
+}
+
+fn local_record(lock: &LockFile) -> serde_json::Value {
+    let custom = lock.metadata.custom_metadata.as_ref().unwrap();
+    serde_json::from_str(&custom["envlock.local_projects"]).unwrap()
+}
+
+#[test]
+fn a_pyproject_input_locks_its_static_dependencies_and_records_the_project() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    ok(resolve(&p, &["pyproject.toml"], &[]));
+    let lock = p.lock();
+    assert_eq!(
+        pip_set(&lock),
+        ["click==8.0", "colorama==0.4", "requests==2.0"]
+    );
+    // The project itself is not a locked package: it is recorded as a local source.
+    assert!(!lock.package.iter().any(|p| p.name == "demo-app"));
+    let record = local_record(&lock);
+    assert_eq!(record[0]["name"], "demo-app");
+    assert_eq!(record[0]["version"], "0.3.0");
+    assert_eq!(record[0]["path"], ".");
+    assert_eq!(record[0]["input"], true);
+    assert_eq!(record[0]["dependencies_sha256"].as_str().unwrap().len(), 64);
+    // requires-python became the conda python constraint (no --python, no python in inputs):
+    // the channel's newest python is 3.12.1.
+    let python = lock
+        .package
+        .iter()
+        .find(|p| p.name == "python")
+        .expect("python locked");
+    assert_eq!(python.version, "3.11.7");
+
+    // Extras, all extras, and groups with an include.
+    ok(resolve(&p, &["pyproject.toml"], &["--extra", "fast"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        ["click==8.0", "colorama==0.4", "requests==2.0", "ujson==5.0"]
+    );
+    assert_eq!(
+        local_record(&p.lock())[0]["extras"],
+        serde_json::json!(["fast"])
+    );
+    ok(resolve(&p, &["pyproject.toml"], &["--all-extras"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        [
+            "click==8.0",
+            "colorama==0.4",
+            "requests==2.0",
+            "rich==13.0",
+            "ujson==5.0"
+        ]
+    );
+    ok(resolve(&p, &["pyproject.toml"], &["--group", "test"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        [
+            "click==8.0",
+            "colorama==0.4",
+            "pytest==8.0",
+            "requests==2.0",
+            "ruff==0.5"
+        ]
+    );
+    // A re-run without flags keeps the recorded selection.
+    ok(resolve(&p, &["pyproject.toml"], &[]));
+    assert!(pip_set(&p.lock()).contains(&"pytest==8.0".to_string()));
+}
+
+#[test]
+fn unknown_extras_groups_cycles_and_dynamic_dependencies_are_errors() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &["--extra", "nope"]),
+        "unknown_extra"
+    ));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &["--group", "docs"]),
+        "unknown_group"
+    ));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &["--group", "loop-a"]),
+        "group_cycle"
+    ));
+    p.write(
+        "pyproject.toml",
+        "[project]\nname = \"demo-app\"\ndynamic = [\"version\", \"dependencies\"]\n",
+    );
+    let err = fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &[]),
+        "dynamic_dependencies"
+    ));
+    assert!(err.contains("pyproject.toml:3:23:"), "{err}");
+    // --python outside requires-python.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT.replace(">=3.10,<3.12", ">=3.12").as_str(),
+    );
+    let err = fails(resolve(&p, &["pyproject.toml"], &["--python", "3.11"]));
+    assert!(err.contains("does not satisfy"), "{err}");
+}
+
+#[test]
+fn files_envlock_does_not_read_are_refused_by_name() {
+    let p = project();
+    p.write("Pipfile", "[packages]\nrequests = \"*\"\n");
+    p.write("setup.py", "from setuptools import setup\nsetup()\n");
+    p.write("tool.toml", "[tool.ruff]\nline-length = 100\n");
+    p.write("poetry.lock", "# lock\n");
+    for (file, name) in [
+        ("Pipfile", "pipfile"),
+        ("setup.py", "setup_py"),
+        ("tool.toml", "toml_without_project"),
+        ("poetry.lock", "other_lockfile"),
+    ] {
+        let err = fails(envlock_snapshot!(
+            p,
+            resolve_cmd(&p, &[file], &[]),
+            format!("refused_{name}")
+        ));
+        assert!(
+            err.contains(&format!("{file}: is not an input envlock reads")),
+            "{err}"
+        );
+        assert!(!err.contains("PEP 508") && !err.contains(":1:1"), "{err}");
+    }
+    // Another *.toml with a [project] table is a pyproject.
+    p.write("app.toml", PYPROJECT);
+    ok(resolve(&p, &["app.toml"], &[]));
+}
+
+#[test]
+fn requirement_lines_naming_local_projects_lock_their_dependencies() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    p.write("requirements.txt", "-e .\nrich\n");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    let lock = p.lock();
+    assert_eq!(
+        pip_set(&lock),
+        ["click==8.0", "colorama==0.4", "requests==2.0", "rich==13.0"]
+    );
+    let record = local_record(&lock);
+    assert_eq!(record[0]["path"], ".");
+    assert_eq!(record[0]["editable"], true);
+    assert!(record[0].get("input").is_none());
+
+    // environment.yml `pip:` with `-e ./pkg[extra]`.
+    let q = project();
+    q.write("pkg/pyproject.toml", PYPROJECT);
+    q.write(
+        "environment.yml",
+        "channels: [CHANNEL]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - -e ./pkg[fast]\n"
+            .replace("CHANNEL", fixture_channels().join("pyconda").to_str().unwrap())
+            .as_str(),
+    );
+    ok(resolve(&q, &["environment.yml"], &[]));
+    let lock = q.lock();
+    assert_eq!(
+        pip_set(&lock),
+        ["click==8.0", "colorama==0.4", "requests==2.0", "ujson==5.0"]
+    );
+    let record = local_record(&lock);
+    assert_eq!(record[0]["path"], "pkg");
+    assert_eq!(record[0]["extras"], serde_json::json!(["fast"]));
+
+    // A directory without a pyproject.toml is named as such.
+    q.write("other/setup.py", "");
+    q.write("requirements.txt", "./other\n");
+    let err = fails(resolve(&q, &["requirements.txt"], &[]));
+    assert!(
+        err.contains("the local project other has a setup.py and no pyproject.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_passes_after_resolve_and_finds_changed_declarations() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    ok(resolve(&p, &["pyproject.toml"], &["--extra", "fast"]));
+    ok(p.command(&["check", "pyproject.toml"]).output().unwrap());
+
+    // A dependency added to pyproject.toml.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT
+            .replace("\"click\",\n", "\"click\",\n    \"rich\",\n")
+            .as_str(),
+    );
+    let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
+    assert!(
+        text.contains("the declared dependencies, extras or groups of the local project `demo-app` (pyproject.toml) changed"),
+        "{text}"
+    );
+
+    // A dependency removed is drift too, although everything left is still locked.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT.replace("    \"click\",\n", "").as_str(),
+    );
+    let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("of the local project `demo-app` (pyproject.toml) changed"),
+        "{text}"
+    );
+
+    // Back as it was: passes again.
+    p.write("pyproject.toml", PYPROJECT);
+    ok(p.command(&["check", "pyproject.toml"]).output().unwrap());
+
+    // A local project added through requirements.txt.
+    p.write(
+        "lib/pyproject.toml",
+        "[project]\nname = \"lib\"\ndependencies = []\n",
+    );
+    p.write("requirements.txt", "./lib\n");
+    let out = p
+        .command(&["check", "pyproject.toml", "requirements.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
+    assert!(text.contains("the local project `lib`"), "{text}");
+    assert!(text.contains("is not in the lock"), "{text}");
+}
