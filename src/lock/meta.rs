@@ -244,6 +244,9 @@ pub struct DockerOptions {
     pub entrypoint: Entrypoint,
     /// Which hash the `@EXPLICIT` files carry.
     pub explicit_hash: ExplicitHash,
+    /// `--editable`: local projects named with `-e` stay editable installs in the image.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub editable: bool,
 }
 
 /// A malformed value of `key`, which `command` writes.
