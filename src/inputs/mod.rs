@@ -7,8 +7,11 @@
 //! conda-lock's `platforms:` extension. `prefix` is accepted and ignored, as conda-lock does.
 //! Unknown top-level keys produce a warning, not an error.
 //!
-//! pip requirements files (any input not named `*.yml`/`*.yaml`) and `pip:` sections are parsed
-//! by [`requirements`] into one [`PipInputs`].
+//! pip requirements files (any input not named `*.yml`/`*.yaml`, `*.toml` or one of the kinds
+//! [`InputKind::of`] refuses) and `pip:` sections are parsed by [`requirements`] into one
+//! [`PipInputs`]. A `pyproject.toml` input and the local project directories requirement lines
+//! name are read by [`pyproject`] into [`Inputs::local_projects`], their dependencies into
+//! [`PipInputs`].
 //!
 //! The YAML model is rattler's [`EnvironmentYaml`]; this module adds what it does not keep:
 //! source locations for every dependency (for errors and drift findings), `platforms:`, and

@@ -33,8 +33,13 @@
 //!   because the lock pins every file by URL and hash, so installing from it never consults an
 //!   index either way.
 //!
-//! Not supported, each rejected with an error that says why and what to do instead: editable
-//! installs (`-e`), local paths and `file:` URLs, version-control URLs (`git+`, `hg+`, `svn+`,
+//! Local project directories (`-e .`, `.`, `./pkg`, `-e ./pkg[extra]`: a path to an existing
+//! directory, alone on its line, outside constraints files) are collected as [`LocalRef`]s;
+//! [`crate::inputs::Inputs::load`] reads their pyproject.toml.
+//!
+//! Not supported, each rejected with an error that says why and what to do instead: other
+//! editable installs (`-e`), other local paths (archives, wheels, missing directories) and
+//! `file:` URLs, version-control URLs (`git+`, `hg+`, `svn+`,
 //! `bzr+`), URLs without a package name, direct URLs that do not end in a wheel or source
 //! archive, remote (`http:`/`https:`) `-r`/`-c` files, `--global-option`, and any option pip's
 //! requirements-file parser does not know.
