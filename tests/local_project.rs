@@ -324,6 +324,20 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
     );
     assert!(text.contains("the local project `lib`"), "{text}");
     assert!(text.contains("is not in the lock"), "{text}");
+
+    // A local project the lock records and no input names any more.
+    p.write("requirements.txt", "-e ./lib\n");
+    ok(resolve(&p, &["pyproject.toml", "requirements.txt"], &[]));
+    ok(p.command(&["check", "pyproject.toml", "requirements.txt"])
+        .output()
+        .unwrap());
+    p.write("requirements.txt", "");
+    let out = envlock_snapshot!(
+        p,
+        p.command(&["check", "pyproject.toml", "requirements.txt"]),
+        "check_local_project_removed"
+    );
+    assert_eq!(out.status.code(), Some(1));
 }
 
 const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";

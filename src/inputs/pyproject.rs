@@ -131,7 +131,10 @@ pub fn has_project_table(text: &str) -> bool {
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 fn position(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let start = before.rfind('\n').map_or(0, |i| i + 1);
