@@ -435,8 +435,11 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
         text.contains("fetched unpinned by pip's build isolation"),
         "{text}"
     );
-    // `check` renders the same files.
+    // `check` renders the same files, and finds the inputs as `dockerfile --locked` does:
+    // ./pyproject.toml when there is no environment.yml or requirements.txt.
     ok(p.command(&["check", "pyproject.toml"]).output().unwrap());
+    ok(p.command(&["check"]).output().unwrap());
+    ok(p.command(&["dockerfile", "--locked"]).output().unwrap());
 
     // The venv flavor uses the venv's pip; `-e .` is a regular install unless --editable.
     p.write("requirements.txt", "-e .\n");

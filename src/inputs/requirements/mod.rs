@@ -352,6 +352,26 @@ impl Parser<'_> {
                     });
                     return Ok(());
                 }
+                None if option.value.as_deref().is_some_and(|v| {
+                    let v = v.trim();
+                    !v.contains("://")
+                        && !v.contains('@')
+                        && (v.starts_with('.') || v.contains('/'))
+                }) =>
+                {
+                    return Err(failure(
+                        location,
+                        format!(
+                            "`{}` names a local project, but {} is not a directory",
+                            redact::text(line),
+                            base_dir
+                                .join(option.value.as_deref().unwrap_or_default().trim())
+                                .display()
+                        ),
+                        "name the directory that holds the project's pyproject.toml, relative \
+                         to this file",
+                    ));
+                }
                 _ => return Err(reject_editable(location, line)),
             }
         }
@@ -602,16 +622,16 @@ mod tests {
         let yml = PathBuf::from("environment.yml");
         let lines = vec![
             ("flask".to_string(), at(&yml, 10, 5)),
-            ("-e ./not-a-dir".to_string(), at(&yml, 11, 7)),
+            ("-e git+https://x.example/r".to_string(), at(&yml, 11, 7)),
         ];
         let err = PipInputs::default()
             .add_lines(&lines, Path::new("."), &no_env)
             .unwrap_err();
         let failure = err.downcast_ref::<Failure>().unwrap();
         assert!(
-            failure
-                .message
-                .starts_with("environment.yml:11:7: `-e ./not-a-dir` is an editable install"),
+            failure.message.starts_with(
+                "environment.yml:11:7: `-e git+https://x.example/r` is an editable install"
+            ),
             "{}",
             failure.message
         );

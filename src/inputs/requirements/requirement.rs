@@ -456,10 +456,10 @@ mod tests {
 
     #[test]
     fn editable_installs_are_rejected() {
-        let (message, hint) = error("flask\n\n-e ./mypkg\n");
+        let (message, hint) = error("flask\n\n-e mypkg\n");
         assert_eq!(
             message,
-            "requirements.txt:3:1: `-e ./mypkg` is an editable install, which cannot be locked \
+            "requirements.txt:3:1: `-e mypkg` is an editable install, which cannot be locked \
              with hashes"
         );
         assert_eq!(
@@ -468,6 +468,11 @@ mod tests {
         );
         let (message, _) = error("--editable=git+https://github.com/o/r#egg=r\n");
         assert!(message.contains("is an editable install"), "{message}");
+        let (message, _) = error("-e ./missing\n");
+        assert!(
+            message.ends_with("names a local project, but ./missing is not a directory"),
+            "{message}"
+        );
     }
 
     #[test]
