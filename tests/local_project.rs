@@ -249,6 +249,14 @@ fn requirement_lines_naming_local_projects_lock_their_dependencies() {
     assert_eq!(record[0]["path"], "pkg");
     assert_eq!(record[0]["extras"], serde_json::json!(["fast"]));
 
+    // A project outside the lockfile's directory cannot be locked.
+    q.write("env/requirements.txt", "-e ../pkg\n");
+    let err = fails(resolve(&q, &["env/requirements.txt"], &[]));
+    assert!(
+        err.contains("the local project `demo-app`") && err.contains("cannot be locked"),
+        "{err}"
+    );
+
     // A directory without a pyproject.toml is named as such.
     q.write("other/setup.py", "");
     q.write("requirements.txt", "./other\n");
