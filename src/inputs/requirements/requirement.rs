@@ -217,8 +217,8 @@ fn reject_local(location: &Location, text: &str) -> anyhow::Error {
              to download each package and its hash, and a path on this machine is neither",
             redact::text(text)
         ),
-        "publish the package to an index and require it by name and version, or install it in \
-         a later Dockerfile step",
+        "publish the package to an index and require it by name and version; a local project \
+         is named by its existing directory (`./pkg`, `-e .`) with a pyproject.toml",
     )
 }
 
