@@ -145,6 +145,22 @@ fn a_pyproject_input_locks_its_static_dependencies_and_records_the_project() {
     // A re-run without flags keeps the recorded selection.
     ok(resolve(&p, &["pyproject.toml"], &[]));
     assert!(pip_set(&p.lock()).contains(&"pytest==8.0".to_string()));
+    // ... which is for a pyproject.toml input: a requirements file naming the project next is
+    // not given it.
+    p.write("requirements.txt", "-e .\n");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert!(!pip_set(&p.lock()).contains(&"pytest==8.0".to_string()));
+
+    // `--python 3.11` is any 3.11.z, so it satisfies `>=3.11.4`.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT.replace(">=3.10,<3.12", ">=3.11.4").as_str(),
+    );
+    ok(resolve(
+        &p,
+        &["pyproject.toml"],
+        &["--python", "3.11", "--reset"],
+    ));
 }
 
 #[test]

@@ -245,8 +245,15 @@ pub fn prepare_with(
     let record = recorded(&lockfile)?.unwrap_or_default();
     let mut used = Vec::new();
 
+    let has_pyproject = inputs.iter().any(|i| {
+        matches!(
+            InputKind::of(i),
+            InputKind::Pyproject | InputKind::Unsupported(_)
+        )
+    });
+    // The recorded selection is for a pyproject.toml input; without one it does not apply.
     let selection = match (&record.selection, request.selection.is_empty()) {
-        (Some(recorded), true) if !recorded.is_empty() => {
+        (Some(recorded), true) if !recorded.is_empty() && has_pyproject => {
             used.extend(recorded.extras.iter().map(|e| format!("--extra {e}")));
             if recorded.all_extras {
                 used.push("--all-extras".to_string());
@@ -256,12 +263,6 @@ pub fn prepare_with(
         }
         _ => request.selection.clone(),
     };
-    let has_pyproject = inputs.iter().any(|i| {
-        matches!(
-            InputKind::of(i),
-            InputKind::Pyproject | InputKind::Unsupported(_)
-        )
-    });
     if !selection.is_empty() && !has_pyproject {
         return Err(Failure::new(
             "--extra, --all-extras and --group select from a pyproject.toml input, and none is \
@@ -475,7 +476,12 @@ fn apply_requires_python(spec: &mut Inputs, python: Option<&str>) -> Result<()> 
     if let Some(python) = python {
         let version = pep440_rs::Version::from_str(python)
             .map_err(|e| Failure::new(format!("invalid --python `{python}`: {e}")))?;
-        if !specifiers.contains(&version) {
+        // `--python 3.11` is any 3.11.z: it satisfies `>=3.11.4` (3.11.7 does) as well as
+        // `<3.11.2`, so both ends of the minor release are tried.
+        let last_patch = pep440_rs::Version::from_str(&format!("{python}.999")).ok();
+        let fits =
+            specifiers.contains(&version) || last_patch.is_some_and(|v| specifiers.contains(&v));
+        if !fits {
             return Err(Failure::new(format!(
                 "--python {python} does not satisfy `{name}`'s `requires-python = \"{text}\"` \
                  ({location})"
