@@ -455,6 +455,8 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(locked < copy && copy < install, "{text}");
     lint(&p.path("Dockerfile"));
+    p.settings()
+        .bind(|| insta::assert_snapshot!("dockerfile_with_a_local_project", text));
     assert!(
         text.contains("fetched unpinned by pip's build isolation"),
         "{text}"

@@ -351,6 +351,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 "RUN {python} -m pip install --no-deps --no-cache-dir {editable}/opt/envlock/src/{name}"
             );
         }
+        f.push('\n');
     }
     // User steps come after the env is in ENV, and are written in exec form with the command
     // as one JSON string, so nothing in them (a newline, a trailing backslash, a heredoc) can
