@@ -165,3 +165,28 @@ fn conda_lock_skips_the_build_set_by_default() {
     assert!(explicit.contains("envpkg"), "{explicit}");
     assert!(!explicit.contains("buildtool"), "{explicit}");
 }
+
+#[test]
+fn conda_lock_reads_a_lock_with_local_projects() {
+    // `envlock.local_projects` is a JSON string in `custom_metadata`, which conda-lock carries
+    // as a plain string.
+    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
+    let server = Server::start(&fixture_channels(), Mode::Files);
+    let p = Project::new();
+    let dir = &p.dir;
+    resolve_synthetic(dir.path(), &server);
+    let path = dir.path().join("conda-lock.yml");
+    let mut lock = envlock::lock::read(&path).unwrap();
+    let record = r#"[{"name":"demo-app","version":"0.3.0","path":".","extras":["fast"],"input":true,"dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"},{"name":"lib","path":"libs/lib","editable":true,"dependencies_sha256":"1111111111111111111111111111111111111111111111111111111111111111"}]"#;
+    lock.metadata
+        .custom_metadata
+        .get_or_insert_with(Default::default)
+        .insert("envlock.local_projects".into(), record.into());
+    envlock::lock::write(&lock, &path).unwrap();
+    let explicit = render_explicit(&venv, dir.path());
+    assert!(explicit.contains("@EXPLICIT"), "{explicit}");
+    // And envlock reads its record back.
+    let meta = envlock::lock::EnvlockMeta::read(&envlock::lock::read(&path).unwrap()).unwrap();
+    assert_eq!(meta.local_projects.len(), 2);
+    assert_eq!(meta.local_projects[1].path, "libs/lib");
+}

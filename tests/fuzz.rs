@@ -154,6 +154,23 @@ fn requirements_files_with_includes_never_panic() {
 }
 
 #[test]
+fn pyproject_files_with_extras_and_groups_never_panic() {
+    let seed_text = "[project]\nname = \"demo-app\"\nversion = \"1.0\"\nrequires-python = \">=3.10\"\ndependencies = [\"requests>=2\", \"click; python_version >= '3.8'\"]\ndynamic = []\n\n[project.optional-dependencies]\nfast = [\"ujson\"]\nall = [\"demo-app[fast]\"]\n\n[dependency-groups]\ntest = [\"pytest\", {include-group = \"lint\"}]\nlint = [\"ruff\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let selection = envlock::inputs::Selection {
+        extras: vec!["all".into()],
+        all_extras: false,
+        groups: vec!["test".into()],
+    };
+    fuzz("pyproject.toml", seed_text, |bytes| {
+        let path = dir.path().join("pyproject.toml");
+        std::fs::write(&path, bytes).unwrap();
+        let _ = envlock::inputs::Inputs::load_with(std::slice::from_ref(&path), &selection);
+        let _ = envlock::inputs::Inputs::load(&[path]);
+    });
+}
+
+#[test]
 fn lockfiles_never_panic() {
     let seed_text = "version: 1\nmetadata:\n  content_hash:\n    linux-64: abc\n  channels:\n  - url: conda-forge\n    used_env_vars: []\n  platforms:\n  - linux-64\n  sources:\n  - environment.yml\n  custom_metadata:\n    envlock.version: '1'\npackage:\n- name: six\n  version: 1.16.0\n  manager: conda\n  platform: linux-64\n  dependencies: {}\n  url: https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh6c4a22f_0.tar.bz2\n  hash:\n    md5: 00ff\n    sha256: 00ff\n  category: main\n  optional: false\n";
     let dir = tempfile::tempdir().unwrap();

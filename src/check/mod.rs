@@ -34,6 +34,7 @@ use crate::{
 
 mod conda;
 mod integrity;
+mod local;
 mod options;
 mod pip;
 mod rendered;
@@ -67,6 +68,9 @@ pub enum DriftKind {
     Options,
     /// The pip requirements ask for other extras than the lock was resolved for.
     Extras,
+    /// A local project was added or removed, or its declared dependencies, extras or groups
+    /// changed.
+    LocalProject,
     /// An input (conda spec, pip requirement, constraint or `--hash`) is not met by the lock.
     Unsatisfied,
     /// A locked package depends on something nothing locked provides.
@@ -94,6 +98,7 @@ impl DriftKind {
             DriftKind::Edited => "edited",
             DriftKind::Options => "options",
             DriftKind::Extras => "extras",
+            DriftKind::LocalProject => "local-project",
             DriftKind::Unsatisfied => "unsatisfied",
             DriftKind::UnmetDependency => "unmet-dependency",
             DriftKind::Unneeded => "unneeded",
@@ -194,6 +199,7 @@ pub fn check(prepared: &Prepared) -> Result<Report> {
 
     integrity::check(&lock, &meta, lockfile, &mut findings);
     options::check(prepared, &lock, &meta, &mut findings);
+    local::check(prepared, &meta, &mut findings)?;
 
     let mapping = match &prepared.pypi_mapping {
         Some(path) => Mapping::with_file(path)?,

@@ -141,6 +141,11 @@ struct DockerfileArgs {
     #[arg(long, value_enum)]
     explicit_hash: Option<ExplicitHash>,
 
+    /// Keep local projects named with `-e` editable installs in the image (a development
+    /// convenience; by default they are installed as regular packages).
+    #[arg(long)]
+    editable: bool,
+
     /// Ignore the options recorded by the last run; use the defaults for what is not given.
     #[arg(long)]
     reset: bool,
@@ -231,8 +236,8 @@ enum Format {
 /// The inputs and the options that decide a lock: shared by `resolve` and `check`.
 #[derive(Args)]
 struct InputArgs {
-    /// Input files: environment.yml and/or pip requirements files.
-    /// Default: ./environment.yml, else ./requirements.txt.
+    /// Input files: environment.yml, pip requirements files and/or a pyproject.toml.
+    /// Default: ./environment.yml, else ./requirements.txt, else ./pyproject.toml.
     files: Vec<PathBuf>,
 
     /// Where to write the lockfile [default: conda-lock.yml beside the first input].
@@ -303,6 +308,20 @@ struct InputArgs {
     /// JSON file mapping conda package names to the PyPI names they provide (or null).
     #[arg(long, value_name = "FILE")]
     pypi_mapping: Option<PathBuf>,
+
+    /// Lock a pyproject.toml input's optional dependencies NAME too, repeatable
+    /// [default: the recorded ones].
+    #[arg(long = "extra", value_name = "NAME")]
+    extras: Vec<String>,
+
+    /// Lock every optional dependency of a pyproject.toml input.
+    #[arg(long)]
+    all_extras: bool,
+
+    /// Lock a pyproject.toml input's dependency group NAME (PEP 735) too, repeatable
+    /// [default: the recorded ones].
+    #[arg(long = "group", value_name = "NAME")]
+    groups: Vec<String>,
 }
 
 /// A URL flag's value. Parsed here rather than by clap, whose error would echo the value with
@@ -396,6 +415,11 @@ impl InputArgs {
                 .collect::<anyhow::Result<_>>()?,
             index_strategy: self.index_strategy,
             pypi_mapping: self.pypi_mapping,
+            selection: inputs::Selection {
+                extras: self.extras,
+                all_extras: self.all_extras,
+                groups: self.groups,
+            },
         })
     }
 }
@@ -647,6 +671,7 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
         run: args.run,
         entrypoint: args.entrypoint,
         explicit_hash: args.explicit_hash,
+        editable: args.editable,
         reset: args.reset,
         locked: args.locked,
         allow_compile: args.allow_compile,

@@ -53,6 +53,8 @@ pub struct DockerfileFlags {
     pub entrypoint: Option<Entrypoint>,
     /// [default: sha256].
     pub explicit_hash: Option<ExplicitHash>,
+    /// `--editable`: keep the `-e` local projects editable installs in the image.
+    pub editable: bool,
     /// Ignore the recorded options.
     pub reset: bool,
     /// Refuse a lock that no longer satisfies the inputs found beside it.
@@ -162,6 +164,7 @@ fn request(flags: DockerfileFlags, meta: &EnvlockMeta) -> Result<DockerfileReque
             .explicit_hash
             .or(recorded.map(|r| r.explicit_hash))
             .unwrap_or(ExplicitHash::Sha256),
+        editable: flags.editable || recorded.is_some_and(|r| r.editable),
         lockfile: flags.lockfile,
     })
 }

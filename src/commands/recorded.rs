@@ -102,5 +102,18 @@ pub fn from_lock(lockfile: &Path, lock: &LockFile, meta: &EnvlockMeta) -> Result
         virtual_packages,
         indexes,
         index_strategy: meta.pypi_index_strategy,
+        selection: meta
+            .local_projects
+            .iter()
+            .find(|p| p.input)
+            .map(|p| crate::inputs::Selection {
+                extras: if p.all_extras {
+                    Vec::new()
+                } else {
+                    p.extras.clone()
+                },
+                all_extras: p.all_extras,
+                groups: p.groups.clone(),
+            }),
     })
 }

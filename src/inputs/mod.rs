@@ -7,8 +7,11 @@
 //! conda-lock's `platforms:` extension. `prefix` is accepted and ignored, as conda-lock does.
 //! Unknown top-level keys produce a warning, not an error.
 //!
-//! pip requirements files (any input not named `*.yml`/`*.yaml`) and `pip:` sections are parsed
-//! by [`requirements`] into one [`PipInputs`].
+//! pip requirements files (any input not named `*.yml`/`*.yaml`, `*.toml` or one of the kinds
+//! [`InputKind::of`] refuses) and `pip:` sections are parsed by [`requirements`] into one
+//! [`PipInputs`]. A `pyproject.toml` input and the local project directories requirement lines
+//! name are read by [`pyproject`] into [`Inputs::local_projects`], their dependencies into
+//! [`PipInputs`].
 //!
 //! The YAML model is rattler's [`EnvironmentYaml`]; this module adds what it does not keep:
 //! source locations for every dependency (for errors and drift findings), `platforms:`, and
@@ -28,10 +31,12 @@ use crate::util::error::{Failure, fail};
 
 pub mod channels;
 pub mod prepare;
+pub mod pyproject;
 pub mod requirements;
 pub mod target;
 
 pub use prepare::{IndexStrategy, InputOptions, Prepared, Recorded, prepare, prepare_with};
+pub use pyproject::{LocalProject, Selection};
 pub use requirements::PipInputs;
 
 /// A position in an input file, 1-based, printed as `file:line:column`.
@@ -80,19 +85,27 @@ pub struct Inputs {
     pub variables: Vec<(String, String)>,
     /// Things conda would silently ignore, reported to the user as warnings.
     pub warnings: Vec<String>,
+    /// The local projects (a pyproject.toml input, `-e .`, `./pkg` lines), in order: their
+    /// dependencies are in `pypi`, they themselves are installed from source.
+    pub local_projects: Vec<LocalProject>,
 }
 
-/// The kind of an input file, decided by its name.
+/// The kind of an input file, decided by its name (and, for `*.toml`, its `[project]` table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
     /// A conda `environment.yml` (any `*.yml`/`*.yaml`).
     EnvironmentYaml,
-    /// A pip requirements file (anything else).
+    /// A pip requirements file (anything not named otherwise).
     Requirements,
+    /// A `pyproject.toml` (or another `*.toml` with a `[project]` table).
+    Pyproject,
+    /// A file envlock does not read, with what it reads instead.
+    Unsupported(&'static str),
 }
 
 impl InputKind {
-    /// The kind of `path`, by its name.
+    /// The kind of `path`, by its name; a `*.toml` not named `pyproject.toml` is
+    /// [`InputKind::Unsupported`] until [`InputKind::detect`] sees a `[project]` table.
     pub fn of(path: &Path) -> InputKind {
         let name = path
             .file_name()
@@ -100,21 +113,69 @@ impl InputKind {
             .unwrap_or_default();
         if name.ends_with(".yml") || name.ends_with(".yaml") {
             InputKind::EnvironmentYaml
+        } else if name == "pyproject.toml" {
+            InputKind::Pyproject
+        } else if name.ends_with(".toml") {
+            InputKind::Unsupported(
+                "it is TOML without a `[project]` table; envlock reads a pyproject.toml's \
+                 `[project]` table, environment.yml and requirements files",
+            )
+        } else if name == "pipfile" || name == "pipfile.lock" {
+            InputKind::Unsupported(
+                "envlock does not read Pipenv's files; export the requirements with \
+                 `pipenv requirements > requirements.txt` and pass that",
+            )
+        } else if name == "setup.py" || name == "setup.cfg" {
+            InputKind::Unsupported(
+                "envlock does not run or read setup.py/setup.cfg; declare the project in \
+                 pyproject.toml's `[project]` table, or list its requirements in a \
+                 requirements.txt",
+            )
+        } else if name.ends_with(".lock") {
+            InputKind::Unsupported(
+                "a lockfile is not an input; pass the environment.yml, requirements file or \
+                 pyproject.toml it was made from",
+            )
+        } else if name.ends_with(".json") {
+            InputKind::Unsupported(
+                "envlock does not read JSON inputs; pass an environment.yml, a requirements \
+                 file or a pyproject.toml",
+            )
         } else {
             InputKind::Requirements
         }
     }
+
+    /// The kind of `path` holding `text`: [`InputKind::of`], except that any `*.toml` with a
+    /// `[project]` table is a [`InputKind::Pyproject`].
+    pub fn detect(path: &Path, text: &str) -> InputKind {
+        let kind = InputKind::of(path);
+        let toml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        if toml && pyproject::has_project_table(text) {
+            InputKind::Pyproject
+        } else {
+            kind
+        }
+    }
 }
 
-/// The inputs used when none are given: `environment.yml` in `dir`, else `requirements.txt`.
+/// The inputs used when none are given: `environment.yml` in `dir`, else `requirements.txt`,
+/// else `pyproject.toml` (as uv and pixi read it by default).
 pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
-    for name in ["environment.yml", "environment.yaml", "requirements.txt"] {
+    for name in [
+        "environment.yml",
+        "environment.yaml",
+        "requirements.txt",
+        "pyproject.toml",
+    ] {
         if dir.join(name).is_file() {
             return Ok(vec![PathBuf::from(name)]);
         }
     }
     Err(Failure::new(format!(
-        "no input given and no environment.yml or requirements.txt in {}",
+        "no input given and no environment.yml, requirements.txt or pyproject.toml in {}",
         dir.display()
     ))
     .hint("pass the input file: `envlock resolve path/to/environment.yml`")
@@ -124,6 +185,12 @@ pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
 impl Inputs {
     /// Reads and combines the given input files, in order.
     pub fn load(paths: &[PathBuf]) -> Result<Inputs> {
+        Inputs::load_with(paths, &Selection::default())
+    }
+
+    /// [`Inputs::load`], with the extras and groups `selection` picks from a pyproject.toml
+    /// input.
+    pub fn load_with(paths: &[PathBuf], selection: &Selection) -> Result<Inputs> {
         let mut spec = Inputs::default();
         for path in paths {
             let bytes = crate::util::fs::read_input(path)
@@ -143,13 +210,102 @@ impl Inputs {
                 ))
                 .hint("save the file as UTF-8")
             })?;
-            match InputKind::of(path) {
+            match InputKind::detect(path, &text) {
                 InputKind::EnvironmentYaml => spec.add_environment_yaml(path, &text)?,
                 InputKind::Requirements => spec.pypi.add_file(path, &env_var)?,
+                InputKind::Pyproject => {
+                    let location = Location {
+                        file: path.clone(),
+                        line: 1,
+                        column: 1,
+                    };
+                    let project =
+                        pyproject::Reader::new(path, &text).read(selection, false, location)?;
+                    spec.add_local_project(project)?;
+                }
+                InputKind::Unsupported(instead) => {
+                    return Err(Failure::new(format!(
+                        "{}: is not an input envlock reads",
+                        path.display()
+                    ))
+                    .hint(instead)
+                    .into());
+                }
             }
+            spec.read_local_projects()?;
             spec.sources.push(path.clone());
         }
         Ok(spec)
+    }
+
+    /// Reads the pyproject.toml of each local project directory the requirement lines named.
+    fn read_local_projects(&mut self) -> Result<()> {
+        for local in std::mem::take(&mut self.pypi.local) {
+            let pyproject = if local.dir == Path::new(".") {
+                PathBuf::from("pyproject.toml")
+            } else {
+                local.dir.join("pyproject.toml")
+            };
+            let shown = local.dir.display();
+            let place = &local.location;
+            if !pyproject.is_file() {
+                let what = if local.dir.join("setup.py").is_file() {
+                    "has a setup.py and no pyproject.toml"
+                } else {
+                    "has no pyproject.toml"
+                };
+                return Err(Failure::new(format!(
+                    "{place}: the local project {shown} {what}; envlock reads a local project's \
+                     static `[project]` metadata from its pyproject.toml"
+                ))
+                .hint(
+                    "declare the project's name and dependencies in `[project]` of a \
+                     pyproject.toml, or publish it to an index and require it by name",
+                )
+                .at(&place.file, None, place.line, place.column)
+                .into());
+            }
+            let bytes = crate::util::fs::read_input(&pyproject)
+                .with_context(|| format!("could not read {}", pyproject.display()))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Failure::new(format!("{}: is not UTF-8 text", pyproject.display()))
+                    .hint("save the file as UTF-8")
+            })?;
+            let selection = Selection {
+                extras: local.extras.clone(),
+                ..Selection::default()
+            };
+            let project = pyproject::Reader::new(&pyproject, &text).read(
+                &selection,
+                local.editable,
+                local.location.clone(),
+            )?;
+            self.add_local_project(project)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a local project: its requirements to the pip requirements, itself to
+    /// `local_projects`.
+    pub fn add_local_project(&mut self, project: LocalProject) -> Result<()> {
+        if let Some(other) = self
+            .local_projects
+            .iter()
+            .find(|p| p.pyproject == project.pyproject)
+        {
+            let place = &project.location;
+            return Err(Failure::new(format!(
+                "{place}: the local project `{}` is named twice (first at {})",
+                project.name, other.location
+            ))
+            .hint("name each local project once, with all the extras it needs")
+            .into());
+        }
+        for (text, location) in &project.requirements {
+            self.pypi.add_requirement(text, location)?;
+        }
+        self.local_projects.push(project);
+        Ok(())
     }
 
     /// Parses one environment.yml and adds it to this spec.

@@ -17,7 +17,7 @@ use rattler_conda_types::{
 use url::Url;
 
 use super::{
-    CondaDependency, InputKind, Inputs,
+    CondaDependency, InputKind, Inputs, Selection,
     channels::{ChannelSettings, DEFAULT_CHANNEL_ALIAS},
     target::{DEFAULT_PLATFORMS, virtual_packages},
 };
@@ -127,6 +127,9 @@ pub struct InputOptions {
     pub index_strategy: Option<IndexStrategy>,
     /// `--pypi-mapping`.
     pub pypi_mapping: Option<PathBuf>,
+    /// `--extra`, `--all-extras` and `--group` for a pyproject.toml input; when empty, the
+    /// recorded selection.
+    pub selection: Selection,
 }
 
 impl Prepared {
@@ -158,6 +161,7 @@ impl Default for InputOptions {
             extra_index_urls: vec![],
             index_strategy: None,
             pypi_mapping: None,
+            selection: Selection::default(),
         }
     }
 }
@@ -214,6 +218,8 @@ pub struct Recorded {
     pub indexes: Vec<Url>,
     /// The index strategy, when the lock records one (only a non-default one is recorded).
     pub index_strategy: Option<IndexStrategy>,
+    /// The extras and groups a pyproject.toml input was locked with.
+    pub selection: Option<Selection>,
 }
 
 impl Prepared {
@@ -244,8 +250,6 @@ pub fn prepare_with(
     } else {
         request.files.clone()
     };
-    let mut spec = Inputs::load(&inputs)?;
-
     let input_dir = inputs[0].parent().unwrap_or(Path::new("")).to_path_buf();
     let lockfile = request
         .lockfile
@@ -258,6 +262,37 @@ pub fn prepare_with(
     };
     let record = recorded(&lockfile)?.unwrap_or_default();
     let mut used = Vec::new();
+
+    let has_pyproject = inputs.iter().any(|i| {
+        matches!(
+            InputKind::of(i),
+            InputKind::Pyproject | InputKind::Unsupported(_)
+        )
+    });
+    // The recorded selection is for a pyproject.toml input; without one it does not apply.
+    let selection = match (&record.selection, request.selection.is_empty()) {
+        (Some(recorded), true) if !recorded.is_empty() && has_pyproject => {
+            used.extend(recorded.extras.iter().map(|e| format!("--extra {e}")));
+            if recorded.all_extras {
+                used.push("--all-extras".to_string());
+            }
+            used.extend(recorded.groups.iter().map(|g| format!("--group {g}")));
+            recorded.clone()
+        }
+        _ => request.selection.clone(),
+    };
+    if !selection.is_empty() && !has_pyproject {
+        return Err(Failure::new(
+            "--extra, --all-extras and --group select from a pyproject.toml input, and none is \
+             given",
+        )
+        .hint(
+            "pass the pyproject.toml (`envlock resolve pyproject.toml --extra NAME`); for a \
+             requirements line, write the extras on it (`-e .[NAME]`)",
+        )
+        .into());
+    }
+    let mut spec = Inputs::load_with(&inputs, &selection)?;
 
     for channel in &request.channels {
         let parsed: NamedChannelOrUrl = channel.parse().map_err(|e| {
@@ -272,7 +307,7 @@ pub fn prepare_with(
     }
     let pip_only = inputs
         .iter()
-        .all(|i| InputKind::of(i) == InputKind::Requirements);
+        .all(|i| InputKind::of(i) != InputKind::EnvironmentYaml);
     if pip_only && spec.channels.is_empty() {
         if record.channels.is_empty() {
             // A requirements.txt project still needs a python; conda-forge is where it comes
@@ -293,7 +328,8 @@ pub fn prepare_with(
                 .into(),
         );
     }
-    if !spec.pypi.requirements.is_empty() {
+    apply_requires_python(&mut spec, request.python.as_deref())?;
+    if !spec.pypi.requirements.is_empty() || !spec.local_projects.is_empty() {
         add_python_and_pip(&mut spec, request.python.as_deref())?;
     }
     if !spec.pypi.options.find_links.is_empty() {
@@ -437,9 +473,91 @@ fn virtual_package_flag(v: &GenericVirtualPackage) -> String {
     }
 }
 
+/// A local project's `requires-python`: with `--python`, the version must satisfy it; without,
+/// and when no conda input names python, it becomes the conda python constraint.
+fn apply_requires_python(spec: &mut Inputs, python: Option<&str>) -> Result<()> {
+    use std::str::FromStr;
+    let Some((text, location, name)) = spec.local_projects.iter().find_map(|p| {
+        p.requires_python
+            .as_ref()
+            .map(|(t, l)| (t.clone(), l.clone(), p.name.clone()))
+    }) else {
+        return Ok(());
+    };
+    let specifiers = pep440_rs::VersionSpecifiers::from_str(&text).map_err(|e| {
+        Failure::new(format!(
+            "{location}: `requires-python = \"{text}\"` is not a PEP 440 version range: {e}"
+        ))
+        .hint("write a range such as `>=3.10`")
+        .at(&location.file, None, location.line, location.column)
+    })?;
+    if let Some(python) = python {
+        let version = pep440_rs::Version::from_str(python)
+            .map_err(|e| Failure::new(format!("invalid --python `{python}`: {e}")))?;
+        // `--python 3.11` is any 3.11.z: it satisfies `>=3.11.4` (3.11.7 does) as well as
+        // `<3.11.2`, so both ends of the minor release are tried.
+        let last_patch = pep440_rs::Version::from_str(&format!("{python}.999")).ok();
+        let fits =
+            specifiers.contains(&version) || last_patch.is_some_and(|v| specifiers.contains(&v));
+        if !fits {
+            return Err(Failure::new(format!(
+                "--python {python} does not satisfy `{name}`'s `requires-python = \"{text}\"` \
+                 ({location})"
+            ))
+            .hint("pass a --python in the project's range, or widen `requires-python`")
+            .into());
+        }
+        return Ok(());
+    }
+    let names_python = spec.conda.iter().any(|d| {
+        d.spec
+            .name
+            .as_exact()
+            .is_some_and(|n| n.as_normalized() == "python")
+    });
+    if names_python {
+        return Ok(());
+    }
+    let conda: Vec<String> = specifiers.iter().map(conda_version_spec).collect();
+    let text = format!("python {}", conda.join(","));
+    let parsed = MatchSpec::from_str(&text, ParseStrictness::Lenient).map_err(|e| {
+        Failure::new(format!(
+            "{location}: `requires-python` has no conda equivalent (`{text}`): {e}"
+        ))
+    })?;
+    spec.conda.push(CondaDependency {
+        spec: parsed,
+        location,
+    });
+    Ok(())
+}
+
+/// One PEP 440 specifier as a conda version constraint.
+fn conda_version_spec(s: &pep440_rs::VersionSpecifier) -> String {
+    use pep440_rs::Operator;
+    let v = s.version();
+    match s.operator() {
+        Operator::Equal | Operator::ExactEqual => format!("=={v}"),
+        Operator::EqualStar => format!("{v}.*"),
+        Operator::NotEqual => format!("!={v}"),
+        Operator::NotEqualStar => format!("!={v}.*"),
+        Operator::TildeEqual => format!("~={v}"),
+        Operator::LessThan => format!("<{v}"),
+        Operator::LessThanEqual => format!("<={v}"),
+        Operator::GreaterThan => format!(">{v}"),
+        Operator::GreaterThanEqual => format!(">={v}"),
+    }
+}
+
 /// pip requirements need a python and pip from conda: add them when the inputs do not.
 fn add_python_and_pip(spec: &mut Inputs, python: Option<&str>) -> Result<()> {
-    let location = spec.pypi.requirements[0].location.clone();
+    let location = spec
+        .pypi
+        .requirements
+        .first()
+        .map(|r| r.location.clone())
+        .or_else(|| spec.local_projects.first().map(|p| p.location.clone()))
+        .expect("pip requirements or a local project");
     let has = |spec: &Inputs, name: &str| {
         spec.conda.iter().any(|d| {
             d.spec

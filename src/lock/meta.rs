@@ -18,6 +18,7 @@
 //! | `envlock.packages_sha256.<platform>` | `packages_sha256` | rattler's hash of the platform's package entries |
 //! | `envlock.options_sha256` | `options_sha256` | [`super::fingerprint::options_fingerprint`] |
 //! | `envlock.pypi.build.<platform>` | `pypi_build` | per locked sdist, [`SdistBuildRecord`], as JSON |
+//! | `envlock.local_projects` | `local_projects` | [`LocalProjectRecord`]s as a JSON list, when there are local projects |
 //! | `envlock.docker.base` | `docker.base` | the base image the last `envlock dockerfile` pinned |
 //! | `envlock.docker.flavor` | `docker.flavor` | the flavor that base is for |
 //! | `envlock.docker.options` | `docker.options` | [`DockerOptions`] as JSON |
@@ -42,6 +43,7 @@ const PYPI_INDEXES: &str = "envlock.pypi.indexes";
 const PYPI_EXTRAS: &str = "envlock.pypi.extras";
 const PYPI_BUILD: &str = "envlock.pypi.build.";
 const PYPI_INDEX_STRATEGY: &str = "envlock.pypi.index_strategy";
+const LOCAL_PROJECTS: &str = "envlock.local_projects";
 const PACKAGES_SHA256: &str = "envlock.packages_sha256.";
 const OPTIONS_SHA256: &str = "envlock.options_sha256";
 const DOCKER_PREFIX: &str = "envlock.docker.";
@@ -81,6 +83,93 @@ pub struct EnvlockMeta {
     /// Per platform, what each locked sdist's build needs (by sdist name). Locks from before
     /// build sets have none: their sdists build with pip's build isolation.
     pub pypi_build: BTreeMap<String, BTreeMap<String, SdistBuildRecord>>,
+    /// The local projects (a pyproject.toml input, `-e .`, `./pkg`), in input order: installed
+    /// from their source after the locked packages, never from an index.
+    pub local_projects: Vec<LocalProjectRecord>,
+}
+
+/// One local project as the lock records it. Serialized as JSON (a frozen format).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalProjectRecord {
+    /// `[project] name`.
+    pub name: String,
+    /// `[project] version`, when static.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The project's directory relative to the lockfile's, `/`-separated and normalized (`.` for
+    /// the lockfile's own directory); never outside it.
+    pub path: String,
+    /// The extras installed, normalized and sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<String>,
+    /// `--all-extras` selected them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_extras: bool,
+    /// The dependency groups locked with it (a pyproject.toml input's `--group`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Named with `-e`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub editable: bool,
+    /// It is a pyproject.toml given as an input (not a requirements line).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input: bool,
+    /// [`crate::inputs::LocalProject::dependencies_sha256`].
+    pub dependencies_sha256: String,
+}
+
+impl LocalProjectRecord {
+    /// Checks a record read from a lock: a valid name, version and extras, a sha256, and a path
+    /// that stays inside the lockfile's directory and is safe to write into a Dockerfile.
+    fn validate(&self) -> Result<(), String> {
+        use std::str::FromStr;
+        let name = &self.name;
+        pep508_rs::PackageName::from_str(name).map_err(|e| format!("`{name}`: {e}"))?;
+        if let Some(version) = &self.version {
+            pep440_rs::Version::from_str(version).map_err(|e| format!("`{name}` version: {e}"))?;
+        }
+        for extra in self.extras.iter().chain(&self.groups) {
+            pep508_rs::ExtraName::from_str(extra)
+                .map_err(|e| format!("`{name}` extra or group: {e}"))?;
+        }
+        if self.dependencies_sha256.len() != 64
+            || !self
+                .dependencies_sha256
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(format!("`{name}`: `dependencies_sha256` is not a sha256"));
+        }
+        check_local_path(&self.path).map_err(|e| format!("`{name}` path: {e}"))
+    }
+}
+
+/// A local project's path as the lock may hold it: `.` or `/`-separated names of letters,
+/// digits, `.`, `_` and `-`, none of them `.` or `..`: relative, normalized, inside the
+/// lockfile's directory.
+pub fn check_local_path(path: &str) -> Result<(), String> {
+    if path == "." {
+        return Ok(());
+    }
+    for part in path.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(format!(
+                "`{}` is not a normalized path inside the lockfile's directory",
+                path.escape_debug()
+            ));
+        }
+        if !part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(format!(
+                "`{}` has characters other than letters, digits, `.`, `_`, `-` and `/`",
+                path.escape_debug()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What one locked sdist's build needs: the `category: build` pip packages of its platform it
@@ -155,6 +244,9 @@ pub struct DockerOptions {
     pub entrypoint: Entrypoint,
     /// Which hash the `@EXPLICIT` files carry.
     pub explicit_hash: ExplicitHash,
+    /// `--editable`: local projects named with `-e` stay editable installs in the image.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub editable: bool,
 }
 
 /// A malformed value of `key`, which `command` writes.
@@ -222,6 +314,16 @@ impl EnvlockMeta {
                     .insert(platform.to_string(), value.clone());
             }
         }
+        if let Some(json) = custom.get(LOCAL_PROJECTS) {
+            let records: Vec<LocalProjectRecord> = serde_json::from_str(json)
+                .map_err(|e| malformed(LOCAL_PROJECTS, e, "envlock resolve"))?;
+            for record in &records {
+                record
+                    .validate()
+                    .map_err(|e| malformed(LOCAL_PROJECTS, e, "envlock resolve"))?;
+            }
+            meta.local_projects = records;
+        }
         meta.docker = DockerMeta::read(custom)?;
         Ok(meta)
     }
@@ -276,6 +378,12 @@ impl EnvlockMeta {
             put(
                 format!("{PYPI_BUILD}{platform}"),
                 serde_json::to_string(records).expect("records serialize"),
+            );
+        }
+        if !self.local_projects.is_empty() {
+            put(
+                LOCAL_PROJECTS.to_string(),
+                serde_json::to_string(&self.local_projects).expect("records serialize"),
             );
         }
         for (platform, sha256) in &self.packages_sha256 {
@@ -371,6 +479,10 @@ mod tests {
                 r#"{"output":"Dockerfile","dir":"envlock","flavor":"conda","preset":"flask","cmd":"python -m webapp","ports":[8000],"run":["python -c 'import webapp'"],"entrypoint":"conda-run","explicit_hash":"md5"}"#,
             ),
             ("envlock.exclude_newer", "2030-01-01T23:59:59.999999999Z"),
+            (
+                "envlock.local_projects",
+                r#"[{"name":"webapp","version":"1.0","path":".","extras":["fast"],"input":true,"dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"},{"name":"lib","path":"libs/lib-a","editable":true,"dependencies_sha256":"1111111111111111111111111111111111111111111111111111111111111111"}]"#,
+            ),
             ("envlock.options_sha256", "e2fe"),
             ("envlock.packages_sha256.linux-64", "596d"),
             (
@@ -450,6 +562,30 @@ mod tests {
                     "{\"a\":{\"version\":\"1\",\"requires\":null,\"unpinned\":\"x\\nRUN evil\"}}",
                 )],
                 "envlock.pypi.build.linux-64",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":"../../etc","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":"/etc","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":"a b\nRUN evil","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}]"#,
+                )],
+                "envlock.local_projects",
                 "envlock resolve",
             ),
             (

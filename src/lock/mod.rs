@@ -41,7 +41,7 @@ pub mod pins;
 
 pub use fingerprint::options_fingerprint;
 pub use image::{Entrypoint, ExplicitHash, Flavor, Preset};
-pub use meta::{DockerMeta, DockerOptions, EnvlockMeta, SdistBuildRecord};
+pub use meta::{DockerMeta, DockerOptions, EnvlockMeta, LocalProjectRecord, SdistBuildRecord};
 pub use pins::{Pins, Update};
 
 /// What went into a solve, besides the solutions themselves.
@@ -65,6 +65,49 @@ pub struct LockInputs<'a> {
     /// Per solution, what its sdists' builds need ([`crate::solve::pypi::build_set`]); empty
     /// when nothing was resolved for them.
     pub build_sets: &'a [BuildSet],
+}
+
+/// The lock's record of each local project of `spec`, its path relative to the lockfile's
+/// directory. A project outside that directory is refused: the lock (and the image's build
+/// context) could not reach it.
+pub fn local_project_records(spec: &Inputs, lockfile: &Path) -> Result<Vec<LocalProjectRecord>> {
+    let lock_dir = match lockfile.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut records = Vec::new();
+    for project in &spec.local_projects {
+        let mut path = relative_to(&project.dir, lock_dir);
+        if path.is_empty() {
+            path = ".".to_string();
+        }
+        if let Err(e) = meta::check_local_path(&path) {
+            return Err(Failure::new(format!(
+                "{}: the local project `{}` at {} cannot be locked: {e}",
+                project.location,
+                project.name,
+                project.dir.display()
+            ))
+            .hint(
+                "keep local projects inside the lockfile's directory (it is the image's build \
+                 context), or pass a --lockfile in a directory that contains them",
+            )
+            .into());
+        }
+        let input = project.location.file == project.pyproject;
+        records.push(LocalProjectRecord {
+            name: project.name.clone(),
+            version: project.version.clone(),
+            path,
+            extras: project.extras.clone(),
+            all_extras: project.all_extras,
+            groups: project.groups.clone(),
+            editable: project.editable,
+            input,
+            dependencies_sha256: project.dependencies_sha256(),
+        });
+    }
+    Ok(records)
 }
 
 /// Builds the conda-lock v1 model for `solutions` and, per solution, its pip packages.
@@ -93,6 +136,7 @@ pub fn build(
             .and(has_pip.then_some(inputs.index_strategy)),
         options_sha256: Some(inputs.options_fingerprint.clone()),
         docker: inputs.docker.clone(),
+        local_projects: local_project_records(inputs.spec, inputs.lockfile)?,
         ..EnvlockMeta::default()
     };
 

@@ -58,6 +58,19 @@ pub struct Options {
     pub dir: String,
     /// The lockfile's name, for headers.
     pub lockfile: String,
+    /// The local projects, installed from source after the locked packages.
+    pub local_projects: Vec<LocalInstall>,
+}
+
+/// A local project as the image installs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalInstall {
+    /// Its name (a valid project name, from the lock's record).
+    pub name: String,
+    /// Its directory in the build context: `.` or `/`-separated plain names.
+    pub path: String,
+    /// Installed with `pip install -e` (`--editable` and named with `-e`).
+    pub editable: bool,
 }
 
 /// hadolint reads the `conda run` SHELL as a script whose shebang is `conda` (SC2239, SC1008 in
@@ -312,6 +325,33 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 "ENV PATH={VENV}/bin:$PATH \\\n    VIRTUAL_ENV={VENV} \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1"
             );
         }
+    }
+    if !o.local_projects.is_empty() {
+        let python = match o.flavor {
+            Flavor::Conda => "python".to_string(),
+            Flavor::Venv => format!("{VENV}/bin/python"),
+        };
+        f.push_str(
+            "\n# The local projects, from source, after the locked packages: a source change \
+             reuses the layers above.\n\
+             # Their dependencies are installed above; their build backends ([build-system] \
+             requires) are fetched unpinned by pip's build isolation.\n",
+        );
+        for project in &o.local_projects {
+            let name = super::comment_text(&project.name);
+            let source = if project.path == "." {
+                "./".to_string()
+            } else {
+                format!("{}/", project.path)
+            };
+            let _ = writeln!(f, "COPY {source} /opt/envlock/src/{name}/");
+            let editable = if project.editable { "-e " } else { "" };
+            let _ = writeln!(
+                f,
+                "RUN {python} -m pip install --no-deps --no-cache-dir {editable}/opt/envlock/src/{name}"
+            );
+        }
+        f.push('\n');
     }
     // User steps come after the env is in ENV, and are written in exec form with the command
     // as one JSON string, so nothing in them (a newline, a trailing backslash, a heredoc) can

@@ -43,6 +43,8 @@ pub struct DockerfileRequest {
     pub entrypoint: Entrypoint,
     /// Which hash the `@EXPLICIT` files carry.
     pub explicit_hash: ExplicitHash,
+    /// `--editable`: local projects named with `-e` stay editable installs.
+    pub editable: bool,
 }
 
 impl DockerfileRequest {
@@ -59,6 +61,7 @@ impl DockerfileRequest {
             run: self.run.clone(),
             entrypoint: self.entrypoint,
             explicit_hash: self.explicit_hash,
+            editable: self.editable,
         }
     }
 
@@ -80,6 +83,7 @@ impl DockerfileRequest {
             run: r.run,
             entrypoint: r.entrypoint,
             explicit_hash: r.explicit_hash,
+            editable: r.editable,
         })
     }
 }
@@ -167,12 +171,15 @@ pub fn render_all(
         entrypoint: request.entrypoint,
         dir: request.dir.clone(),
         lockfile: lockfile_name.clone(),
+        local_projects: Vec::new(),
     };
     let context = request
         .output
         .parent()
         .unwrap_or(Path::new(""))
         .to_path_buf();
+    let mut options = options;
+    options.local_projects = local_projects(lock, request, &context)?;
     let dir = context.join(&request.dir);
     let mut files = vec![RenderedFile {
         path: request.output.clone(),
@@ -218,6 +225,39 @@ pub fn render_all(
         keep_existing: true,
     });
     Ok(files)
+}
+
+/// The lock's local projects as the Dockerfile installs them: each path relative to the build
+/// context (the Dockerfile's directory), which must contain it.
+fn local_projects(
+    lock: &rattler_conda_lock::LockFile,
+    request: &DockerfileRequest,
+    context: &Path,
+) -> Result<Vec<dockerfile::LocalInstall>> {
+    let meta = crate::lock::EnvlockMeta::read(lock)?;
+    let lock_dir = request.lockfile.parent().unwrap_or(Path::new(""));
+    let mut installs = Vec::new();
+    for project in &meta.local_projects {
+        let mut path = relative_to(&lock_dir.join(&project.path), context);
+        if path.is_empty() {
+            path = ".".to_string();
+        }
+        if crate::lock::meta::check_local_path(&path).is_err() {
+            return Err(Failure::new(format!(
+                "the local project `{}` ({} from the lockfile's directory) is outside the \
+                 Dockerfile's directory, the build context",
+                project.name, project.path
+            ))
+            .hint("write the Dockerfile where the build context contains the project (`-o`)")
+            .into());
+        }
+        installs.push(dockerfile::LocalInstall {
+            name: project.name.clone(),
+            path,
+            editable: project.editable && request.editable,
+        });
+    }
+    Ok(installs)
 }
 
 /// conda packages that put a C compiler into the env.
@@ -340,6 +380,7 @@ mod tests {
             run: vec![],
             entrypoint: Entrypoint::Tini,
             explicit_hash: ExplicitHash::Sha256,
+            editable: false,
         }
     }
 

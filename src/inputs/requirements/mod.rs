@@ -33,8 +33,13 @@
 //!   because the lock pins every file by URL and hash, so installing from it never consults an
 //!   index either way.
 //!
-//! Not supported, each rejected with an error that says why and what to do instead: editable
-//! installs (`-e`), local paths and `file:` URLs, version-control URLs (`git+`, `hg+`, `svn+`,
+//! Local project directories (`-e .`, `.`, `./pkg`, `-e ./pkg[extra]`: a path to an existing
+//! directory, alone on its line, outside constraints files) are collected as [`LocalRef`]s;
+//! [`crate::inputs::Inputs::load`] reads their pyproject.toml.
+//!
+//! Not supported, each rejected with an error that says why and what to do instead: other
+//! editable installs (`-e`), other local paths (archives, wheels, missing directories) and
+//! `file:` URLs, version-control URLs (`git+`, `hg+`, `svn+`,
 //! `bzr+`), URLs without a package name, direct URLs that do not end in a wheel or source
 //! archive, remote (`http:`/`https:`) `-r`/`-c` files, `--global-option`, and any option pip's
 //! requirements-file parser does not know.
@@ -198,6 +203,22 @@ pub struct PipInputs {
     pub options: PipOptions,
     /// Every file read, in the order first read, each once.
     pub files: Vec<PathBuf>,
+    /// Local project directories named by requirement lines (`-e .`, `./pkg[extra]`), not yet
+    /// read: [`crate::inputs::Inputs::load`] reads their pyproject.toml.
+    pub local: Vec<LocalRef>,
+}
+
+/// A requirement line naming a local project directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalRef {
+    /// The directory, joined to the including file's directory and lexically normalized.
+    pub dir: PathBuf,
+    /// The extras written after it (`./pkg[a,b]`).
+    pub extras: Vec<String>,
+    /// Named with `-e`/`--editable`.
+    pub editable: bool,
+    /// The line.
+    pub location: Location,
 }
 
 impl PipInputs {
@@ -213,6 +234,18 @@ impl PipInputs {
             stack: Vec::new(),
         }
         .read_file(path, None, false)
+    }
+
+    /// Adds one PEP 508 requirement declared outside a requirements file (a pyproject.toml's
+    /// dependencies): the same forms are accepted and refused as on a requirements line, but no
+    /// options.
+    pub fn add_requirement(&mut self, text: &str, location: &Location) -> anyhow::Result<()> {
+        Parser {
+            spec: self,
+            env: &|_| None,
+            stack: Vec::new(),
+        }
+        .requirement_line(text, &[], location, false)
     }
 
     /// Parse the lines of an environment.yml `pip:` section (each with its own Location; relative
@@ -302,9 +335,58 @@ impl Parser<'_> {
         };
         let (given, positional) = parse_options(&tokens, location)?;
 
-        // An editable install is rejected wherever `-e` appears.
-        if given.iter().any(|option| option.kind == Kind::Editable) {
-            return Err(reject_editable(location, line));
+        // An editable install of a local directory is a local project; any other is rejected.
+        if let Some(option) = given.iter().find(|option| option.kind == Kind::Editable) {
+            let local = option
+                .value
+                .as_deref()
+                .and_then(|value| local_dir(value, base_dir));
+            let alone = given.len() == 1 && positional.is_empty() && args.is_empty();
+            match local {
+                Some((dir, extras)) if alone && !constraint => {
+                    self.spec.local.push(LocalRef {
+                        dir,
+                        extras,
+                        editable: true,
+                        location: location.clone(),
+                    });
+                    return Ok(());
+                }
+                None if option.value.as_deref().is_some_and(|v| {
+                    let v = v.trim();
+                    !v.contains("://")
+                        && !v.contains('@')
+                        && (v.starts_with('.') || v.contains('/'))
+                }) =>
+                {
+                    return Err(failure(
+                        location,
+                        format!(
+                            "`{}` names a local project, but {} is not a directory",
+                            redact::text(line),
+                            base_dir
+                                .join(option.value.as_deref().unwrap_or_default().trim())
+                                .display()
+                        ),
+                        "name the directory that holds the project's pyproject.toml, relative \
+                         to this file",
+                    ));
+                }
+                _ => return Err(reject_editable(location, line)),
+            }
+        }
+        if !constraint
+            && given.is_empty()
+            && positional.is_empty()
+            && let Some((dir, extras)) = local_dir(&args, base_dir)
+        {
+            self.spec.local.push(LocalRef {
+                dir,
+                extras,
+                editable: false,
+                location: location.clone(),
+            });
+            return Ok(());
         }
         if let Some(word) = positional.first() {
             return Err(failure(
@@ -323,6 +405,53 @@ impl Parser<'_> {
             self.requirement_line(&args, &given, location, constraint)
         }
     }
+}
+
+/// `text` as a local project directory relative to `base_dir` (`.`, `./pkg`, `../pkg[a,b]`,
+/// `/abs/pkg`): a path (not a URL, not `name @ …`, no markers, not an archive) to an existing
+/// directory. Returns the directory, lexically normalized, and the extras.
+fn local_dir(text: &str, base_dir: &Path) -> Option<(PathBuf, Vec<String>)> {
+    let text = text.trim();
+    if text.is_empty() || text.contains(';') || text.contains("://") || text.contains('@') {
+        return None;
+    }
+    let (path, extras) = match text.rfind('[') {
+        Some(open) if text.ends_with(']') => {
+            let extras = text[open + 1..text.len() - 1]
+                .split(',')
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect();
+            (&text[..open], extras)
+        }
+        _ => (text, Vec::new()),
+    };
+    if !(path.contains('/') || path.contains('\\') || path.starts_with('.')) {
+        return None;
+    }
+    let joined = base_dir.join(path);
+    if !joined.is_dir() {
+        return None;
+    }
+    let mut dir = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir
+                if matches!(
+                    dir.components().next_back(),
+                    Some(std::path::Component::Normal(_))
+                ) =>
+            {
+                dir.pop();
+            }
+            other => dir.push(other),
+        }
+    }
+    if dir.as_os_str().is_empty() {
+        dir.push(".");
+    }
+    Some((dir, extras))
 }
 
 /// The words after `pip install` that are not options, when `line` is a pip command
@@ -493,16 +622,16 @@ mod tests {
         let yml = PathBuf::from("environment.yml");
         let lines = vec![
             ("flask".to_string(), at(&yml, 10, 5)),
-            ("-e .".to_string(), at(&yml, 11, 7)),
+            ("-e git+https://x.example/r".to_string(), at(&yml, 11, 7)),
         ];
         let err = PipInputs::default()
             .add_lines(&lines, Path::new("."), &no_env)
             .unwrap_err();
         let failure = err.downcast_ref::<Failure>().unwrap();
         assert!(
-            failure
-                .message
-                .starts_with("environment.yml:11:7: `-e .` is an editable install"),
+            failure.message.starts_with(
+                "environment.yml:11:7: `-e git+https://x.example/r` is an editable install"
+            ),
             "{}",
             failure.message
         );

@@ -217,8 +217,8 @@ fn reject_local(location: &Location, text: &str) -> anyhow::Error {
              to download each package and its hash, and a path on this machine is neither",
             redact::text(text)
         ),
-        "publish the package to an index and require it by name and version, or install it in \
-         a later Dockerfile step",
+        "publish the package to an index and require it by name and version; a local project \
+         is named by its existing directory (`./pkg`, `-e .`) with a pyproject.toml",
     )
 }
 
@@ -456,10 +456,10 @@ mod tests {
 
     #[test]
     fn editable_installs_are_rejected() {
-        let (message, hint) = error("flask\n\n-e ./mypkg\n");
+        let (message, hint) = error("flask\n\n-e mypkg\n");
         assert_eq!(
             message,
-            "requirements.txt:3:1: `-e ./mypkg` is an editable install, which cannot be locked \
+            "requirements.txt:3:1: `-e mypkg` is an editable install, which cannot be locked \
              with hashes"
         );
         assert_eq!(
@@ -468,6 +468,11 @@ mod tests {
         );
         let (message, _) = error("--editable=git+https://github.com/o/r#egg=r\n");
         assert!(message.contains("is an editable install"), "{message}");
+        let (message, _) = error("-e ./missing\n");
+        assert!(
+            message.ends_with("names a local project, but ./missing is not a directory"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -477,7 +482,7 @@ mod tests {
             "../pkg[extra]",
             "/abs/path/pkg",
             "pkg/",
-            ".",
+            "./missing",
             "pkg-1.0.tar.gz",
             "dist/pkg-1.0-py3-none-any.whl",
             "file:///abs/pkg-1.0.tar.gz",
@@ -496,14 +501,32 @@ mod tests {
     }
 
     #[test]
-    fn existing_local_directory_is_rejected() {
+    fn an_existing_local_directory_is_a_local_project() {
         let tree = Tree::new(&[
-            ("requirements.txt", "./mypkg\n"),
+            (
+                "requirements.txt",
+                "./mypkg[a, b]\n-e mypkg/../mypkg\n-e ./mypkg --hash sha256:00\n",
+            ),
             ("mypkg/pyproject.toml", ""),
         ]);
         let err = tree.parse("requirements.txt", &no_env).unwrap_err();
         let (message, _) = split(&tree, err);
-        assert!(message.contains("`./mypkg` is a local path"), "{message}");
+        assert!(message.starts_with("requirements.txt:3:1: "), "{message}");
+        let tree = Tree::new(&[
+            ("requirements.txt", "./mypkg[a, b]\n-e mypkg/../mypkg\n"),
+            ("mypkg/pyproject.toml", ""),
+        ]);
+        let parsed = tree.parse("requirements.txt", &no_env).unwrap();
+        let dir = tree.dir.path().join("mypkg");
+        assert_eq!(parsed.local.len(), 2);
+        assert_eq!(
+            (&parsed.local[0].dir, &parsed.local[0].extras),
+            (&dir, &vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(!parsed.local[0].editable);
+        assert_eq!(parsed.local[1].dir, dir);
+        assert!(parsed.local[1].editable);
+        assert!(parsed.requirements.is_empty());
     }
 
     #[test]

