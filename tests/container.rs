@@ -464,3 +464,99 @@ fn the_jupyter_preset_and_locked_sdists_build_on_a_base_without_a_compiler() {
     let out = harness_sh(&harness, &format!("hrun {tag} jupyter lab --version"));
     assert_ok(&out, "jupyter lab --version");
 }
+
+/// A local project (`envlock resolve pyproject.toml`): its locked dependencies install first,
+/// the project from source after them with `--no-deps`; editing only its source rebuilds only
+/// the layers from the project's COPY on (buildah's log says "Using cache" for the rest).
+#[test]
+fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_their_layers() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let digest = python_standin(&harness);
+    let app = tempfile::tempdir().unwrap();
+    let dir = app.path();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
+         [project]\nname = \"demo-app\"\nversion = \"1.0\"\ndescription = \"demo\"\n\
+         dependencies = [\"six==1.16.0\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.join("demo_app")).unwrap();
+    // Unique per run, so that layers of earlier runs (buildah keeps them) cannot be reused.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let source = |version: &str| {
+        std::fs::write(
+            dir.join("demo_app/__init__.py"),
+            format!("VERSION = \"{version}-{nonce}\"\n"),
+        )
+        .unwrap();
+    };
+    source("one");
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args([
+            "resolve",
+            "pyproject.toml",
+            "--python",
+            "3.11",
+            "-p",
+            "linux-64",
+        ])
+        .args(["--exclude-newer", "2024-06-01", "-c"])
+        .arg(fixture_channels().join("pyconda"))
+        .output()
+        .unwrap());
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args(["dockerfile", "--flavor", "venv"])
+        .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
+        .output()
+        .unwrap());
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+    let tag = "localhost/envlock-local-project:test";
+    let build = || {
+        let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+        assert_ok(&out, "building the project image");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let imported = || {
+        let out = harness_sh(
+            &harness,
+            &format!(
+                "hrun {tag} python -c 'import demo_app, six; print(demo_app.VERSION, six.__version__)'"
+            ),
+        );
+        assert_ok(&out, "importing the project");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    build();
+    assert_eq!(imported(), format!("one-{nonce} 1.16.0"));
+
+    source("two");
+    let log = build();
+    assert_eq!(imported(), format!("two-{nonce} 1.16.0"));
+    // Each step's line is followed by "--> Using cache …" when buildah reused its layer.
+    let cached = |needle: &str| {
+        let lines: Vec<&str> = log.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("STEP") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no step with {needle} in:\n{log}"));
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("STEP"))
+            .any(|l| l.contains("Using cache"))
+    };
+    assert!(
+        cached("--require-hashes"),
+        "the locked install ran again:\n{log}"
+    );
+    assert!(
+        !cached("/opt/envlock/src/demo-app"),
+        "the project was not rebuilt:\n{log}"
+    );
+}
