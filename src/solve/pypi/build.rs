@@ -7,9 +7,11 @@
 //! build system), resolved by envlock's own resolver for the build python on this machine
 //! (wheels only, with the lock's `--exclude-newer`), downloaded and hash-checked by the index
 //! client, and unpacked into a fresh venv without pip ([`super::wheel_install`]); then what the
-//! backend's `get_requires_for_build_wheel` adds, the same way. The hooks run in the unpacked sdist (`.tar.gz`, `.zip`) with no package index
-//! configured (`PIP_NO_INDEX=1`, no pip configuration files), each step with a timeout. The
-//! index client caches the METADATA by the sdist's sha256, so a warm resolve builds nothing.
+//! backend's `get_requires_for_build_wheel` adds, the same way (that hook and the metadata hook
+//! run in one process when it adds nothing). The hooks run in the unpacked sdist (`.tar.gz`,
+//! `.zip`) with no package index configured (`PIP_NO_INDEX=1`, no pip configuration files),
+//! each step with a timeout. The index client caches the METADATA by the sdist's sha256, so a
+//! warm resolve builds nothing.
 //!
 //! Which python builds: `--build-python` when given; else the locked python when it runs here
 //! (the active conda environment's `python`, at exactly the locked version); else `python3.X`
@@ -394,8 +396,8 @@ impl Builder {
         .map_err(|e| redact::text(&format!("{e:#}")))
     }
 
-    /// Downloads `pins` (hash-checked) into the wheel directory and writes a requirements file
-    /// naming each by its local path and sha256.
+    /// Downloads `pins` (the index client checks each sha256) into the wheel directory: their
+    /// paths.
     async fn download(&self, pins: &[Pinned], dirs: &WorkDirs) -> Result<Vec<PathBuf>, String> {
         std::fs::create_dir_all(&dirs.wheels).map_err(|e| e.to_string())?;
         let mut wheels = Vec::new();
