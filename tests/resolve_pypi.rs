@@ -492,6 +492,55 @@ fn a_cutoff_resolve_uses_pages_fetched_after_the_cutoff_without_asking() {
     assert_eq!(run(&["--reset"]), 2);
 }
 
+/// `--offline`: a warm resolve succeeds without a single request to the channel or the index;
+/// a requirement the cache lacks is an error naming what is missing.
+#[test]
+fn offline_resolves_from_the_cache_and_names_what_it_lacks() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("app", "1.0").requires(&["dep>=1"]);
+        i.wheel("dep", "1.0");
+        i.wheel("other", "1.0");
+    })
+    .serve_channel_copy("pyconda", &["linux-64", "noarch"]);
+    p.write("requirements.txt", "app\n");
+    let run = |offline: bool| {
+        let mut cmd = p.command(&["resolve", "requirements.txt", "-p", "linux-64"]);
+        cmd.args(["--index-url", &p.index_url(), "-c", "pyconda"])
+            .args(["--channel-alias", p.channel_alias(), "--python", "3.11"]);
+        if offline {
+            cmd.arg("--offline");
+        }
+        cmd.output().unwrap()
+    };
+    ok(run(false));
+    let before = p.lock();
+    p.remove("conda-lock.yml");
+    p.index_server().clear();
+    let channel = p.channels.as_ref().unwrap();
+    channel.clear();
+    ok(run(true));
+    assert!(channel.hits().is_empty(), "{:?}", channel.hits());
+    assert!(
+        p.index_server().hits().is_empty(),
+        "{:?}",
+        p.index_server().hits()
+    );
+    assert_eq!(pip_set(&p.lock(), "linux-64"), pip_set(&before, "linux-64"));
+    assert_eq!(p.lock().package.len(), before.package.len());
+
+    p.write("requirements.txt", "app\nother\n");
+    let err = fails(run(true));
+    assert!(
+        err.contains("/simple/other/ is not in the cache, and --offline forbids fetching it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("run the resolve once without --offline"),
+        "{err}"
+    );
+    assert!(p.index_server().hits().is_empty());
+}
+
 #[test]
 fn unsatisfiable_requirements_explain_and_keep_the_old_lock() {
     let p = project(Mode::Files, |i| {

@@ -197,6 +197,11 @@ struct ResolveArgs {
     /// --exclude-newer uses pages fetched an hour or more after the cutoff as they are.
     #[arg(long)]
     refresh: bool,
+
+    /// Use only cached repodata, package-index pages and metadata (as they are, however old);
+    /// what the cache lacks is an error naming it.
+    #[arg(long, conflicts_with = "refresh")]
+    offline: bool,
 }
 
 #[derive(Args)]
@@ -451,6 +456,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         reset: args.reset,
         allow_changed_hashes: args.allow_changed_hashes,
         refresh: args.refresh,
+        offline: args.offline,
     };
     let outcome = if args.check {
         match resolve::resolve_if_drifted(request).await? {

@@ -51,6 +51,8 @@ pub struct ResolveRequest {
     /// `--refresh`: revalidate every cached index page, also those a `--exclude-newer` resolve
     /// would use as they are.
     pub refresh: bool,
+    /// `--offline`: cached repodata, pages and metadata only; what is missing is an error.
+    pub offline: bool,
 }
 
 /// What a resolve locked.
@@ -146,10 +148,20 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         recorded,
         ..
     } = prepared;
-    let gateway = Gateway::builder()
+    let mut gateway = Gateway::builder()
         .with_client(settings.client(net::client()?))
-        .with_cache_dir(request.cache_dir.join("repodata"))
-        .finish();
+        .with_cache_dir(request.cache_dir.join("repodata"));
+    if request.offline {
+        // Cached repodata as it is, however old.
+        gateway = gateway.with_channel_config(rattler_repodata_gateway::ChannelConfig {
+            default: rattler_repodata_gateway::SourceConfig {
+                cache_action: rattler_repodata_gateway::fetch::CacheAction::ForceCacheOnly,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+    }
+    let gateway = gateway.finish();
     let specs: Vec<MatchSpec> = spec.conda.iter().map(|d| d.spec.clone()).collect();
     let previous = lock::read(&lockfile).ok();
     // What `envlock dockerfile` recorded outlives a re-resolve.
@@ -195,7 +207,8 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
             IndexClient::new(http.clone(), search_order.clone(), cache.clone())
                 .with_strategy(index_strategy)
                 .with_exclude_newer(exclude_newer)
-                .with_refresh(request.refresh),
+                .with_refresh(request.refresh)
+                .with_offline(request.offline),
         );
         let mut build_options = BuildOptions::new(target_python(&solutions));
         build_options.python = request.build_python.clone();
@@ -206,6 +219,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
                 .with_strategy(index_strategy)
                 .with_exclude_newer(exclude_newer)
                 .with_refresh(request.refresh)
+                .with_offline(request.offline)
                 .with_builder(builder.clone()),
         );
         let resolved = solve::pypi::resolve_all(

@@ -274,6 +274,8 @@ pub struct IndexClient {
     exclude_newer: Option<Timestamp>,
     /// `--refresh`: every cached page is revalidated, whatever its freshness or the cutoff.
     refresh: bool,
+    /// `--offline`: cached pages and metadata only; anything else is an error naming it.
+    offline: bool,
 }
 
 /// How long after the `--exclude-newer` cutoff a page must have been fetched for a cutoff
@@ -320,7 +322,23 @@ impl IndexClient {
             builder: None,
             exclude_newer: None,
             refresh: false,
+            offline: false,
         }
+    }
+
+    /// `--offline`: uses cached pages as they are and never asks an index.
+    pub fn with_offline(mut self, offline: bool) -> IndexClient {
+        self.offline = offline;
+        self
+    }
+
+    /// The error for a request `--offline` forbids.
+    fn offline_error(&self, what: &str) -> anyhow::Error {
+        Failure::new(format!(
+            "{what} is not in the cache, and --offline forbids fetching it"
+        ))
+        .hint("run the resolve once without --offline to fill the cache")
+        .into()
     }
 
     /// Resolves for `--exclude-newer cutoff`: cached pages fetched well after it are used
@@ -418,6 +436,14 @@ impl IndexClient {
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
+        if self.offline {
+            return match cached {
+                Some(c) => Ok(Some(c)),
+                None => {
+                    Err(self.offline_error(&format!("the page {}", redact::url_text(url.as_str()))))
+                }
+            };
+        }
         if let Some(c) = &cached
             && !self.refresh
         {
@@ -618,6 +644,9 @@ impl IndexClient {
                 let bytes = self.download(file).await?;
                 metadata::sdist_pkg_info(&file.filename, &bytes)
             }
+            DistKind::Wheel(_) if self.offline => {
+                Err(self.offline_error(&format!("the metadata of {}", file.filename)))
+            }
             DistKind::Wheel(_) => {
                 if let Some(text) = self.pep658_metadata(file).await? {
                     return Ok(text);
@@ -763,6 +792,9 @@ impl IndexClient {
 
     /// Downloads a whole file and checks it against the index's sha256.
     pub async fn download(&self, file: &DistFile) -> Result<Vec<u8>> {
+        if self.offline {
+            return Err(self.offline_error(&format!("{} (or its metadata)", file.filename)));
+        }
         let response = self
             .client
             .get(file.url.clone())
