@@ -539,6 +539,16 @@ fn offline_resolves_from_the_cache_and_names_what_it_lacks() {
         "{err}"
     );
     assert!(p.index_server().hits().is_empty());
+
+    // With an empty cache the channel's repodata is what is missing.
+    let mut cmd = p.command(&["resolve", "requirements.txt", "-p", "linux-64", "--offline"]);
+    cmd.args(["-c", "pyconda", "--channel-alias", p.channel_alias()])
+        .arg("--cache-dir")
+        .arg(p.path("empty-cache"));
+    let err = fails(cmd.output().unwrap());
+    assert!(err.contains("no usable repodata cache"), "{err}");
+    assert!(err.contains("--offline uses only cached repodata"), "{err}");
+    assert!(channel.hits().is_empty(), "{:?}", channel.hits());
 }
 
 #[test]

@@ -187,8 +187,16 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         virtual_packages,
         exclude_newer,
     };
-    let solutions =
-        solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await?;
+    let solutions = solve::conda::solve(&gateway, &specs, &options, request.reporter.clone())
+        .await
+        .map_err(|e| match e.downcast::<crate::util::error::Failure>() {
+            // Offline, missing repodata is a cache that was never filled.
+            Ok(f) if request.offline && f.message.starts_with("could not load repodata") => f
+                .hint("--offline uses only cached repodata: run the resolve once without it")
+                .into(),
+            Ok(f) => f.into(),
+            Err(e) => e,
+        })?;
 
     let mut builds = Vec::new();
     let mut build_sets = Vec::new();
