@@ -551,3 +551,53 @@ fn a_spec_matching_no_version_names_the_versions_there_are() {
         );
     }
 }
+
+/// Inputs too large to be real are refused before any solve, at the place that crosses the
+/// limit: more than 10,000 requirements, a line longer than 64 KiB; an included requirements
+/// file that is not UTF-8 is named with the place of the bad byte.
+#[test]
+fn oversized_inputs_are_refused_at_the_place_that_crosses_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |file: &str| {
+        let started = std::time::Instant::now();
+        let err = fails(
+            envlock(&dir.path().join("cache"))
+                .current_dir(dir.path())
+                .args(["resolve", file, "-p", "linux-64", "-c"])
+                .arg(fixture_channels().join("pyconda"))
+                .output()
+                .unwrap(),
+        );
+        (err, started.elapsed())
+    };
+    let many: String = (0..10_001).map(|i| format!("pkg{i}\n")).collect();
+    std::fs::write(dir.path().join("requirements.txt"), many).unwrap();
+    let (err, took) = run("requirements.txt");
+    assert!(
+        err.contains(
+            "requirements.txt:10001:1: the inputs hold 10001 requirements, more than the 10000 \
+             envlock locks"
+        ),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+
+    let long = format!(
+        "channels: [conda-forge]\ndependencies:\n  - python # {}\n",
+        "x".repeat(70 * 1024)
+    );
+    std::fs::write(dir.path().join("environment.yml"), long).unwrap();
+    let (err, _) = run("environment.yml");
+    assert!(
+        err.contains("environment.yml:3:1: the line is 70 KiB long, more than the 64 KiB"),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("base.txt"), b"six\nr\xe9sum\n").unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "-r base.txt\n").unwrap();
+    let (err, _) = run("requirements.txt");
+    assert!(
+        err.contains("base.txt:2:2: is not UTF-8 text (invalid byte at offset 5)"),
+        "{err}"
+    );
+}

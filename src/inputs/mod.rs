@@ -90,6 +90,11 @@ pub struct Inputs {
     pub local_projects: Vec<LocalProject>,
 }
 
+/// The most conda and pip requirements (constraints included) one resolve takes: real
+/// environments list a few hundred at most, and a hostile input with 100,000 unknown names
+/// would otherwise keep CI busy for minutes.
+pub const MAX_REQUIREMENTS: usize = 10_000;
+
 /// The kind of an input file, decided by its name (and, for `*.toml`, its `[project]` table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
@@ -195,21 +200,7 @@ impl Inputs {
         for path in paths {
             let bytes = crate::util::fs::read_input(path)
                 .with_context(|| format!("could not read {}", path.display()))?;
-            let text = String::from_utf8(bytes).map_err(|e| {
-                let offset = e.utf8_error().valid_up_to();
-                let before = &e.as_bytes()[..offset];
-                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-                let line_start = before
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |i| i + 1);
-                Failure::new(format!(
-                    "{}:{line}:{}: is not UTF-8 text (invalid byte at offset {offset})",
-                    path.display(),
-                    offset - line_start + 1
-                ))
-                .hint("save the file as UTF-8")
-            })?;
+            let text = crate::util::fs::input_text(path, bytes)?;
             match InputKind::detect(path, &text) {
                 InputKind::EnvironmentYaml => spec.add_environment_yaml(path, &text)?,
                 InputKind::Requirements => spec.pypi.add_file(path, &env_var)?,
@@ -235,7 +226,29 @@ impl Inputs {
             spec.read_local_projects()?;
             spec.sources.push(path.clone());
         }
+        spec.check_size()?;
         Ok(spec)
+    }
+
+    /// Refuses more than [`MAX_REQUIREMENTS`] conda and pip requirements (constraints
+    /// included), naming the first one over the limit.
+    fn check_size(&self) -> Result<()> {
+        let locations = self
+            .conda
+            .iter()
+            .map(|d| &d.location)
+            .chain(self.pypi.requirements.iter().map(|r| &r.location))
+            .chain(self.pypi.constraints.iter().map(|r| &r.location));
+        if let Some(first) = locations.clone().nth(MAX_REQUIREMENTS) {
+            return Err(Failure::new(format!(
+                "{first}: the inputs hold {} requirements, more than the {MAX_REQUIREMENTS} \
+                 envlock locks",
+                locations.count()
+            ))
+            .hint("real environments list far fewer; check that these are the files you meant")
+            .into());
+        }
+        Ok(())
     }
 
     /// Reads the pyproject.toml of each local project directory the requirement lines named.
@@ -267,10 +280,7 @@ impl Inputs {
             }
             let bytes = crate::util::fs::read_input(&pyproject)
                 .with_context(|| format!("could not read {}", pyproject.display()))?;
-            let text = String::from_utf8(bytes).map_err(|_| {
-                Failure::new(format!("{}: is not UTF-8 text", pyproject.display()))
-                    .hint("save the file as UTF-8")
-            })?;
+            let text = crate::util::fs::input_text(&pyproject, bytes)?;
             let selection = Selection {
                 extras: local.extras.clone(),
                 ..Selection::default()

@@ -139,6 +139,51 @@ pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The longest line envlock reads from an input file: far above any real requirement (a line
+/// with dozens of `--hash` options is a few KiB), so that a minified or generated file is named
+/// at once instead of being parsed for minutes.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// An input file's bytes as text: UTF-8 (else an error at the first invalid byte's
+/// `file:line:column`, with its offset) with no line longer than [`MAX_LINE_BYTES`] (else an
+/// error at that line).
+pub fn input_text(path: &Path, bytes: Vec<u8>) -> Result<String, crate::util::error::Failure> {
+    use crate::util::error::Failure;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        Failure::new(format!(
+            "{}:{line}:{}: is not UTF-8 text (invalid byte at offset {offset})",
+            path.display(),
+            offset - line_start + 1
+        ))
+        .hint("save the file as UTF-8")
+    })?;
+    if let Some((n, line)) = text
+        .split('\n')
+        .enumerate()
+        .find(|(_, l)| l.len() > MAX_LINE_BYTES)
+    {
+        return Err(Failure::new(format!(
+            "{}:{}:1: the line is {} KiB long, more than the {} KiB envlock reads in a line",
+            path.display(),
+            n + 1,
+            line.len() / 1024,
+            MAX_LINE_BYTES / 1024
+        ))
+        .hint(
+            "inputs are environment.yml, requirements files and pyproject.toml; split the line, \
+             or check that this is the file you meant",
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(unix)]
 fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;

@@ -7,10 +7,7 @@ use url::Url;
 use super::{Parser, failure, lexer::split_lines};
 use crate::{
     inputs::Location,
-    util::{
-        error::{Failure, fail},
-        redact,
-    },
+    util::{error::Failure, redact},
 };
 
 /// A file being read, for cycle detection.
@@ -79,9 +76,7 @@ impl Parser<'_> {
             ));
         }
         let bytes = crate::util::fs::read_input(path).map_err(unreadable)?;
-        let Ok(text) = String::from_utf8(bytes) else {
-            fail!("{}: is not UTF-8 text", path.display());
-        };
+        let text = crate::util::fs::input_text(path, bytes)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
 
         // Once per file, however it was reached (`a/../b.txt` is `b.txt`).
