@@ -3,7 +3,10 @@
 
 mod common;
 
-use std::{path::Path, process::Command};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use common::{Mode, Project, Server, envlock, fixture_channels, ok, python_venv};
 
@@ -20,6 +23,16 @@ fn resolve_synthetic(dir: &std::path::Path, server: &Server) {
         .args(["resolve", "--channel-alias", &server.url, "-p", "linux-64"])
         .output()
         .unwrap());
+}
+
+/// conda-lock's venv and a project locked from the `synthetic` channel, served by the returned
+/// server (keep it while the test uses the project).
+fn locked_synthetic() -> (PathBuf, Project, Server) {
+    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
+    let server = Server::start(&fixture_channels(), Mode::Files);
+    let p = Project::new();
+    resolve_synthetic(p.dir.path(), &server);
+    (venv, p, server)
 }
 
 /// `conda-lock render --kind explicit -p linux-64 conda-lock.yml` in `dir`: the explicit file.
@@ -46,11 +59,8 @@ fn render_explicit(venv: &Path, dir: &Path) -> String {
 
 #[test]
 fn conda_lock_renders_our_lockfile() {
-    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
-    let server = Server::start(&fixture_channels(), Mode::Files);
-    let p = Project::new();
+    let (venv, p, _server) = locked_synthetic();
     let dir = &p.dir;
-    resolve_synthetic(dir.path(), &server);
 
     let explicit = render_explicit(&venv, dir.path());
     assert!(explicit.contains("@EXPLICIT"), "{explicit}");
@@ -68,11 +78,8 @@ fn conda_lock_renders_our_lockfile() {
 
 #[test]
 fn we_read_what_conda_lock_writes() {
-    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
-    let server = Server::start(&fixture_channels(), Mode::Files);
-    let p = Project::new();
+    let (venv, p, server) = locked_synthetic();
     let dir = &p.dir;
-    resolve_synthetic(dir.path(), &server);
 
     // Round-trip through conda-lock's own model and writer, with the metadata it adds itself.
     let script = r#"
@@ -135,11 +142,8 @@ write_conda_lock_file(lock, pathlib.Path("written-by-conda-lock.yml"), metadata_
 fn conda_lock_skips_the_build_set_by_default() {
     // A build-set entry is `category: build`, `optional: true`: conda-lock reads the file and
     // leaves it out of what it installs unless asked for that category.
-    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
-    let server = Server::start(&fixture_channels(), Mode::Files);
-    let p = Project::new();
+    let (venv, p, _server) = locked_synthetic();
     let dir = &p.dir;
-    resolve_synthetic(dir.path(), &server);
     let path = dir.path().join("conda-lock.yml");
     let mut lock = envlock::lock::read(&path).unwrap();
     let pip = |name: &str, category: &str| rattler_conda_lock::Package {
@@ -170,11 +174,8 @@ fn conda_lock_skips_the_build_set_by_default() {
 fn conda_lock_reads_a_lock_with_local_projects() {
     // `envlock.local_projects` is a JSON string in `custom_metadata`, which conda-lock carries
     // as a plain string.
-    let venv = python_venv("conda-lock", &[CONDA_LOCK]);
-    let server = Server::start(&fixture_channels(), Mode::Files);
-    let p = Project::new();
+    let (venv, p, _server) = locked_synthetic();
     let dir = &p.dir;
-    resolve_synthetic(dir.path(), &server);
     let path = dir.path().join("conda-lock.yml");
     let mut lock = envlock::lock::read(&path).unwrap();
     let record = r#"[{"name":"demo-app","version":"0.3.0","path":".","extras":["fast"],"input":true,"dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"},{"name":"lib","path":"libs/lib","editable":true,"dependencies_sha256":"1111111111111111111111111111111111111111111111111111111111111111"}]"#;

@@ -128,6 +128,31 @@ fn python_standin(harness: &Path) -> String {
     d
 }
 
+/// `envlock resolve INPUT --python 3.11 -p linux-64 --exclude-newer CUTOFF -c pyconda` in
+/// `dir`: what it printed.
+fn resolve_for_python_3_11(dir: &Path, input: &str, cutoff: &str) -> String {
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args(["resolve", input, "--python", "3.11", "-p", "linux-64"])
+        .args(["--exclude-newer", cutoff, "-c"])
+        .arg(fixture_channels().join("pyconda"))
+        .output()
+        .unwrap())
+}
+
+/// `envlock dockerfile --flavor venv --base <the python stand-in> ARGS` in `dir`, and a
+/// `.dockerignore` that keeps the cache out of the build context.
+fn render_venv(dir: &Path, digest: &str, args: &[&str]) {
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args(["dockerfile", "--flavor", "venv"])
+        .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
+        .args(args)
+        .output()
+        .unwrap());
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+}
+
 #[test]
 fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     let Some(harness) = harness() else { return };
@@ -148,36 +173,20 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
         "from flask import Flask\napp = Flask(__name__)\n\n@app.route(\"/\")\ndef index():\n    return \"hello from envlock\"\n",
     )
     .unwrap();
-    ok(envlock(&dir.join(".cache"))
-        .current_dir(dir)
-        .args([
-            "resolve",
-            "requirements.txt",
-            "--python",
-            "3.11",
-            "-p",
-            "linux-64",
-            "--exclude-newer",
-            "2024-06-01",
-            "-c",
-        ])
-        .arg(fixture_channels().join("pyconda"))
-        .output()
-        .unwrap());
+    resolve_for_python_3_11(dir, "requirements.txt", "2024-06-01");
     let port = free_port();
-    ok(envlock(&dir.join(".cache"))
-        .current_dir(dir)
-        .args(["dockerfile", "--flavor", "venv", "--preset", "flask"])
-        .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
-        .args([
+    render_venv(
+        dir,
+        &digest,
+        &[
+            "--preset",
+            "flask",
             "--cmd",
             &format!("gunicorn --bind 0.0.0.0:{port} app:app"),
             "--port",
             &port.to_string(),
-        ])
-        .output()
-        .unwrap());
-    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+        ],
+    );
 
     let tag = format!("localhost/envlock-e2e:{port}");
     let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
@@ -407,33 +416,14 @@ fn the_jupyter_preset_and_locked_sdists_build_on_a_base_without_a_compiler() {
         "jupyterlab\nretrying==1.3.3\nantlr4-python3-runtime==4.9.3\n",
     )
     .unwrap();
-    let resolved = ok(envlock(&dir.join(".cache"))
-        .current_dir(dir)
-        .args([
-            "resolve",
-            "requirements.txt",
-            "--python",
-            "3.11",
-            "-p",
-            "linux-64",
-        ])
-        .args(["--exclude-newer", "2026-06-01", "-c"])
-        .arg(fixture_channels().join("pyconda"))
-        .output()
-        .unwrap());
+    let resolved = resolve_for_python_3_11(dir, "requirements.txt", "2026-06-01");
     assert!(
         resolved.contains("the image builds antlr4-python3-runtime 4.9.3 from its sdist"),
         "{resolved}"
     );
-    ok(envlock(&dir.join(".cache"))
-        .current_dir(dir)
-        .args(["dockerfile", "--flavor", "venv", "--preset", "jupyter"])
-        .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
-        .output()
-        .unwrap());
+    render_venv(dir, &digest, &["--preset", "jupyter"]);
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("--no-build-isolation"), "{dockerfile}");
-    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
 
     let tag = "localhost/envlock-jupyter:test";
     let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
@@ -496,27 +486,8 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
         .unwrap();
     };
     source("one");
-    ok(envlock(&dir.join(".cache"))
-        .current_dir(dir)
-        .args([
-            "resolve",
-            "pyproject.toml",
-            "--python",
-            "3.11",
-            "-p",
-            "linux-64",
-        ])
-        .args(["--exclude-newer", "2024-06-01", "-c"])
-        .arg(fixture_channels().join("pyconda"))
-        .output()
-        .unwrap());
-    ok(envlock(&dir.join(".cache"))
-        .current_dir(dir)
-        .args(["dockerfile", "--flavor", "venv"])
-        .args(["--base", &format!("localhost/python:3.11-slim@{digest}")])
-        .output()
-        .unwrap());
-    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+    resolve_for_python_3_11(dir, "pyproject.toml", "2024-06-01");
+    render_venv(dir, &digest, &[]);
     let tag = "localhost/envlock-local-project:test";
     let build = || {
         let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));

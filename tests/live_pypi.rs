@@ -41,21 +41,11 @@ fn lock_for(
 
 /// The URL locked for `name` on `platform`.
 fn url<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
-    &lock
-        .package
-        .iter()
-        .find(|p| p.manager == Manager::Pip && p.platform == platform && p.name == name)
-        .unwrap_or_else(|| panic!("{name} not locked for {platform}"))
-        .url
+    &common::pip_package(lock, platform, name).url
 }
 
 fn version<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
-    &lock
-        .package
-        .iter()
-        .find(|p| p.manager == Manager::Pip && p.platform == platform && p.name == name)
-        .unwrap_or_else(|| panic!("{name} not locked for {platform}"))
-        .version
+    &common::pip_package(lock, platform, name).version
 }
 
 fn pip_names(lock: &LockFile, platform: &str) -> Vec<String> {

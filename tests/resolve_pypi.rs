@@ -45,12 +45,7 @@ fn pip_set(lock: &LockFile, platform: &str) -> Vec<String> {
 }
 
 fn pip_url<'a>(lock: &'a LockFile, platform: &str, name: &str) -> &'a str {
-    &lock
-        .package
-        .iter()
-        .find(|p| p.manager == Manager::Pip && p.platform == platform && p.name == name)
-        .unwrap_or_else(|| panic!("{name} not locked for {platform}"))
-        .url
+    &common::pip_package(lock, platform, name).url
 }
 
 #[test]

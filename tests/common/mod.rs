@@ -17,6 +17,7 @@
 //! of locks made from servers on random ports) is replaced by placeholders; see [`snapshot`].
 #![allow(dead_code)]
 
+pub mod lint;
 pub mod project;
 pub mod pypi_index;
 pub mod snapshot;
@@ -535,4 +536,30 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The pip package `name` locked for `platform` (panics, naming it, when there is none).
+pub fn pip_package<'a>(
+    lock: &'a rattler_conda_lock::LockFile,
+    platform: &str,
+    name: &str,
+) -> &'a rattler_conda_lock::Package {
+    lock.package
+        .iter()
+        .find(|p| {
+            p.manager == rattler_conda_lock::Manager::Pip
+                && p.platform == platform
+                && p.name == name
+        })
+        .unwrap_or_else(|| panic!("{name} not locked for {platform}"))
+}
+
+/// What a command printed, stdout then stderr, after checking that it exited 1 (drift).
+pub fn drifted(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(output)
+    )
 }
