@@ -186,17 +186,10 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         platforms,
         virtual_packages,
         exclude_newer,
+        offline: request.offline,
     };
-    let solutions = solve::conda::solve(&gateway, &specs, &options, request.reporter.clone())
-        .await
-        .map_err(|e| match e.downcast::<crate::util::error::Failure>() {
-            // Offline, missing repodata is a cache that was never filled.
-            Ok(f) if request.offline && f.message.starts_with("could not load repodata") => f
-                .hint("--offline uses only cached repodata: run the resolve once without it")
-                .into(),
-            Ok(f) => f.into(),
-            Err(e) => e,
-        })?;
+    let solutions =
+        solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await?;
 
     let mut builds = Vec::new();
     let mut build_sets = Vec::new();
@@ -209,27 +202,21 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         };
         let http = net::with_retries(net::client()?);
         let cache = request.cache_dir.join("pypi");
-        // Build requirements come from the same indexes, through a client of their own that
-        // builds nothing (they must be wheels).
-        let build_client = Arc::new(
+        let index_client = || {
             IndexClient::new(http.clone(), search_order.clone(), cache.clone())
                 .with_strategy(index_strategy)
                 .with_exclude_newer(exclude_newer)
                 .with_refresh(request.refresh)
-                .with_offline(request.offline),
-        );
+                .with_offline(request.offline)
+        };
+        // Build requirements come from the same indexes, through a client of their own that
+        // builds nothing (they must be wheels).
+        let build_client = Arc::new(index_client());
         let mut build_options = BuildOptions::new(target_python(&solutions));
         build_options.python = request.build_python.clone();
         build_options.exclude_newer = exclude_newer;
         let builder = Arc::new(Builder::new(build_client.clone(), build_options));
-        let client = Arc::new(
-            IndexClient::new(http, search_order, cache)
-                .with_strategy(index_strategy)
-                .with_exclude_newer(exclude_newer)
-                .with_refresh(request.refresh)
-                .with_offline(request.offline)
-                .with_builder(builder.clone()),
-        );
+        let client = Arc::new(index_client().with_builder(builder.clone()));
         let resolved = solve::pypi::resolve_all(
             &spec.pypi,
             &solutions,

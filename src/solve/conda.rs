@@ -48,6 +48,8 @@ pub struct SolveOptions {
     /// Per platform, the URLs of records to keep when they still fit (an existing lock's): the
     /// solver prefers them over newer versions, so re-resolving does not churn.
     pub preferred: HashMap<Subdir, HashSet<String>>,
+    /// `--offline`: the gateway reads only its cache, so missing repodata is an unfilled cache.
+    pub offline: bool,
 }
 
 /// What one platform's solve needs.
@@ -115,12 +117,13 @@ pub async fn solve(
             };
             let reporter = reporter.clone();
             let gateway = gateway.clone();
+            let offline = options.offline;
             tokio::spawn(async move {
                 let result = async {
                     let output = query
                         .execute()
                         .await
-                        .map_err(|e| repodata_error(e, platform))?;
+                        .map_err(|e| repodata_error(e, platform, offline))?;
                     no_matching_version(&gateway, &task, &output).await?;
                     reporter.platform_solving(platform);
                     tokio::task::spawn_blocking(move || solve_platform(task, &output))
@@ -191,6 +194,7 @@ impl rattler_repodata_gateway::DownloadReporter for RedactingReporter {
 fn repodata_error(
     error: rattler_repodata_gateway::GatewayError,
     platform: Subdir,
+    offline: bool,
 ) -> anyhow::Error {
     // The gateway's messages name the URL; make sure no credentials ride along.
     let mut message = format!("{error}");
@@ -203,7 +207,11 @@ fn repodata_error(
         "could not load repodata for {platform}: {}",
         redact::text(&message)
     ))
-    .hint("check the channel URL and your network; `--channel-alias` and `--mirror` point channels at another host")
+    .hint(if offline {
+        "--offline uses only cached repodata: run the resolve once without it"
+    } else {
+        "check the channel URL and your network; `--channel-alias` and `--mirror` point channels at another host"
+    })
     .into()
 }
 fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<PlatformSolution> {
