@@ -593,10 +593,7 @@ fn unlockable_requirements_are_rejected_with_the_line() {
     for (name, line) in [
         ("editable", "-e ./mypkg"),
         ("vcs_url", "git+https://example.com/x.git"),
-        (
-            "vcs_direct_reference",
-            "pkg @ git+https://example.com/x.git",
-        ),
+        ("vcs_direct_reference", "pkg @ hg+https://example.com/x"),
         ("local_path", "./local/pkg"),
         ("unknown_option", "--frobnicate"),
         ("ambiguous_option", "--no x"),

@@ -226,6 +226,7 @@ pub fn check(prepared: &Prepared) -> Result<Report> {
             &packages,
             &vps,
             &mapping,
+            &meta.pypi_git,
             &mut findings,
         )?;
         pip::check_build(

@@ -20,8 +20,26 @@ use crate::{
     util::redact,
 };
 
+/// Whether a git requirement is what the lock locked: the ref the lock records as requested,
+/// and a locked commit of the same repository and subdirectory. A moved tag or branch is not
+/// seen here (that needs the network); `envlock resolve` locks the commit it names now.
+fn git_matches(wanted: &url::Url, locked: &str, recorded: Option<&String>) -> bool {
+    use crate::solve::pypi::git::GitUrl;
+    let (Ok(wanted), Ok(locked)) = (GitUrl::parse(wanted), url::Url::parse(locked)) else {
+        return false;
+    };
+    let Ok(locked) = GitUrl::parse(&locked) else {
+        return false;
+    };
+    recorded == Some(&wanted.requested())
+        && locked.locked_commit().is_some()
+        && locked.display_repository() == wanted.display_repository()
+        && locked.subdirectory == wanted.subdirectory
+}
+
 /// Every pip requirement matched, every constraint held, every pip dependency met, nothing
 /// unneeded.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn check(
     prepared: &Prepared,
     lockfile: &Path,
@@ -29,6 +47,7 @@ pub(super) fn check(
     packages: &[&Package],
     vps: &[GenericVirtualPackage],
     mapping: &Mapping,
+    git: &BTreeMap<String, String>,
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let pip: Vec<&Package> = packages
@@ -123,6 +142,13 @@ pub(super) fn check(
         let ok = match (&r.requirement.version_or_url, version_of(name)) {
             (_, None) => is_constraint,
             (Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)), Some(v)) => s.contains(&v),
+            (Some(pep508_rs::VersionOrUrl::Url(url)), Some(_))
+                if url.scheme().starts_with("git+") =>
+            {
+                locked
+                    .get(name)
+                    .is_some_and(|(p, _)| git_matches(url, &p.url, git.get(name.as_ref())))
+            }
             (Some(pep508_rs::VersionOrUrl::Url(url)), Some(_)) => {
                 locked.get(name).is_some_and(|(p, _)| {
                     let mut wanted = url.to_url();

@@ -60,6 +60,21 @@ pub(super) fn check(
         if file.keep_existing {
             continue;
         }
+        if let Some(archive) = &file.archive {
+            let message = match std::fs::read(&file.path) {
+                Ok(bytes) if sha256_hex(&bytes) == archive.sha256 => continue,
+                Ok(_) => format!(
+                    "{} is not the archive of {} that {} locks (sha256 {})",
+                    file.path.display(),
+                    archive.url.requested(),
+                    lockfile.display(),
+                    archive.sha256
+                ),
+                Err(_) => format!("{} is missing", file.path.display()),
+            };
+            findings.push(Finding::file(&file.path, DriftKind::Rendered, message));
+            continue;
+        }
         let message = match std::fs::read_to_string(&file.path) {
             Ok(text) if text == file.text => continue,
             Ok(_) => format!(
@@ -72,4 +87,8 @@ pub(super) fn check(
         findings.push(Finding::file(&file.path, DriftKind::Rendered, message));
     }
     Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
 }

@@ -159,6 +159,11 @@ struct DockerfileArgs {
     /// none (python:X.Y-slim, miniforge).
     #[arg(long)]
     allow_compile: bool,
+
+    /// Where `envlock resolve` cached the archives of git requirements; one it lacks is made
+    /// again from its repository [default: the user cache directory].
+    #[arg(long, value_name = "DIR", env = "ENVLOCK_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -681,6 +686,7 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
         reset: args.reset,
         locked: args.locked,
         allow_compile: args.allow_compile,
+        cache_dir: args.cache_dir,
     };
     match envlock::commands::dockerfile::run(flags).await? {
         Rendered::Stale(report) => {

@@ -18,10 +18,11 @@ use crate::{
         oci::{self, ImageRef},
     },
     render::{
-        ExplicitHash, base_libc,
+        ExplicitHash, GitArchive, base_libc,
         dockerfile::{self, Entrypoint, Flavor, Preset},
         plan::{DockerfileRequest, RenderedFile, choose_base, render_all},
     },
+    solve::pypi::git,
     util::error::Failure,
     util::fs::write_atomic,
 };
@@ -61,6 +62,8 @@ pub struct DockerfileFlags {
     pub locked: bool,
     /// Render even when a locked sdist needs a compiler the base is known to lack.
     pub allow_compile: bool,
+    /// The cache `resolve` wrote git archives to [default: the user cache directory].
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// What `envlock dockerfile` did.
@@ -106,12 +109,15 @@ pub async fn run(flags: DockerfileFlags) -> Result<Rendered> {
         Err(e) => return Err(e),
     };
     let allow_compile = flags.allow_compile;
+    let cache_dir = flags.cache_dir.clone();
     let request = request(flags, &meta)?;
     if !allow_compile {
         let base = choose_base(&lock, meta.docker.as_ref(), &request)?;
         crate::render::plan::refuse_compiling_sdists(&lock, &meta, &base)?;
     }
-    Ok(Rendered::Written(dockerfile(request, lock).await?))
+    Ok(Rendered::Written(
+        dockerfile(request, lock, cache_dir).await?,
+    ))
 }
 
 /// The request `flags` make, with the options recorded in `meta` for what they leave out.
@@ -221,6 +227,7 @@ pub struct DockerfileOutcome {
 pub async fn dockerfile(
     request: DockerfileRequest,
     mut lock: rattler_conda_lock::LockFile,
+    cache_dir: Option<PathBuf>,
 ) -> Result<DockerfileOutcome> {
     let mut meta = EnvlockMeta::read(&lock)?;
     let base = choose_base(&lock, meta.docker.as_ref(), &request)?;
@@ -254,6 +261,11 @@ pub async fn dockerfile(
         if let Some(parent) = file.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
+        if let Some(archive) = &file.archive {
+            write_archive(&file.path, archive, cache_dir.as_deref())?;
+            written.push(file.path.clone());
+            continue;
+        }
         write_atomic(&file.path, file.text.as_bytes())?;
         written.push(file.path.clone());
     }
@@ -279,9 +291,51 @@ pub async fn dockerfile(
 }
 
 /// Removes generated files of platforms the lock no longer has (only envlock's own names).
+/// Writes a git requirement's archive into `envlock/git/`: from the cache `resolve` made it in,
+/// else made again from the repository (fetching the locked commit), checked against the lock.
+fn write_archive(path: &Path, archive: &GitArchive, cache_dir: Option<&Path>) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|bytes| sha256_hex(&bytes) == archive.sha256) {
+        return Ok(());
+    }
+    let cache = match cache_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => dirs::cache_dir()
+            .map(|d| d.join("envlock"))
+            .ok_or_else(|| Failure::new("no user cache directory").hint("pass --cache-dir DIR"))?,
+    };
+    let made = git::locked_archive(
+        &cache.join("pypi"),
+        &archive.url,
+        &archive.name,
+        &archive.sha256,
+    )?;
+    let bytes = std::fs::read(made)?;
+    if sha256_hex(&bytes) != archive.sha256 {
+        anyhow::bail!(
+            "the cached archive of {} does not match the lock",
+            archive.name
+        );
+    }
+    write_atomic(path, &bytes)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
+}
+
 fn remove_stale(files: &[RenderedFile], request: &DockerfileRequest) -> Result<()> {
     let context = request.output.parent().unwrap_or(Path::new(""));
     let dir = context.join(&request.dir);
+    // Archives of commits the lock no longer holds (only envlock writes into envlock/git/).
+    if let Ok(entries) = std::fs::read_dir(dir.join("git")) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let archive = path.extension().is_some_and(|e| e == "tar");
+            if archive && !files.iter().any(|f| f.path == path) {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
     };

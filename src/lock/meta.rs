@@ -18,6 +18,7 @@
 //! | `envlock.packages_sha256.<platform>` | `packages_sha256` | rattler's hash of the platform's package entries |
 //! | `envlock.options_sha256` | `options_sha256` | [`super::fingerprint::options_fingerprint`] |
 //! | `envlock.pypi.build.<platform>` | `pypi_build` | per locked sdist, [`SdistBuildRecord`], as JSON |
+//! | `envlock.pypi.git` | `pypi_git` | per git requirement, the URL as requested (its ref, not the commit), as a JSON map by package name |
 //! | `envlock.local_projects` | `local_projects` | [`LocalProjectRecord`]s as a JSON list, when there are local projects |
 //! | `envlock.docker.base` | `docker.base` | the base image the last `envlock dockerfile` pinned |
 //! | `envlock.docker.flavor` | `docker.flavor` | the flavor that base is for |
@@ -44,6 +45,7 @@ const PYPI_EXTRAS: &str = "envlock.pypi.extras";
 const PYPI_BUILD: &str = "envlock.pypi.build.";
 const PYPI_INDEX_STRATEGY: &str = "envlock.pypi.index_strategy";
 const LOCAL_PROJECTS: &str = "envlock.local_projects";
+const PYPI_GIT: &str = "envlock.pypi.git";
 const PACKAGES_SHA256: &str = "envlock.packages_sha256.";
 const OPTIONS_SHA256: &str = "envlock.options_sha256";
 const DOCKER_PREFIX: &str = "envlock.docker.";
@@ -86,6 +88,25 @@ pub struct EnvlockMeta {
     /// The local projects (a pyproject.toml input, `-e .`, `./pkg`), in input order: installed
     /// from their source after the locked packages, never from an index.
     pub local_projects: Vec<LocalProjectRecord>,
+    /// The git requirements by package name: the URL as the inputs ask for it (`@v1.2`, a
+    /// branch, or none), without credentials. The package entry holds the commit; `check`
+    /// compares the inputs with this.
+    pub pypi_git: BTreeMap<String, String>,
+}
+
+/// A recorded git requirement: a package name and a `git+` URL without credentials.
+fn validate_git(name: &str, url: &str) -> Result<(), String> {
+    use std::str::FromStr;
+    pep508_rs::PackageName::from_str(name).map_err(|e| format!("`{name}`: {e}"))?;
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{name}`: {e}"))?;
+    let git =
+        crate::solve::pypi::git::GitUrl::parse(&parsed).map_err(|e| format!("`{name}`: {e}"))?;
+    if git.requested() != url {
+        return Err(format!(
+            "`{name}`: `{url}` is not a git URL as envlock records it"
+        ));
+    }
+    Ok(())
 }
 
 /// One local project as the lock records it. Serialized as JSON (a frozen format).
@@ -324,6 +345,14 @@ impl EnvlockMeta {
             }
             meta.local_projects = records;
         }
+        if let Some(json) = custom.get(PYPI_GIT) {
+            let records: BTreeMap<String, String> = serde_json::from_str(json)
+                .map_err(|e| malformed(PYPI_GIT, e, "envlock resolve"))?;
+            for (name, url) in &records {
+                validate_git(name, url).map_err(|e| malformed(PYPI_GIT, e, "envlock resolve"))?;
+            }
+            meta.pypi_git = records;
+        }
         meta.docker = DockerMeta::read(custom)?;
         Ok(meta)
     }
@@ -384,6 +413,12 @@ impl EnvlockMeta {
             put(
                 LOCAL_PROJECTS.to_string(),
                 serde_json::to_string(&self.local_projects).expect("records serialize"),
+            );
+        }
+        if !self.pypi_git.is_empty() {
+            put(
+                PYPI_GIT.to_string(),
+                serde_json::to_string(&self.pypi_git).expect("records serialize"),
             );
         }
         for (platform, sha256) in &self.packages_sha256 {

@@ -137,6 +137,7 @@ pub fn build(
         options_sha256: Some(inputs.options_fingerprint.clone()),
         docker: inputs.docker.clone(),
         local_projects: local_project_records(inputs.spec, inputs.lockfile)?,
+        pypi_git: git_records(inputs.spec)?,
         ..EnvlockMeta::default()
     };
 
@@ -222,6 +223,21 @@ pub fn build(
         )
     })?;
     Ok(lock)
+}
+
+/// The git requirements as requested, by package name, for [`EnvlockMeta::pypi_git`].
+fn git_records(spec: &crate::inputs::Inputs) -> Result<BTreeMap<String, String>> {
+    let mut records = BTreeMap::new();
+    for r in &spec.pypi.requirements {
+        if let Some(pep508_rs::VersionOrUrl::Url(url)) = &r.requirement.version_or_url
+            && url.scheme().starts_with("git+")
+        {
+            let git = crate::solve::pypi::git::GitUrl::parse(url)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", r.location))?;
+            records.insert(r.requirement.name.to_string(), git.requested());
+        }
+    }
+    Ok(records)
 }
 
 /// The category of the pip packages that only build sdists (the build set).
@@ -321,7 +337,12 @@ fn pip_package(pinned: &Pinned, platform: &str) -> Result<Package> {
                 )
             })
             .collect(),
-        url: redact::url(&pinned.file.url).to_string(),
+        // A git archive's URL is made without credentials, and keeps its `#subdirectory=`.
+        url: if pinned.file.url.scheme().starts_with("git+") {
+            pinned.file.url.to_string()
+        } else {
+            redact::url(&pinned.file.url).to_string()
+        },
         hash: Hashes {
             md5: None,
             sha256: Some(sha256),

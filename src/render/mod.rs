@@ -213,6 +213,17 @@ pub fn pip_file(lock: &LockFile, platform: &str, lockfile: &str, set: PipSet) ->
         }
     });
     for p in packages {
+        // A git requirement: the archive of its commit, copied into the image with envlock/.
+        if p.url.starts_with("git+")
+            && let Some(sha256) = &p.hash.sha256
+            && let Ok(archive) = GitArchive::of(p)
+        {
+            out.push_str(&format!(
+                "{} @ file://{IMAGE_DIR}/{} --hash=sha256:{sha256}\n",
+                p.name, archive.file
+            ));
+            continue;
+        }
         // A package without a hash (possible only in a hand-made lock) is written without one,
         // so that `--require-hashes` refuses it loudly instead of it going missing.
         match &p.hash.sha256 {
@@ -223,6 +234,71 @@ pub fn pip_file(lock: &LockFile, platform: &str, lockfile: &str, set: PipSet) ->
         }
     }
     out
+}
+
+/// Where the image has the files of `envlock/` (the Dockerfile's `COPY <dir>/ /opt/envlock/`).
+pub const IMAGE_DIR: &str = "/opt/envlock";
+
+/// The archive of a locked git requirement's commit, which `envlock/` carries so that the image
+/// build installs it with its hash, without git or the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitArchive {
+    /// The package.
+    pub name: pep508_rs::PackageName,
+    /// Its place in `envlock/`: `git/<name>-<commit12>.tar`.
+    pub file: String,
+    /// The locked `git+<repository>@<commit>` URL.
+    pub url: crate::solve::pypi::git::GitUrl,
+    /// The archive's sha256.
+    pub sha256: String,
+}
+
+impl GitArchive {
+    /// The archive of a lock's git package entry, checked as untrusted input: a package name, a
+    /// git URL with a full commit, a sha256.
+    pub fn of(p: &rattler_conda_lock::Package) -> Result<GitArchive, String> {
+        use std::str::FromStr;
+        let name = pep508_rs::PackageName::from_str(&p.name).map_err(|e| e.to_string())?;
+        let parsed = url::Url::parse(&p.url).map_err(|e| e.to_string())?;
+        let url = crate::solve::pypi::git::GitUrl::parse(&parsed).map_err(|e| e.to_string())?;
+        let commit = url
+            .locked_commit()
+            .ok_or_else(|| format!("{} does not end in a full commit id", p.url))?
+            .to_string();
+        let sha256 = p
+            .hash
+            .sha256
+            .clone()
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| format!("{} has no sha256", p.name))?;
+        Ok(GitArchive {
+            file: format!("git/{name}-{}.tar", &commit[..12]),
+            name,
+            url,
+            sha256,
+        })
+    }
+}
+
+/// The archives of every git package the lock installs (any platform), by file name.
+pub fn git_archives(lock: &LockFile) -> anyhow::Result<Vec<GitArchive>> {
+    let mut out: Vec<GitArchive> = Vec::new();
+    for p in &lock.package {
+        if p.manager != Manager::Pip || !p.url.starts_with("git+") {
+            continue;
+        }
+        let archive = GitArchive::of(p).map_err(|e| {
+            crate::util::error::Failure::new(format!(
+                "the lock's git package {}: {e}",
+                crate::util::redact::text(&p.name)
+            ))
+            .hint("run `envlock resolve` to lock it again")
+        })?;
+        if !out.iter().any(|a| a.file == archive.file) {
+            out.push(archive);
+        }
+    }
+    Ok(out)
 }
 
 /// The script the image's init runs: activates the env the way `conda activate` does (including

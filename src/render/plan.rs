@@ -96,6 +96,9 @@ pub struct RenderedFile {
     pub text: String,
     /// `.dockerignore` is only written when absent: it is the user's file once it exists.
     pub keep_existing: bool,
+    /// For the archive of a git requirement's commit (`text` is empty): what it must be. The
+    /// render is pure, so `envlock dockerfile` makes the bytes and `check` compares the hash.
+    pub archive: Option<super::GitArchive>,
 }
 
 /// The base to use before pinning: `--base`, the one `recorded` in the lock (if it is for the
@@ -185,6 +188,7 @@ pub fn render_all(
         path: request.output.clone(),
         text: dockerfile::render(lock, &options)?,
         keep_existing: false,
+        archive: None,
     }];
     for platform in dockerfile::linux_platforms(lock) {
         if request.flavor == Flavor::Conda {
@@ -192,12 +196,14 @@ pub fn render_all(
                 path: dir.join(format!("conda-{platform}.txt")),
                 text: super::explicit(lock, platform, &lockfile_name, request.explicit_hash),
                 keep_existing: false,
+                archive: None,
             });
         }
         files.push(RenderedFile {
             path: dir.join(format!("pip-{platform}.txt")),
             text: super::pip_requirements(lock, platform, &lockfile_name),
             keep_existing: false,
+            archive: None,
         });
         if !super::built_sdists(lock, platform).is_empty() {
             for (name, set) in [
@@ -208,21 +214,32 @@ pub fn render_all(
                     path: dir.join(format!("pip-{name}-{platform}.txt")),
                     text: super::pip_file(lock, platform, &lockfile_name, set),
                     keep_existing: false,
+                    archive: None,
                 });
             }
         }
+    }
+    for archive in super::git_archives(lock)? {
+        files.push(RenderedFile {
+            path: dir.join(&archive.file),
+            text: String::new(),
+            keep_existing: false,
+            archive: Some(archive),
+        });
     }
     if request.flavor == Flavor::Conda {
         files.push(RenderedFile {
             path: dir.join("entrypoint.sh"),
             text: super::entrypoint(lock, &lockfile_name, CONDA_PREFIX),
             keep_existing: false,
+            archive: None,
         });
     }
     files.push(RenderedFile {
         path: context.join(".dockerignore"),
         text: super::dockerignore(lock, &lockfile_name),
         keep_existing: true,
+        archive: None,
     });
     Ok(files)
 }

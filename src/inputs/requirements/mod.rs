@@ -372,6 +372,16 @@ impl Parser<'_> {
                          to this file",
                     ));
                 }
+                // `-e git+…#egg=name`: a checkout pip would leave editable; the image installs
+                // the locked commit as a regular package, as it does `-e .`.
+                _ if alone
+                    && option.value.as_deref().is_some_and(|v| {
+                        requirement::is_git_scheme(v.trim().split(':').next().unwrap_or(""))
+                    }) =>
+                {
+                    let value = option.value.clone().unwrap_or_default();
+                    return self.requirement_line(&value, &[], location, constraint);
+                }
                 _ => return Err(reject_editable(location, line)),
             }
         }
@@ -525,10 +535,10 @@ mod tests {
     fn errors_never_contain_url_credentials() {
         for line in [
             "https://user:s3cret@example.com/pkg-1.0.tar.gz",
-            "pkg @ git+https://user:s3cret@github.com/org/repo",
+            "pkg @ git+https://user:s3cret@github.com/org/repo@",
             "pkg @ https://user:s3cret@example.com/simple/",
             "--index-url https://user:s3cret@[not-a-host/simple",
-            "-e git+https://user:s3cret@github.com/org/repo#egg=repo",
+            "-e git+https://user:s3cret@github.com/org/repo",
             "pkg @ https://user:s3cret@example.com/pkg.whl --frob",
             "pkg @ https://user:s3cret@example.com/pkg-1.0.tar.gz --hash=sha256:00 extra",
             "--only-binary https://user:s3cret@example.com/x",
@@ -544,7 +554,7 @@ mod tests {
         let env = env_of(&[("TOKEN", "s3cret")]);
         let tree = Tree::new(&[(
             "requirements.txt",
-            "pkg @ git+https://u:${TOKEN}@host/repo\n",
+            "pkg @ git+https://u:${TOKEN}@host/repo@\n",
         )]);
         let err = tree.parse("requirements.txt", &env).unwrap_err();
         let (message, _) = split(&tree, err);
@@ -622,7 +632,7 @@ mod tests {
         let yml = PathBuf::from("environment.yml");
         let lines = vec![
             ("flask".to_string(), at(&yml, 10, 5)),
-            ("-e git+https://x.example/r".to_string(), at(&yml, 11, 7)),
+            ("-e hg+https://x.example/r".to_string(), at(&yml, 11, 7)),
         ];
         let err = PipInputs::default()
             .add_lines(&lines, Path::new("."), &no_env)
@@ -630,7 +640,7 @@ mod tests {
         let failure = err.downcast_ref::<Failure>().unwrap();
         assert!(
             failure.message.starts_with(
-                "environment.yml:11:7: `-e git+https://x.example/r` is an editable install"
+                "environment.yml:11:7: `-e hg+https://x.example/r` is an editable install"
             ),
             "{}",
             failure.message

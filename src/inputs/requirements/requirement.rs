@@ -1,5 +1,7 @@
 //! Requirement lines: PEP 508 requirements and direct URLs, as pip's `parse_req_from_line`
-//! reads them, and the forms that cannot be locked (editables, local paths, VCS URLs).
+//! reads them (git URLs among them: `name @ git+https://…@ref`, or a bare one with `#egg=name`),
+//! and the forms that cannot be locked (editables of non-directories, archives on this machine,
+//! other version-control systems).
 
 use pep508_rs::{Pep508ErrorSource, RequirementOrigin, VerbatimUrl, VersionOrUrl, split_scheme};
 use url::Url;
@@ -40,6 +42,32 @@ impl Parser<'_> {
             }
         }
         let requirement = parse_requirement(args, location)?;
+        if let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url
+            && is_git_scheme(url.scheme())
+        {
+            if !hashes.is_empty() {
+                return Err(failure(
+                    location,
+                    format!(
+                        "`{}` is a git URL with `--hash`: a repository has no file hash to \
+                         check (pip refuses it too)",
+                        redact::text(args.trim())
+                    ),
+                    "remove the --hash: the lock pins the commit, and the hash of the archive \
+                     envlock makes of it",
+                ));
+            }
+            if constraint {
+                return Err(failure(
+                    location,
+                    format!(
+                        "the constraint `{}` is a git URL, which pip does not allow in constraints",
+                        redact::text(args.trim())
+                    ),
+                    "move it to a requirements file",
+                ));
+            }
+        }
         if constraint && !requirement.extras.is_empty() {
             return Err(failure(
                 location,
@@ -79,6 +107,19 @@ fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_r
 
     if is_url(name_part) {
         let scheme = scheme_of(name_part);
+        // pip: a bare VCS URL is named by its `#egg=` fragment.
+        if is_git_scheme(&scheme) {
+            return match egg_of(name_part) {
+                Some(egg) => {
+                    let named = match markers {
+                        Some(markers) => format!("{egg} @ {name_part} ; {markers}"),
+                        None => format!("{egg} @ {name_part}"),
+                    };
+                    parse_requirement(&named, location)
+                }
+                None => Err(reject_unnamed_url(location, text, name_part)),
+            };
+        }
         return Err(if is_vcs_scheme(&scheme) {
             reject_vcs(location, text)
         } else if scheme == "file" {
@@ -160,6 +201,9 @@ fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_r
 /// A `name @ URL` reference must be an http(s) URL to one wheel or source archive.
 fn check_direct_url(url: &Url, location: &Location, text: &str) -> anyhow::Result<()> {
     let scheme = url.scheme();
+    if is_git_scheme(scheme) {
+        return check_git_url(url, location, text);
+    }
     if is_vcs_scheme(scheme) {
         return Err(reject_vcs(location, text));
     }
@@ -197,6 +241,63 @@ fn check_direct_url(url: &Url, location: &Location, text: &str) -> anyhow::Resul
     Ok(())
 }
 
+/// A git URL must name a repository: a host (or a `file:` path), and at most one `@ref`.
+fn check_git_url(url: &Url, location: &Location, text: &str) -> anyhow::Result<()> {
+    let bad = |why: &str, hint: &str| {
+        Err(failure(
+            location,
+            format!(
+                "`{}` is not a git URL envlock can lock: {why}",
+                redact::text(text)
+            ),
+            hint.to_string(),
+        ))
+    };
+    if url.scheme() != "git+file" && url.host_str().is_none_or(str::is_empty) {
+        return bad(
+            "it names no host",
+            "write `name @ git+https://host/org/repo@TAG`",
+        );
+    }
+    let path = url.path();
+    let repo = path.rsplit_once('@').map_or(path, |(repo, _)| repo);
+    if repo.trim_matches('/').is_empty() {
+        return bad(
+            "it names no repository",
+            "write `name @ git+https://host/org/repo@TAG`",
+        );
+    }
+    if let Some((_, reference)) = path.rsplit_once('@')
+        && reference.is_empty()
+    {
+        return bad(
+            "the `@` after the repository names no branch, tag or commit",
+            "write the ref after `@` (`…/repo@v1.2`), or leave out `@` for the default branch",
+        );
+    }
+    for part in url.fragment().unwrap_or_default().split('&') {
+        if let Some(sub) = part.strip_prefix("subdirectory=")
+            && (sub.starts_with('/') || sub.split('/').any(|s| s == ".." || s.is_empty()))
+        {
+            return bad(
+                "its `#subdirectory=` must be a relative path inside the repository",
+                "write `#subdirectory=path/in/repo`",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `#egg=` name of a bare VCS URL.
+fn egg_of(url: &str) -> Option<String> {
+    let (_, fragment) = url.split_once('#')?;
+    fragment
+        .split('&')
+        .find_map(|part| part.strip_prefix("egg="))
+        .filter(|egg| !egg.is_empty())
+        .map(str::to_string)
+}
+
 /// `-e`/`--editable`, rejected wherever it appears on a line.
 pub(super) fn reject_editable(location: &Location, line: &str) -> anyhow::Error {
     failure(
@@ -226,12 +327,13 @@ fn reject_vcs(location: &Location, text: &str) -> anyhow::Error {
     failure(
         location,
         format!(
-            "`{}` is a version-control URL, which cannot be locked with hashes: a checkout is \
-             not a file with a fixed hash",
+            "`{}` is a version-control URL of a kind envlock cannot lock: only git repositories \
+             are resolved to a commit and archived for the image",
             redact::text(text)
         ),
-        "require a released version from an index, point at a wheel or source archive \
-         (`name @ https://…/name-1.0.tar.gz`), or install it in a later Dockerfile step",
+        "use a git URL (`name @ git+https://host/org/repo@TAG`), require a released version \
+         from an index, or point at a wheel or source archive \
+         (`name @ https://…/name-1.0.tar.gz`)",
     )
 }
 
@@ -259,6 +361,13 @@ fn name_from_url(url: &str) -> Option<String> {
         .and_then(|f| f.split('&').find_map(|part| part.strip_prefix("egg=")))
     {
         return Some(egg.to_string());
+    }
+    if is_git_scheme(parsed.scheme()) {
+        let path = parsed.path();
+        let repo = path.rsplit_once('@').map_or(path, |(repo, _)| repo);
+        let last = repo.trim_end_matches('/').rsplit('/').next()?;
+        let name = last.strip_suffix(".git").unwrap_or(last);
+        return (!name.is_empty()).then(|| name.to_string());
     }
     let segments: Vec<&str> = parsed.path_segments()?.collect();
     // A forge's archive of a branch or tag (`…/org/repo/archive/master.zip`): the file is
@@ -309,6 +418,14 @@ fn scheme_of(text: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase()
+}
+
+/// The git URL schemes pip reads: `git+https`, `git+http`, `git+ssh`, `git+git`, `git+file`.
+pub(crate) fn is_git_scheme(scheme: &str) -> bool {
+    matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "git+https" | "git+http" | "git+ssh" | "git+git" | "git+file"
+    )
 }
 
 /// `git+https`, `hg+ssh`, …, and the bare `git:` protocol.
@@ -466,7 +583,7 @@ mod tests {
             hint,
             "publish the package to an index, or install it in a later Dockerfile step"
         );
-        let (message, _) = error("--editable=git+https://github.com/o/r#egg=r\n");
+        let (message, _) = error("--editable=hg+https://hg.example/o/r#egg=r\n");
         assert!(message.contains("is an editable install"), "{message}");
         let (message, _) = error("-e ./missing\n");
         assert!(
@@ -530,11 +647,28 @@ mod tests {
     }
 
     #[test]
-    fn vcs_urls_are_rejected() {
+    fn git_urls_are_requirements_and_other_vcs_urls_are_rejected() {
+        let spec = parse(
+            "git+https://github.com/org/repo@v1.0#egg=repo\n\
+             pkg @ git+https://github.com/org/pkg@v1.0\n\
+             other@git+ssh://git@github.com/org/other\n\
+             sub @ git+file:///srv/mono@main#subdirectory=libs/sub ; sys_platform == 'linux'\n\
+             -e git+https://github.com/org/dev@abc#egg=dev\n",
+        );
+        let names: Vec<&str> = spec
+            .requirements
+            .iter()
+            .map(|r| r.requirement.name.as_ref())
+            .collect();
+        assert_eq!(names, ["repo", "pkg", "other", "sub", "dev"]);
+        let url = |i: usize| match spec.requirements[i].requirement.version_or_url.as_ref() {
+            Some(VersionOrUrl::Url(url)) => url.to_string(),
+            other => panic!("expected a URL, got {other:?}"),
+        };
+        assert_eq!(url(0), "git+https://github.com/org/repo@v1.0#egg=repo");
+        assert_eq!(url(3), "git+file:///srv/mono@main#subdirectory=libs/sub");
+        assert!(spec.requirements[3].requirement.marker.contents().is_some());
         for line in [
-            "git+https://github.com/org/repo@v1.0#egg=repo",
-            "pkg @ git+https://github.com/org/repo@v1.0",
-            "pkg@git+ssh://git@github.com/org/repo",
             "hg+https://hg.example.com/repo#egg=repo",
             "pkg @ svn+https://svn.example.com/repo/trunk",
             "bzr+lp:pkg",
@@ -542,11 +676,38 @@ mod tests {
         ] {
             let (message, hint) = error(&format!("{line}\n"));
             assert!(
-                message.contains("is a version-control URL"),
+                message.contains("is a version-control URL of a kind envlock cannot lock"),
                 "{line}: {message}"
             );
-            assert!(hint.contains("released version"), "{line}: {hint}");
+            assert!(hint.contains("git+https://"), "{line}: {hint}");
         }
+    }
+
+    #[test]
+    fn bad_git_urls_say_what_to_write() {
+        let (message, hint) = error("git+https://github.com/org/numpydoc.git@main\n");
+        assert!(
+            message.contains("is a URL without a package name"),
+            "{message}"
+        );
+        assert_eq!(
+            hint,
+            "name the package: `numpydoc @ git+https://github.com/org/numpydoc.git@main`"
+        );
+        let (message, _) = error("pkg @ git+https://github.com/org/pkg@\n");
+        assert!(
+            message.contains("names no branch, tag or commit"),
+            "{message}"
+        );
+        let (message, _) = error("pkg @ git+https://github.com/org/pkg#subdirectory=../x\n");
+        assert!(message.contains("relative path inside"), "{message}");
+        let (message, hint) = error(
+            "pkg @ git+https://github.com/org/pkg@v1 --hash=sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+        );
+        assert!(message.contains("is a git URL with `--hash`"), "{message}");
+        assert!(hint.contains("remove the --hash"), "{hint}");
+        let (message, _) = error("pkg @ git+https://u:s3cret@github.com/org/pkg@\n");
+        assert!(!message.contains("s3cret"), "{message}");
     }
 
     #[test]

@@ -531,7 +531,7 @@ fn unpack(filename: &str, bytes: &[u8], into: &Path) -> Result<PathBuf, String> 
             .and_then(|mut z| z.extract(into))
             .map_err(|e| format!("cannot unpack {filename}: {e}"))?;
     } else {
-        tar::Archive::new(flate2::read::GzDecoder::new(bytes))
+        tar::Archive::new(super::metadata::tar_stream(filename, bytes))
             .unpack(into)
             .map_err(|e| format!("cannot unpack {filename}: {e}"))?;
     }

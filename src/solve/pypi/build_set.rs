@@ -299,7 +299,7 @@ pub fn inspect(filename: &str, bytes: &[u8]) -> Result<SdistInfo, String> {
             names.push(rest);
         }
     } else {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        let mut archive = tar::Archive::new(super::metadata::tar_stream(filename, bytes));
         for entry in archive.entries().map_err(|e| error(&e))? {
             let mut entry = entry.map_err(|e| error(&e))?;
             let path = entry.path().map_err(|e| error(&e))?;

@@ -41,6 +41,7 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use super::{
+    git,
     metadata::{self, CoreMetadata, TailLookup},
     tags::{SdistFilename, WheelFilename},
 };
@@ -94,6 +95,9 @@ impl DistFile {
         url: &Url,
         sha256: Option<String>,
     ) -> Result<DistFile> {
+        if url.scheme().starts_with("git+") {
+            return client.git_file(project, url).await;
+        }
         let mut url = url.clone();
         let fragment_hash = url
             .fragment()
@@ -265,6 +269,8 @@ pub struct IndexClient {
     cache_dir: PathBuf,
     projects: Mutex<HashMap<PackageName, Shared<Option<Arc<Project>>>>>,
     metadata: Mutex<HashMap<Url, Shared<Arc<CoreMetadata>>>>,
+    /// Git requirements by requested URL: the archive of the commit their ref names.
+    git: Mutex<HashMap<Url, Shared<DistFile>>>,
     /// Hosts that answered 404 for an unadvertised `.metadata` file: not asked again.
     no_metadata_hosts: Mutex<HashSet<String>>,
     /// Builds the metadata of sdists without static metadata; without one they cannot be locked.
@@ -318,6 +324,7 @@ impl IndexClient {
             cache_dir,
             projects: Mutex::default(),
             metadata: Mutex::default(),
+            git: Mutex::default(),
             no_metadata_hosts: Mutex::default(),
             builder: None,
             exclude_newer: None,
@@ -790,8 +797,109 @@ impl IndexClient {
         Ok(Some((bytes.to_vec(), total)))
     }
 
+    /// The sdist of a git requirement (`name @ git+…@ref`): the archive of the commit its ref
+    /// names (see [`git`]), locked as `git+<repository>@<commit>`, with its metadata. Made once
+    /// per URL for all platforms.
+    pub async fn git_file(&self, project: &PackageName, requested: &Url) -> Result<DistFile> {
+        let cell = self
+            .git
+            .lock()
+            .expect("not poisoned")
+            .entry(requested.clone())
+            .or_default()
+            .clone();
+        let result = cell
+            .get_or_init(|| async {
+                self.make_git_file(project, requested)
+                    .await
+                    .map_err(SharedError::from)
+            })
+            .await;
+        result.clone().map_err(anyhow::Error::from)
+    }
+
+    async fn make_git_file(&self, project: &PackageName, requested: &Url) -> Result<DistFile> {
+        let url = git::GitUrl::parse(requested)?;
+        let (cache, offline) = (self.cache_dir.clone(), self.offline);
+        let (u, name) = (url.clone(), project.clone());
+        let archive =
+            tokio::task::spawn_blocking(move || git::archive(&cache, &u, &name, offline)).await??;
+        let bytes = tokio::fs::read(&archive.path).await?;
+        let locked = Url::parse(&url.locked(&archive.commit))?;
+        let commit12 = &archive.commit[..12];
+        let mut file = DistFile {
+            filename: format!("{project}-{commit12}.tar"),
+            url: locked.clone(),
+            sha256: Some(archive.sha256.clone()),
+            requires_python: None,
+            yanked: false,
+            upload_time: None,
+            size: Some(bytes.len() as u64),
+            advertised_metadata: None,
+            kind: DistKind::Sdist(SdistFilename {
+                name: project.clone(),
+                version: Version::new([0]),
+            }),
+        };
+        let built_path = self
+            .cache_dir
+            .join("metadata-v1")
+            .join(format!("{}.built.txt", archive.sha256));
+        let text = match load_text(&built_path).filter(|t| CoreMetadata::parse(t).is_ok()) {
+            Some(text) => text,
+            None => match git::static_metadata(&bytes) {
+                Some(text) => text,
+                None => match &self.builder {
+                    Some(builder) => builder.build_metadata(&file, bytes).await?,
+                    None => bail!("{} has no static metadata", url.locked(&archive.commit)),
+                },
+            },
+        };
+        let metadata = CoreMetadata::parse(&text).map_err(|e| {
+            Failure::new(format!(
+                "the metadata of {} is invalid: {e:#}",
+                url.locked(&archive.commit)
+            ))
+        })?;
+        if metadata.name != *project {
+            return Err(Failure::new(format!(
+                "{} is the project {}, not {project}",
+                url.requested(),
+                metadata.name
+            ))
+            .hint(format!("name it `{} @ {}`", metadata.name, url.requested()))
+            .into());
+        }
+        store_text(&built_path, &text);
+        file.filename = format!("{project}-{}.tar", metadata.version);
+        file.kind = DistKind::Sdist(SdistFilename {
+            name: project.clone(),
+            version: metadata.version.clone(),
+        });
+        let cell: Shared<Arc<CoreMetadata>> = Arc::default();
+        let _ = cell.set(Ok(Arc::new(metadata)));
+        self.metadata
+            .lock()
+            .expect("not poisoned")
+            .insert(locked, cell);
+        Ok(file)
+    }
+
     /// Downloads a whole file and checks it against the index's sha256.
     pub async fn download(&self, file: &DistFile) -> Result<Vec<u8>> {
+        // A git requirement's archive is made into the cache by `git_file`.
+        if file.url.scheme().starts_with("git+") {
+            let sha256 = file.sha256.as_deref().unwrap_or_default();
+            let path = git::archive_path(&self.cache_dir, sha256);
+            let bytes = tokio::fs::read(&path).await.with_context(|| {
+                format!(
+                    "the archive of {} is not in the cache",
+                    redact::url(&file.url)
+                )
+            })?;
+            check_sha256(file, &bytes)?;
+            return Ok(bytes);
+        }
         if self.offline {
             return Err(self.offline_error(&format!("{} (or its metadata)", file.filename)));
         }

@@ -253,7 +253,17 @@ pub fn wheel_metadata(bytes: &[u8]) -> Result<String> {
     }
 }
 
-/// PKG-INFO of an sdist (`.tar.gz` or `.zip`) in memory: the one at `<name>-<version>/PKG-INFO`.
+/// The tar stream of a tar sdist: gzipped (`.tar.gz`, what indexes serve) or plain (`.tar`, the
+/// archives envlock makes of git commits).
+pub fn tar_stream<'a>(filename: &str, bytes: &'a [u8]) -> Box<dyn Read + 'a> {
+    if filename.ends_with(".tar") {
+        Box::new(bytes)
+    } else {
+        Box::new(flate2::read::GzDecoder::new(bytes))
+    }
+}
+
+/// PKG-INFO of an sdist (`.tar.gz`, `.tar` or `.zip`) in memory: the one at `<name>-<version>/PKG-INFO`.
 pub fn sdist_pkg_info(filename: &str, bytes: &[u8]) -> Result<String> {
     let top_level = |path: &str| path.trim_start_matches("./").split('/').count() == 2;
     if filename.ends_with(".zip") {
@@ -268,8 +278,7 @@ pub fn sdist_pkg_info(filename: &str, bytes: &[u8]) -> Result<String> {
             }
         }
     } else {
-        let decoder = flate2::read::GzDecoder::new(bytes);
-        let mut archive = tar::Archive::new(decoder);
+        let mut archive = tar::Archive::new(tar_stream(filename, bytes));
         for entry in archive.entries()? {
             let mut entry = entry?;
             let path = entry.path()?.to_string_lossy().into_owned();

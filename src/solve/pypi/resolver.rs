@@ -113,7 +113,13 @@ pub async fn resolve(
         if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url {
             let file = DistFile::from_url(&client, &r.requirement.name, url, sha256_of(r))
                 .await
-                .map_err(|e| anyhow::anyhow!("{}: {e:#}", r.location))?;
+                .map_err(|e| match e.downcast::<Failure>() {
+                    Ok(mut failure) => {
+                        failure.message = format!("{}: {}", r.location, failure.message);
+                        failure.into()
+                    }
+                    Err(e) => anyhow::anyhow!("{}: {e:#}", r.location),
+                })?;
             direct.insert(r.requirement.name.clone(), file);
         }
         let allowed: Vec<String> = r

@@ -1,0 +1,390 @@
+//! Git requirements: `name @ git+URL@ref` locked as the commit the ref names, with the sha256 of
+//! the archive envlock makes of it; `envlock dockerfile` puts that archive into `envlock/git/`
+//! and the image installs it with `--hash`, without git. The repositories are local (`git+file`),
+//! made by the tests with the real git; the dependencies come from an index on 127.0.0.1, the
+//! python from the `pyconda` fixture channel.
+
+mod common;
+
+use std::{path::Path, process::Command};
+
+use common::{Mode, Project, fails, fixture_channels, ok};
+use rattler_conda_lock::{LockFile, Manager, Package};
+
+const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+
+/// A PEP 517 backend in the repository itself: `build_wheel` only, for the module `demo_git`,
+/// with the version and dependencies it is given.
+const BACKEND: &str = r#"import base64, hashlib, os, zipfile
+
+VERSION = "0.2.0"
+REQUIRES = ["requests>=2"]
+
+
+def _metadata():
+    lines = ["Metadata-Version: 2.1", "Name: demo-git", f"Version: {VERSION}"]
+    lines += [f"Requires-Dist: {r}" for r in REQUIRES]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = f"demo_git-{VERSION}.dist-info"
+    with open(os.path.join("demo_git", "__init__.py"), "rb") as f:
+        files = {"demo_git/__init__.py": f.read()}
+    files[f"{dist}/METADATA"] = _metadata()
+    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    name = f"demo_git-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+    return name
+"#;
+
+const STATIC_PYPROJECT: &str = r#"[project]
+name = "demo-git"
+version = "0.2.0"
+dependencies = ["requests>=2"]
+
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+"#;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository holding the project in `subdir` (`""` for the top), tagged `v0.2.0`.
+fn repository(subdir: &str, pyproject: &str, value: &str) -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    git(repo.path(), &["config", "user.email", "t@example.com"]);
+    git(repo.path(), &["config", "user.name", "t"]);
+    let root = repo.path().join(subdir);
+    std::fs::create_dir_all(root.join("demo_git")).unwrap();
+    std::fs::write(root.join("pyproject.toml"), pyproject).unwrap();
+    std::fs::write(root.join("backend.py"), BACKEND).unwrap();
+    std::fs::write(
+        root.join("demo_git/__init__.py"),
+        format!("VALUE = {value:?}\n"),
+    )
+    .unwrap();
+    std::fs::write(repo.path().join("README.md"), "a repository\n").unwrap();
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-q", "-m", "first"]);
+    git(repo.path(), &["tag", "v0.2.0"]);
+    repo
+}
+
+fn project() -> Project {
+    Project::new().serve_index(Mode::Files, |i| {
+        i.wheel("requests", "2.0");
+        i.wheel("six", "1.16.0");
+    })
+}
+
+fn resolve(p: &Project, args: &[&str]) -> std::process::Output {
+    let channel = fixture_channels().join("pyconda");
+    p.command(&[
+        "resolve",
+        "requirements.txt",
+        "--index-url",
+        &p.index_url(),
+        "-c",
+    ])
+    .arg(&channel)
+    .args(["-p", "linux-64"])
+    .args(args)
+    .output()
+    .unwrap()
+}
+
+fn git_package(lock: &LockFile) -> Package {
+    lock.package
+        .iter()
+        .find(|p| p.manager == Manager::Pip && p.name == "demo-git" && p.platform == "linux-64")
+        .cloned()
+        .unwrap_or_else(|| panic!("demo-git is not locked"))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
+}
+
+fn check_code(p: &Project) -> Option<i32> {
+    p.command(&["check", "requirements.txt"])
+        .output()
+        .unwrap()
+        .status
+        .code()
+}
+
+#[test]
+fn a_git_requirement_locks_the_commit_and_the_image_installs_its_archive_with_the_hash() {
+    let repo = repository("", STATIC_PYPROJECT, "from git");
+    let url = format!("git+file://{}", repo.path().display());
+    let p = project();
+    p.write("requirements.txt", &format!("demo-git @ {url}@v0.2.0\n"));
+    ok(resolve(&p, &[]));
+    let lock = p.lock();
+    let commit = git(repo.path(), &["rev-parse", "v0.2.0"]);
+    let package = git_package(&lock);
+    assert_eq!(package.version, "0.2.0");
+    // The commit is the pin; the sha256 is the archive's, never the commit's.
+    assert_eq!(package.url, format!("{url}@{commit}"));
+    let archive_sha = package.hash.sha256.clone().unwrap();
+    assert_eq!(archive_sha.len(), 64);
+    assert!(package.dependencies.contains_key("requests"), "{package:?}");
+    assert!(
+        lock.package.iter().any(|p| p.name == "requests"),
+        "the dependency of the git project is locked"
+    );
+    let custom = lock.metadata.custom_metadata.clone().unwrap();
+    assert_eq!(
+        custom["envlock.pypi.git"],
+        format!("{{\"demo-git\":\"{url}@v0.2.0\"}}")
+    );
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+
+    // The Dockerfile's files: the archive, and the line that installs it with its hash.
+    let base = format!("--base=python:3.12-slim@{DIGEST}");
+    ok(p.command(&["dockerfile", "--flavor", "venv", &base])
+        .output()
+        .unwrap());
+    let file = format!("envlock/git/demo-git-{}.tar", &commit[..12]);
+    assert_eq!(sha256(&std::fs::read(p.path(&file)).unwrap()), archive_sha);
+    let line = format!(
+        "demo-git @ file:///opt/envlock/git/demo-git-{}.tar --hash=sha256:{archive_sha}",
+        &commit[..12]
+    );
+    let lists: Vec<String> = std::fs::read_dir(p.path("envlock"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pip-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let list = lists
+        .iter()
+        .find(|t| t.contains(&line))
+        .unwrap_or_else(|| panic!("no list installs {line}: {lists:?}"));
+    assert!(
+        !p.read("Dockerfile").contains("git "),
+        "the image needs no git"
+    );
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+
+    // pip installs the archive with --require-hashes, as the image does.
+    let work = tempfile::tempdir().unwrap();
+    let venv = work.path().join("venv");
+    assert!(
+        Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let here = list.replace(
+        "file:///opt/envlock/",
+        &format!("file://{}/", p.path("envlock").display()),
+    );
+    let requests = lock
+        .package
+        .iter()
+        .find(|p| p.name == "requests" && p.platform == "linux-64")
+        .unwrap();
+    let requirements = work.path().join("requirements.txt");
+    std::fs::write(
+        &requirements,
+        format!(
+            "{here}requests @ {} --hash=sha256:{}\n",
+            requests.url,
+            requests.hash.sha256.as_ref().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(venv.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+        ])
+        .args(["--no-build-isolation", "-r"])
+        .arg(&requirements)
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", "import demo_git; print(demo_git.VALUE)"])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "from git");
+
+    // A changed archive in envlock/ is drift; `dockerfile` makes it again, also without the
+    // cache's copy (from the cached clone).
+    std::fs::write(p.path(&file), b"tampered").unwrap();
+    assert_eq!(check_code(&p), Some(1));
+    let archives = p.cache.join("pypi/git/archives");
+    std::fs::remove_dir_all(&archives).unwrap();
+    ok(p.command(&["dockerfile"]).output().unwrap());
+    assert_eq!(sha256(&std::fs::read(p.path(&file)).unwrap()), archive_sha);
+    assert_eq!(check_code(&p), Some(0));
+
+    // The tag moves: `check` (no network) still passes; `resolve` locks the new commit, and
+    // `dockerfile` replaces the old archive.
+    std::fs::write(
+        repo.path().join("demo_git/__init__.py"),
+        "VALUE = 'moved'\n",
+    )
+    .unwrap();
+    git(repo.path(), &["commit", "-qam", "second"]);
+    git(repo.path(), &["tag", "-f", "v0.2.0"]);
+    let moved = git(repo.path(), &["rev-parse", "v0.2.0"]);
+    assert_eq!(check_code(&p), Some(0));
+    ok(resolve(&p, &[]));
+    assert_eq!(git_package(&p.lock()).url, format!("{url}@{moved}"));
+    assert_eq!(check_code(&p), Some(1), "the rendered files are stale");
+    ok(p.command(&["dockerfile"]).output().unwrap());
+    assert!(
+        p.path(&format!("envlock/git/demo-git-{}.tar", &moved[..12]))
+            .is_file()
+    );
+    assert!(
+        !p.path(&file).exists(),
+        "the old commit's archive is removed"
+    );
+    assert_eq!(check_code(&p), Some(0));
+
+    // Another ref in the input is drift.
+    p.write("requirements.txt", &format!("demo-git @ {url}@main\n"));
+    assert_eq!(check_code(&p), Some(1));
+}
+
+#[test]
+fn subdirectories_eggs_and_built_metadata() {
+    // Dependencies the backend computes: the metadata comes from the PEP 517 hook (here
+    // build_wheel), run in the archive of the commit.
+    let dynamic = STATIC_PYPROJECT.replace(
+        "dependencies = [\"requests>=2\"]",
+        "dynamic = [\"dependencies\"]",
+    );
+    let repo = repository("libs/demo", &dynamic, "in a subdirectory");
+    let url = format!("git+file://{}", repo.path().display());
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!("-e {url}@v0.2.0#egg=demo-git&subdirectory=libs/demo\nsix\n"),
+    );
+    ok(resolve(&p, &[]));
+    let lock = p.lock();
+    let commit = git(repo.path(), &["rev-parse", "v0.2.0"]);
+    let package = git_package(&lock);
+    assert_eq!(
+        package.url,
+        format!("{url}@{commit}#subdirectory=libs/demo")
+    );
+    assert!(package.dependencies.contains_key("requests"), "{package:?}");
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+    // A warm re-resolve gives the same lock.
+    let before = p.read("conda-lock.yml");
+    ok(resolve(&p, &[]));
+    assert_eq!(p.read("conda-lock.yml"), before);
+
+    // The archive holds the subdirectory alone, under one top directory.
+    ok(p.command(&[
+        "dockerfile",
+        &format!("--base=python:3.12-slim@{DIGEST}"),
+        "--flavor",
+        "venv",
+    ])
+    .output()
+    .unwrap());
+    let bytes =
+        std::fs::read(p.path(&format!("envlock/git/demo-git-{}.tar", &commit[..12]))).unwrap();
+    let mut names: Vec<String> = tar::Archive::new(bytes.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let top = format!("demo-git-{}", &commit[..12]);
+    assert!(
+        names.contains(&format!("{top}/pyproject.toml")),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.ends_with("README.md")), "{names:?}");
+}
+
+#[test]
+fn unreachable_repositories_and_unknown_refs_are_errors_without_credentials() {
+    let repo = repository("", STATIC_PYPROJECT, "x");
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!(
+            "demo-git @ git+file://{}@no-such-tag\n",
+            repo.path().display()
+        ),
+    );
+    let err = fails(resolve(&p, &[]));
+    assert!(
+        err.contains("no-such-tag names no branch, tag or commit"),
+        "{err}"
+    );
+
+    // The project at the URL is another one than the requirement names.
+    p.write(
+        "requirements.txt",
+        &format!("other @ git+file://{}@v0.2.0\n", repo.path().display()),
+    );
+    let err = fails(resolve(&p, &[]));
+    assert!(err.contains("is the project demo-git, not other"), "{err}");
+    assert!(err.contains("name it `demo-git @ git+file://"), "{err}");
+
+    // A closed port, with a password in the URL: it is named, never shown.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    p.write(
+        "requirements.txt",
+        &format!("demo-git @ git+http://user:s3cret@127.0.0.1:{port}/repo.git@v1\n"),
+    );
+    let err = fails(resolve(&p, &[]));
+    assert!(
+        err.contains(&format!("could not fetch http://127.0.0.1:{port}/repo.git")),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+    assert!(!p.path("conda-lock.yml").exists());
+}
