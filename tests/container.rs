@@ -531,3 +531,82 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
         "the project was not rebuilt:\n{log}"
     );
 }
+
+#[test]
+fn a_git_requirement_installs_from_its_archive_on_a_base_without_git() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let digest = python_standin(&harness);
+    // A repository with a flit_core project; the nonce keeps earlier runs' layers unused.
+    let repo = tempfile::tempdir().unwrap();
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&out, &format!("git {args:?}"));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.email", "t@example.com"]);
+    git(&["config", "user.name", "t"]);
+    std::fs::create_dir_all(repo.path().join("pkg/demo_git")).unwrap();
+    std::fs::write(
+        repo.path().join("pkg/pyproject.toml"),
+        "[build-system]\nrequires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
+         [project]\nname = \"demo-git\"\nversion = \"1.0\"\ndescription = \"demo\"\n\
+         dependencies = [\"six==1.16.0\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("pkg/demo_git/__init__.py"),
+        format!("VALUE = \"from git {nonce}\"\n"),
+    )
+    .unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    git(&["tag", "v1.0"]);
+    let commit = git(&["rev-parse", "v1.0"]);
+
+    let app = tempfile::tempdir().unwrap();
+    let dir = app.path();
+    std::fs::write(
+        dir.join("requirements.txt"),
+        format!(
+            "demo-git @ git+file://{}@v1.0#subdirectory=pkg\n",
+            repo.path().display()
+        ),
+    )
+    .unwrap();
+    resolve_for_python_3_11(dir, "requirements.txt", "2024-06-01");
+    render_venv(dir, &digest, &[]);
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        !dockerfile.contains("git clone") && !dockerfile.contains("git+"),
+        "{dockerfile}"
+    );
+    assert!(
+        dir.join(format!("envlock/git/demo-git-{}.tar", &commit[..12]))
+            .is_file()
+    );
+    let tag = "localhost/envlock-git:test";
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+    assert_ok(&out, "building the image with a git requirement");
+    let out = harness_sh(
+        &harness,
+        &format!(
+            "hrun {tag} sh -c 'command -v git || echo no-git; python -c \"import demo_git, six; print(demo_git.VALUE, six.__version__)\"'"
+        ),
+    );
+    assert_ok(&out, "importing the git project");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("no-git\nfrom git {nonce} 1.16.0")
+    );
+}
