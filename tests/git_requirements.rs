@@ -388,3 +388,223 @@ fn unreachable_repositories_and_unknown_refs_are_errors_without_credentials() {
     assert!(!err.contains("s3cret"), "{err}");
     assert!(!p.path("conda-lock.yml").exists());
 }
+
+/// A server on 127.0.0.1 for the bare repositories in `root`, stopped when dropped.
+struct GitServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for the port a server wrote to `file`.
+fn port_from(file: &Path, child: &mut std::process::Child) -> u16 {
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(file)
+            && let Ok(port) = text.trim().parse()
+        {
+            return port;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the git server exited");
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("the git server did not start");
+}
+
+/// `git http-backend` behind HTTP basic auth `user:s3cret` (tests/data/git/http_backend.py).
+fn http_server(root: &Path) -> GitServer {
+    let port_file = root.join("port");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/git/http_backend.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(root)
+        .arg(&port_file)
+        .args(["user", "s3cret"])
+        .spawn()
+        .unwrap();
+    let port = port_from(&port_file, &mut child);
+    GitServer { child, port }
+}
+
+/// `git daemon` serving `root` over the git protocol.
+fn git_daemon(root: &Path) -> GitServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // git-daemon itself, not `git daemon`: the wrapper would leave it running when killed.
+    let exec_path = git(root, &["--exec-path"]);
+    let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", root.display()))
+        .arg(root)
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return GitServer { child, port };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("git daemon did not start");
+}
+
+/// A bare clone of `repo` as `<root>/repo.git`.
+fn bare(repo: &Path, root: &Path) -> std::path::PathBuf {
+    let target = root.join("repo.git");
+    let out = Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(repo)
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target
+}
+
+/// Every file under `dir`, for "is this secret written anywhere".
+fn contains_anywhere(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn over_http_with_credentials_the_password_reaches_git_and_nothing_else_and_check_sees_a_moved_branch()
+ {
+    let repo = repository("", STATIC_PYPROJECT, "over http");
+    let served = tempfile::tempdir().unwrap();
+    let origin = bare(repo.path(), served.path());
+    let server = http_server(served.path());
+    let port = server.port;
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!("demo-git @ git+http://user:s3cret@127.0.0.1:{port}/repo.git@main\n"),
+    );
+    ok(resolve(&p, &[]));
+    let commit = git(&origin, &["rev-parse", "main"]);
+    assert_eq!(
+        git_package(&p.lock()).url,
+        format!("git+http://127.0.0.1:{port}/repo.git@{commit}")
+    );
+    ok(p.command(&[
+        "dockerfile",
+        &format!("--base=python:3.12-slim@{DIGEST}"),
+        "--flavor",
+        "venv",
+    ])
+    .output()
+    .unwrap());
+    // The password is in requirements.txt and nowhere else: not the lock, the rendered files,
+    // the cache (the clone's config and FETCH_HEAD included).
+    let leaks: Vec<_> = contains_anywhere(p.dir.path(), b"s3cret")
+        .into_iter()
+        .filter(|f| !f.ends_with("requirements.txt"))
+        .collect();
+    assert!(leaks.is_empty(), "the password is written to {leaks:?}");
+
+    // `check` stays offline; `check --git-refs` asks the remote and sees the branch move.
+    let check = |args: &[&str]| {
+        p.command(&[&["check", "requirements.txt"], args].concat())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(check(&["--git-refs"]).status.code(), Some(0));
+    std::fs::write(repo.path().join("README.md"), "changed\n").unwrap();
+    git(repo.path(), &["commit", "-qam", "moved"]);
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo.path())
+        .args(["push", "-q"])
+        .arg(&origin)
+        .arg("main")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(check(&[]).status.code(), Some(0));
+    let out = check(&["--git-refs", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_eq!(finding["kind"], "moved-ref", "{report}");
+    let moved = git(&origin, &["rev-parse", "main"]);
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("now names commit {}", &moved[..12])),
+        "{message}"
+    );
+    assert!(message.contains(&commit[..12]), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+    ok(resolve(&p, &[]));
+    assert_eq!(
+        check(&["--git-refs"]).status.code(),
+        Some(1),
+        "the archive is stale now"
+    );
+    ok(p.command(&["dockerfile"]).output().unwrap());
+    assert_eq!(check(&["--git-refs"]).status.code(), Some(0));
+
+    // A wrong password is named as a failed fetch, without the password.
+    p.write(
+        "requirements.txt",
+        &format!("demo-git @ git+http://user:wrong-s3cret@127.0.0.1:{port}/repo.git@main\n"),
+    );
+    std::fs::remove_dir_all(&p.cache).unwrap();
+    let err = fails(resolve(&p, &["--reset"]));
+    assert!(
+        err.contains(&format!("could not fetch http://127.0.0.1:{port}/repo.git")),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn over_the_git_protocol_a_tag_locks() {
+    let repo = repository("", STATIC_PYPROJECT, "over git://");
+    let served = tempfile::tempdir().unwrap();
+    let origin = bare(repo.path(), served.path());
+    let daemon = git_daemon(served.path());
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!(
+            "demo-git @ git+git://127.0.0.1:{}/repo.git@v0.2.0\n",
+            daemon.port
+        ),
+    );
+    ok(resolve(&p, &[]));
+    let commit = git(&origin, &["rev-parse", "v0.2.0^{commit}"]);
+    assert_eq!(
+        git_package(&p.lock()).url,
+        format!("git+git://127.0.0.1:{}/repo.git@{commit}", daemon.port)
+    );
+    assert_eq!(check_code(&p), Some(0));
+}

@@ -81,6 +81,9 @@ pub enum DriftKind {
     Rendered,
     /// The recorded base image no longer fits the lock.
     StaleBase,
+    /// A git requirement's tag or branch names another commit on its remote than the lock
+    /// holds (`check --git-refs`, the one check that asks the network).
+    MovedRef,
 }
 
 impl DriftKind {
@@ -104,6 +107,7 @@ impl DriftKind {
             DriftKind::Unneeded => "unneeded",
             DriftKind::Rendered => "rendered",
             DriftKind::StaleBase => "stale-base",
+            DriftKind::MovedRef => "moved-ref",
         }
     }
 }
@@ -127,6 +131,14 @@ impl Finding {
     /// What fixes it.
     pub fn fix(&self) -> Fix {
         self.kind.fix()
+    }
+
+    /// A git requirement at `location` whose ref moved on its remote.
+    pub fn moved_ref(location: &Location, message: String) -> Finding {
+        Finding {
+            kind: DriftKind::MovedRef,
+            ..Finding::at(location, None, message)
+        }
     }
 
     /// About an input line.

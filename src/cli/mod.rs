@@ -217,6 +217,11 @@ struct CheckArgs {
     /// How to print findings: text, json, or github (GitHub Actions annotations).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+
+    /// Also ask each git requirement's remote whether its tag or branch still names the locked
+    /// commit (`git ls-remote`): the one check that uses the network.
+    #[arg(long)]
+    git_refs: bool,
 }
 
 #[derive(Args)]
@@ -590,7 +595,7 @@ fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
 
 fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let report = envlock::commands::check::check(&args.input.options()?)?;
+    let report = envlock::commands::check::check_with(&args.input.options()?, args.git_refs)?;
     let elapsed = started.elapsed();
     print_findings(&report, args.format, elapsed);
     Ok(if report.findings.is_empty() {

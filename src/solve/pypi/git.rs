@@ -277,40 +277,14 @@ impl Repository {
 
     /// `git` in the bare repository, with the remote's credentials as a header.
     fn git(&self) -> Command {
-        let mut cmd = Command::new("git");
+        let mut cmd = git_for(&self.url);
         cmd.arg("--git-dir").arg(&self.dir);
-        // Never ask on a terminal: a missing credential is an error, not a hang.
-        cmd.env("GIT_TERMINAL_PROMPT", "0");
-        if std::env::var_os("GIT_SSH_COMMAND").is_none() {
-            cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
-        }
-        let repo = &self.url.repository;
-        if matches!(repo.scheme(), "http" | "https") && !repo.username().is_empty() {
-            let user = percent_encoding::percent_decode_str(repo.username()).decode_utf8_lossy();
-            let password = repo
-                .password()
-                .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy())
-                .unwrap_or_default();
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            cmd.env("GIT_CONFIG_COUNT", "1")
-                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env(
-                    "GIT_CONFIG_VALUE_0",
-                    format!("Authorization: Basic {token}"),
-                );
-        }
         cmd
     }
 
-    /// The remote as git is given it: without user info for http(s) (that goes in a header).
+    /// The remote as git is given it.
     fn remote(&self) -> String {
-        let mut remote = self.url.repository.clone();
-        if matches!(remote.scheme(), "http" | "https") {
-            let _ = remote.set_username("");
-            let _ = remote.set_password(None);
-        }
-        remote.to_string()
+        remote_of(&self.url)
     }
 
     fn fetch_all(&self) -> Result<()> {
@@ -373,6 +347,81 @@ impl Repository {
                 }),
         }
     }
+}
+
+/// `git` for `url`'s remote: never prompting, with an http(s) URL's user info as a header.
+fn git_for(url: &GitUrl) -> Command {
+    let mut cmd = Command::new("git");
+    // Never ask on a terminal: a missing credential is an error, not a hang.
+    cmd.env("GIT_TERMINAL_PROMPT", "0");
+    if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+        cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
+    }
+    let repo = &url.repository;
+    if matches!(repo.scheme(), "http" | "https") && !repo.username().is_empty() {
+        let user = percent_encoding::percent_decode_str(repo.username()).decode_utf8_lossy();
+        let password = repo
+            .password()
+            .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy())
+            .unwrap_or_default();
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        cmd.env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env(
+                "GIT_CONFIG_VALUE_0",
+                format!("Authorization: Basic {token}"),
+            );
+    }
+    cmd
+}
+
+/// The remote as git is given it: without user info for http(s) (that goes in a header).
+fn remote_of(url: &GitUrl) -> String {
+    let mut remote = url.repository.clone();
+    if matches!(remote.scheme(), "http" | "https") {
+        let _ = remote.set_username("");
+        let _ = remote.set_password(None);
+    }
+    remote.to_string()
+}
+
+/// The commit `url`'s ref names on its remote now (`git ls-remote`; a tag's commit, not the tag
+/// object), for `check --git-refs`; `None` when the remote has no such ref. A full commit id
+/// names itself. Blocking, and the one network access of `check`.
+pub fn remote_commit(url: &GitUrl) -> Result<Option<String>> {
+    let reference = url.reference.as_deref().unwrap_or("HEAD");
+    if is_full_commit(reference) {
+        return Ok(Some(reference.to_string()));
+    }
+    let mut cmd = git_for(url);
+    cmd.arg("ls-remote").arg(remote_of(url));
+    let out = run(&mut cmd).map_err(|e| {
+        Failure::new(format!(
+            "could not ask {} for its refs: {}",
+            url.display_repository(),
+            redact::text(e.trim())
+        ))
+        .hint(
+            "check that git can reach the repository from here, or run `check` without --git-refs",
+        )
+    })?;
+    let refs: Vec<(&str, &str)> = out
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(sha, name)| (name, sha))
+        .collect();
+    let find = |name: &str| {
+        refs.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, sha)| sha.to_string())
+    };
+    Ok(if reference == "HEAD" {
+        find("HEAD")
+    } else {
+        find(&format!("refs/tags/{reference}^{{}}"))
+            .or_else(|| find(&format!("refs/tags/{reference}")))
+            .or_else(|| find(&format!("refs/heads/{reference}")))
+    })
 }
 
 /// Runs `cmd`; its stdout, or its stderr as the error.
