@@ -447,9 +447,11 @@ fn git_daemon(root: &Path) -> GitServer {
         .arg(root)
         .spawn()
         .unwrap();
+    // Killed and waited for on drop, also when it does not start.
+    let server = GitServer { child, port };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return GitServer { child, port };
+            return server;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
