@@ -327,6 +327,12 @@ struct InputArgs {
     /// [default: the recorded ones].
     #[arg(long = "group", value_name = "NAME")]
     groups: Vec<String>,
+
+    /// Add no tini for the image's init (by default every Linux platform gets tini when the
+    /// inputs do not name it); the image then runs its entrypoint script as PID 1
+    /// [default: the recorded choice].
+    #[arg(long)]
+    no_init: bool,
 }
 
 /// A URL flag's value. Parsed here rather than by clap, whose error would echo the value with
@@ -425,6 +431,7 @@ impl InputArgs {
                 all_extras: self.all_extras,
                 groups: self.groups,
             },
+            init: self.no_init.then_some(false),
         })
     }
 }
@@ -480,7 +487,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
                         eprintln!("  {}", f.message);
                     }
                 }
-                outcome
+                *outcome
             }
         }
     } else {
@@ -498,6 +505,13 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         }
         for warning in &outcome.warnings {
             eprintln!("{} {warning}", style("warning:").yellow().bold());
+        }
+        if let Some(init) = outcome.init.as_ref().filter(|i| !i.added.is_empty()) {
+            eprintln!(
+                "{} added tini for the image's init to {} (the inputs do not name it; `--no-init` opts out)",
+                style("note:").cyan().bold(),
+                init.added.join(", ")
+            );
         }
         for build in &outcome.builds {
             eprintln!("{} {build}", style("note:").cyan().bold());

@@ -30,7 +30,11 @@ use anyhow::Result;
 use rattler_conda_lock::{LockFile, Manager};
 
 pub use crate::lock::image::{Entrypoint, Flavor, Preset};
-use crate::{net::oci::ImageRef, util::error::Failure};
+use crate::{
+    lock::meta::{INIT_PACKAGE, InitRecord},
+    net::oci::ImageRef,
+    util::error::Failure,
+};
 
 /// Where the env lives in the conda flavor.
 pub const CONDA_PREFIX: &str = "/opt/conda/envs/env";
@@ -60,6 +64,8 @@ pub struct Options {
     pub lockfile: String,
     /// The local projects, installed from source after the locked packages.
     pub local_projects: Vec<LocalInstall>,
+    /// What `resolve` did about the image's init (the lock's record).
+    pub init: Option<InitRecord>,
 }
 
 /// A local project as the image installs it.
@@ -176,7 +182,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     }
     if o.flavor == Flavor::Venv {
         for p in &platforms {
-            if let Some(extra) = conda_beyond_python(lock, p) {
+            if let Some(extra) = conda_beyond_python(lock, p, o.init.as_ref()) {
                 return Err(Failure::new(format!(
                     "the venv flavor installs pip packages only, but {} locks the conda package {extra} for {p}",
                     o.lockfile
@@ -186,13 +192,23 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             }
         }
     }
-    if o.flavor == Flavor::Conda && o.entrypoint == Entrypoint::Tini {
+    let no_init = InitRecord::opted_out(o.init.as_ref());
+    if o.flavor == Flavor::Conda && o.entrypoint == Entrypoint::Tini && !no_init {
         for p in &platforms {
-            if !locked(lock, p, "tini") {
+            if !locked(lock, p, INIT_PACKAGE) {
+                let why = if o
+                    .init
+                    .as_ref()
+                    .is_some_and(|i| i.unavailable.iter().any(|u| u == p))
+                {
+                    " (no channel offered it when the lock was made)"
+                } else {
+                    ""
+                };
                 return Err(Failure::new(format!(
-                    "tini is not locked for {p}, and the image runs it as PID 1 to forward signals"
+                    "tini is not locked for {p}{why}, and the image runs it as PID 1 to reap zombies and forward signals"
                 ))
-                .hint("add `tini` to the environment.yml dependencies and run `envlock resolve`, or use `--entrypoint conda-run`")
+                .hint("add a channel that has `tini` and run `envlock resolve` (it adds tini for the image's init); or `envlock resolve --no-init` for an image whose PID 1 is the entrypoint script (no init); or render with `--entrypoint conda-run`")
                 .into());
             }
         }
@@ -401,6 +417,13 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         let _ = writeln!(f, "EXPOSE {port}");
     }
     let entrypoint: Option<Vec<String>> = match (o.flavor, o.entrypoint) {
+        (Flavor::Conda, Entrypoint::Tini) if no_init => {
+            f.push_str(
+                "# No init (the lock was made with `envlock resolve --no-init`): the script is PID 1, which\n\
+                 # reaps no zombies and gets no default signal handlers, so the app must handle SIGTERM.\n",
+            );
+            Some(vec!["/opt/envlock/entrypoint.sh".into()])
+        }
         (Flavor::Conda, Entrypoint::Tini) => Some(vec![
             format!("{CONDA_PREFIX}/bin/tini"),
             "--".into(),
@@ -461,8 +484,14 @@ fn unpinned_comment(f: &mut String, unpinned: &[String]) {
 }
 
 /// A conda package of `platform` that is neither python, pip, nor something they depend on:
-/// what a venv image (whose base brings its own python) would silently lose.
-fn conda_beyond_python(lock: &LockFile, platform: &str) -> Option<String> {
+/// what a venv image (whose base brings its own python) would silently lose. The tini envlock
+/// added for the conda image's init does not count (a venv image does not run it).
+fn conda_beyond_python(
+    lock: &LockFile,
+    platform: &str,
+    init: Option<&InitRecord>,
+) -> Option<String> {
+    let added_init = InitRecord::added_to(init, platform);
     let conda: std::collections::BTreeMap<&str, &rattler_conda_lock::Package> = lock
         .package
         .iter()
@@ -476,6 +505,18 @@ fn conda_beyond_python(lock: &LockFile, platform: &str) -> Option<String> {
             && seen.insert(name)
         {
             stack.extend(p.dependencies.keys().map(String::as_str));
+        }
+    }
+    if added_init {
+        // tini and what it alone depends on.
+        let mut stack = vec![INIT_PACKAGE];
+        while let Some(name) = stack.pop() {
+            if let Some(p) = conda.get(name)
+                && !seen.contains(name)
+            {
+                seen.insert(name);
+                stack.extend(p.dependencies.keys().map(String::as_str));
+            }
         }
     }
     conda
