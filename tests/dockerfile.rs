@@ -428,9 +428,30 @@ fn the_base_is_pinned_recorded_and_reused() {
 
 #[test]
 fn what_cannot_be_built_is_refused_with_a_fix() {
-    // No tini in the lock: the default entrypoint needs it.
-    let p = locked(true);
+    // No channel offers tini, so resolve adds none (and says so): the default entrypoint needs
+    // it, and the fix names --no-init.
+    let p = Project::new();
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies:\n  - python\n",
+            fixture_channels().join("synthetic").display()
+        ),
+    );
+    let resolved = ok(p.run(&["resolve", "-p", "linux-64"]));
+    assert!(
+        resolved.contains("warning: tini is not added for linux-64"),
+        "{resolved}"
+    );
     fails(envlock_snapshot!(p, dockerfile(&p, &[]), "tini_not_locked"));
+    // With --no-init, the same lock renders: the entrypoint script is PID 1.
+    ok(p.run(&["resolve", "--no-init"]));
+    ok(dockerfile(&p, &[]).output().unwrap());
+    let text = std::fs::read_to_string(p.path("Dockerfile")).unwrap();
+    assert!(
+        text.contains("ENTRYPOINT [\"/opt/envlock/entrypoint.sh\"]\n"),
+        "{text}"
+    );
     // The venv flavor cannot carry conda packages.
     let p = locked(false);
     let base = format!("--base=python:3.11-slim@{DIGEST}");
