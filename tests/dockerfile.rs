@@ -440,7 +440,7 @@ fn what_cannot_be_built_is_refused_with_a_fix() {
     );
     let resolved = ok(p.run(&["resolve", "-p", "linux-64"]));
     assert!(
-        resolved.contains("warning: tini is not added for linux-64"),
+        resolved.contains("warning: tini is not added for the image's init on linux-64 ("),
         "{resolved}"
     );
     fails(envlock_snapshot!(p, dockerfile(&p, &[]), "tini_not_locked"));

@@ -344,6 +344,8 @@ fn init_record(
     }
     let mut added = Vec::new();
     let mut unavailable = Vec::new();
+    // Platforms by the reason tini is not added there, for one warning per reason.
+    let mut why_not: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for solution in solutions {
         if !options.optional.contains_key(&solution.platform) {
             continue;
@@ -352,14 +354,21 @@ fn init_record(
         match solution.dropped.first() {
             None => added.push(platform),
             Some((_, why)) => {
-                warnings.push(format!(
-                    "tini is not added for {platform} ({why}), so the image has no init there: \
-                     `envlock dockerfile` refuses the lock until you add a channel with tini, \
-                     or run `envlock resolve --no-init` (or render with `--entrypoint conda-run`)"
-                ));
+                why_not
+                    .entry(why.clone())
+                    .or_default()
+                    .push(platform.clone());
                 unavailable.push(platform);
             }
         }
+    }
+    for (why, platforms) in why_not {
+        warnings.push(format!(
+            "tini is not added for the image's init on {} ({why}): add a channel that has it, \
+             or opt out with `envlock resolve --no-init`; until then `envlock dockerfile` \
+             refuses the lock",
+            platforms.join(", ")
+        ));
     }
     added.sort();
     unavailable.sort();

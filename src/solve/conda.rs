@@ -254,7 +254,7 @@ fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<
             dropped.push((
                 spec,
                 format!(
-                    "{} has no hash-checkable package of it",
+                    "no channel offers a hash-checkable package of it: {}",
                     searched.join(", ")
                 ),
             ));
