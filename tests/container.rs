@@ -1,7 +1,8 @@
 //! End to end with real containers: a Flask app locked from PyPI, its `venv`-flavor Dockerfile
 //! built with buildah and run with podman (the registry-free harness in
 //! `../shared/container-harness`), answering HTTP 200 and stopping cleanly on SIGTERM; and base
-//! images pinned through a real registry (Debian's `docker-registry`) on 127.0.0.1.
+//! images pinned through a real registry (Debian's `docker-registry`) on 127.0.0.1, whose
+//! architecture the registry tells.
 //!
 //! The conda flavor is built on the harness's miniforge3 stand-in (a real conda) from a channel
 //! of conda packages the test writes and serves on 127.0.0.1 (no conda channel is reachable
@@ -336,6 +337,36 @@ fn base_tags_are_pinned_through_a_registry() {
         .unwrap());
     let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
     assert!(text.contains(&format!("FROM {image}@{digest}\n")), "{text}");
+
+    // The registry says the image is for this machine's architecture alone: a lock for the
+    // other one is refused before anything is written, naming the base, its architecture and
+    // what the lock has.
+    let (arch, other, other_arch) = match std::env::consts::ARCH {
+        "x86_64" => ("amd64", "linux-aarch64", "arm64"),
+        "aarch64" => ("arm64", "linux-64", "amd64"),
+        _ => return,
+    };
+    std::fs::remove_file(dir.path().join("Dockerfile")).unwrap();
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["resolve", "-p", other])
+        .output()
+        .unwrap());
+    let err = common::fails(
+        envlock(&dir.path().join(".cache"))
+            .current_dir(dir.path())
+            .args(["dockerfile", "--base", &image])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains(&format!(
+            "error: the base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml \
+             locks no platform for it (it locks {other} (linux/{other_arch}))"
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("Dockerfile").exists());
 }
 
 #[test]

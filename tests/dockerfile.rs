@@ -647,3 +647,33 @@ fn the_sdist_build_shape_is_lint_clean_and_parses() {
         );
     }
 }
+
+#[test]
+fn a_base_for_an_architecture_the_lock_lacks_is_refused_up_front() {
+    let p = Project::new();
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies:\n  - python=3.11\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    );
+    ok(p.run(&["resolve", "-p", "linux-64"]));
+    let base = |image: &str| format!("--base={image}@{DIGEST}");
+    // Docker Hub's arm64v8/ namespace holds arm64 images only; the lock has linux-64 alone.
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &[&base("arm64v8/debian:bookworm")]),
+        "base_for_an_unlocked_arch"
+    ));
+    assert!(
+        !p.path("Dockerfile").exists(),
+        "a refused run writes nothing"
+    );
+    // The base's own architecture is locked: it renders; so does a base of unknown ones.
+    ok(render(&p, &[&base("amd64/debian:bookworm")]));
+    ok(render(&p, &[&base("ghcr.io/acme/base:1.0")]));
+    // Locked for arm64 too, the arm64 base renders.
+    ok(p.run(&["resolve", "-p", "linux-64", "-p", "linux-aarch64"]));
+    ok(render(&p, &[&base("arm64v8/debian:bookworm")]));
+}

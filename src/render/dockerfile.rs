@@ -91,6 +91,23 @@ const ARCHES: [(&str, &str, &str); 3] = [
     ("ppc64le", "ppc64le", "linux-ppc64le"),
 ];
 
+/// The conda platform of a Docker architecture (`amd64` → `linux-64`), for the architectures a
+/// Dockerfile can build.
+pub fn platform_of_arch(arch: &str) -> Option<&'static str> {
+    ARCHES
+        .iter()
+        .find(|(docker, uname, _)| *docker == arch || *uname == arch)
+        .map(|(_, _, p)| *p)
+}
+
+/// The Docker architecture of a conda platform (`linux-aarch64` → `arm64`).
+pub fn arch_of_platform(platform: &str) -> Option<&'static str> {
+    ARCHES
+        .iter()
+        .find(|(_, _, p)| *p == platform)
+        .map(|(docker, _, _)| *docker)
+}
+
 /// The lock's platforms an image can be built for, in [`ARCHES`] order.
 pub fn linux_platforms(lock: &LockFile) -> Vec<&'static str> {
     ARCHES
@@ -523,6 +540,65 @@ fn conda_beyond_python(
         .keys()
         .find(|n| !seen.contains(*n))
         .map(|n| n.to_string())
+}
+
+/// Refuses a base whose architectures (`arches`, known from its registry or its name) the lock
+/// has no platform for: the build's architecture selection would stop it, later and less
+/// clearly.
+pub fn refuse_unlocked_arch(
+    lock: &LockFile,
+    lockfile: &str,
+    base: &ImageRef,
+    arches: &[String],
+) -> Result<()> {
+    let platforms = linux_platforms(lock);
+    if arches.is_empty()
+        || arches
+            .iter()
+            .any(|a| platform_of_arch(a).is_some_and(|p| platforms.contains(&p)))
+    {
+        return Ok(());
+    }
+    let shown: Vec<String> = arches.iter().map(|a| format!("linux/{a}")).collect();
+    let locked: Vec<String> = platforms
+        .iter()
+        .map(|p| format!("{p} (linux/{})", arch_of_platform(p).unwrap_or("?")))
+        .collect();
+    // `-p` replaces the recorded platforms, so the command names the locked ones too.
+    let current: String = lock
+        .metadata
+        .platforms
+        .iter()
+        .map(|p| format!("-p {p} "))
+        .collect();
+    let lock_them: Vec<String> = arches
+        .iter()
+        .filter_map(|a| platform_of_arch(a))
+        .map(|p| format!("`envlock resolve {current}-p {p}`"))
+        .collect();
+    let lock_them = if lock_them.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "lock the base's platform too ({}), or ",
+            lock_them.join(" or ")
+        )
+    };
+    let for_locked: Vec<String> = platforms
+        .iter()
+        .filter_map(|p| arch_of_platform(p))
+        .map(|a| format!("linux/{a}"))
+        .collect();
+    Err(Failure::new(format!(
+        "the base {base} is an image for {}, but {lockfile} locks no platform for it (it locks {})",
+        shown.join(", "),
+        locked.join(", ")
+    ))
+    .hint(format!(
+        "{lock_them}pass a --base for {}",
+        for_locked.join(" or ")
+    ))
+    .into())
 }
 
 /// What the preset runs, so the caller can warn when the lock lacks it.
