@@ -506,12 +506,17 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         for warning in &outcome.warnings {
             eprintln!("{} {warning}", style("warning:").yellow().bold());
         }
-        if let Some(init) = outcome.init.as_ref().filter(|i| !i.added.is_empty()) {
-            eprintln!(
+        match outcome.init.as_ref() {
+            Some(init) if init.init == envlock::lock::meta::InitChoice::None => eprintln!(
+                "{} no tini added for the image's init (--no-init): its entrypoint script runs as PID 1",
+                style("note:").cyan().bold()
+            ),
+            Some(init) if !init.added.is_empty() => eprintln!(
                 "{} added tini for the image's init to {} (the inputs do not name it; `--no-init` opts out)",
                 style("note:").cyan().bold(),
                 init.added.join(", ")
-            );
+            ),
+            _ => {}
         }
         for build in &outcome.builds {
             eprintln!("{} {build}", style("note:").cyan().bold());

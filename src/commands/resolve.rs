@@ -4,6 +4,10 @@
 //! complete, so a failed resolve never loses the previous lock. Its pins are the solvers'
 //! preference (conda: resolvo's locked packages; PyPI: preferred versions) unless the
 //! resolution options changed or `--update`/`--update-all` release them.
+//!
+//! Every Linux platform whose inputs do not name tini gets it as an optional spec, for the
+//! image's init (unless `--no-init`); where no channel can give it, the resolve warns instead of
+//! failing, and the lock's `envlock.init` records both.
 
 use std::{path::PathBuf, str::FromStr, sync::Arc};
 

@@ -14,8 +14,9 @@
 //!    `/tmp/envlock-build` (`--target`), the sdists with `--no-build-isolation` against it, the
 //!    directory removed, then `pip check`; sdists without one build isolated, named in a comment.
 //! 4. Runtime: the env baked into `ENV` (for `docker exec` and probes), a numeric non-root user,
-//!    tini (from the lock) as PID 1 running a script that activates the env and `exec`s the
-//!    command, `EXPOSE`, `CMD` in JSON form, OCI labels with the lock's content hashes.
+//!    tini (from the lock; `resolve` adds it unless the inputs name it) as PID 1 running a script
+//!    that activates the env and `exec`s the command (the script alone for a `--no-init` lock),
+//!    `EXPOSE`, `CMD` in JSON form, OCI labels with the lock's content hashes.
 //!
 //! `conda run` is not the entrypoint by default because it does not forward SIGTERM (conda issue
 //! #10351), so `docker stop` would kill the app without a clean shutdown; `--entrypoint
