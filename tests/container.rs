@@ -691,7 +691,8 @@ fn index_channel(channel: &Path, subdirs: &[(&str, Vec<(String, serde_json::Valu
 /// a small noarch package), rendered on the miniforge3 stand-in, built with buildah and run with
 /// podman. PID 1 is the env's tini (which `resolve` added), and `podman stop` returns within
 /// 3 s with the app's own exit code 0: tini forwarded SIGTERM through the entrypoint script to
-/// the app. A `--no-init` lock builds too, and its PID 1 is the entrypoint script's command.
+/// the app (an app without a handler is killed by it: 143). A `--no-init` lock builds too, and
+/// its PID 1 is the entrypoint script's command.
 #[test]
 fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
     let Some(harness) = harness() else { return };
@@ -806,6 +807,30 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
     assert!(took < Duration::from_secs(3), "stopping took {took:?}");
     eprintln!("podman stop took {took:?}, exit code {code}");
+    drop(cleanup);
+
+    // An app without a SIGTERM handler is killed by the signal tini forwards: still quick, and
+    // tini exits 128 + 15, as the docs say.
+    let name = format!("envlock-conda-plain-{port}");
+    let out = harness_sh(
+        &harness,
+        &format!("podman run -d --network host --name {name} {tag} sleep infinity"),
+    );
+    assert_ok(&out, "starting sleep");
+    let cleanup = Cleanup(harness.clone(), name.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let stopping = Instant::now();
+    assert_ok(
+        &harness_sh(&harness, &format!("podman stop --time 10 {name}")),
+        "stopping sleep",
+    );
+    let took = stopping.elapsed();
+    let out = harness_sh(
+        &harness,
+        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "143");
+    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
     drop(cleanup);
 
     // --no-init: no tini in the lock, and the entrypoint script execs the command as PID 1.
