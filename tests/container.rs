@@ -700,11 +700,17 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
     let base = conda_standin(&harness);
     let tini = std::fs::read(static_tini()).unwrap();
 
+    // The machine's own platform: Debian's tini is built for it.
+    let platform = if std::env::consts::ARCH == "aarch64" {
+        "linux-aarch64"
+    } else {
+        "linux-64"
+    };
     let work = tempfile::tempdir().unwrap();
     let channel = work.path().join("channel");
     let tini_pkg = conda_package(
         &channel,
-        "linux-64",
+        platform,
         "tini",
         "0.19.0",
         &[("bin/tini", tini, 0o755)],
@@ -722,7 +728,7 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
     );
     index_channel(
         &channel,
-        &[("linux-64", vec![tini_pkg]), ("noarch", vec![hello])],
+        &[(platform, vec![tini_pkg]), ("noarch", vec![hello])],
     );
     let server = common::Server::start(work.path(), common::Mode::Files);
 
@@ -744,9 +750,9 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
             .output()
             .unwrap())
     };
-    let resolved = run(&["resolve", "-p", "linux-64"]);
+    let resolved = run(&["resolve", "-p", platform]);
     assert!(
-        resolved.contains("added tini for the image's init to linux-64"),
+        resolved.contains(&format!("added tini for the image's init to {platform}")),
         "{resolved}"
     );
     // The app traps SIGTERM and exits 0, as a server shutting down cleanly does.
