@@ -181,3 +181,45 @@ fn the_added_tini_is_the_default_entrypoint_and_check_renders_the_same() {
     );
     ok(p.run(&["check"]));
 }
+
+#[test]
+fn a_tini_that_cannot_be_installed_is_left_out_with_a_warning() {
+    let p = Project::new().serve_channel_copy("pyconda", &["linux-64", "noarch"]);
+    // The channel's tini needs a package no channel has: the solve with it fails, the solve
+    // without it does not.
+    let repodata = p.path("channels/pyconda/linux-64/repodata.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&repodata).unwrap()).unwrap();
+    json["packages.conda"]["tini-0.19.0-h0_0.conda"]["depends"] =
+        serde_json::json!(["no-such-library"]);
+    std::fs::write(&repodata, json.to_string()).unwrap();
+    p.write(
+        "environment.yml",
+        "channels:\n  - pyconda\ndependencies:\n  - python=3.11\n",
+    );
+    let err = ok(p.run(&[
+        "resolve",
+        "--channel-alias",
+        p.channel_alias(),
+        "-p",
+        "linux-64",
+    ]));
+    assert!(
+        err.contains(
+            "warning: tini is not added for the image's init on linux-64 (it cannot be installed \
+             with the other packages): add a channel that has it, or opt out with \
+             `envlock resolve --no-init`"
+        ),
+        "{err}"
+    );
+    assert!(locked_for(&p, "tini").is_empty());
+    let init = EnvlockMeta::read(&p.lock()).unwrap().init.unwrap();
+    assert_eq!(init.unavailable, ["linux-64"]);
+    ok(p.run(&["check"]));
+    let err = fails(p.run(&["dockerfile"]));
+    assert!(
+        err.contains("error: tini is not locked for linux-64 (the resolve that made the lock could not add it)"),
+        "{err}"
+    );
+    assert!(err.contains("`envlock resolve --no-init`"), "{err}");
+}

@@ -219,7 +219,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                     .as_ref()
                     .is_some_and(|i| i.unavailable.iter().any(|u| u == p))
                 {
-                    " (no channel offered it when the lock was made)"
+                    " (the resolve that made the lock could not add it)"
                 } else {
                     ""
                 };

@@ -298,9 +298,13 @@ fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<
             for spec in tried {
                 dropped.push((
                     spec,
-                    "it cannot be installed with the other packages (or is newer than \
-                     --exclude-newer)"
-                        .to_string(),
+                    if exclude_newer.is_some() {
+                        "it cannot be installed with the other packages, or is newer than \
+                         --exclude-newer"
+                            .to_string()
+                    } else {
+                        "it cannot be installed with the other packages".to_string()
+                    },
                 ));
             }
         }
