@@ -1,9 +1,12 @@
 //! End to end with real containers: a Flask app locked from PyPI, its `venv`-flavor Dockerfile
 //! built with buildah and run with podman (the registry-free harness in
 //! `../shared/container-harness`), answering HTTP 200 and stopping cleanly on SIGTERM; and base
-//! images pinned through a real registry (Debian's `docker-registry`) on 127.0.0.1.
+//! images pinned through a real registry (Debian's `docker-registry`) on 127.0.0.1, whose
+//! architecture the registry tells.
 //!
-//! The conda flavor cannot be built here: no conda channel is reachable to download packages.
+//! The conda flavor is built on the harness's miniforge3 stand-in (a real conda) from a channel
+//! of conda packages the test writes and serves on 127.0.0.1 (no conda channel is reachable
+//! here): tini, which `resolve` adds, is PID 1 and stops the app cleanly.
 //! The Jupyter preset's venv image builds on a base without a C compiler, sdists included.
 
 mod common;
@@ -334,6 +337,36 @@ fn base_tags_are_pinned_through_a_registry() {
         .unwrap());
     let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
     assert!(text.contains(&format!("FROM {image}@{digest}\n")), "{text}");
+
+    // The registry says the image is for this machine's architecture alone: a lock for the
+    // other one is refused before anything is written, naming the base, its architecture and
+    // what the lock has.
+    let (arch, other, other_arch) = match std::env::consts::ARCH {
+        "x86_64" => ("amd64", "linux-aarch64", "arm64"),
+        "aarch64" => ("arm64", "linux-64", "amd64"),
+        _ => return,
+    };
+    std::fs::remove_file(dir.path().join("Dockerfile")).unwrap();
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["resolve", "-p", other])
+        .output()
+        .unwrap());
+    let err = common::fails(
+        envlock(&dir.path().join(".cache"))
+            .current_dir(dir.path())
+            .args(["dockerfile", "--base", &image])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains(&format!(
+            "error: the base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml \
+             locks no platform for it (it locks {other} (linux/{other_arch}))"
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("Dockerfile").exists());
 }
 
 #[test]
@@ -609,4 +642,305 @@ fn a_git_requirement_installs_from_its_archive_on_a_base_without_git() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("no-git\nfrom git {nonce} 1.16.0")
     );
+}
+
+/// `localhost/miniforge3:standin` (a real conda 26.7, no channel), built by the harness's
+/// `conda/make-conda-base.sh` once per test run: its reference with the digest it prints.
+fn conda_standin(harness: &Path) -> String {
+    static REFERENCE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let mut reference = REFERENCE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = reference.as_ref() {
+        return r.clone();
+    }
+    let out = Command::new("bash")
+        .arg(harness.join("conda/make-conda-base.sh"))
+        .output()
+        .unwrap();
+    assert_ok(&out, "make-conda-base.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r = stdout.lines().last().unwrap_or_default().trim().to_string();
+    assert!(
+        r.starts_with("localhost/miniforge3:standin@sha256:"),
+        "{stdout}"
+    );
+    *reference = Some(r.clone());
+    r
+}
+
+/// Debian's static tini (`/usr/bin/tini-static` of the `tini` package), installed with apt-get
+/// when the machine lacks it, as the harness installs its tools.
+fn static_tini() -> PathBuf {
+    let path = PathBuf::from("/usr/bin/tini-static");
+    if !path.is_file() {
+        let out = Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", "tini"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .unwrap();
+        assert_ok(&out, "installing Debian's tini");
+    }
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+/// Writes a real conda package (`.tar.bz2`: `info/index.json`, `info/paths.json`,
+/// `info/files` and `files`, each `(path in the prefix, content, mode)`) into `channel/subdir`
+/// and returns its repodata record.
+fn conda_package(
+    channel: &Path,
+    subdir: &str,
+    name: &str,
+    version: &str,
+    files: &[(&str, Vec<u8>, u32)],
+) -> (String, serde_json::Value) {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path();
+    let mut paths = Vec::new();
+    for (path, content, mode) in files {
+        let target = root.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(&target, content).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode)).unwrap();
+        paths.push(serde_json::json!({
+            "_path": path,
+            "path_type": "hardlink",
+            "sha256": hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(content)),
+            "size_in_bytes": content.len(),
+        }));
+    }
+    let mut index = serde_json::json!({
+        "name": name, "version": version, "build": "h0_0", "build_number": 0,
+        "depends": [], "license": "MIT", "subdir": subdir, "timestamp": 1_700_000_000_000u64,
+    });
+    if subdir == "noarch" {
+        index["noarch"] = "generic".into();
+    }
+    std::fs::create_dir_all(root.join("info")).unwrap();
+    std::fs::write(root.join("info/index.json"), index.to_string()).unwrap();
+    std::fs::write(
+        root.join("info/paths.json"),
+        serde_json::json!({"paths": paths, "paths_version": 1}).to_string(),
+    )
+    .unwrap();
+    let list: Vec<&str> = files.iter().map(|(p, _, _)| *p).collect();
+    std::fs::write(root.join("info/files"), list.join("\n") + "\n").unwrap();
+    let file = format!("{name}-{version}-h0_0.tar.bz2");
+    std::fs::create_dir_all(channel.join(subdir)).unwrap();
+    let archive = channel.join(subdir).join(&file);
+    let mut tar = Command::new("tar");
+    tar.arg("-cjf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(root)
+        .arg("info");
+    for (path, _, _) in files {
+        tar.arg(path);
+    }
+    assert_ok(&tar.output().unwrap(), "tar");
+    let bytes = std::fs::read(&archive).unwrap();
+    let mut record = index;
+    record["sha256"] =
+        hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(&bytes)).into();
+    record["md5"] = hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Md5>(
+        &bytes,
+    ))
+    .into();
+    record["size"] = bytes.len().into();
+    (file, record)
+}
+
+/// Indexes `records` of each subdir into `channel/<subdir>/repodata.json`.
+fn index_channel(channel: &Path, subdirs: &[(&str, Vec<(String, serde_json::Value)>)]) {
+    for (subdir, records) in subdirs {
+        let packages: serde_json::Map<String, serde_json::Value> =
+            records.iter().cloned().collect();
+        std::fs::create_dir_all(channel.join(subdir)).unwrap();
+        std::fs::write(
+            channel.join(subdir).join("repodata.json"),
+            serde_json::json!({"info": {"subdir": subdir}, "packages": packages, "packages.conda": {}})
+                .to_string(),
+        )
+        .unwrap();
+    }
+}
+
+/// The conda flavor, built for real: an environment.yml that does not name tini, locked against
+/// a channel of real conda packages on 127.0.0.1 (Debian's static tini packaged as `tini`, and
+/// a small noarch package), rendered on the miniforge3 stand-in, built with buildah and run with
+/// podman. PID 1 is the env's tini (which `resolve` added), and `podman stop` returns within
+/// 3 s with the app's own exit code 0: tini forwarded SIGTERM through the entrypoint script to
+/// the app (an app without a handler is killed by it: 143). A `--no-init` lock builds too, and
+/// its PID 1 is the entrypoint script's command.
+#[test]
+fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let base = conda_standin(&harness);
+    let tini = std::fs::read(static_tini()).unwrap();
+
+    // The machine's own platform: Debian's tini is built for it.
+    let platform = if std::env::consts::ARCH == "aarch64" {
+        "linux-aarch64"
+    } else {
+        "linux-64"
+    };
+    let work = tempfile::tempdir().unwrap();
+    let channel = work.path().join("channel");
+    let tini_pkg = conda_package(
+        &channel,
+        platform,
+        "tini",
+        "0.19.0",
+        &[("bin/tini", tini, 0o755)],
+    );
+    let hello = conda_package(
+        &channel,
+        "noarch",
+        "envlock-hello",
+        "1.0",
+        &[(
+            "bin/envlock-hello",
+            b"#!/bin/sh\necho hello from the env\n".to_vec(),
+            0o755,
+        )],
+    );
+    index_channel(
+        &channel,
+        &[(platform, vec![tini_pkg]), ("noarch", vec![hello])],
+    );
+    let server = common::Server::start(work.path(), common::Mode::Files);
+
+    let dir = work.path().join("app");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("environment.yml"),
+        format!(
+            "channels: [{}/channel]\ndependencies: [envlock-hello]\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+    let run = |args: &[&str]| {
+        ok(envlock(&dir.join(".cache"))
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap())
+    };
+    let resolved = run(&["resolve", "-p", platform]);
+    assert!(
+        resolved.contains(&format!("added tini for the image's init to {platform}")),
+        "{resolved}"
+    );
+    // The app traps SIGTERM and exits 0, as a server shutting down cleanly does.
+    let cmd = r#"["bash", "-c", "trap 'exit 0' TERM; envlock-hello; sleep infinity & wait"]"#;
+    run(&["dockerfile", "--base", &base, "--cmd", cmd]);
+
+    let port = free_port();
+    let tag = format!("localhost/envlock-conda:{port}");
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+    assert_ok(&out, "building the conda image");
+
+    let name = format!("envlock-conda-{port}");
+    let out = harness_sh(
+        &harness,
+        &format!("podman run -d --network host --name {name} {tag}"),
+    );
+    assert_ok(&out, "starting the conda image");
+    let cleanup = Cleanup(harness.clone(), name.clone());
+    let started = Instant::now();
+    let logs = loop {
+        let out = harness_sh(&harness, &format!("podman logs {name}"));
+        let logs = String::from_utf8_lossy(&out.stdout).into_owned();
+        if logs.contains("hello from the env") {
+            break logs;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the app did not start: {logs}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(logs.contains("hello from the env"), "{logs}");
+    let out = harness_sh(&harness, &format!("podman exec {name} cat /proc/1/cmdline"));
+    assert_ok(&out, "reading PID 1's command line");
+    let pid1: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        pid1[..3],
+        [
+            "/opt/conda/envs/env/bin/tini",
+            "--",
+            "/opt/envlock/entrypoint.sh"
+        ],
+        "PID 1 is not the env's tini: {pid1:?}"
+    );
+
+    let stopping = Instant::now();
+    let out = harness_sh(&harness, &format!("podman stop --time 10 {name}"));
+    assert_ok(&out, "stopping the conda image");
+    let took = stopping.elapsed();
+    let out = harness_sh(
+        &harness,
+        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
+    );
+    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
+    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
+    eprintln!("podman stop took {took:?}, exit code {code}");
+    drop(cleanup);
+
+    // An app without a SIGTERM handler is killed by the signal tini forwards: still quick, and
+    // tini exits 128 + 15, as the docs say.
+    let name = format!("envlock-conda-plain-{port}");
+    let out = harness_sh(
+        &harness,
+        &format!("podman run -d --network host --name {name} {tag} sleep infinity"),
+    );
+    assert_ok(&out, "starting sleep");
+    let cleanup = Cleanup(harness.clone(), name.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let stopping = Instant::now();
+    assert_ok(
+        &harness_sh(&harness, &format!("podman stop --time 10 {name}")),
+        "stopping sleep",
+    );
+    let took = stopping.elapsed();
+    let out = harness_sh(
+        &harness,
+        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "143");
+    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
+    drop(cleanup);
+
+    // --no-init: no tini in the lock, and the entrypoint script execs the command as PID 1.
+    let resolved = run(&["resolve", "--no-init"]);
+    assert!(!resolved.contains("added tini"), "{resolved}");
+    let lock = std::fs::read_to_string(dir.join("conda-lock.yml")).unwrap();
+    assert!(!lock.contains("name: tini"), "{lock}");
+    run(&["dockerfile"]);
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("ENTRYPOINT [\"/opt/envlock/entrypoint.sh\"]\n"),
+        "{dockerfile}"
+    );
+    let tag = format!("localhost/envlock-conda-no-init:{port}");
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+    assert_ok(&out, "building the --no-init image");
+    let out = harness_sh(
+        &harness,
+        &format!("hrun {tag} bash -c 'envlock-hello; echo $$; tr \"\\0\" \" \" < /proc/1/cmdline'"),
+    );
+    assert_ok(&out, "running the --no-init image");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("hello from the env\n1\nbash -c "),
+        "{stdout}"
+    );
+    drop(server);
 }

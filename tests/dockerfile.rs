@@ -428,9 +428,30 @@ fn the_base_is_pinned_recorded_and_reused() {
 
 #[test]
 fn what_cannot_be_built_is_refused_with_a_fix() {
-    // No tini in the lock: the default entrypoint needs it.
-    let p = locked(true);
+    // No channel offers tini, so resolve adds none (and says so): the default entrypoint needs
+    // it, and the fix names --no-init.
+    let p = Project::new();
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies:\n  - python\n",
+            fixture_channels().join("synthetic").display()
+        ),
+    );
+    let resolved = ok(p.run(&["resolve", "-p", "linux-64"]));
+    assert!(
+        resolved.contains("warning: tini is not added for the image's init on linux-64 ("),
+        "{resolved}"
+    );
     fails(envlock_snapshot!(p, dockerfile(&p, &[]), "tini_not_locked"));
+    // With --no-init, the same lock renders: the entrypoint script is PID 1.
+    ok(p.run(&["resolve", "--no-init"]));
+    ok(dockerfile(&p, &[]).output().unwrap());
+    let text = std::fs::read_to_string(p.path("Dockerfile")).unwrap();
+    assert!(
+        text.contains("ENTRYPOINT [\"/opt/envlock/entrypoint.sh\"]\n"),
+        "{text}"
+    );
     // The venv flavor cannot carry conda packages.
     let p = locked(false);
     let base = format!("--base=python:3.11-slim@{DIGEST}");
@@ -625,4 +646,34 @@ fn the_sdist_build_shape_is_lint_clean_and_parses() {
                 .contains("setuptools @")
         );
     }
+}
+
+#[test]
+fn a_base_for_an_architecture_the_lock_lacks_is_refused_up_front() {
+    let p = Project::new();
+    p.write(
+        "environment.yml",
+        &format!(
+            "channels: [{}]\ndependencies:\n  - python=3.11\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    );
+    ok(p.run(&["resolve", "-p", "linux-64"]));
+    let base = |image: &str| format!("--base={image}@{DIGEST}");
+    // Docker Hub's arm64v8/ namespace holds arm64 images only; the lock has linux-64 alone.
+    fails(envlock_snapshot!(
+        p,
+        dockerfile(&p, &[&base("arm64v8/debian:bookworm")]),
+        "base_for_an_unlocked_arch"
+    ));
+    assert!(
+        !p.path("Dockerfile").exists(),
+        "a refused run writes nothing"
+    );
+    // The base's own architecture is locked: it renders; so does a base of unknown ones.
+    ok(render(&p, &[&base("amd64/debian:bookworm")]));
+    ok(render(&p, &[&base("ghcr.io/acme/base:1.0")]));
+    // Locked for arm64 too, the arm64 base renders.
+    ok(p.run(&["resolve", "-p", "linux-64", "-p", "linux-aarch64"]));
+    ok(render(&p, &[&base("arm64v8/debian:bookworm")]));
 }

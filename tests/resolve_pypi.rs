@@ -480,7 +480,11 @@ fn a_cutoff_resolve_uses_pages_fetched_after_the_cutoff_without_asking() {
     };
     assert_eq!(run(&["--exclude-newer", "2024-06-01"]), 2, "the cold run");
     assert_eq!(run(&["--exclude-newer", "2024-06-01"]), 0, "the warm run");
-    assert_eq!(p.lock().package.len(), 4, "python, pip, app, dep");
+    assert_eq!(
+        p.lock().package.len(),
+        5,
+        "python, pip, app, dep, and the tini added for the image's init"
+    );
     assert_eq!(run(&["--exclude-newer", "2024-06-01", "--refresh"]), 2);
     // A cutoff after the fetch (the page may not list a later upload yet), or none: revalidated.
     assert_eq!(run(&["--exclude-newer", "2099-01-01", "--reset"]), 2);

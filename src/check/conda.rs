@@ -10,7 +10,11 @@ use rattler_conda_types::{
 };
 
 use super::{DriftKind, Finding, reachable};
-use crate::{inputs::Prepared, util::redact};
+use crate::{
+    inputs::Prepared,
+    lock::meta::{INIT_PACKAGE, InitRecord},
+    util::redact,
+};
 
 fn conda_record(p: &Package) -> Result<PackageRecord> {
     let mut record = PackageRecord::new(
@@ -52,6 +56,7 @@ pub(super) fn check(
     platform: &str,
     packages: &[&Package],
     vps: &[GenericVirtualPackage],
+    init: Option<&InitRecord>,
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let conda: Vec<(&Package, PackageRecord)> = packages
@@ -82,6 +87,21 @@ pub(super) fn check(
             &redact::text(&spec.to_string()),
             locked,
         ));
+    }
+    // The tini envlock added for the image's init is needed as an input is; the record must
+    // match the lock (an input that names tini itself now is fine).
+    if InitRecord::added_to(init, platform) {
+        needed.push(INIT_PACKAGE.to_string());
+        if !conda.iter().any(|(p, _)| p.name == INIT_PACKAGE) {
+            findings.push(Finding::lock(
+                lockfile,
+                Some(platform),
+                DriftKind::Unsatisfied,
+                format!(
+                    "the lock records tini as added for the image's init on {platform}, but locks no tini for it"
+                ),
+            ));
+        }
     }
     for (package, record) in &conda {
         for dep in &record.depends {

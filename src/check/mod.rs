@@ -230,7 +230,15 @@ pub fn check(prepared: &Prepared) -> Result<Report> {
             .flatten()
             .map(|v| parse_virtual_package(v))
             .collect::<Result<Vec<_>>>()?;
-        conda::check(prepared, lockfile, platform, &packages, &vps, &mut findings)?;
+        conda::check(
+            prepared,
+            lockfile,
+            platform,
+            &packages,
+            &vps,
+            meta.init.as_ref(),
+            &mut findings,
+        )?;
         pip::check(
             prepared,
             lockfile,

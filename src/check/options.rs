@@ -145,6 +145,19 @@ pub(super) fn check(
             findings,
         );
     }
+    // The image's init: a lock made with --no-init, checked without it (or the reverse).
+    let opted_out = lock::InitRecord::opted_out(meta.init.as_ref());
+    if opted_out == prepared.init {
+        let (was, now) = if opted_out {
+            (
+                "made with --no-init (no tini for the image's init)",
+                "it is not given now",
+            )
+        } else {
+            ("made without --no-init", "--no-init is given now")
+        };
+        findings.push(option(lockfile, format!("the lock was {was}, but {now}")));
+    }
     // Everything the options decide is in one fingerprint; the checks above name most of it,
     // and this catches the rest (pip's --pre, --only-binary, --no-binary, --prefer-binary).
     let named = findings.iter().any(|f| f.kind == DriftKind::Options);

@@ -337,6 +337,12 @@ struct InputArgs {
     /// [default: the recorded ones].
     #[arg(long = "group", value_name = "NAME")]
     groups: Vec<String>,
+
+    /// Add no tini for the image's init (by default every Linux platform gets tini when the
+    /// inputs do not name it); the image then runs its entrypoint script as PID 1
+    /// [default: the recorded choice].
+    #[arg(long)]
+    no_init: bool,
 }
 
 /// A URL flag's value. Parsed here rather than by clap, whose error would echo the value with
@@ -435,6 +441,7 @@ impl InputArgs {
                 all_extras: self.all_extras,
                 groups: self.groups,
             },
+            init: self.no_init.then_some(false),
         })
     }
 }
@@ -490,7 +497,7 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
                         eprintln!("  {}", f.message);
                     }
                 }
-                outcome
+                *outcome
             }
         }
     } else {
@@ -508,6 +515,18 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
         }
         for warning in &outcome.warnings {
             eprintln!("{} {warning}", style("warning:").yellow().bold());
+        }
+        match outcome.init.as_ref() {
+            Some(init) if init.init == envlock::lock::meta::InitChoice::None => eprintln!(
+                "{} no tini added for the image's init (--no-init): its entrypoint script runs as PID 1",
+                style("note:").cyan().bold()
+            ),
+            Some(init) if !init.added.is_empty() => eprintln!(
+                "{} added tini for the image's init to {} (the inputs do not name it; `--no-init` opts out)",
+                style("note:").cyan().bold(),
+                init.added.join(", ")
+            ),
+            _ => {}
         }
         for build in &outcome.builds {
             eprintln!("{} {build}", style("note:").cyan().bold());

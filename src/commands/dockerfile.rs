@@ -236,11 +236,21 @@ pub async fn dockerfile(
         &base_libc::locked_glibc(&lock, &meta),
         &request.lockfile.display().to_string(),
     )?;
-    let base = if base.digest.is_some() {
-        base
+    // The base's architectures: from its registry when it is pinned now, else from its name.
+    let (base, arches) = if base.digest.is_some() {
+        (base, None)
     } else {
-        oci::pin(&net::with_retries(net::client()?), base).await?
+        oci::pin_with_architectures(&net::with_retries(net::client()?), base).await?
     };
+    let arches = arches
+        .or_else(|| oci::architecture_by_name(&base).map(|a| vec![a.to_string()]))
+        .unwrap_or_default();
+    dockerfile::refuse_unlocked_arch(
+        &lock,
+        &request.lockfile.display().to_string(),
+        &base,
+        &arches,
+    )?;
     let files = render_all(&lock, &request, &base)?;
 
     let mut warnings = Vec::new();

@@ -115,5 +115,9 @@ pub fn from_lock(lockfile: &Path, lock: &LockFile, meta: &EnvlockMeta) -> Result
                 all_extras: p.all_extras,
                 groups: p.groups.clone(),
             }),
+        init: meta
+            .init
+            .as_ref()
+            .map(|r| r.init == crate::lock::meta::InitChoice::Tini),
     })
 }

@@ -4,6 +4,10 @@
 //! complete, so a failed resolve never loses the previous lock. Its pins are the solvers'
 //! preference (conda: resolvo's locked packages; PyPI: preferred versions) unless the
 //! resolution options changed or `--update`/`--update-all` release them.
+//!
+//! Every Linux platform whose inputs do not name tini gets it as an optional spec, for the
+//! image's init (unless `--no-init`); where no channel can give it, the resolve warns instead of
+//! failing, and the lock's `envlock.init` records both.
 
 use std::{path::PathBuf, str::FromStr, sync::Arc};
 
@@ -14,7 +18,10 @@ use rattler_repodata_gateway::Gateway;
 use crate::{
     check::{self, Finding},
     inputs::{InputOptions, Prepared, prepare, prepare_with},
-    lock::{self, EnvlockMeta, Pins, Update},
+    lock::{
+        self, EnvlockMeta, Pins, Update,
+        meta::{INIT_PACKAGE, InitChoice, InitRecord},
+    },
     net,
     solve::{
         self,
@@ -71,6 +78,8 @@ pub struct ResolveOutcome {
     pub recorded: Vec<String>,
     /// Per platform (in the order of `solutions`), what the image needs to build its sdists.
     pub build_sets: Vec<BuildSet>,
+    /// What was done about the image's init (as the lock records it).
+    pub init: Option<InitRecord>,
 }
 
 /// What `resolve --check` did.
@@ -82,7 +91,7 @@ pub enum Checked {
         /// Why the lock was solved again; empty when there was no lock.
         drift: Vec<Finding>,
         /// The new lock.
-        outcome: ResolveOutcome,
+        outcome: Box<ResolveOutcome>,
     },
 }
 
@@ -98,7 +107,10 @@ pub async fn resolve_if_drifted(request: ResolveRequest) -> Result<Checked> {
         drift = report.findings;
     }
     let outcome = resolve_prepared(prepared, &request).await?;
-    Ok(Checked::Resolved { drift, outcome })
+    Ok(Checked::Resolved {
+        drift,
+        outcome: Box::new(outcome),
+    })
 }
 
 /// Solves the inputs for every platform and writes the lock.
@@ -146,6 +158,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         exclude_newer,
         pypi_mapping,
         recorded,
+        init,
         ..
     } = prepared;
     let mut gateway = Gateway::builder()
@@ -180,6 +193,24 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         &fingerprint,
         &mut spec.warnings,
     );
+    // The image's init: tini on every Linux platform, unless the inputs name it or --no-init.
+    let names_init = spec.conda.iter().any(|d| {
+        d.spec
+            .name
+            .as_exact()
+            .is_some_and(|n| n.as_normalized() == INIT_PACKAGE)
+    });
+    let init_spec =
+        MatchSpec::from_str(INIT_PACKAGE, rattler_conda_types::ParseStrictness::Strict)?;
+    let optional = if init && !names_init {
+        platforms
+            .iter()
+            .filter(|p| p.as_str().starts_with("linux-"))
+            .map(|p| (*p, vec![init_spec.clone()]))
+            .collect()
+    } else {
+        Default::default()
+    };
     let options = SolveOptions {
         preferred: pins.conda.clone(),
         channels,
@@ -187,9 +218,11 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         virtual_packages,
         exclude_newer,
         offline: request.offline,
+        optional,
     };
     let solutions =
         solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await?;
+    let init = init_record(init, &options, &solutions, &mut spec.warnings);
 
     let mut builds = Vec::new();
     let mut build_sets = Vec::new();
@@ -276,6 +309,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         options_fingerprint: fingerprint,
         docker,
         build_sets: &build_sets,
+        init: init.as_ref(),
     };
     let built = lock::build(&inputs, &solutions, &pypi)?;
     if let Some(previous) = previous.as_ref()
@@ -292,6 +326,60 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         builds,
         recorded,
         build_sets,
+        init,
+    })
+}
+
+/// What the lock records about the image's init: `--no-init`, or where tini was added and
+/// where no channel offered it (with a warning naming those); `None` when there is nothing to
+/// say (the inputs name tini, or no platform is Linux).
+fn init_record(
+    init: bool,
+    options: &SolveOptions,
+    solutions: &[PlatformSolution],
+    warnings: &mut Vec<String>,
+) -> Option<InitRecord> {
+    if !init {
+        return Some(InitRecord {
+            init: InitChoice::None,
+            added: vec![],
+            unavailable: vec![],
+        });
+    }
+    let mut added = Vec::new();
+    let mut unavailable = Vec::new();
+    // Platforms by the reason tini is not added there, for one warning per reason.
+    let mut why_not: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for solution in solutions {
+        if !options.optional.contains_key(&solution.platform) {
+            continue;
+        }
+        let platform = solution.platform.to_string();
+        match solution.dropped.first() {
+            None => added.push(platform),
+            Some((_, why)) => {
+                why_not
+                    .entry(why.clone())
+                    .or_default()
+                    .push(platform.clone());
+                unavailable.push(platform);
+            }
+        }
+    }
+    for (why, platforms) in why_not {
+        warnings.push(format!(
+            "tini is not added for the image's init on {} ({why}): add a channel that has it, \
+             or opt out with `envlock resolve --no-init`; until then `envlock dockerfile` \
+             refuses the lock",
+            platforms.join(", ")
+        ));
+    }
+    added.sort();
+    unavailable.sort();
+    (!added.is_empty() || !unavailable.is_empty()).then_some(InitRecord {
+        init: InitChoice::Tini,
+        added,
+        unavailable,
     })
 }
 

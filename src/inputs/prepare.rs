@@ -130,6 +130,9 @@ pub struct InputOptions {
     /// `--extra`, `--all-extras` and `--group` for a pyproject.toml input; when empty, the
     /// recorded selection.
     pub selection: Selection,
+    /// `--no-init` (`Some(false)`): add no tini for the image's init; `None` means the recorded
+    /// choice, else add it.
+    pub init: Option<bool>,
 }
 
 impl Prepared {
@@ -162,6 +165,7 @@ impl Default for InputOptions {
             index_strategy: None,
             pypi_mapping: None,
             selection: Selection::default(),
+            init: None,
         }
     }
 }
@@ -197,6 +201,9 @@ pub struct Prepared {
     /// (`--exclude-newer 2024-05-01T23:59:59.999999999Z`), without credentials; only those that
     /// differ from the defaults.
     pub recorded: Vec<String>,
+    /// Whether `resolve` adds tini to every Linux platform's solve when the inputs do not name
+    /// it, for the image's init (`false`: `--no-init`, given or recorded).
+    pub init: bool,
 }
 
 /// The options an existing lock was made with, read from it by the caller (the lock is
@@ -220,6 +227,8 @@ pub struct Recorded {
     pub index_strategy: Option<IndexStrategy>,
     /// The extras and groups a pyproject.toml input was locked with.
     pub selection: Option<Selection>,
+    /// `Some(false)` when the lock was made with `--no-init`.
+    pub init: Option<bool>,
 }
 
 impl Prepared {
@@ -443,6 +452,13 @@ pub fn prepare_with(
         }
         (None, None) => IndexStrategy::default(),
     };
+    let init = request.init.unwrap_or_else(|| {
+        let recorded = record.init.unwrap_or(true);
+        if !recorded {
+            used.push("--no-init".to_string());
+        }
+        recorded
+    });
     let mut indexes: Vec<Url> = vec![index_url];
     for url in extra {
         if !indexes.contains(url) {
@@ -462,6 +478,7 @@ pub fn prepare_with(
         exclude_newer,
         pypi_mapping: request.pypi_mapping.clone(),
         recorded: used,
+        init,
     })
 }
 

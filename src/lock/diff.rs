@@ -115,6 +115,20 @@ pub struct Change {
     pub old: Option<String>,
     /// The new version (and build), if it is locked now.
     pub new: Option<String>,
+    /// Why envlock locks it, when no input asks for it: `added by envlock for the image's
+    /// init` (tini, on a platform the lock's `envlock.init` names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The platforms `lock` records tini as added to for the image's init (none when its envlock
+/// metadata does not read).
+fn init_platforms(lock: &LockFile) -> Vec<String> {
+    super::EnvlockMeta::read(lock)
+        .ok()
+        .and_then(|m| m.init)
+        .map(|i| i.added)
+        .unwrap_or_default()
 }
 
 fn label(p: &Package) -> String {
@@ -166,6 +180,7 @@ pub fn diff(old: &LockFile, new: &LockFile) -> Vec<Change> {
             kind,
             old: Some(label(o)),
             new,
+            note: None,
         };
         match new_by.get(&(platform.clone(), manager.clone(), name.clone())) {
             None => changes.push(change(Kind::Removed, None)),
@@ -197,7 +212,24 @@ pub fn diff(old: &LockFile, new: &LockFile) -> Vec<Change> {
                 kind: Kind::Added,
                 old: None,
                 new: Some(label(n)),
+                note: None,
             });
+        }
+    }
+    // The init envlock added: said of the new lock's tini, or of a removed one the old lock had
+    // added.
+    let (old_init, new_init) = (init_platforms(old), init_platforms(new));
+    for c in &mut changes {
+        let added = if c.kind == Kind::Removed {
+            &old_init
+        } else {
+            &new_init
+        };
+        if c.manager == "conda"
+            && c.name == super::meta::INIT_PACKAGE
+            && added.contains(&c.platform)
+        {
+            c.note = Some("added by envlock for the image's init".to_string());
         }
     }
     changes.sort_by(|a, b| (&a.platform, a.kind, &a.name).cmp(&(&b.platform, b.kind, &b.name)));
@@ -247,7 +279,10 @@ pub fn render_text(changes: &[Change], old: &str, new: &str) -> String {
                 ),
             ),
         };
-        out.push_str(&format!("  {sign} {text} [{}]\n", c.manager));
+        match &c.note {
+            Some(note) => out.push_str(&format!("  {sign} {text} [{}; {note}]\n", c.manager)),
+            None => out.push_str(&format!("  {sign} {text} [{}]\n", c.manager)),
+        }
     }
     let count = |k: Kind| changes.iter().filter(|c| c.kind == k).count();
     out.push_str(&format!(

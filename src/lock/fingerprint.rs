@@ -153,6 +153,10 @@ pub fn input_hash(
         .iter()
         .map(|d| d.spec.to_string())
         .collect();
+    // The init envlock added is part of this platform's solve.
+    if super::InitRecord::added_to(inputs.init, platform) {
+        specs.push(super::meta::INIT_PACKAGE.to_string());
+    }
     specs.sort();
     let pip = &inputs.spec.pypi;
     let lines = |list: &[crate::inputs::requirements::PipRequirement]| -> Vec<String> {
@@ -357,6 +361,7 @@ mod tests {
                 options_fingerprint: String::new(),
                 docker: None,
                 build_sets: &[],
+                init: None,
             };
             let vps = ["__glibc=2.17=0".to_string(), "__unix=0=0".to_string()];
             for platform in ["linux-64", "osx-arm64"] {

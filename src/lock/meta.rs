@@ -20,6 +20,7 @@
 //! | `envlock.pypi.build.<platform>` | `pypi_build` | per locked sdist, [`SdistBuildRecord`], as JSON |
 //! | `envlock.pypi.git` | `pypi_git` | per git requirement, the URL as requested (its ref, not the commit), as a JSON map by package name |
 //! | `envlock.local_projects` | `local_projects` | [`LocalProjectRecord`]s as a JSON list, when there are local projects |
+//! | `envlock.init` | `init` | [`InitRecord`] as JSON: the init envlock added to the image's env, or `--no-init`; only when it says something |
 //! | `envlock.docker.base` | `docker.base` | the base image the last `envlock dockerfile` pinned |
 //! | `envlock.docker.flavor` | `docker.flavor` | the flavor that base is for |
 //! | `envlock.docker.options` | `docker.options` | [`DockerOptions`] as JSON |
@@ -46,6 +47,7 @@ const PYPI_BUILD: &str = "envlock.pypi.build.";
 const PYPI_INDEX_STRATEGY: &str = "envlock.pypi.index_strategy";
 const LOCAL_PROJECTS: &str = "envlock.local_projects";
 const PYPI_GIT: &str = "envlock.pypi.git";
+const INIT: &str = "envlock.init";
 const PACKAGES_SHA256: &str = "envlock.packages_sha256.";
 const OPTIONS_SHA256: &str = "envlock.options_sha256";
 const DOCKER_PREFIX: &str = "envlock.docker.";
@@ -92,6 +94,10 @@ pub struct EnvlockMeta {
     /// branch, or none), without credentials. The package entry holds the commit; `check`
     /// compares the inputs with this.
     pub pypi_git: BTreeMap<String, String>,
+    /// What `resolve` did about the image's init (tini): the platforms it added tini to, those
+    /// no channel offered it for, or `--no-init`. `None`: nothing added and no opt-out (the
+    /// inputs name tini themselves, or a lock from before the record existed).
+    pub init: Option<InitRecord>,
 }
 
 /// A recorded git requirement: a package name and a `git+` URL without credentials.
@@ -107,6 +113,68 @@ fn validate_git(name: &str, url: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The init the conda image runs as PID 1, as `resolve` chose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitChoice {
+    /// tini, added to every Linux platform's solve when the inputs do not name it.
+    Tini,
+    /// `--no-init`: nothing added; the image runs its entrypoint script as PID 1.
+    None,
+}
+
+/// The package `resolve` adds for the image's init.
+pub const INIT_PACKAGE: &str = "tini";
+
+/// What `resolve` did about the image's init. Serialized as JSON (a frozen format).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitRecord {
+    /// tini, or `--no-init`.
+    pub init: InitChoice,
+    /// The platforms envlock added tini to (the inputs do not name it), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<String>,
+    /// The Linux platforms no channel offered a hash-checkable tini for, so none was added,
+    /// sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
+}
+
+impl InitRecord {
+    /// Whether envlock added tini to `platform`.
+    pub fn added_to(record: Option<&InitRecord>, platform: &str) -> bool {
+        record.is_some_and(|r| r.added.iter().any(|p| p == platform))
+    }
+
+    /// Whether the lock records `--no-init`.
+    pub fn opted_out(record: Option<&InitRecord>) -> bool {
+        record.is_some_and(|r| r.init == InitChoice::None)
+    }
+
+    /// Checks a record read from a lock: platforms that are Linux platforms of the lock, each
+    /// once, in one list only, and none with `--no-init`.
+    fn validate(&self, platforms: &[String]) -> Result<(), String> {
+        if self.init == InitChoice::None && !(self.added.is_empty() && self.unavailable.is_empty())
+        {
+            return Err("`none` adds nothing, yet platforms are listed".to_string());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for platform in self.added.iter().chain(&self.unavailable) {
+            if !platform.starts_with("linux-") || !platforms.contains(platform) {
+                return Err(format!(
+                    "`{}` is not a Linux platform of the lock",
+                    platform.escape_debug()
+                ));
+            }
+            if !seen.insert(platform) {
+                return Err(format!("`{platform}` is listed twice"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One local project as the lock records it. Serialized as JSON (a frozen format).
@@ -353,6 +421,14 @@ impl EnvlockMeta {
             }
             meta.pypi_git = records;
         }
+        if let Some(json) = custom.get(INIT) {
+            let record: InitRecord =
+                serde_json::from_str(json).map_err(|e| malformed(INIT, e, "envlock resolve"))?;
+            record
+                .validate(&lock.metadata.platforms)
+                .map_err(|e| malformed(INIT, e, "envlock resolve"))?;
+            meta.init = Some(record);
+        }
         meta.docker = DockerMeta::read(custom)?;
         Ok(meta)
     }
@@ -419,6 +495,12 @@ impl EnvlockMeta {
             put(
                 PYPI_GIT.to_string(),
                 serde_json::to_string(&self.pypi_git).expect("records serialize"),
+            );
+        }
+        if let Some(init) = &self.init {
+            put(
+                INIT.to_string(),
+                serde_json::to_string(init).expect("records serialize"),
             );
         }
         for (platform, sha256) in &self.packages_sha256 {
@@ -515,6 +597,10 @@ mod tests {
             ),
             ("envlock.exclude_newer", "2030-01-01T23:59:59.999999999Z"),
             (
+                "envlock.init",
+                r#"{"init":"tini","added":["linux-64"],"unavailable":["linux-aarch64"]}"#,
+            ),
+            (
                 "envlock.local_projects",
                 r#"[{"name":"webapp","version":"1.0","path":".","extras":["fast"],"input":true,"dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"},{"name":"lib","path":"libs/lib-a","editable":true,"dependencies_sha256":"1111111111111111111111111111111111111111111111111111111111111111"}]"#,
             ),
@@ -538,9 +624,12 @@ mod tests {
             ("envlock.virtual_packages.osx-arm64", ""),
             ("other.tool", "kept"),
         ];
-        let lock = lock_with(&entries);
+        let mut lock = lock_with(&entries);
+        lock.metadata.platforms = vec!["linux-64".into(), "linux-aarch64".into()];
         let meta = EnvlockMeta::read(&lock).unwrap();
         assert_eq!(meta.virtual_packages["osx-arm64"], Vec::<String>::new());
+        assert!(InitRecord::added_to(meta.init.as_ref(), "linux-64"));
+        assert!(!InitRecord::added_to(meta.init.as_ref(), "linux-aarch64"));
         let docker = meta.docker.as_ref().unwrap();
         assert_eq!(
             docker.options.as_ref().unwrap().entrypoint,
@@ -624,6 +713,37 @@ mod tests {
                 "envlock resolve",
             ),
             (
+                &[(
+                    "envlock.init",
+                    r#"{"init":"tini","added":["linux-aarch64"]}"#,
+                )],
+                "envlock.init",
+                "envlock resolve",
+            ),
+            (
+                &[("envlock.init", r#"{"init":"tini","added":["osx-arm64"]}"#)],
+                "envlock.init",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.init",
+                    r#"{"init":"tini","added":["linux-64"],"unavailable":["linux-64"]}"#,
+                )],
+                "envlock.init",
+                "envlock resolve",
+            ),
+            (
+                &[("envlock.init", r#"{"init":"none","added":["linux-64"]}"#)],
+                "envlock.init",
+                "envlock resolve",
+            ),
+            (
+                &[("envlock.init", r#"{"init":"dumb-init"}"#)],
+                "envlock.init",
+                "envlock resolve",
+            ),
+            (
                 &[
                     ("envlock.docker.base", "x"),
                     ("envlock.docker.flavor", "docker"),
@@ -641,7 +761,9 @@ mod tests {
                 "envlock dockerfile --reset",
             ),
         ] {
-            let e = EnvlockMeta::read(&lock_with(entries)).unwrap_err();
+            let mut lock = lock_with(entries);
+            lock.metadata.platforms = vec!["linux-64".into(), "osx-arm64".into()];
+            let e = EnvlockMeta::read(&lock).unwrap_err();
             let failure = e.downcast_ref::<Failure>().unwrap();
             assert!(e.to_string().contains(&format!("`{key}`")), "{e}");
             assert_eq!(

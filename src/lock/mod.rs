@@ -41,7 +41,9 @@ pub mod pins;
 
 pub use fingerprint::options_fingerprint;
 pub use image::{Entrypoint, ExplicitHash, Flavor, Preset};
-pub use meta::{DockerMeta, DockerOptions, EnvlockMeta, LocalProjectRecord, SdistBuildRecord};
+pub use meta::{
+    DockerMeta, DockerOptions, EnvlockMeta, InitRecord, LocalProjectRecord, SdistBuildRecord,
+};
 pub use pins::{Pins, Update};
 
 /// What went into a solve, besides the solutions themselves.
@@ -65,6 +67,8 @@ pub struct LockInputs<'a> {
     /// Per solution, what its sdists' builds need ([`crate::solve::pypi::build_set`]); empty
     /// when nothing was resolved for them.
     pub build_sets: &'a [BuildSet],
+    /// What was done about the image's init ([`EnvlockMeta::init`]).
+    pub init: Option<&'a meta::InitRecord>,
 }
 
 /// The lock's record of each local project of `spec`, its path relative to the lockfile's
@@ -138,6 +142,7 @@ pub fn build(
         docker: inputs.docker.clone(),
         local_projects: local_project_records(inputs.spec, inputs.lockfile)?,
         pypi_git: git_records(inputs.spec)?,
+        init: inputs.init.cloned(),
         ..EnvlockMeta::default()
     };
 

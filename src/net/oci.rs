@@ -149,12 +149,23 @@ impl fmt::Display for ImageRef {
 
 /// `image` with its digest: unchanged when it has one, else resolved from its registry.
 pub async fn pin(client: &ClientWithMiddleware, image: ImageRef) -> Result<ImageRef> {
+    Ok(pin_with_architectures(client, image).await?.0)
+}
+
+/// [`pin`], and, when the digest came from the registry now, the Linux architectures the image
+/// is for (`amd64`, `arm64`, ...): a multi-platform index's entries, or a single image's config.
+/// `None` when the image was pinned already or the registry did not say; never an error once the
+/// digest is known.
+pub async fn pin_with_architectures(
+    client: &ClientWithMiddleware,
+    image: ImageRef,
+) -> Result<(ImageRef, Option<Vec<String>>)> {
     if image.digest.is_some() {
-        return Ok(image);
+        return Ok((image, None));
     }
     let reference = image.tag.clone().unwrap_or_else(|| "latest".to_string());
     let url = format!("{}/manifests/{reference}", image.api_base());
-    let digest = fetch_digest(client, &url).await.map_err(|e| {
+    let (digest, token) = fetch_digest(client, &url).await.map_err(|e| {
         Failure::new(format!(
             "could not resolve the digest of {}: {e:#}",
             image.name
@@ -165,13 +176,94 @@ pub async fn pin(client: &ClientWithMiddleware, image: ImageRef) -> Result<Image
             image.name, image.name
         ))
     })?;
-    Ok(ImageRef {
-        digest: Some(digest),
-        ..image
-    })
+    let architectures = architectures(client, &image, &digest, token.as_deref())
+        .await
+        .ok()
+        .filter(|a| !a.is_empty());
+    Ok((
+        ImageRef {
+            digest: Some(digest),
+            ..image
+        },
+        architectures,
+    ))
 }
 
-async fn fetch_digest(client: &ClientWithMiddleware, url: &str) -> Result<String> {
+/// The Linux architectures of the manifest `digest` of `image`, sorted: an index's platforms
+/// (attestation entries, `unknown`, are skipped), or a single image's config.
+async fn architectures(
+    client: &ClientWithMiddleware,
+    image: &ImageRef,
+    digest: &str,
+    token: Option<&str>,
+) -> Result<Vec<String>> {
+    let get = |url: String| {
+        let mut request = client.get(url).header(header::ACCEPT, MANIFEST_TYPES);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        request.send()
+    };
+    let json = |response: reqwest::Response| async move {
+        if !response.status().is_success() {
+            bail!("the registry answered {}", response.status());
+        }
+        // A manifest or config is small; a huge answer is not one.
+        let bytes = response.bytes().await?;
+        if bytes.len() > 4 << 20 {
+            bail!("the registry's answer is too large");
+        }
+        Ok::<serde_json::Value, anyhow::Error>(serde_json::from_slice(&bytes)?)
+    };
+    let manifest = json(get(format!("{}/manifests/{digest}", image.api_base())).await?).await?;
+    let linux = |os: &serde_json::Value, arch: &serde_json::Value| {
+        (os.as_str() == Some("linux"))
+            .then(|| arch.as_str())
+            .flatten()
+            .filter(|a| !a.is_empty() && *a != "unknown")
+            .map(str::to_string)
+    };
+    let mut found: Vec<String> = if let Some(list) = manifest["manifests"].as_array() {
+        list.iter()
+            .filter_map(|m| linux(&m["platform"]["os"], &m["platform"]["architecture"]))
+            .collect()
+    } else {
+        let config = manifest["config"]["digest"]
+            .as_str()
+            .context("the manifest names no config")?;
+        let hex = config.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("the manifest's config digest is not a sha256");
+        }
+        let config = json(get(format!("{}/blobs/{config}", image.api_base())).await?).await?;
+        linux(&config["os"], &config["architecture"])
+            .into_iter()
+            .collect()
+    };
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// The Linux architecture an image is for by its name alone: Docker Hub's per-architecture
+/// namespaces of the official images (`amd64/python`, `arm64v8/debian`, `ppc64le/ubuntu`).
+pub fn architecture_by_name(image: &ImageRef) -> Option<&'static str> {
+    if image.registry != "docker.io" {
+        return None;
+    }
+    match image.repository.split('/').next()? {
+        "amd64" => Some("amd64"),
+        "arm64v8" => Some("arm64"),
+        "ppc64le" => Some("ppc64le"),
+        _ => None,
+    }
+}
+
+/// The manifest's digest, and the anonymous token the registry asked for (if it did).
+async fn fetch_digest(
+    client: &ClientWithMiddleware,
+    url: &str,
+) -> Result<(String, Option<String>)> {
     let send = |token: Option<String>| {
         let mut request = client.head(url).header(header::ACCEPT, MANIFEST_TYPES);
         if let Some(t) = token {
@@ -182,6 +274,7 @@ async fn fetch_digest(client: &ClientWithMiddleware, url: &str) -> Result<String
     let mut response = send(None)
         .await
         .with_context(|| format!("{} is unreachable", redact::url_text(url)))?;
+    let mut pull_token = None;
     if response.status() == StatusCode::UNAUTHORIZED {
         let challenge = response
             .headers()
@@ -190,9 +283,10 @@ async fn fetch_digest(client: &ClientWithMiddleware, url: &str) -> Result<String
             .unwrap_or_default()
             .to_string();
         let token = anonymous_token(client, &challenge).await?;
-        response = send(Some(token))
+        response = send(Some(token.clone()))
             .await
             .with_context(|| format!("{} is unreachable", redact::url_text(url)))?;
+        pull_token = Some(token);
     }
     if !response.status().is_success() {
         bail!("{} answered {}", redact::url_text(url), response.status());
@@ -206,7 +300,7 @@ async fn fetch_digest(client: &ClientWithMiddleware, url: &str) -> Result<String
     if !digest.starts_with("sha256:") || digest.len() != 71 {
         bail!("the registry sent an unexpected digest `{digest}`");
     }
-    Ok(digest)
+    Ok((digest, pull_token))
 }
 
 /// Follows a `Bearer realm=…,service=…,scope=…` challenge for an anonymous pull token.
@@ -318,6 +412,16 @@ mod tests {
         for bad in ["", "Python:3", "a b", "x@sha256:12", "x@md5:abc", "x:"] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn docker_hubs_architecture_namespaces_name_the_architecture() {
+        let arch = |text: &str| architecture_by_name(&ImageRef::parse(text).unwrap());
+        assert_eq!(arch("arm64v8/debian:bookworm"), Some("arm64"));
+        assert_eq!(arch("amd64/python:3.12-slim"), Some("amd64"));
+        assert_eq!(arch("ppc64le/ubuntu:24.04"), Some("ppc64le"));
+        assert_eq!(arch("python:3.12-slim"), None);
+        assert_eq!(arch("ghcr.io/arm64v8/debian:1"), None);
     }
 
     #[test]

@@ -14,8 +14,9 @@
 //!    `/tmp/envlock-build` (`--target`), the sdists with `--no-build-isolation` against it, the
 //!    directory removed, then `pip check`; sdists without one build isolated, named in a comment.
 //! 4. Runtime: the env baked into `ENV` (for `docker exec` and probes), a numeric non-root user,
-//!    tini (from the lock) as PID 1 running a script that activates the env and `exec`s the
-//!    command, `EXPOSE`, `CMD` in JSON form, OCI labels with the lock's content hashes.
+//!    tini (from the lock; `resolve` adds it unless the inputs name it) as PID 1 running a script
+//!    that activates the env and `exec`s the command (the script alone for a `--no-init` lock),
+//!    `EXPOSE`, `CMD` in JSON form, OCI labels with the lock's content hashes.
 //!
 //! `conda run` is not the entrypoint by default because it does not forward SIGTERM (conda issue
 //! #10351), so `docker stop` would kill the app without a clean shutdown; `--entrypoint
@@ -30,7 +31,11 @@ use anyhow::Result;
 use rattler_conda_lock::{LockFile, Manager};
 
 pub use crate::lock::image::{Entrypoint, Flavor, Preset};
-use crate::{net::oci::ImageRef, util::error::Failure};
+use crate::{
+    lock::meta::{INIT_PACKAGE, InitRecord},
+    net::oci::ImageRef,
+    util::error::Failure,
+};
 
 /// Where the env lives in the conda flavor.
 pub const CONDA_PREFIX: &str = "/opt/conda/envs/env";
@@ -60,6 +65,8 @@ pub struct Options {
     pub lockfile: String,
     /// The local projects, installed from source after the locked packages.
     pub local_projects: Vec<LocalInstall>,
+    /// What `resolve` did about the image's init (the lock's record).
+    pub init: Option<InitRecord>,
 }
 
 /// A local project as the image installs it.
@@ -84,6 +91,23 @@ const ARCHES: [(&str, &str, &str); 3] = [
     ("arm64", "aarch64", "linux-aarch64"),
     ("ppc64le", "ppc64le", "linux-ppc64le"),
 ];
+
+/// The conda platform of a Docker architecture (`amd64` → `linux-64`), for the architectures a
+/// Dockerfile can build.
+pub fn platform_of_arch(arch: &str) -> Option<&'static str> {
+    ARCHES
+        .iter()
+        .find(|(docker, uname, _)| *docker == arch || *uname == arch)
+        .map(|(_, _, p)| *p)
+}
+
+/// The Docker architecture of a conda platform (`linux-aarch64` → `arm64`).
+pub fn arch_of_platform(platform: &str) -> Option<&'static str> {
+    ARCHES
+        .iter()
+        .find(|(_, _, p)| *p == platform)
+        .map(|(docker, _, _)| *docker)
+}
 
 /// The lock's platforms an image can be built for, in [`ARCHES`] order.
 pub fn linux_platforms(lock: &LockFile) -> Vec<&'static str> {
@@ -176,7 +200,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     }
     if o.flavor == Flavor::Venv {
         for p in &platforms {
-            if let Some(extra) = conda_beyond_python(lock, p) {
+            if let Some(extra) = conda_beyond_python(lock, p, o.init.as_ref()) {
                 return Err(Failure::new(format!(
                     "the venv flavor installs pip packages only, but {} locks the conda package {extra} for {p}",
                     o.lockfile
@@ -186,13 +210,23 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             }
         }
     }
-    if o.flavor == Flavor::Conda && o.entrypoint == Entrypoint::Tini {
+    let no_init = InitRecord::opted_out(o.init.as_ref());
+    if o.flavor == Flavor::Conda && o.entrypoint == Entrypoint::Tini && !no_init {
         for p in &platforms {
-            if !locked(lock, p, "tini") {
+            if !locked(lock, p, INIT_PACKAGE) {
+                let why = if o
+                    .init
+                    .as_ref()
+                    .is_some_and(|i| i.unavailable.iter().any(|u| u == p))
+                {
+                    " (the resolve that made the lock could not add it)"
+                } else {
+                    ""
+                };
                 return Err(Failure::new(format!(
-                    "tini is not locked for {p}, and the image runs it as PID 1 to forward signals"
+                    "tini is not locked for {p}{why}, and the image runs it as PID 1 to reap zombies and forward signals"
                 ))
-                .hint("add `tini` to the environment.yml dependencies and run `envlock resolve`, or use `--entrypoint conda-run`")
+                .hint("add a channel that has `tini` and run `envlock resolve` (it adds tini for the image's init); or `envlock resolve --no-init` for an image whose PID 1 is the entrypoint script (no init); or render with `--entrypoint conda-run`")
                 .into());
             }
         }
@@ -401,6 +435,13 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         let _ = writeln!(f, "EXPOSE {port}");
     }
     let entrypoint: Option<Vec<String>> = match (o.flavor, o.entrypoint) {
+        (Flavor::Conda, Entrypoint::Tini) if no_init => {
+            f.push_str(
+                "# No init (the lock was made with `envlock resolve --no-init`): the script is PID 1, which\n\
+                 # reaps no zombies and gets no default signal handlers, so the app must handle SIGTERM.\n",
+            );
+            Some(vec!["/opt/envlock/entrypoint.sh".into()])
+        }
         (Flavor::Conda, Entrypoint::Tini) => Some(vec![
             format!("{CONDA_PREFIX}/bin/tini"),
             "--".into(),
@@ -461,8 +502,14 @@ fn unpinned_comment(f: &mut String, unpinned: &[String]) {
 }
 
 /// A conda package of `platform` that is neither python, pip, nor something they depend on:
-/// what a venv image (whose base brings its own python) would silently lose.
-fn conda_beyond_python(lock: &LockFile, platform: &str) -> Option<String> {
+/// what a venv image (whose base brings its own python) would silently lose. The tini envlock
+/// added for the conda image's init does not count (a venv image does not run it).
+fn conda_beyond_python(
+    lock: &LockFile,
+    platform: &str,
+    init: Option<&InitRecord>,
+) -> Option<String> {
+    let added_init = InitRecord::added_to(init, platform);
     let conda: std::collections::BTreeMap<&str, &rattler_conda_lock::Package> = lock
         .package
         .iter()
@@ -478,10 +525,81 @@ fn conda_beyond_python(lock: &LockFile, platform: &str) -> Option<String> {
             stack.extend(p.dependencies.keys().map(String::as_str));
         }
     }
+    if added_init {
+        // tini and what it alone depends on.
+        let mut stack = vec![INIT_PACKAGE];
+        while let Some(name) = stack.pop() {
+            if let Some(p) = conda.get(name)
+                && !seen.contains(name)
+            {
+                seen.insert(name);
+                stack.extend(p.dependencies.keys().map(String::as_str));
+            }
+        }
+    }
     conda
         .keys()
         .find(|n| !seen.contains(*n))
         .map(|n| n.to_string())
+}
+
+/// Refuses a base whose architectures (`arches`, known from its registry or its name) the lock
+/// has no platform for: the build's architecture selection would stop it, later and less
+/// clearly.
+pub fn refuse_unlocked_arch(
+    lock: &LockFile,
+    lockfile: &str,
+    base: &ImageRef,
+    arches: &[String],
+) -> Result<()> {
+    let platforms = linux_platforms(lock);
+    if arches.is_empty()
+        || arches
+            .iter()
+            .any(|a| platform_of_arch(a).is_some_and(|p| platforms.contains(&p)))
+    {
+        return Ok(());
+    }
+    let shown: Vec<String> = arches.iter().map(|a| format!("linux/{a}")).collect();
+    let locked: Vec<String> = platforms
+        .iter()
+        .map(|p| format!("{p} (linux/{})", arch_of_platform(p).unwrap_or("?")))
+        .collect();
+    // `-p` replaces the recorded platforms, so the command names the locked ones too.
+    let current: String = lock
+        .metadata
+        .platforms
+        .iter()
+        .map(|p| format!("-p {p} "))
+        .collect();
+    let lock_them: Vec<String> = arches
+        .iter()
+        .filter_map(|a| platform_of_arch(a))
+        .map(|p| format!("`envlock resolve {current}-p {p}`"))
+        .collect();
+    let lock_them = if lock_them.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "lock the base's platform too ({}), or ",
+            lock_them.join(" or ")
+        )
+    };
+    let for_locked: Vec<String> = platforms
+        .iter()
+        .filter_map(|p| arch_of_platform(p))
+        .map(|a| format!("linux/{a}"))
+        .collect();
+    Err(Failure::new(format!(
+        "the base {base} is an image for {}, but {lockfile} locks no platform for it (it locks {})",
+        shown.join(", "),
+        locked.join(", ")
+    ))
+    .hint(format!(
+        "{lock_them}pass a --base for {}",
+        for_locked.join(" or ")
+    ))
+    .into())
 }
 
 /// What the preset runs, so the caller can warn when the lock lacks it.

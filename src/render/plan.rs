@@ -175,6 +175,7 @@ pub fn render_all(
         dir: request.dir.clone(),
         lockfile: lockfile_name.clone(),
         local_projects: Vec::new(),
+        init: crate::lock::EnvlockMeta::read(lock)?.init,
     };
     let context = request
         .output

@@ -16,7 +16,9 @@ use std::{
 
 use anyhow::{Context, Result};
 use jiff::Timestamp;
-use rattler_conda_types::{Channel, GenericVirtualPackage, MatchSpec, RepoDataRecord, Subdir};
+use rattler_conda_types::{
+    Channel, GenericVirtualPackage, MatchSpec, Matches, RepoDataRecord, Subdir,
+};
 use rattler_repodata_gateway::{Gateway, RepoDataQueryOutput};
 use rattler_solve::{
     ChannelPriority, ExcludeNewer, SolveError, SolveStrategy, SolverImpl, SolverTask,
@@ -50,6 +52,9 @@ pub struct SolveOptions {
     pub preferred: HashMap<Subdir, HashSet<String>>,
     /// `--offline`: the gateway reads only its cache, so missing repodata is an unfilled cache.
     pub offline: bool,
+    /// Per platform, specs added when the channels can satisfy them and left out (named in
+    /// [`PlatformSolution::dropped`]) when they cannot: the image's init.
+    pub optional: HashMap<Subdir, Vec<MatchSpec>>,
 }
 
 /// What one platform's solve needs.
@@ -57,6 +62,7 @@ struct PlatformTask {
     platform: Subdir,
     channels: Vec<Channel>,
     specs: Vec<MatchSpec>,
+    optional: Vec<MatchSpec>,
     virtual_packages: Vec<GenericVirtualPackage>,
     exclude_newer: Option<Timestamp>,
     preferred: HashSet<String>,
@@ -71,6 +77,8 @@ pub struct PlatformSolution {
     pub virtual_packages: Vec<GenericVirtualPackage>,
     /// Sorted by package name.
     pub records: Vec<RepoDataRecord>,
+    /// The optional specs ([`SolveOptions::optional`]) left out, each with why.
+    pub dropped: Vec<(MatchSpec, String)>,
 }
 
 /// Solves `specs` for every platform. Platforms run concurrently: each fetches its repodata
@@ -87,11 +95,12 @@ pub async fn solve(
         .platforms
         .iter()
         .map(|&platform| {
+            let optional = options.optional.get(&platform).cloned().unwrap_or_default();
             let mut query = gateway
                 .query(
                     options.channels.iter().cloned(),
                     [platform, Subdir::NoArch],
-                    specs.iter().cloned(),
+                    specs.iter().chain(&optional).cloned(),
                 )
                 .recursive(true);
             if let Some(r) = &downloads {
@@ -102,6 +111,7 @@ pub async fn solve(
                 platform,
                 channels: options.channels.clone(),
                 specs: specs.to_vec(),
+                optional,
                 virtual_packages: options
                     .virtual_packages
                     .iter()
@@ -219,12 +229,38 @@ fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<
         platform,
         channels,
         specs,
+        optional,
         virtual_packages,
         exclude_newer,
         preferred,
     } = task;
     check_names_exist(platform, &channels, repodata, &specs, &virtual_packages)?;
-    let locked_packages = repodata
+    // An optional spec is tried only when some channel has a hash-checkable record for it.
+    let mut dropped = Vec::new();
+    let mut tried = Vec::new();
+    for spec in optional {
+        let offered = repodata.iter().flat_map(|r| r.iter()).any(|r| {
+            spec.matches(&r.package_record)
+                && r.package_record.sha256.is_some()
+                && r.package_record.md5.is_some()
+        });
+        if offered {
+            tried.push(spec);
+        } else {
+            let searched: Vec<String> = channels
+                .iter()
+                .map(|c| redact::url_text(c.base_url.as_str().trim_end_matches('/')))
+                .collect();
+            dropped.push((
+                spec,
+                format!(
+                    "no channel offers a hash-checkable package of it: {}",
+                    searched.join(", ")
+                ),
+            ));
+        }
+    }
+    let locked_packages: Vec<&RepoDataRecord> = repodata
         .iter()
         .flat_map(|r| r.iter())
         .filter(|r| preferred.contains(redact::url(&r.url).as_str()))
@@ -234,26 +270,46 @@ fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<
     // are never chosen. They stay visible to the solver so that an error can say why.
     let reason: Arc<str> =
         Arc::from("its repodata has no sha256 or md5, so it cannot be hash-checked");
-    let excluded_candidates = repodata
+    let excluded_candidates: HashMap<Url, Arc<str>> = repodata
         .iter()
         .flat_map(|r| r.iter())
         .filter(|r| r.package_record.sha256.is_none() || r.package_record.md5.is_none())
         .map(|r| (r.url.clone(), reason.clone()))
         .collect();
 
-    let task = SolverTask {
-        specs: specs.clone(),
+    let task = |specs: Vec<MatchSpec>| SolverTask {
+        specs,
         virtual_packages: virtual_packages.clone(),
         channel_priority: ChannelPriority::Strict,
         strategy: SolveStrategy::Highest,
         exclude_newer: exclude_newer.map(|ts| {
             ExcludeNewer::from_datetime(ts).with_timestamp_policy(TimestampPolicy::AllowMissing)
         }),
-        excluded_candidates,
-        locked_packages,
+        excluded_candidates: excluded_candidates.clone(),
+        locked_packages: locked_packages.clone(),
         ..SolverTask::from_iter(repodata.iter())
     };
-    let mut records = match rattler_solve::resolvo::Solver.solve(task) {
+    let mut result =
+        rattler_solve::resolvo::Solver.solve(task([specs.clone(), tried.clone()].concat()));
+    if matches!(result, Err(SolveError::Unsolvable(_))) && !tried.is_empty() {
+        // Without the optional specs, the solve stands or falls on the inputs alone.
+        result = rattler_solve::resolvo::Solver.solve(task(specs.clone()));
+        if result.is_ok() {
+            for spec in tried {
+                dropped.push((
+                    spec,
+                    if exclude_newer.is_some() {
+                        "it cannot be installed with the other packages, or is newer than \
+                         --exclude-newer"
+                            .to_string()
+                    } else {
+                        "it cannot be installed with the other packages".to_string()
+                    },
+                ));
+            }
+        }
+    }
+    let mut records = match result {
         Ok(result) => result.records,
         Err(SolveError::Unsolvable(reasons)) => {
             let specs: Vec<String> = specs.iter().map(|s| format!("`{s}`")).collect();
@@ -272,6 +328,7 @@ fn solve_platform(task: PlatformTask, repodata: &RepoDataQueryOutput) -> Result<
         platform,
         virtual_packages,
         records,
+        dropped,
     })
 }
 
