@@ -232,7 +232,7 @@ pub async fn dockerfile(
     let base = if base.digest.is_some() {
         base
     } else {
-        oci::pin(&net::with_retries(net::client()?), base).await?
+        oci::pin(&net::with_retries()?, base).await?
     };
     let files = render_all(&lock, &request, &base)?;
 

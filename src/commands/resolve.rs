@@ -149,7 +149,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         ..
     } = prepared;
     let mut gateway = Gateway::builder()
-        .with_client(settings.client(net::client()?))
+        .with_client(settings.client()?)
         .with_cache_dir(request.cache_dir.join("repodata"));
     if request.offline {
         // Cached repodata as it is, however old.
@@ -200,7 +200,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
             Some(path) => Mapping::with_file(path)?,
             None => Mapping::builtin(),
         };
-        let http = net::with_retries(net::client()?);
+        let http = net::with_retries()?;
         let cache = request.cache_dir.join("pypi");
         let index_client = || {
             IndexClient::new(http.clone(), search_order.clone(), cache.clone())
