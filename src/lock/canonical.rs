@@ -18,7 +18,7 @@
 //! returns `None`, and the caller reads the text again with spans, which makes the error, with
 //! its line and column, or the model.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Mutex};
 
 use rattler_conda_lock::{
     Channel, GitMetadata, Hashes, LockFile, Manager, Metadata, Package, PackageSource, TimeMetadata,
@@ -109,7 +109,26 @@ impl From<Hash> for Hashes {
 
 /// The lock `text` holds, when `text` is exactly the canonical serialization of a valid lock;
 /// `None` otherwise (then read it with [`rattler_conda_lock::Document`]).
+///
+/// The last text read and its lock are kept: a command reads its lock more than once (`check`
+/// for the recorded options and for the check itself, `dockerfile --locked` a third time), and
+/// the lock is a function of the text alone, so the same text gives the same lock again.
 pub fn read(text: &str) -> Option<LockFile> {
+    static LAST: Mutex<Option<(String, LockFile)>> = Mutex::new(None);
+    if let Ok(last) = LAST.lock()
+        && let Some((last_text, lock)) = last.as_ref()
+        && last_text == text
+    {
+        return Some(lock.clone());
+    }
+    let lock = read_uncached(text)?;
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((text.to_string(), lock.clone()));
+    }
+    Some(lock)
+}
+
+fn read_uncached(text: &str) -> Option<LockFile> {
     let raw: Lock = serde_yaml::from_str(text).ok()?;
     if raw.version != 1 {
         return None;
