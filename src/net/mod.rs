@@ -45,6 +45,11 @@ fn connected() -> Result<&'static reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
+            // ring's random numbers come from the OS. aws-lc, reqwest's provider when none is
+            // installed, first gathers CPU-jitter entropy for its own generator, which took 70%
+            // of the instructions of a warm resolve that revalidates a few PyPI pages over https.
+            // An error means a provider is installed already; reqwest then takes that one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .user_agent(concat!("envlock/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(timeout())
