@@ -2,7 +2,8 @@
 //!
 //! TLS trusts the operating system's certificate store (through rustls-platform-verifier), which
 //! also honours `SSL_CERT_FILE` and `SSL_CERT_DIR`, so TLS-intercepting corporate proxies work
-//! once their CA is installed. `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured.
+//! once their CA is installed. The TLS crypto provider is ring (random numbers from the OS).
+//! `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured.
 //! Every request passes [`retry::Retry`] and then [`netrc::Netrc`] (credentials from a netrc
 //! file); conda requests also [`shards::OptionalShards`]; [`oci`] pins image tags to digests.
 //! The client with its TLS set-up is made on the first request sent, not before: a run that
