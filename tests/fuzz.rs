@@ -209,3 +209,34 @@ fn option_values_never_panic() {
         });
     }
 }
+
+/// The fast lock reader (`lock::canonical`, no spans) may accept only what the spanned reader
+/// (`rattler_conda_lock::Document`) reads, and must then give the same lock; on everything else
+/// it steps aside, so errors keep their line and column. Mutations of a lock envlock wrote,
+/// some of which stay canonical and valid (a changed hash digit, a version).
+#[test]
+fn the_fast_lock_reader_agrees_with_the_spanned_one() {
+    let seed_text = include_str!("data/old-lock/project/conda-lock.yml");
+    let spanned = |text: &str| {
+        rattler_conda_lock::Document::parse(text).map(rattler_conda_lock::Document::into_lock_file)
+    };
+    assert_eq!(
+        envlock::lock::canonical::read(seed_text),
+        Some(spanned(seed_text).unwrap()),
+        "the seed is a lock envlock wrote: the fast path reads it"
+    );
+    let mut accepted = 0;
+    fuzz("fast lock reader", seed_text, |bytes| {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return;
+        };
+        if let Some(fast) = envlock::lock::canonical::read(text) {
+            accepted += 1;
+            assert_eq!(spanned(text).ok(), Some(fast), "{text}");
+        }
+    });
+    assert!(
+        accepted > 0,
+        "no mutation stayed canonical: the comparison tested nothing"
+    );
+}

@@ -554,6 +554,30 @@ fn warm_cache_only_revalidates() {
     assert!(warm.iter().any(|h| h.status == 304), "{warm:?}");
 }
 
+/// A cutoff resolve (`--exclude-newer T`) takes cached repodata downloaded an hour or more after
+/// `T` as it is, without a request to the channel (it lists every package such a resolve may
+/// lock), unless `--refresh`; without a cutoff, or with one after the download, the channel is
+/// asked again.
+#[test]
+fn a_cutoff_resolve_uses_repodata_downloaded_after_the_cutoff_without_asking() {
+    let server = synthetic();
+    let p = project(&env(&["synthetic"], &["numpy"]));
+    let run = |args: &[&str]| {
+        server.clear();
+        ok(resolve(&p, &server, &[&["-p", "linux-64"], args].concat()));
+        server.hits().len()
+    };
+    assert!(run(&["--exclude-newer", "2024-03-01"]) > 0, "the cold run");
+    let cold = lock_text(&p);
+    p.remove("conda-lock.yml");
+    assert_eq!(run(&["--exclude-newer", "2024-03-01"]), 0, "the warm run");
+    assert_eq!(lock_text(&p), cold, "the same lock from the cache");
+    assert!(run(&["--exclude-newer", "2024-03-01", "--refresh"]) > 0);
+    // A cutoff after the download (the repodata may not list a later upload), or none: asked.
+    assert!(run(&["--exclude-newer", "2099-01-01", "--reset"]) > 0);
+    assert!(run(&["--reset"]) > 0);
+}
+
 // --- Real conda-forge repodata from ../shared/fixtures -------------------------------------
 
 #[test]

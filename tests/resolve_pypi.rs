@@ -550,6 +550,41 @@ fn offline_resolves_from_the_cache_and_names_what_it_lacks() {
     assert!(channel.hits().is_empty(), "{:?}", channel.hits());
 }
 
+/// TLS is set up on the first request, not at start: a resolve that sends none works without a
+/// certificate store (the store is read by every TLS set-up, for nothing); one that sends a
+/// request says that the store is what failed.
+#[test]
+fn a_resolve_that_sends_no_request_needs_no_certificate_store() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("app", "1.0");
+    })
+    .serve_channel_copy("pyconda", &["linux-64", "noarch"]);
+    p.write("requirements.txt", "app\n");
+    let run = |offline: bool, no_store: bool| {
+        let mut cmd = p.command(&["resolve", "requirements.txt", "-p", "linux-64"]);
+        cmd.args(["--index-url", &p.index_url(), "-c", "pyconda"])
+            .args(["--channel-alias", p.channel_alias(), "--python", "3.11"]);
+        if offline {
+            cmd.arg("--offline");
+        }
+        if no_store {
+            let missing = p.path("no-such-certificates");
+            cmd.env("SSL_CERT_FILE", &missing)
+                .env("SSL_CERT_DIR", &missing);
+        }
+        cmd.output().unwrap()
+    };
+    ok(run(false, false));
+    p.remove("conda-lock.yml");
+    ok(run(true, true));
+    assert_eq!(p.lock().package.len(), 3, "python, pip, app");
+    let err = fails(run(false, true));
+    assert!(
+        err.contains("could not set up the HTTP client (TLS certificate store)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn unsatisfiable_requirements_explain_and_keep_the_old_lock() {
     let p = project(Mode::Files, |i| {

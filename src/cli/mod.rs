@@ -198,8 +198,9 @@ struct ResolveArgs {
     #[arg(long)]
     allow_changed_hashes: bool,
 
-    /// Revalidate every cached package-index page with the index. Without it, a resolve with
-    /// --exclude-newer uses pages fetched an hour or more after the cutoff as they are.
+    /// Revalidate every cached package-index page and channel repodata. Without it, a resolve
+    /// with --exclude-newer uses pages and repodata fetched an hour or more after the cutoff as
+    /// they are.
     #[arg(long)]
     refresh: bool,
 

@@ -34,15 +34,13 @@ pub fn at_head(lockfile: &Path) -> Result<(LockFile, String)> {
         .into());
     }
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let lock = rattler_conda_lock::Document::parse(&text)
-        .map_err(|e| {
-            Failure::new(format!(
-                "{} at HEAD is not a valid lockfile: {}",
-                lockfile.display(),
-                e.kind()
-            ))
-        })?
-        .into_lock_file();
+    let lock = lock::parse(&text).map_err(|e| {
+        Failure::new(format!(
+            "{} at HEAD is not a valid lockfile: {}",
+            lockfile.display(),
+            e.kind()
+        ))
+    })?;
     Ok((lock, format!("{} at HEAD", lockfile.display())))
 }
 

@@ -240,7 +240,7 @@ pub async fn dockerfile(
     let (base, arches) = if base.digest.is_some() {
         (base, None)
     } else {
-        oci::pin_with_architectures(&net::with_retries(net::client()?), base).await?
+        oci::pin_with_architectures(&net::with_retries()?, base).await?
     };
     let arches = arches
         .or_else(|| oci::architecture_by_name(&base).map(|a| vec![a.to_string()]))

@@ -161,20 +161,6 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         init,
         ..
     } = prepared;
-    let mut gateway = Gateway::builder()
-        .with_client(settings.client(net::client()?))
-        .with_cache_dir(request.cache_dir.join("repodata"));
-    if request.offline {
-        // Cached repodata as it is, however old.
-        gateway = gateway.with_channel_config(rattler_repodata_gateway::ChannelConfig {
-            default: rattler_repodata_gateway::SourceConfig {
-                cache_action: rattler_repodata_gateway::fetch::CacheAction::ForceCacheOnly,
-                ..Default::default()
-            },
-            ..Default::default()
-        });
-    }
-    let gateway = gateway.finish();
     let specs: Vec<MatchSpec> = spec.conda.iter().map(|d| d.spec.clone()).collect();
     let previous = lock::read(&lockfile).ok();
     // What `envlock dockerfile` recorded outlives a re-resolve.
@@ -220,6 +206,16 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         offline: request.offline,
         optional,
     };
+    let repodata_cache = request.cache_dir.join("repodata");
+    let gateway = Gateway::builder()
+        .with_client(settings.client()?)
+        .with_channel_config(solve::conda::channel_config(
+            &options,
+            &repodata_cache,
+            request.refresh,
+        ))
+        .with_cache_dir(repodata_cache)
+        .finish();
     let solutions =
         solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await?;
     let init = init_record(init, &options, &solutions, &mut spec.warnings);
@@ -233,7 +229,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
             Some(path) => Mapping::with_file(path)?,
             None => Mapping::builtin(),
         };
-        let http = net::with_retries(net::client()?);
+        let http = net::with_retries()?;
         let cache = request.cache_dir.join("pypi");
         let index_client = || {
             IndexClient::new(http.clone(), search_order.clone(), cache.clone())

@@ -121,8 +121,8 @@ impl ChannelSettings {
 
     /// Wraps `client` so that requests for mirrored channels go to their mirror, with retries and
     /// netrc credentials.
-    pub fn client(&self, client: reqwest::Client) -> LazyClient {
-        let mut builder = reqwest_middleware::ClientBuilder::new(client)
+    pub fn client(&self) -> Result<LazyClient> {
+        let mut builder = crate::net::builder()?
             .with(crate::net::OptionalShards)
             .with(crate::net::Retry::STREAMING);
         if !self.mirrors.is_empty() {
@@ -142,7 +142,7 @@ impl ChannelSettings {
             builder = builder.with(MirrorMiddleware::from_map(map));
         }
         // After the mirror, so that netrc credentials are those of the host actually asked.
-        builder.with(crate::net::Netrc).build().into()
+        Ok(crate::net::finish(builder.with(crate::net::Netrc)).into())
     }
 }
 

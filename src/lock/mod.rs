@@ -33,6 +33,7 @@ use crate::{
     },
 };
 
+pub mod canonical;
 pub mod diff;
 pub mod fingerprint;
 pub mod image;
@@ -407,6 +408,15 @@ pub fn write(lock: &LockFile, path: &Path) -> Result<()> {
     write_atomic(path, yaml.as_bytes())
 }
 
+/// Parses the text of a conda-lock v1 file: [`canonical::read`] when it is canonical, else
+/// [`Document::parse`] (with the error's span into `text`).
+pub fn parse(text: &str) -> Result<LockFile, rattler_conda_lock::Error> {
+    match canonical::read(text) {
+        Some(lock) => Ok(lock),
+        None => Document::parse(text).map(Document::into_lock_file),
+    }
+}
+
 /// Reads a conda-lock v1 file, written by envlock or by conda-lock itself.
 pub fn read(path: &Path) -> Result<LockFile> {
     if path.is_dir() {
@@ -420,6 +430,14 @@ pub fn read(path: &Path) -> Result<LockFile> {
         return Err(Failure::new(format!("{} does not exist", path.display()))
             .hint("create it with `envlock resolve`")
             .into());
+    }
+    // The fast path: a lock as envlock writes it needs no spans ([`canonical`]); anything else,
+    // and every error, is read again with them.
+    if let Some(lock) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| canonical::read(&text))
+    {
+        return Ok(lock);
     }
     let document = Document::from_path(path).map_err(|e| {
         let (line, column) = e

@@ -2,7 +2,8 @@
 //!
 //! Supported: `https://`, `http://` and `file://` channels through rattler's repodata gateway
 //! (sharded repodata and `.zst` when a channel serves them, plain `repodata.json` otherwise; an
-//! on-disk HTTP cache with revalidation), strict channel priority, highest versions,
+//! on-disk HTTP cache with revalidation, which a cutoff resolve skips for repodata downloaded
+//! well after the cutoff, see [`channel_config`]), strict channel priority, highest versions,
 //! `--exclude-newer`, and virtual packages from a fixed table that never reads the host (see
 //! [`crate::inputs::target::virtual_packages`]).
 //!
@@ -11,6 +12,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    path::Path,
     sync::Arc,
 };
 
@@ -19,7 +21,7 @@ use jiff::Timestamp;
 use rattler_conda_types::{
     Channel, GenericVirtualPackage, MatchSpec, Matches, RepoDataRecord, Subdir,
 };
-use rattler_repodata_gateway::{Gateway, RepoDataQueryOutput};
+use rattler_repodata_gateway::{Gateway, RepoDataQueryOutput, SourceConfig, fetch::CacheAction};
 use rattler_solve::{
     ChannelPriority, ExcludeNewer, SolveError, SolveStrategy, SolverImpl, SolverTask,
     TimestampPolicy,
@@ -28,6 +30,7 @@ use url::Url;
 
 use crate::{
     inputs::target::virtual_packages,
+    solve::pypi::index::CUTOFF_MARGIN,
     util::{
         error::{Failure, fail},
         redact,
@@ -55,6 +58,122 @@ pub struct SolveOptions {
     /// Per platform, specs added when the channels can satisfy them and left out (named in
     /// [`PlatformSolution::dropped`]) when they cannot: the image's init.
     pub optional: HashMap<Subdir, Vec<MatchSpec>>,
+}
+
+/// How the gateway uses its cache of repodata in `cache_dir` for a solve with `options`.
+///
+/// `--offline`: only the cache, however old. A cutoff resolve (`--exclude-newer T`, without
+/// `refresh`) uses a channel's cached repodata without asking the channel when every subdir it
+/// needs (each platform and noarch) was downloaded at least [`CUTOFF_MARGIN`] after `T`: it
+/// already lists every package such a solve may take, as a PyPI page fetched after the cutoff
+/// does ([`crate::solve::pypi::index`]). What can differ is a package removed after the
+/// download. Other channels, and every channel without a cutoff, are revalidated as before.
+pub fn channel_config(
+    options: &SolveOptions,
+    cache_dir: &Path,
+    refresh: bool,
+) -> rattler_repodata_gateway::ChannelConfig {
+    let cache_only = SourceConfig {
+        cache_action: CacheAction::ForceCacheOnly,
+        ..SourceConfig::default()
+    };
+    if options.offline {
+        return rattler_repodata_gateway::ChannelConfig {
+            default: cache_only,
+            ..Default::default()
+        };
+    }
+    let mut config = rattler_repodata_gateway::ChannelConfig::default();
+    let Some(cutoff) = options.exclude_newer.filter(|_| !refresh) else {
+        return config;
+    };
+    let since = u64::try_from(cutoff.as_second())
+        .unwrap_or(0)
+        .saturating_add(CUTOFF_MARGIN);
+    let downloaded = cached_subdirs(cache_dir);
+    for channel in &options.channels {
+        if !matches!(channel.base_url.url().scheme(), "http" | "https") {
+            continue;
+        }
+        let subdirs = options.platforms.iter().copied().chain([Subdir::NoArch]);
+        let after_cutoff = subdirs.into_iter().all(|subdir| {
+            downloaded
+                .get(channel.platform_url(subdir).as_str())
+                .is_some_and(|&at| at >= since)
+        });
+        if after_cutoff {
+            // The plain repodata.json that was checked, not a sharded index.
+            let source = SourceConfig {
+                sharded_enabled: false,
+                ..cache_only.clone()
+            };
+            config
+                .per_channel
+                .insert(Url::from(channel.base_url.url().clone()), source);
+        }
+    }
+    config
+}
+
+/// Per subdir URL (with its trailing `/`), when its cached `repodata.json` was downloaded, in
+/// seconds since the epoch: from the gateway's `<key>.info.json` records whose `<key>.json`
+/// is still the file they describe (size and modification time).
+fn cached_subdirs(cache_dir: &Path) -> HashMap<String, u64> {
+    #[derive(serde::Deserialize)]
+    struct Info {
+        url: Url,
+        mtime_ns: Option<u64>,
+        size: Option<u64>,
+    }
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(cache_dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(key) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".info.json"))
+        else {
+            continue;
+        };
+        let Some(info) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Info>(&b).ok())
+        else {
+            continue;
+        };
+        let (Some(mtime_ns), Some(size)) = (info.mtime_ns, info.size) else {
+            continue;
+        };
+        let Ok(json) = std::fs::metadata(cache_dir.join(format!("{key}.json"))) else {
+            continue;
+        };
+        let modified = json
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
+        if json.len() != size || modified != Some(u128::from(mtime_ns)) {
+            continue;
+        }
+        let mut subdir = info.url.clone();
+        let Some(name) = info.url.path_segments().and_then(|mut s| s.next_back()) else {
+            continue;
+        };
+        if !matches!(
+            name,
+            "repodata.json" | "repodata.json.zst" | "repodata.json.bz2"
+        ) {
+            continue;
+        }
+        if let Ok(mut segments) = subdir.path_segments_mut() {
+            segments.pop().push("");
+        }
+        out.insert(subdir.to_string(), mtime_ns / 1_000_000_000);
+    }
+    out
 }
 
 /// What one platform's solve needs.
