@@ -336,7 +336,7 @@ fn subdirectories_eggs_and_built_metadata() {
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let top = format!("demo-git-{}", &commit[..12]);
+    let top = format!("source-{}", &commit[..12]);
     assert!(
         names.contains(&format!("{top}/pyproject.toml")),
         "{names:?}"
@@ -609,4 +609,86 @@ fn over_the_git_protocol_a_tag_locks() {
         format!("git+git://127.0.0.1:{}/repo.git@{commit}", daemon.port)
     );
     assert_eq!(check_code(&p), Some(0));
+}
+
+/// A forge's branch archive (`…/archive/main.zip`: no version in its name, one top directory)
+/// of a project with static metadata, served by the project's index server.
+fn branch_archive(p: &Project, value: &str) -> String {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let options = zip::write::SimpleFileOptions::default();
+        let pyproject = STATIC_PYPROJECT
+            .replace("name = \"demo-git\"", "name = \"demo-zip\"")
+            .replace("version = \"0.2.0\"", "version = \"1.5\"");
+        for (path, text) in [
+            ("demo-main/pyproject.toml", pyproject.as_str()),
+            ("demo-main/backend.py", BACKEND),
+            ("demo-main/demo_git/__init__.py", value),
+        ] {
+            z.start_file(path, options).unwrap();
+            std::io::Write::write_all(&mut z, text.as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let path = p.path("index/org/demo/archive/main.zip");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, buf.into_inner()).unwrap();
+    format!("{}/org/demo/archive/main.zip", p.index_server().url)
+}
+
+#[test]
+fn bare_urls_take_their_name_from_the_metadata() {
+    let p = project();
+    let url = branch_archive(&p, "VALUE = 1\n");
+    // The URL names no project ("demo" is only the repository): the archive's metadata does.
+    p.write("requirements.txt", &format!("{url}\n"));
+    ok(resolve(&p, &[]));
+    let lock = p.lock();
+    let package = lock
+        .package
+        .iter()
+        .find(|p| p.name == "demo-zip" && p.platform == "linux-64")
+        .unwrap_or_else(|| panic!("demo-zip is not locked"));
+    assert_eq!(
+        (package.version.as_str(), package.url.as_str()),
+        ("1.5", url.as_str())
+    );
+    let bytes = std::fs::read(p.path("index/org/demo/archive/main.zip")).unwrap();
+    assert_eq!(
+        package.hash.sha256.as_deref(),
+        Some(sha256(&bytes).as_str())
+    );
+    assert!(
+        !lock.package.iter().any(|p| p.name == "demo"),
+        "the guess is not locked"
+    );
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+
+    // Named, the name must be the project's.
+    p.write("requirements.txt", &format!("other @ {url}\n"));
+    let err = fails(resolve(&p, &[]));
+    assert!(err.contains("is the project demo-zip, not other"), "{err}");
+    assert!(
+        err.contains(&format!("name it `demo-zip @ {url}`")),
+        "{err}"
+    );
+    p.write("requirements.txt", &format!("demo-zip @ {url}\n"));
+    ok(resolve(&p, &[]));
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+
+    // The branch moved: the same URL now holds other bytes, which resolve refuses loudly.
+    branch_archive(&p, "VALUE = 2\n");
+    let err = fails(resolve(&p, &[]));
+    assert!(err.contains("with other content than before"), "{err}");
+
+    // A bare git URL without `#egg=` is named the same way.
+    let repo = repository("", STATIC_PYPROJECT, "x");
+    p.write(
+        "requirements.txt",
+        &format!("git+file://{}@v0.2.0\n", repo.path().display()),
+    );
+    ok(resolve(&p, &["--reset"]));
+    assert_eq!(git_package(&p.lock()).version, "0.2.0");
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
 }

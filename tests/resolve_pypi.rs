@@ -577,7 +577,11 @@ fn a_resolve_that_sends_no_request_needs_no_certificate_store() {
     ok(run(false, false));
     p.remove("conda-lock.yml");
     ok(run(true, true));
-    assert_eq!(p.lock().package.len(), 3, "python, pip, app");
+    assert_eq!(
+        p.lock().package.len(),
+        4,
+        "python, pip, tini (the image's init), app"
+    );
     let err = fails(run(false, true));
     assert!(
         err.contains("could not set up the HTTP client (TLS certificate store)"),
@@ -631,7 +635,7 @@ fn unlockable_requirements_are_rejected_with_the_line() {
     let hash_alone = format!("flask\n--hash=sha256:{sha}\n");
     for (name, line) in [
         ("editable", "-e ./mypkg"),
-        ("vcs_url", "git+https://example.com/x.git"),
+        ("vcs_url", "svn+https://example.com/x#egg=x"),
         ("vcs_direct_reference", "pkg @ hg+https://example.com/x"),
         ("local_path", "./local/pkg"),
         ("unknown_option", "--frobnicate"),

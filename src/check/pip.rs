@@ -112,6 +112,32 @@ pub(super) fn check(
         if !r.requirement.marker.evaluate(&env, &[]) {
             continue;
         }
+        // A bare URL: its locked package is found by the URL (the name is only a guess).
+        if r.unnamed
+            && let Some(pep508_rs::VersionOrUrl::Url(url)) = &r.requirement.version_or_url
+        {
+            let found = pip.iter().find(|p| {
+                if url.scheme().starts_with("git+") {
+                    url::Url::parse(&p.url).is_ok_and(|u| {
+                        git_matches(url, u.as_str(), git.get(r.requirement.name.as_ref()))
+                    })
+                } else {
+                    let mut wanted = url.to_url();
+                    wanted.set_fragment(None);
+                    p.url == redact::url(&wanted).as_str()
+                }
+            });
+            match found {
+                Some(p) => needed.push(p.name.clone()),
+                None => findings.push(Finding::unsatisfied(
+                    &r.location,
+                    platform,
+                    &redact::text(&url.to_string()),
+                    None,
+                )),
+            }
+            continue;
+        }
         let name = &r.requirement.name;
         if !is_constraint {
             // An extra's dependencies are recorded on the package itself, so the name suffices.

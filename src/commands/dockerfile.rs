@@ -313,12 +313,7 @@ fn write_archive(path: &Path, archive: &GitArchive, cache_dir: Option<&Path>) ->
             .map(|d| d.join("envlock"))
             .ok_or_else(|| Failure::new("no user cache directory").hint("pass --cache-dir DIR"))?,
     };
-    let made = git::locked_archive(
-        &cache.join("pypi"),
-        &archive.url,
-        &archive.name,
-        &archive.sha256,
-    )?;
+    let made = git::locked_archive(&cache.join("pypi"), &archive.url, &archive.sha256)?;
     let bytes = std::fs::read(made)?;
     if sha256_hex(&bytes) != archive.sha256 {
         anyhow::bail!(

@@ -98,6 +98,10 @@ pub struct PipRequirement {
     pub hashes: Vec<String>,
     /// Where the requirement was written (the first line of a continued line).
     pub location: Location,
+    /// Written as a bare URL (`https://…/archive/main.zip`, `git+https://…/repo`): the name is
+    /// a guess from the URL until `resolve` reads the file's metadata, and `check` finds the
+    /// locked package by its URL.
+    pub unnamed: bool,
 }
 
 /// pip's `--only-binary` / `--no-binary` value for one of the two lists.
@@ -534,11 +538,11 @@ mod tests {
     #[test]
     fn errors_never_contain_url_credentials() {
         for line in [
-            "https://user:s3cret@example.com/pkg-1.0.tar.gz",
+            "https://user:s3cret@example.com/simple/",
             "pkg @ git+https://user:s3cret@github.com/org/repo@",
             "pkg @ https://user:s3cret@example.com/simple/",
             "--index-url https://user:s3cret@[not-a-host/simple",
-            "-e git+https://user:s3cret@github.com/org/repo",
+            "-e git+https://user:s3cret@github.com/org/repo@",
             "pkg @ https://user:s3cret@example.com/pkg.whl --frob",
             "pkg @ https://user:s3cret@example.com/pkg-1.0.tar.gz --hash=sha256:00 extra",
             "--only-binary https://user:s3cret@example.com/x",

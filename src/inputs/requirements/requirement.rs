@@ -3,6 +3,8 @@
 //! and the forms that cannot be locked (editables of non-directories, archives on this machine,
 //! other version-control systems).
 
+use std::str::FromStr;
+
 use pep508_rs::{Pep508ErrorSource, RequirementOrigin, VerbatimUrl, VersionOrUrl, split_scheme};
 use url::Url;
 
@@ -41,7 +43,7 @@ impl Parser<'_> {
                 }
             }
         }
-        let requirement = parse_requirement(args, location)?;
+        let (requirement, unnamed) = parse_requirement(args, location)?;
         if let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url
             && is_git_scheme(url.scheme())
         {
@@ -85,6 +87,7 @@ impl Parser<'_> {
             requirement,
             hashes,
             location: location.clone(),
+            unnamed,
         };
         if constraint {
             self.spec.constraints.push(requirement);
@@ -95,8 +98,12 @@ impl Parser<'_> {
     }
 }
 
-/// pip's `parse_req_from_line`, restricted to what can be locked.
-fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_rs::Requirement> {
+/// pip's `parse_req_from_line`, restricted to what can be locked; `true` with a requirement
+/// whose name is a guess from a bare URL (see [`PipRequirement::unnamed`]).
+fn parse_requirement(
+    args: &str,
+    location: &Location,
+) -> anyhow::Result<(pep508_rs::Requirement, bool)> {
     let text = args.trim();
     // pip: a URL may contain `;`, so only `; ` starts the markers after a bare URL.
     let separator = if is_url(text) { "; " } else { ";" };
@@ -107,18 +114,31 @@ fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_r
 
     if is_url(name_part) {
         let scheme = scheme_of(name_part);
-        // pip: a bare VCS URL is named by its `#egg=` fragment.
-        if is_git_scheme(&scheme) {
-            return match egg_of(name_part) {
-                Some(egg) => {
-                    let named = match markers {
-                        Some(markers) => format!("{egg} @ {name_part} ; {markers}"),
-                        None => format!("{egg} @ {name_part}"),
-                    };
-                    parse_requirement(&named, location)
-                }
-                None => Err(reject_unnamed_url(location, text, name_part)),
+        // pip: a bare URL is named by its `#egg=` fragment; without one, envlock reads the name
+        // from the file's metadata when it resolves, and guesses it from the URL until then.
+        if is_git_scheme(&scheme) || scheme == "http" || scheme == "https" {
+            let (name, unnamed) = match egg_of(name_part) {
+                Some(egg) => (egg, false),
+                None => match name_from_url(name_part)
+                    .filter(|n| pep508_rs::PackageName::from_str(n).is_ok())
+                {
+                    Some(guess) => (guess, true),
+                    // A stand-in the URL fixes, until the metadata gives the name.
+                    None if is_git_scheme(&scheme) || is_archive(name_part) => {
+                        let digest = rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(
+                            redact::url_text(name_part).as_bytes(),
+                        );
+                        (format!("unnamed-{}", &hex::encode(digest)[..8]), true)
+                    }
+                    None => return Err(reject_unnamed_url(location, text, name_part)),
+                },
             };
+            let named = match markers {
+                Some(markers) => format!("{name} @ {name_part} ; {markers}"),
+                None => format!("{name} @ {name_part}"),
+            };
+            let (requirement, _) = parse_requirement(&named, location)?;
+            return Ok((requirement, unnamed));
         }
         return Err(if is_vcs_scheme(&scheme) {
             reject_vcs(location, text)
@@ -189,13 +209,16 @@ fn parse_requirement(args: &str, location: &Location) -> anyhow::Result<pep508_r
         }
         None => None,
     };
-    Ok(pep508_rs::Requirement {
-        name: parsed.name,
-        extras: parsed.extras,
-        version_or_url,
-        marker: parsed.marker,
-        origin: Some(RequirementOrigin::File(location.file.clone())),
-    })
+    Ok((
+        pep508_rs::Requirement {
+            name: parsed.name,
+            extras: parsed.extras,
+            version_or_url,
+            marker: parsed.marker,
+            origin: Some(RequirementOrigin::File(location.file.clone())),
+        },
+        false,
+    ))
 }
 
 /// A `name @ URL` reference must be an http(s) URL to one wheel or source archive.
@@ -685,15 +708,6 @@ mod tests {
 
     #[test]
     fn bad_git_urls_say_what_to_write() {
-        let (message, hint) = error("git+https://github.com/org/numpydoc.git@main\n");
-        assert!(
-            message.contains("is a URL without a package name"),
-            "{message}"
-        );
-        assert_eq!(
-            hint,
-            "name the package: `numpydoc @ git+https://github.com/org/numpydoc.git@main`"
-        );
         let (message, _) = error("pkg @ git+https://github.com/org/pkg@\n");
         assert!(
             message.contains("names no branch, tag or commit"),
@@ -711,27 +725,39 @@ mod tests {
     }
 
     #[test]
-    fn bare_archive_urls_are_rejected_with_a_named_suggestion() {
-        let (message, hint) = error("https://example.com/files/My_Pkg-1.0-py3-none-any.whl\n");
+    fn bare_urls_are_named_by_a_guess_until_resolve_reads_the_metadata() {
+        let spec = parse(
+            "https://example.com/files/My_Pkg-1.0-py3-none-any.whl\n\
+             https://example.com/files/pkg-2.0.tar.gz\n\
+             https://github.com/numpy/numpydoc/archive/master.zip\n\
+             https://example.com/files/latest.tar.gz\n\
+             git+https://github.com/org/tool.git@v1\n",
+        );
+        let guesses: Vec<(&str, bool)> = spec
+            .requirements
+            .iter()
+            .map(|r| (r.requirement.name.as_ref(), r.unnamed))
+            .collect();
+        assert_eq!(
+            &guesses[..3],
+            [("my-pkg", true), ("pkg", true), ("numpydoc", true)]
+        );
+        assert!(
+            guesses[3].0.starts_with("unnamed-") && guesses[3].1,
+            "{guesses:?}"
+        );
+        assert_eq!(guesses[4], ("tool", true));
+        // `#egg=` names it; the URL must still be one file.
+        let (message, _) = error("https://example.com/download?id=3#egg=thing\n");
+        assert!(
+            message.contains("does not point to a wheel or source archive"),
+            "{message}"
+        );
+        let (message, hint) = error("https://example.com/simple/\n");
         assert!(
             message.contains("is a URL without a package name"),
             "{message}"
         );
-        assert_eq!(
-            hint,
-            "name the package: `My_Pkg @ https://example.com/files/My_Pkg-1.0-py3-none-any.whl`"
-        );
-        let (_, hint) = error("https://example.com/files/pkg-2.0.tar.gz\n");
-        assert!(hint.starts_with("name the package: `pkg @ "), "{hint}");
-        let (_, hint) = error("https://example.com/download?id=3#egg=thing\n");
-        assert!(hint.starts_with("name the package: `thing @ "), "{hint}");
-        // A branch archive is named after the repository, not the branch.
-        let (_, hint) = error("https://github.com/numpy/numpydoc/archive/master.zip\n");
-        assert_eq!(
-            hint,
-            "name the package: `numpydoc @ https://github.com/numpy/numpydoc/archive/master.zip`"
-        );
-        let (_, hint) = error("https://example.com/files/latest.tar.gz\n");
         assert!(hint.starts_with("name the package: `NAME @ "), "{hint}");
     }
 }

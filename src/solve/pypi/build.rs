@@ -368,6 +368,7 @@ impl Builder {
             requirements.push(PipRequirement {
                 requirement,
                 hashes: Vec::new(),
+                unnamed: false,
                 location: Location {
                     file: PathBuf::from("pyproject.toml"),
                     line: 1,

@@ -209,6 +209,7 @@ fn requirements(requires: &[String], filename: &str) -> Result<Vec<PipRequiremen
             Ok(PipRequirement {
                 requirement,
                 hashes: Vec::new(),
+                unnamed: false,
                 location: Location {
                     file: PathBuf::from(format!("{filename}/pyproject.toml")),
                     line: 1,

@@ -5,7 +5,7 @@
 //! and conda-lock lock the commit but leave the image build to clone it. envlock resolves the
 //! ref to its full commit when it locks, and makes a plain `.tar` of that commit's tree (of
 //! `#subdirectory=` when given) that does not depend on the git version or on when it is made:
-//! the entries in git's order, under `<name>-<commit12>/`, with the commit's time, owner 0 and
+//! the entries in git's order, under `source-<commit12>/`, with the commit's time, owner 0 and
 //! modes 0644/0755. That archive is an sdist like any other: its metadata comes from a static
 //! `[project]` table or the PEP 517 hook, its build requirements go to the build set, and the
 //! Dockerfile installs it from the build context with `--hash`, so the image build needs
@@ -29,7 +29,6 @@ use std::{
 
 use anyhow::Result;
 use base64::Engine;
-use pep508_rs::PackageName;
 use url::Url;
 
 use crate::util::{error::Failure, redact};
@@ -157,7 +156,7 @@ pub fn archive_path(cache: &Path, sha256: &str) -> PathBuf {
 
 /// Resolves `url`'s ref to a commit (fetching the repository into `cache` unless `offline` or
 /// the ref is a commit already there) and archives that commit for `name`. Blocking.
-pub fn archive(cache: &Path, url: &GitUrl, name: &PackageName, offline: bool) -> Result<Archive> {
+pub fn archive(cache: &Path, url: &GitUrl, offline: bool) -> Result<Archive> {
     let repo = Repository::open(cache, url)?;
     let reference = url.reference.as_deref();
     let commit = match reference.and_then(|r| repo.commit(r)) {
@@ -182,17 +181,12 @@ pub fn archive(cache: &Path, url: &GitUrl, name: &PackageName, offline: bool) ->
             }
         }
     };
-    make_archive(cache, &repo, url, name, &commit)
+    make_archive(cache, &repo, url, &commit)
 }
 
 /// The archive of a locked `git+…@<commit>` URL with `sha256`: from the cache, else made again
 /// (fetching the commit when the cache lacks it) and checked against `sha256`. Blocking.
-pub fn locked_archive(
-    cache: &Path,
-    url: &GitUrl,
-    name: &PackageName,
-    sha256: &str,
-) -> Result<PathBuf> {
+pub fn locked_archive(cache: &Path, url: &GitUrl, sha256: &str) -> Result<PathBuf> {
     let path = archive_path(cache, sha256);
     if let Ok(bytes) = std::fs::read(&path)
         && sha256_hex(&bytes) == sha256
@@ -210,7 +204,7 @@ pub fn locked_archive(
             repo.fetch_all()?;
         }
     }
-    let made = make_archive(cache, &repo, url, name, &commit)?;
+    let made = make_archive(cache, &repo, url, &commit)?;
     if made.sha256 != sha256 {
         return Err(Failure::new(format!(
             "the archive of {} has sha256 {}, but the lock says {sha256}",
@@ -438,13 +432,7 @@ fn run(cmd: &mut Command) -> Result<String, String> {
 }
 
 /// Archives `commit` (its `#subdirectory=`) as described in the module docs, into the cache.
-fn make_archive(
-    cache: &Path,
-    repo: &Repository,
-    url: &GitUrl,
-    name: &PackageName,
-    commit: &str,
-) -> Result<Archive> {
+fn make_archive(cache: &Path, repo: &Repository, url: &GitUrl, commit: &str) -> Result<Archive> {
     let time = run(repo.git().args(["show", "-s", "--format=%ct", commit]))
         .map_err(|e| anyhow::anyhow!("git show {commit}: {e}"))?;
     let time: u64 = time.trim().parse().unwrap_or(0);
@@ -467,7 +455,8 @@ fn make_archive(
         .hint("check that the `#subdirectory=` exists in that commit")
         .into());
     }
-    let prefix = format!("{name}-{}", &commit[..12]);
+    // Not named after the project: the name is known only from the metadata inside.
+    let prefix = format!("source-{}", &commit[..12]);
     let (bytes, files) = normalize(&out.stdout, url.subdirectory.as_deref(), &prefix, time)?;
     if files == 0 {
         return Err(Failure::new(format!(
@@ -569,25 +558,10 @@ fn header(kind: tar::EntryType, mode: u32, time: u64) -> tar::Header {
     h
 }
 
-/// The core metadata of an archive whose pyproject.toml declares it statically (`name`,
-/// `version` and the dependencies not `dynamic`), as uv reads it: no build needed.
-pub fn static_metadata(archive: &[u8]) -> Option<String> {
-    let mut input = tar::Archive::new(archive);
-    let mut text = None;
-    for entry in input.entries().ok()? {
-        let mut entry = entry.ok()?;
-        let path = entry.path().ok()?.to_string_lossy().into_owned();
-        if path
-            .split_once('/')
-            .is_some_and(|(_, rest)| rest == "pyproject.toml")
-        {
-            let mut s = String::new();
-            entry.read_to_string(&mut s).ok()?;
-            text = Some(s);
-            break;
-        }
-    }
-    let table: toml::Table = toml::from_str(&text?).ok()?;
+/// The core metadata a pyproject.toml declares statically (`name`, `version` and the
+/// dependencies not `dynamic`), as uv reads it: no build needed. `None` when it does not.
+pub fn static_metadata(pyproject: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(pyproject).ok()?;
     let project = table.get("project")?.as_table()?;
     let dynamic: Vec<&str> = project
         .get("dynamic")
@@ -710,12 +684,11 @@ mod tests {
         ))
         .unwrap();
         let git_url = GitUrl::parse(&url).unwrap();
-        let name = PackageName::new("sub".to_string()).unwrap();
-        let a = archive(cache.path(), &git_url, &name, false).unwrap();
+        let a = archive(cache.path(), &git_url, false).unwrap();
         assert_eq!(a.commit, git(origin.path(), &["rev-parse", "v1"]));
         // Made again in another cache, by another clone: the same bytes.
         let other = tempfile::tempdir().unwrap();
-        let b = archive(other.path(), &git_url, &name, false).unwrap();
+        let b = archive(other.path(), &git_url, false).unwrap();
         assert_eq!(a.sha256, b.sha256);
         let bytes = std::fs::read(&a.path).unwrap();
         let mut names: Vec<String> = tar::Archive::new(bytes.as_slice())
@@ -724,7 +697,7 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        let prefix = format!("sub-{}", &a.commit[..12]);
+        let prefix = format!("source-{}", &a.commit[..12]);
         assert_eq!(
             names,
             [
@@ -734,7 +707,10 @@ mod tests {
                 format!("{prefix}/pyproject.toml"),
             ]
         );
-        let metadata = static_metadata(&bytes).unwrap();
+        let pyproject =
+            crate::solve::pypi::metadata::sdist_top_file("a.tar", &bytes, "pyproject.toml")
+                .unwrap();
+        let metadata = static_metadata(&pyproject).unwrap();
         assert!(metadata.contains("Name: sub\nVersion: 1.0\n"), "{metadata}");
         assert!(metadata.contains("Requires-Dist: six\n"), "{metadata}");
         assert!(
@@ -746,21 +722,21 @@ mod tests {
         std::fs::write(origin.path().join("sub/pkg/__init__.py"), "X = 1\n").unwrap();
         git(origin.path(), &["commit", "-qam", "two"]);
         git(origin.path(), &["tag", "-f", "v1"]);
-        let moved = archive(cache.path(), &git_url, &name, false).unwrap();
+        let moved = archive(cache.path(), &git_url, false).unwrap();
         assert_ne!(moved.commit, a.commit);
         // The locked commit is made again from the cache's clone when its archive is gone.
         std::fs::remove_file(&a.path).unwrap();
         let locked = GitUrl::parse(&Url::parse(&git_url.locked(&a.commit)).unwrap()).unwrap();
-        let path = locked_archive(cache.path(), &locked, &name, &a.sha256).unwrap();
+        let path = locked_archive(cache.path(), &locked, &a.sha256).unwrap();
         assert_eq!(sha256_hex(&std::fs::read(path).unwrap()), a.sha256);
         // Offline, a cached ref resolves and an unknown one is named.
         let missing = GitUrl::parse(
             &Url::parse(&format!("git+file://{}@nope", origin.path().display())).unwrap(),
         )
         .unwrap();
-        let e = archive(cache.path(), &missing, &name, true).unwrap_err();
+        let e = archive(cache.path(), &missing, true).unwrap_err();
         assert!(e.to_string().contains("--offline forbids"), "{e}");
-        let e = archive(cache.path(), &missing, &name, false).unwrap_err();
+        let e = archive(cache.path(), &missing, false).unwrap_err();
         assert!(
             e.to_string().contains("names no branch, tag or commit"),
             "{e}"

@@ -98,6 +98,18 @@ impl DistFile {
         if url.scheme().starts_with("git+") {
             return client.git_file(project, url).await;
         }
+        let mut plain = url.clone();
+        plain.set_fragment(None);
+        let named = plain
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .is_some_and(|f| {
+                WheelFilename::from_str(f).is_ok() || SdistFilename::parse(f, project).is_some()
+            });
+        // An archive whose file name says no version (`…/archive/main.zip`).
+        if !named {
+            return client.direct_file(Some(project), url).await;
+        }
         let mut url = url.clone();
         let fragment_hash = url
             .fragment()
@@ -269,8 +281,9 @@ pub struct IndexClient {
     cache_dir: PathBuf,
     projects: Mutex<HashMap<PackageName, Shared<Option<Arc<Project>>>>>,
     metadata: Mutex<HashMap<Url, Shared<Arc<CoreMetadata>>>>,
-    /// Git requirements by requested URL: the archive of the commit their ref names.
-    git: Mutex<HashMap<Url, Shared<DistFile>>>,
+    /// Files named by URL whose version the file name does not say (git requirements, source
+    /// archives of a branch), by requested URL: [`IndexClient::direct_file`].
+    direct: Mutex<HashMap<Url, Shared<DistFile>>>,
     /// Hosts that answered 404 for an unadvertised `.metadata` file: not asked again.
     no_metadata_hosts: Mutex<HashSet<String>>,
     /// Builds the metadata of sdists without static metadata; without one they cannot be locked.
@@ -324,7 +337,7 @@ impl IndexClient {
             cache_dir,
             projects: Mutex::default(),
             metadata: Mutex::default(),
-            git: Mutex::default(),
+            direct: Mutex::default(),
             no_metadata_hosts: Mutex::default(),
             builder: None,
             exclude_newer: None,
@@ -797,12 +810,19 @@ impl IndexClient {
         Ok(Some((bytes.to_vec(), total)))
     }
 
-    /// The sdist of a git requirement (`name @ git+…@ref`): the archive of the commit its ref
-    /// names (see [`git`]), locked as `git+<repository>@<commit>`, with its metadata. Made once
-    /// per URL for all platforms.
-    pub async fn git_file(&self, project: &PackageName, requested: &Url) -> Result<DistFile> {
+    /// The one file of a requirement that names it by URL but whose file name does not say
+    /// its version: the archive of the commit a git requirement's ref names (see [`git`]),
+    /// locked as `git+<repository>@<commit>`, or a source archive such as a forge's
+    /// `…/archive/main.zip`. Its metadata comes from PKG-INFO, a static `[project]` table or the
+    /// build backend. `project` is the name the requirement gives; `None` for a bare URL, whose
+    /// name the metadata gives. Made once per URL for all platforms.
+    pub async fn direct_file(
+        &self,
+        project: Option<&PackageName>,
+        requested: &Url,
+    ) -> Result<DistFile> {
         let cell = self
-            .git
+            .direct
             .lock()
             .expect("not poisoned")
             .entry(requested.clone())
@@ -810,78 +830,140 @@ impl IndexClient {
             .clone();
         let result = cell
             .get_or_init(|| async {
-                self.make_git_file(project, requested)
+                self.make_direct_file(requested)
                     .await
                     .map_err(SharedError::from)
             })
             .await;
-        result.clone().map_err(anyhow::Error::from)
+        let file = result.clone().map_err(anyhow::Error::from)?;
+        let DistKind::Sdist(sdist) = &file.kind else {
+            return Ok(file);
+        };
+        if let Some(project) = project
+            && sdist.name != *project
+        {
+            let shown = match git::GitUrl::parse(requested) {
+                Ok(git) => git.requested(),
+                Err(_) => redact::url(requested).to_string(),
+            };
+            return Err(Failure::new(format!(
+                "{shown} is the project {}, not {project}",
+                sdist.name
+            ))
+            .hint(format!("name it `{} @ {shown}`", sdist.name))
+            .into());
+        }
+        Ok(file)
     }
 
-    async fn make_git_file(&self, project: &PackageName, requested: &Url) -> Result<DistFile> {
-        let url = git::GitUrl::parse(requested)?;
-        let (cache, offline) = (self.cache_dir.clone(), self.offline);
-        let (u, name) = (url.clone(), project.clone());
-        let archive =
-            tokio::task::spawn_blocking(move || git::archive(&cache, &u, &name, offline)).await??;
-        let bytes = tokio::fs::read(&archive.path).await?;
-        let locked = Url::parse(&url.locked(&archive.commit))?;
-        let commit12 = &archive.commit[..12];
-        let mut file = DistFile {
-            filename: format!("{project}-{commit12}.tar"),
-            url: locked.clone(),
-            sha256: Some(archive.sha256.clone()),
+    /// The git requirement's sdist ([`IndexClient::direct_file`]) for `project`.
+    pub async fn git_file(&self, project: &PackageName, requested: &Url) -> Result<DistFile> {
+        self.direct_file(Some(project), requested).await
+    }
+
+    async fn make_direct_file(&self, requested: &Url) -> Result<DistFile> {
+        let (url, filename, bytes, sha256, shown) = if requested.scheme().starts_with("git+") {
+            let url = git::GitUrl::parse(requested)?;
+            let (cache, offline) = (self.cache_dir.clone(), self.offline);
+            let u = url.clone();
+            let archive =
+                tokio::task::spawn_blocking(move || git::archive(&cache, &u, offline)).await??;
+            let bytes = tokio::fs::read(&archive.path).await?;
+            let locked = url.locked(&archive.commit);
+            let filename = format!("source-{}.tar", &archive.commit[..12]);
+            (
+                Url::parse(&locked)?,
+                filename,
+                bytes,
+                archive.sha256,
+                url.requested(),
+            )
+        } else {
+            let mut url = requested.clone();
+            url.set_fragment(None);
+            let filename = url
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .unwrap_or_default()
+                .to_string();
+            if self.offline {
+                return Err(self.offline_error(redact::url(&url).as_ref()));
+            }
+            let response = self
+                .client
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| http_error(&url, e))?;
+            if !response.status().is_success() {
+                return Err(refused(&url, response.status()));
+            }
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| http_error(&url, e.into()))?
+                .to_vec();
+            let sha256 = sha256_hex(&bytes);
+            let shown = redact::url(&url).to_string();
+            if let Some(expected) = requested.fragment().and_then(|f| f.strip_prefix("sha256="))
+                && !expected.eq_ignore_ascii_case(&sha256)
+            {
+                bail!("{shown} does not match the sha256 in its URL ({expected})");
+            }
+            (url, filename, bytes, sha256, shown)
+        };
+        let provisional = |name: PackageName, version: Version| DistFile {
+            filename: filename.clone(),
+            url: url.clone(),
+            sha256: Some(sha256.clone()),
             requires_python: None,
             yanked: false,
             upload_time: None,
             size: Some(bytes.len() as u64),
             advertised_metadata: None,
-            kind: DistKind::Sdist(SdistFilename {
-                name: project.clone(),
-                version: Version::new([0]),
-            }),
+            kind: DistKind::Sdist(SdistFilename { name, version }),
         };
         let built_path = self
             .cache_dir
             .join("metadata-v1")
-            .join(format!("{}.built.txt", archive.sha256));
+            .join(format!("{sha256}.built.txt"));
+        let static_text = metadata::sdist_pkg_info(&filename, &bytes)
+            .ok()
+            .filter(|t| metadata::not_static(t).is_none())
+            .or_else(|| {
+                metadata::sdist_top_file(&filename, &bytes, "pyproject.toml")
+                    .and_then(|t| git::static_metadata(&t))
+            });
         let text = match load_text(&built_path).filter(|t| CoreMetadata::parse(t).is_ok()) {
             Some(text) => text,
-            None => match git::static_metadata(&bytes) {
+            None => match static_text {
                 Some(text) => text,
                 None => match &self.builder {
-                    Some(builder) => builder.build_metadata(&file, bytes).await?,
-                    None => bail!("{} has no static metadata", url.locked(&archive.commit)),
+                    Some(builder) => {
+                        let name = PackageName::from_str("source")?;
+                        builder
+                            .build_metadata(&provisional(name, Version::new([0])), bytes.clone())
+                            .await?
+                    }
+                    None => bail!("{shown} has no static metadata"),
                 },
             },
         };
-        let metadata = CoreMetadata::parse(&text).map_err(|e| {
-            Failure::new(format!(
-                "the metadata of {} is invalid: {e:#}",
-                url.locked(&archive.commit)
-            ))
-        })?;
-        if metadata.name != *project {
-            return Err(Failure::new(format!(
-                "{} is the project {}, not {project}",
-                url.requested(),
-                metadata.name
-            ))
-            .hint(format!("name it `{} @ {}`", metadata.name, url.requested()))
-            .into());
-        }
+        let metadata = CoreMetadata::parse(&text)
+            .map_err(|e| Failure::new(format!("the metadata of {shown} is invalid: {e:#}")))?;
         store_text(&built_path, &text);
-        file.filename = format!("{project}-{}.tar", metadata.version);
-        file.kind = DistKind::Sdist(SdistFilename {
-            name: project.clone(),
-            version: metadata.version.clone(),
-        });
+        let mut file = provisional(metadata.name.clone(), metadata.version.clone());
+        let extension = [".tar.gz", ".zip", ".tar"]
+            .into_iter()
+            .find(|e| filename.ends_with(e))
+            .unwrap_or(".tar.gz");
+        file.filename = format!("{}-{}{extension}", metadata.name, metadata.version);
         let cell: Shared<Arc<CoreMetadata>> = Arc::default();
         let _ = cell.set(Ok(Arc::new(metadata)));
         self.metadata
             .lock()
             .expect("not poisoned")
-            .insert(locked, cell);
+            .insert(url, cell);
         Ok(file)
     }
 

@@ -263,6 +263,37 @@ pub fn tar_stream<'a>(filename: &str, bytes: &'a [u8]) -> Box<dyn Read + 'a> {
     }
 }
 
+/// The file `name` in an sdist's (or source archive's) one top-level directory
+/// (`<top>/pyproject.toml`), from a `.tar.gz`, `.tar` or `.zip` in memory.
+pub fn sdist_top_file(filename: &str, bytes: &[u8], name: &str) -> Option<String> {
+    let wanted = |path: &str| {
+        path.trim_start_matches("./")
+            .split_once('/')
+            .is_some_and(|(_, rest)| rest == name)
+    };
+    let mut text = String::new();
+    if filename.ends_with(".zip") {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+        for i in 0..archive.len() {
+            let mut file = archive.by_index(i).ok()?;
+            if wanted(&file.name().ok()?) {
+                file.read_to_string(&mut text).ok()?;
+                return Some(text);
+            }
+        }
+    } else {
+        let mut archive = tar::Archive::new(tar_stream(filename, bytes));
+        for entry in archive.entries().ok()? {
+            let mut entry = entry.ok()?;
+            if wanted(&entry.path().ok()?.to_string_lossy()) {
+                entry.read_to_string(&mut text).ok()?;
+                return Some(text);
+            }
+        }
+    }
+    None
+}
+
 /// PKG-INFO of an sdist (`.tar.gz`, `.tar` or `.zip`) in memory: the one at `<name>-<version>/PKG-INFO`.
 pub fn sdist_pkg_info(filename: &str, bytes: &[u8]) -> Result<String> {
     let top_level = |path: &str| path.trim_start_matches("./").split('/').count() == 2;

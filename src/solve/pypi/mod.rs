@@ -44,6 +44,7 @@ pub async fn resolve_all(
         preferred: HashMap::new(),
         warnings: Default::default(),
     };
+    let pip = &named(pip, &client).await?;
     let mut tasks = Vec::new();
     for solution in solutions {
         let target = target_of(solution)?;
@@ -78,6 +79,29 @@ pub async fn resolve_all(
         &mut *options.warnings.lock().expect("not poisoned"),
     ));
     Ok(out)
+}
+
+/// `pip` with the real names of the requirements written as bare URLs
+/// ([`crate::inputs::PipRequirement::unnamed`]), from their files' metadata.
+async fn named(pip: &PipInputs, client: &IndexClient) -> Result<PipInputs> {
+    let mut pip = pip.clone();
+    for r in pip.requirements.iter_mut().filter(|r| r.unnamed) {
+        let Some(pep508_rs::VersionOrUrl::Url(url)) = &r.requirement.version_or_url else {
+            continue;
+        };
+        // A wheel's file name says its project.
+        if url.path().ends_with(".whl") {
+            continue;
+        }
+        let file = client
+            .direct_file(None, url)
+            .await
+            .map_err(|e| crate::util::error::Failure::new(format!("{}: {e:#}", r.location)))?;
+        if let index::DistKind::Sdist(sdist) = &file.kind {
+            r.requirement.name = sdist.name.clone();
+        }
+    }
+    Ok(pip)
 }
 
 /// The wheel target of a platform's solution: its platform, python and virtual packages.
