@@ -565,8 +565,12 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
     );
 }
 
+/// An environment.yml whose `pip:` section names the local project (`-e .`) and a git
+/// requirement: both lock with the defaults, the venv image builds on a base without git and
+/// imports both, and an edit of the project's source rebuilds only the layers after the locked
+/// installs.
 #[test]
-fn a_git_requirement_installs_from_its_archive_on_a_base_without_git() {
+fn an_environment_with_a_local_project_and_a_git_requirement_builds_and_imports_both() {
     let Some(harness) = harness() else { return };
     prepare(&harness);
     let digest = python_standin(&harness);
@@ -586,15 +590,20 @@ fn a_git_requirement_installs_from_its_archive_on_a_base_without_git() {
         assert_ok(&out, &format!("git {args:?}"));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
+    let flit = |name: &str, deps: &str| {
+        format!(
+            "[build-system]\nrequires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
+             [project]\nname = \"{name}\"\nversion = \"1.0\"\ndescription = \"demo\"\n\
+             dependencies = [{deps}]\n"
+        )
+    };
     git(&["init", "-q", "-b", "main"]);
     git(&["config", "user.email", "t@example.com"]);
     git(&["config", "user.name", "t"]);
     std::fs::create_dir_all(repo.path().join("pkg/demo_git")).unwrap();
     std::fs::write(
         repo.path().join("pkg/pyproject.toml"),
-        "[build-system]\nrequires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
-         [project]\nname = \"demo-git\"\nversion = \"1.0\"\ndescription = \"demo\"\n\
-         dependencies = [\"six==1.16.0\"]\n",
+        flit("demo-git", "\"six==1.16.0\""),
     )
     .unwrap();
     std::fs::write(
@@ -609,15 +618,26 @@ fn a_git_requirement_installs_from_its_archive_on_a_base_without_git() {
 
     let app = tempfile::tempdir().unwrap();
     let dir = app.path();
+    std::fs::write(dir.join("pyproject.toml"), flit("demo-app", "")).unwrap();
+    std::fs::create_dir(dir.join("demo_app")).unwrap();
+    let source = |version: &str| {
+        std::fs::write(
+            dir.join("demo_app/__init__.py"),
+            format!("VERSION = \"{version}-{nonce}\"\n"),
+        )
+        .unwrap();
+    };
+    source("one");
     std::fs::write(
-        dir.join("requirements.txt"),
+        dir.join("environment.yml"),
         format!(
-            "demo-git @ git+file://{}@v1.0#subdirectory=pkg\n",
+            "dependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - -e .\n    \
+             - demo-git @ git+file://{}@v1.0#subdirectory=pkg\n",
             repo.path().display()
         ),
     )
     .unwrap();
-    resolve_for_python_3_11(dir, "requirements.txt", "2024-06-01");
+    resolve_for_python_3_11(dir, "environment.yml", "2024-06-01");
     render_venv(dir, &digest, &[]);
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     assert!(
@@ -629,18 +649,52 @@ fn a_git_requirement_installs_from_its_archive_on_a_base_without_git() {
             .is_file()
     );
     let tag = "localhost/envlock-git:test";
-    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
-    assert_ok(&out, "building the image with a git requirement");
-    let out = harness_sh(
-        &harness,
-        &format!(
-            "hrun {tag} sh -c 'command -v git || echo no-git; python -c \"import demo_git, six; print(demo_git.VALUE, six.__version__)\"'"
-        ),
-    );
-    assert_ok(&out, "importing the git project");
+    let build = || {
+        let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+        assert_ok(&out, "building the image");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let imported = || {
+        let out = harness_sh(
+            &harness,
+            &format!(
+                "hrun {tag} sh -c 'command -v git || echo no-git; python -c \"import demo_app, demo_git, six; print(demo_app.VERSION, demo_git.VALUE, six.__version__)\"'"
+            ),
+        );
+        assert_ok(&out, "importing the project and the git package");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    build();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("no-git\nfrom git {nonce} 1.16.0")
+        imported(),
+        format!("no-git\none-{nonce} from git {nonce} 1.16.0")
+    );
+
+    source("two");
+    let log = build();
+    assert_eq!(
+        imported(),
+        format!("no-git\ntwo-{nonce} from git {nonce} 1.16.0")
+    );
+    // Each step's line is followed by "--> Using cache …" when buildah reused its layer.
+    let cached = |needle: &str| {
+        let lines: Vec<&str> = log.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("STEP") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no step with {needle} in:\n{log}"));
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("STEP"))
+            .any(|l| l.contains("Using cache"))
+    };
+    assert!(
+        cached("--require-hashes"),
+        "the locked install ran again:\n{log}"
+    );
+    assert!(
+        !cached("/opt/envlock/src/demo-app"),
+        "the project was not rebuilt:\n{log}"
     );
 }
 
