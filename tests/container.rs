@@ -521,6 +521,19 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
     source("one");
     resolve_for_python_3_11(dir, "pyproject.toml", "2024-06-01");
     render_venv(dir, &digest, &[]);
+    // Its build backend is pinned: flit_core from the build set, hash-checked, no isolation.
+    let build_set = std::fs::read_to_string(dir.join("envlock/pip-build-linux-64.txt")).unwrap();
+    assert!(
+        build_set
+            .lines()
+            .any(|l| l.starts_with("flit-core @ ") && l.contains("--hash=sha256:")),
+        "{build_set}"
+    );
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("--no-build-isolation --no-cache-dir /opt/envlock/src/demo-app"),
+        "{dockerfile}"
+    );
     let tag = "localhost/envlock-local-project:test";
     let build = || {
         let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));

@@ -411,14 +411,14 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
         .find("COPY ./ /opt/envlock/src/demo-app/\n")
         .unwrap_or_else(|| panic!("{text}"));
     let install = text
-        .find("RUN python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n")
+        .find("python -m pip install --no-deps --no-build-isolation --no-cache-dir /opt/envlock/src/demo-app \\\n")
         .unwrap_or_else(|| panic!("{text}"));
     assert!(locked < copy && copy < install, "{text}");
     lint(&p.path("Dockerfile"));
     p.settings()
         .bind(|| insta::assert_snapshot!("dockerfile_with_a_local_project", text));
     assert!(
-        text.contains("fetched unpinned by pip's build isolation"),
+        text.contains("from the lock's build set, hash-checked"),
         "{text}"
     );
     // `check` renders the same files, and finds the inputs as `dockerfile --locked` does:
@@ -439,7 +439,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
     );
     let text = p.read("Dockerfile");
     assert!(
-        text.contains("RUN /opt/venv/bin/python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n"),
+        text.contains("/opt/venv/bin/python -m pip install --no-deps --no-build-isolation --no-cache-dir /opt/envlock/src/demo-app \\\n"),
         "{text}"
     );
     ok(
@@ -449,7 +449,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
     );
     let text = p.read("Dockerfile");
     assert!(
-        text.contains("--no-cache-dir -e /opt/envlock/src/demo-app\n"),
+        text.contains("--no-cache-dir -e /opt/envlock/src/demo-app \\\n"),
         "{text}"
     );
     lint(&p.path("Dockerfile"));

@@ -217,6 +217,14 @@ pub fn check(prepared: &Prepared) -> Result<Report> {
         Some(path) => Mapping::with_file(path)?,
         None => Mapping::builtin(),
     };
+    let local_names: Vec<String> = meta
+        .local_projects
+        .iter()
+        .map(|p| {
+            <pep508_rs::PackageName as std::str::FromStr>::from_str(&p.name)
+                .map_or_else(|_| p.name.clone(), |n| n.to_string())
+        })
+        .collect();
     for platform in &lock.metadata.platforms {
         let packages: Vec<&Package> = lock
             .package
@@ -254,6 +262,7 @@ pub fn check(prepared: &Prepared) -> Result<Report> {
             platform,
             &packages,
             meta.pypi_build.get(platform),
+            &local_names,
             &mut findings,
         );
     }

@@ -246,6 +246,7 @@ pub(super) fn check_build(
     platform: &str,
     packages: &[&Package],
     records: Option<&BTreeMap<String, SdistBuildRecord>>,
+    local_projects: &[String],
     findings: &mut Vec<Finding>,
 ) {
     let build: HashMap<&str, &Package> = packages
@@ -257,9 +258,12 @@ pub(super) fn check_build(
     let records = records.unwrap_or(&empty);
     let mut needed = Vec::new();
     for (sdist, record) in records {
-        let locked = packages
-            .iter()
-            .any(|p| lock::is_env_pip(p) && &p.name == sdist && p.version == record.version);
+        // A local project's build is recorded like a locked sdist's; the project itself is the
+        // build context, not a package entry.
+        let locked = local_projects.contains(sdist)
+            || packages
+                .iter()
+                .any(|p| lock::is_env_pip(p) && &p.name == sdist && p.version == record.version);
         if !locked {
             findings.push(Finding::lock(
                 lockfile,

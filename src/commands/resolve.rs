@@ -272,10 +272,26 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
                     .unwrap_or_default()
             })
             .collect();
+        let locals: Vec<build_set::LocalBuild> = spec
+            .local_projects
+            .iter()
+            .filter_map(|p| {
+                Some(build_set::LocalBuild {
+                    name: pep508_rs::PackageName::from_str(&p.name).ok()?,
+                    version: p
+                        .version
+                        .as_deref()
+                        .and_then(|v| pep440_rs::Version::from_str(v).ok())
+                        .unwrap_or_else(|| pep440_rs::Version::new([0])),
+                    requires: p.build_system_requires(),
+                })
+            })
+            .collect();
         build_sets = build_set::resolve_build_sets(
             build_client,
             &targets,
             &resolved,
+            &locals,
             exclude_newer,
             &preferred,
             &request.cache_dir.join("pypi"),
@@ -284,10 +300,18 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         for (solution, set) in solutions.iter().zip(&build_sets) {
             for sdist in &set.sdists {
                 if let Err(why) = &sdist.needs {
+                    let local = locals.iter().any(|l| l.name == sdist.name);
                     spec.warnings.push(format!(
-                        "the build requirements of the sdist {} {} cannot be pinned for {}: {why}; \
+                        "the build requirements of {} {} {} cannot be pinned for {}: {why}; \
                          the image builds it with pip's build isolation, fetching them unpinned",
-                        sdist.name, sdist.version, solution.platform
+                        if local {
+                            "the local project"
+                        } else {
+                            "the sdist"
+                        },
+                        sdist.name,
+                        sdist.version,
+                        solution.platform
                     ));
                 }
             }

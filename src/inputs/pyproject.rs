@@ -65,8 +65,8 @@ pub struct LocalProject {
     pub editable: bool,
     /// The requirements it brings, in declaration order, each with its place in pyproject.toml.
     pub requirements: Vec<(String, Location)>,
-    /// `[build-system] requires`; empty when the table is missing.
-    pub build_requires: Vec<String>,
+    /// `[build-system] requires`; `None` when the table is missing.
+    pub build_requires: Option<Vec<String>>,
     /// `requires-python`, with its place.
     pub requires_python: Option<(String, Location)>,
     /// Where the project was named (the requirement line, or the pyproject.toml itself).
@@ -74,6 +74,14 @@ pub struct LocalProject {
 }
 
 impl LocalProject {
+    /// What building the project needs: `[build-system] requires`, or setuptools' legacy
+    /// default (as pip uses it) when it names no build system.
+    pub fn build_system_requires(&self) -> Vec<String> {
+        self.build_requires
+            .clone()
+            .unwrap_or_else(|| vec!["setuptools>=40.8.0".to_string(), "wheel".to_string()])
+    }
+
     /// The sha256 of what the project declares for this lock: its selected extras and groups and
     /// the requirements they bring, in order. `check` compares it with the lock's record.
     pub fn dependencies_sha256(&self) -> String {
@@ -332,10 +340,7 @@ impl<'a> Reader<'a> {
             groups,
             editable,
             requirements,
-            build_requires: document
-                .build_system
-                .map(|b| b.requires)
-                .unwrap_or_default(),
+            build_requires: document.build_system.map(|b| b.requires),
             requires_python: project
                 .requires_python
                 .map(|r| (r.get_ref().clone(), self.at(r.span().start))),
@@ -519,7 +524,7 @@ requires = ["hatchling"]
         assert_eq!(p.version.as_deref(), Some("1.2"));
         assert_eq!(reqs(&p), ["requests>=2", "click"]);
         assert_eq!(p.requirements[0].1.to_string(), "pyproject.toml:6:3");
-        assert_eq!(p.build_requires, ["hatchling"]);
+        assert_eq!(p.build_requires, Some(vec!["hatchling".to_string()]));
         let (rp, at) = p.requires_python.clone().unwrap();
         assert_eq!((rp.as_str(), at.line), (">=3.10", 4));
         assert!(p.extras.is_empty() && p.groups.is_empty());

@@ -78,6 +78,9 @@ pub struct LocalInstall {
     pub path: String,
     /// Installed with `pip install -e` (`--editable` and named with `-e`).
     pub editable: bool,
+    /// Built from the lock's build set (`pip-build-<platform>.txt`) without build isolation;
+    /// else pip's build isolation fetches its build backend unpinned.
+    pub pinned_build: bool,
 }
 
 /// hadolint reads the `conda run` SHELL as a script whose shebang is `conda` (SC2239, SC1008 in
@@ -274,6 +277,13 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         unpinned_comment(&mut f, &unpinned);
     }
     f.push_str(&select);
+    // Local projects built from the build set find it at one path in their later RUN.
+    let local_build = o.local_projects.iter().any(|p| p.pinned_build);
+    let copy_local_build = if local_build {
+        " && cp \"/opt/envlock/pip-build-$platform.txt\" /opt/envlock/pip-build-local.txt \\\n"
+    } else {
+        ""
+    };
     let user = match o.flavor {
         Flavor::Conda => format!(
             " && useradd --create-home --uid {UID} --user-group app \\\n \
@@ -295,7 +305,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 f,
                 " && conda create --name env --file \"/opt/envlock/conda-$platform.txt\" --yes \\\n \
                  && conda clean --all --yes \\\n \
-                 && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{copy_sdists}{user}\n"
+                 && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{copy_sdists}{copy_local_build}{user}\n"
             );
             // Before the SHELL: hadolint's ignore comment must stay right above its RUN.
             unpinned_comment(&mut f, &unpinned);
@@ -337,7 +347,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 " && python -m venv {VENV} \\\n \
                  && {VENV}/bin/python -m pip install --no-deps --require-hashes --no-cache-dir -r \"/opt/envlock/pip-$platform.txt\" \\\n\
                  {sdists} \
-                 && {VENV}/bin/python -m pip check \\\n{user}\n"
+                 && {VENV}/bin/python -m pip check \\\n{copy_local_build}{user}\n"
             );
         }
     }
@@ -367,10 +377,19 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         };
         f.push_str(
             "\n# The local projects, from source, after the locked packages: a source change \
-             reuses the layers above.\n\
-             # Their dependencies are installed above; their build backends ([build-system] \
-             requires) are fetched unpinned by pip's build isolation.\n",
+             reuses the layers above.\n",
         );
+        if o.local_projects.iter().all(|p| p.pinned_build) {
+            f.push_str(
+                "# Their dependencies are installed above; their build backends ([build-system] \
+                 requires) from the lock's build set, hash-checked, removed after the build.\n",
+            );
+        } else {
+            f.push_str(
+                "# Their dependencies are installed above; the build backends ([build-system] \
+                 requires) of those built with pip's build isolation are fetched unpinned.\n",
+            );
+        }
         for project in &o.local_projects {
             let name = super::comment_text(&project.name);
             let source = if project.path == "." {
@@ -380,10 +399,23 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             };
             let _ = writeln!(f, "COPY {source} /opt/envlock/src/{name}/");
             let editable = if project.editable { "-e " } else { "" };
-            let _ = writeln!(
-                f,
-                "RUN {python} -m pip install --no-deps --no-cache-dir {editable}/opt/envlock/src/{name}"
-            );
+            if project.pinned_build {
+                let build = "/opt/envlock/pip-build-local.txt";
+                let _ = writeln!(
+                    f,
+                    "RUN if grep -q '^[^#]' {build}; then \\\n      \
+                     {python} -m pip install --no-deps --require-hashes --no-cache-dir --target /tmp/envlock-build -r {build}; \\\n    \
+                     fi \\\n \
+                     && PYTHONPATH=/tmp/envlock-build PATH=\"/tmp/envlock-build/bin:$PATH\" \\\n    \
+                     {python} -m pip install --no-deps --no-build-isolation --no-cache-dir {editable}/opt/envlock/src/{name} \\\n \
+                     && rm -rf /tmp/envlock-build"
+                );
+            } else {
+                let _ = writeln!(
+                    f,
+                    "RUN {python} -m pip install --no-deps --no-cache-dir {editable}/opt/envlock/src/{name}"
+                );
+            }
         }
         f.push('\n');
     }

@@ -148,6 +148,39 @@ pub fn built_sdists(lock: &LockFile, platform: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether the local project `name` builds from the lock's build set on every Linux platform
+/// (its build requirements resolved, recorded like a locked sdist's), so the image builds it
+/// without build isolation.
+pub fn local_build_pinned(lock: &LockFile, meta: &crate::lock::EnvlockMeta, name: &str) -> bool {
+    use std::str::FromStr;
+    let Ok(name) = pep508_rs::PackageName::from_str(name) else {
+        return false;
+    };
+    let platforms: Vec<&String> = lock
+        .metadata
+        .platforms
+        .iter()
+        .filter(|p| p.starts_with("linux-"))
+        .collect();
+    !platforms.is_empty()
+        && platforms.iter().all(|p| {
+            meta.pypi_build
+                .get(p.as_str())
+                .and_then(|records| records.get(name.as_ref()))
+                .is_some_and(|r| r.requires.is_some())
+        })
+}
+
+/// Whether any local project of the lock builds from its build set ([`local_build_pinned`]).
+pub fn any_local_build_pinned(lock: &LockFile) -> bool {
+    let Ok(meta) = crate::lock::EnvlockMeta::read(lock) else {
+        return false;
+    };
+    meta.local_projects
+        .iter()
+        .any(|p| local_build_pinned(lock, &meta, &p.name))
+}
+
 /// The env's sdists locked for `platform`.
 fn env_sdists<'a>(lock: &'a LockFile, platform: &'a str) -> impl Iterator<Item = &'a Package> {
     lock.package

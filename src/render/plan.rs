@@ -206,11 +206,15 @@ pub fn render_all(
             keep_existing: false,
             archive: None,
         });
-        if !super::built_sdists(lock, platform).is_empty() {
-            for (name, set) in [
-                ("build", super::PipSet::Build),
-                ("sdist", super::PipSet::Sdists),
-            ] {
+        // The build set: for the sdists built from it, and for local projects built from it
+        // (then without a sdist file when no sdist is).
+        let sdists = !super::built_sdists(lock, platform).is_empty();
+        if sdists || super::any_local_build_pinned(lock) {
+            let mut sets = vec![("build", super::PipSet::Build)];
+            if sdists {
+                sets.push(("sdist", super::PipSet::Sdists));
+            }
+            for (name, set) in sets {
                 files.push(RenderedFile {
                     path: dir.join(format!("pip-{name}-{platform}.txt")),
                     text: super::pip_file(lock, platform, &lockfile_name, set),
@@ -273,6 +277,7 @@ fn local_projects(
             name: project.name.clone(),
             path,
             editable: project.editable && request.editable,
+            pinned_build: super::local_build_pinned(lock, &meta, &project.name),
         });
     }
     Ok(installs)

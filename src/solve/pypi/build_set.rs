@@ -100,12 +100,26 @@ pub struct BuildSet {
     pub sdists: Vec<SdistBuild>,
 }
 
+/// A local project's build, which joins every platform's build set like a locked sdist's: the
+/// image builds the project from its source without build isolation, from pinned wheels.
+#[derive(Debug, Clone)]
+pub struct LocalBuild {
+    /// The project.
+    pub name: PackageName,
+    /// Its static version, else 0.
+    pub version: Version,
+    /// `[build-system] requires`, or setuptools' legacy default when it names no build system.
+    pub requires: Vec<String>,
+}
+
 /// Resolves the build set of each platform (`pypi[i]` is what the platform `targets[i]`
-/// locks). `preferred` holds, per platform index, the build-set versions of the previous lock.
+/// locks), with the builds of the `locals` projects. `preferred` holds, per platform index, the
+/// build-set versions of the previous lock.
 pub async fn resolve_build_sets(
     client: Arc<IndexClient>,
     targets: &[Target],
     pypi: &[Vec<Pinned>],
+    locals: &[LocalBuild],
     exclude_newer: Option<Timestamp>,
     preferred: &[HashMap<PackageName, Version>],
     cache_dir: &Path,
@@ -114,6 +128,22 @@ pub async fn resolve_build_sets(
     for (i, (target, pins)) in targets.iter().zip(pypi).enumerate() {
         let mut sdists = Vec::new();
         let mut wanted: Vec<(usize, Vec<PipRequirement>)> = Vec::new();
+        for local in locals {
+            let needs =
+                match requirements(&local.requires, &format!("{} (local project)", local.name)) {
+                    Ok(r) => {
+                        wanted.push((sdists.len(), r));
+                        Ok(Vec::new())
+                    }
+                    Err(e) => Err(e),
+                };
+            sdists.push(SdistBuild {
+                name: local.name.clone(),
+                version: local.version.clone(),
+                needs,
+                compiler: None,
+            });
+        }
         for pin in pins {
             let DistKind::Sdist(_) = pin.file.kind else {
                 continue;
