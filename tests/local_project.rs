@@ -316,6 +316,20 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
         "{text}"
     );
 
+    // Another build backend: the build set pinned the old one.
+    p.write(
+        "pyproject.toml",
+        PYPROJECT
+            .replace("requires = []", "requires = [\"ruff\"]")
+            .as_str(),
+    );
+    let out = p.command(&["check", "pyproject.toml"]).output().unwrap();
+    let text = common::drifted(&out);
+    assert!(
+        text.contains("the build requirements ([build-system] requires) of the local project `demo-app` (pyproject.toml) changed"),
+        "{text}"
+    );
+
     // Back as it was: passes again.
     p.write("pyproject.toml", PYPROJECT);
     ok(p.command(&["check", "pyproject.toml"]).output().unwrap());

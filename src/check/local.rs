@@ -1,6 +1,6 @@
 //! The local projects agree with the lock's record of them: the same projects, at the same
 //! paths, with the same declared dependencies, extras and groups (a sha256 of them), the same
-//! `-e`. Their dependencies themselves are checked as pip requirements, like any other.
+//! `-e`, the same build requirements. Their dependencies themselves are checked as pip requirements, like any other.
 
 use anyhow::Result;
 
@@ -45,6 +45,15 @@ pub(super) fn check(
             findings.push(finding(format!(
                 "the declared dependencies, extras or groups of the local project `{}` ({}) \
                  changed since the lock was resolved",
+                record.name,
+                project.pyproject.display()
+            )));
+        }
+        // Locks from before build backends were pinned record none: nothing to compare.
+        if locked.build_sha256.is_some() && locked.build_sha256 != record.build_sha256 {
+            findings.push(finding(format!(
+                "the build requirements ([build-system] requires) of the local project `{}` \
+                 ({}) changed since the lock pinned them",
                 record.name,
                 project.pyproject.display()
             )));

@@ -74,6 +74,17 @@ pub struct LocalProject {
 }
 
 impl LocalProject {
+    /// The sha256 of [`LocalProject::build_system_requires`], in order: `check` compares it
+    /// with the lock's record, since the build set pins those requirements.
+    pub fn build_sha256(&self) -> String {
+        let text: String = self
+            .build_system_requires()
+            .iter()
+            .map(|r| format!("build-requires {r}\n"))
+            .collect();
+        hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(text.as_bytes()))
+    }
+
     /// What building the project needs: `[build-system] requires`, or setuptools' legacy
     /// default (as pip uses it) when it names no build system.
     pub fn build_system_requires(&self) -> Vec<String> {

@@ -206,6 +206,10 @@ pub struct LocalProjectRecord {
     pub input: bool,
     /// [`crate::inputs::LocalProject::dependencies_sha256`].
     pub dependencies_sha256: String,
+    /// [`crate::inputs::LocalProject::build_sha256`]: what its build needs, pinned in the build
+    /// set. Absent in locks from before build backends were pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_sha256: Option<String>,
 }
 
 impl LocalProjectRecord {
@@ -229,6 +233,11 @@ impl LocalProjectRecord {
                 .all(|b| b.is_ascii_hexdigit())
         {
             return Err(format!("`{name}`: `dependencies_sha256` is not a sha256"));
+        }
+        if let Some(build) = &self.build_sha256
+            && (build.len() != 64 || !build.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(format!("`{name}`: `build_sha256` is not a sha256"));
         }
         check_local_path(&self.path).map_err(|e| format!("`{name}` path: {e}"))
     }

@@ -110,6 +110,7 @@ pub fn local_project_records(spec: &Inputs, lockfile: &Path) -> Result<Vec<Local
             editable: project.editable,
             input,
             dependencies_sha256: project.dependencies_sha256(),
+            build_sha256: Some(project.build_sha256()),
         });
     }
     Ok(records)
