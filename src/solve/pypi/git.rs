@@ -62,6 +62,10 @@ impl GitUrl {
         let Some(scheme) = url.scheme().strip_prefix("git+") else {
             anyhow::bail!("{} is not a git URL", redact::url(url));
         };
+        // The transports pip reads, and no others (a lock is untrusted: no `ext::`).
+        if !matches!(scheme, "https" | "http" | "ssh" | "git" | "file") {
+            anyhow::bail!("`git+{scheme}` is not a git transport envlock uses");
+        }
         let mut subdirectory = None;
         for part in url.fragment().unwrap_or_default().split('&') {
             if let Some(sub) = part.strip_prefix("subdirectory=") {
@@ -73,6 +77,15 @@ impl GitUrl {
         }
         let path = url.path();
         let (repo_path, reference) = match path.rsplit_once('@') {
+            // Never an option to git (`-…`), nor anything a ref cannot hold.
+            Some((_, reference))
+                if reference.starts_with('-')
+                    || reference
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c)) =>
+            {
+                anyhow::bail!("`{reference}` is not a git ref")
+            }
             Some((repo, reference)) if !reference.is_empty() => {
                 (repo.to_string(), Some(reference.to_string()))
             }
@@ -283,7 +296,7 @@ impl Repository {
 
     fn fetch_all(&self) -> Result<()> {
         let mut cmd = self.git();
-        cmd.args(["fetch", "--quiet", "--force", "--prune", "--no-tags"])
+        cmd.args(["fetch", "--quiet", "--force", "--prune", "--no-tags", "--"])
             .arg(self.remote())
             .args([
                 "+refs/heads/*:refs/remotes/origin/*",
@@ -295,7 +308,7 @@ impl Repository {
 
     fn fetch_one(&self, reference: &str) -> Result<()> {
         let mut cmd = self.git();
-        cmd.args(["fetch", "--quiet", "--force"])
+        cmd.args(["fetch", "--quiet", "--force", "--"])
             .arg(self.remote())
             .arg(reference);
         run(&mut cmd).map(|_| ()).map_err(|e| self.fetch_error(&e))
@@ -388,7 +401,7 @@ pub fn remote_commit(url: &GitUrl) -> Result<Option<String>> {
         return Ok(Some(reference.to_string()));
     }
     let mut cmd = git_for(url);
-    cmd.arg("ls-remote").arg(remote_of(url));
+    cmd.args(["ls-remote", "--"]).arg(remote_of(url));
     let out = run(&mut cmd).map_err(|e| {
         Failure::new(format!(
             "could not ask {} for its refs: {}",
@@ -632,6 +645,15 @@ mod tests {
         );
         let locked = GitUrl::parse(&Url::parse(&git.locked(commit)).unwrap()).unwrap();
         assert_eq!(locked.locked_commit(), Some(commit));
+        for bad in [
+            "git+ext::sh -c touch% /tmp/x",
+            "git+fd::17",
+            "git+https://h.example/r@--upload-pack=touch",
+        ] {
+            if let Ok(url) = Url::parse(bad) {
+                assert!(GitUrl::parse(&url).is_err(), "{bad}");
+            }
+        }
         let ssh = GitUrl::parse(&Url::parse("git+ssh://git@github.com/o/r").unwrap()).unwrap();
         assert_eq!(ssh.reference, None);
         assert_eq!(ssh.requested(), "git+ssh://git@github.com/o/r");
