@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use common::{
     Mode, Project, fails, fixture_channels,
-    lint::{hadolint, lint_tools, parse},
+    lint::{hadolint, lint_tools, parse, run_steps},
     ok,
 };
 
@@ -147,6 +147,26 @@ fn every_preset_and_flavor_is_lint_clean_and_parses() {
             "{labels}"
         );
         let text = project.read("Dockerfile");
+        // The package caches are BuildKit cache mounts, which BuildKit reads as the RUN's
+        // flags: downloads are reused by the next build and never land in a layer.
+        let pip_cache = "--mount=type=cache,target=/root/.cache/pip,sharing=locked";
+        let conda_cache = "--mount=type=cache,target=/opt/conda/pkgs,sharing=locked";
+        for (flags, command) in run_steps(&tools, &path) {
+            if command.contains("conda create") {
+                assert_eq!(flags, [conda_cache], "{args:?}: {command}");
+                assert!(command.contains("--copy"), "{args:?}: {command}");
+                assert!(!command.contains("conda clean"), "{args:?}: {command}");
+            } else if command.contains("pip install") {
+                assert_eq!(flags, [pip_cache], "{args:?}: {command}");
+                assert!(!command.contains("--no-cache-dir"), "{args:?}: {command}");
+            } else {
+                assert!(flags.is_empty(), "{args:?}: {flags:?} {command}");
+            }
+        }
+        assert!(
+            text.contains("\nARG SOURCE_DATE_EPOCH=") && text.contains("\nARG PYTHONHASHSEED=0\n"),
+            "{args:?}"
+        );
         let expose: Vec<&String> = instruction(&parsed, "EXPOSE")
             .iter()
             .map(|e| &e.2[0])

@@ -411,7 +411,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
         .find("COPY ./ /opt/envlock/src/demo-app/\n")
         .unwrap_or_else(|| panic!("{text}"));
     let install = text
-        .find("RUN python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n")
+        .find("RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked python -m pip install --no-deps /opt/envlock/src/demo-app\n")
         .unwrap_or_else(|| panic!("{text}"));
     assert!(locked < copy && copy < install, "{text}");
     lint(&p.path("Dockerfile"));
@@ -439,7 +439,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
     );
     let text = p.read("Dockerfile");
     assert!(
-        text.contains("RUN /opt/venv/bin/python -m pip install --no-deps --no-cache-dir /opt/envlock/src/demo-app\n"),
+        text.contains("RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked /opt/venv/bin/python -m pip install --no-deps /opt/envlock/src/demo-app\n"),
         "{text}"
     );
     ok(
@@ -449,7 +449,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
     );
     let text = p.read("Dockerfile");
     assert!(
-        text.contains("--no-cache-dir -e /opt/envlock/src/demo-app\n"),
+        text.contains("pip install --no-deps -e /opt/envlock/src/demo-app\n"),
         "{text}"
     );
     lint(&p.path("Dockerfile"));
