@@ -152,8 +152,8 @@ fn upgraded(name: &str, fixture: &str) -> String {
         ),
         // Cached, reproducible builds: BuildKit cache mounts for conda's and pip's package
         // caches (no `conda clean`, no `--no-cache-dir`), conda copying out of its cache
-        // (`--copy`), conda's history emptied, and SOURCE_DATE_EPOCH (the lock's cutoff) and
-        // PYTHONHASHSEED for pyc files that do not depend on the build.
+        // (`--copy`), conda's history emptied and its created_at set to SOURCE_DATE_EPOCH (the
+        // lock's cutoff), which with PYTHONHASHSEED also makes pyc files independent of the build.
         "Dockerfile" => replace_all(&[
             (
                 "ARG TARGETARCH\n",
@@ -169,7 +169,10 @@ fn upgraded(name: &str, fixture: &str) -> String {
             ),
             (
                 " --yes \\\n && conda clean --all --yes \\\n",
-                " --yes --copy \\\n && : > /opt/conda/envs/env/conda-meta/history \\\n",
+                " --yes --copy \\\n \
+                 && : > /opt/conda/envs/env/conda-meta/history \\\n \
+                 && { [ ! -f /opt/conda/envs/env/conda-meta/created_at ] \\\n      \
+                 || printf '%s' \"${SOURCE_DATE_EPOCH:-0}\" > /opt/conda/envs/env/conda-meta/created_at; } \\\n",
             ),
             (
                 "RUN if grep",

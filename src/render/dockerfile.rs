@@ -10,7 +10,8 @@
 //!    (no solve; conda checks every hash). conda's package cache is a BuildKit cache mount
 //!    (`/opt/conda/pkgs`), so downloads are reused by later builds and never land in the layer;
 //!    `--copy` makes conda copy files out of it (a hard link into the mount would dangle in the
-//!    image), and the env's `conda-meta/history` (the build's time) is emptied. pip's cache is a
+//!    image); the env's `conda-meta/history` (the build's time) is emptied, and its
+//!    `conda-meta/created_at` (conda ≥ 25) says `SOURCE_DATE_EPOCH`. pip's cache is a
 //!    cache mount too (`/root/.cache/pip`) in every `pip install` step, sdists aside.
 //!    `SOURCE_DATE_EPOCH` (the lock's cutoff, else 0) and `PYTHONHASHSEED=0` are build
 //!    arguments, so pyc files are checked-hash and marshalled the same way, and `useradd` dates
@@ -322,6 +323,8 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 f,
                 " && conda create --name env --file \"/opt/envlock/conda-$platform.txt\" --yes --copy \\\n \
                  && : > {CONDA_PREFIX}/conda-meta/history \\\n \
+                 && {{ [ ! -f {CONDA_PREFIX}/conda-meta/created_at ] \\\n      \
+                 || printf '%s' \"${{SOURCE_DATE_EPOCH:-0}}\" > {CONDA_PREFIX}/conda-meta/created_at; }} \\\n \
                  && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{copy_sdists}{user}\n"
             );
             // Before the SHELL: hadolint's ignore comment must stay right above its RUN.
