@@ -1232,3 +1232,112 @@ fn two_builds_of_one_lock_from_scratch_give_identical_layers() {
     assert!(built[0].len() > base.len() + 2, "{built:?}");
     assert_eq!(built[0], built[1], "the conda image's layers differ");
 }
+
+/// pip's cache is a BuildKit cache mount too: after one locked wheel changed, the rebuild
+/// (its env layer runs again) downloads that wheel alone; pip revalidates the others it
+/// cached (the test's index sends ETags, and answers 304), as the index server counts.
+///
+/// pip caches responses only from HTTPS origins and `--trusted-host`s (PyPI is HTTPS and sends
+/// `Cache-Control: max-age`; this machine's TLS-intercepting proxy strips those headers, so
+/// PyPI cannot show it here). The test's index is plain HTTP on 127.0.0.1, so the test adds
+/// `--trusted-host 127.0.0.1` to the rendered requirements file, for pip to cache it as it
+/// caches an HTTPS index; envlock renders no such line.
+#[test]
+fn a_venv_rebuild_after_one_wheel_changed_downloads_only_that_wheel() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let digest = python_standin(&harness);
+    let work = tempfile::tempdir().unwrap();
+    let mut index = common::pypi_index::Index::new(&work.path().join("index"));
+    for (name, version) in [
+        ("envlock-pa", "1.0"),
+        ("envlock-pb", "1.0"),
+        ("envlock-pb", "2.0"),
+        ("envlock-pc", "1.0"),
+    ] {
+        index.wheel(name, version);
+    }
+    index.write();
+    let server = common::Server::start(&work.path().join("index"), common::Mode::Files);
+    let dir = work.path().join("app");
+    std::fs::create_dir(&dir).unwrap();
+    let requirements = |pb: &str| {
+        std::fs::write(
+            dir.join("requirements.txt"),
+            format!(
+                "--index-url {}/simple/\nenvlock-pa\nenvlock-pb=={pb}\nenvlock-pc\n",
+                server.url
+            ),
+        )
+        .unwrap();
+    };
+    let downloads = || {
+        let hits = server.hits();
+        server.clear();
+        let wheels: Vec<_> = hits
+            .into_iter()
+            .filter(|h| h.method == "GET" && h.path.ends_with(".whl"))
+            .collect();
+        let sent: Vec<String> = wheels
+            .iter()
+            .filter(|h| h.status == 200)
+            .map(|h| h.path.rsplit('/').next().unwrap_or_default().to_string())
+            .collect();
+        let bytes: usize = wheels.iter().map(|h| h.bytes).sum();
+        (sent, bytes)
+    };
+    requirements("1.0");
+    resolve_for_python_3_11(&dir, "requirements.txt", "2024-06-01");
+    render_venv(&dir, &digest, &[]);
+    let trust_the_test_index = || {
+        let file = dir.join("envlock/pip-linux-64.txt");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("--trusted-host"), "{text}");
+        std::fs::write(&file, format!("{text}--trusted-host 127.0.0.1\n")).unwrap();
+    };
+    trust_the_test_index();
+    let tag = format!("localhost/envlock-pip-cache:{}", free_port());
+    let build = || {
+        let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+        assert_ok(&out, "building the venv image");
+    };
+    downloads();
+    build();
+    let (mut first, first_bytes) = downloads();
+    first.sort();
+    assert_eq!(
+        first,
+        [
+            "envlock_pa-1.0-py3-none-any.whl",
+            "envlock_pb-1.0-py3-none-any.whl",
+            "envlock_pc-1.0-py3-none-any.whl"
+        ],
+        "the first build downloads every wheel"
+    );
+
+    requirements("2.0");
+    resolve_for_python_3_11(&dir, "requirements.txt", "2024-06-01");
+    render_venv(&dir, &digest, &[]);
+    trust_the_test_index();
+    downloads();
+    build();
+    let (second, second_bytes) = downloads();
+    eprintln!(
+        "first build: {} wheels, {first_bytes} bytes; rebuild: {second:?}, {second_bytes} bytes",
+        first.len()
+    );
+    assert_eq!(
+        second,
+        ["envlock_pb-2.0-py3-none-any.whl"],
+        "the rebuild downloads the changed wheel alone"
+    );
+    assert!(second_bytes < first_bytes);
+    let out = harness_sh(
+        &harness,
+        &format!(
+            "hrun {tag} python -c 'import importlib.metadata as m; print(m.version(\"envlock-pb\"))'"
+        ),
+    );
+    assert_ok(&out, "running the rebuilt image");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2.0");
+}
