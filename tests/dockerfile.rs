@@ -290,12 +290,25 @@ fn architectures_select_their_locked_platform_when_run() {
     let p = locked(false);
     ok(render(&p, &[]));
     let parsed = parse(&tools, &p.path("Dockerfile"));
-    let select = &instruction(&parsed, "RUN")[0].2[0];
-    // Run the first RUN for real, with conda and the system tools stubbed to record their calls.
+    // The env's prefix moves into the test's directory, so that the RUN can touch its files.
+    let prefix = p.path("env");
+    let select = instruction(&parsed, "RUN")[0].2[0]
+        .replace("/opt/conda/envs/env", &prefix.display().to_string());
+    let select = &select;
+    // Run the first RUN for real, with conda and the system tools stubbed to record their calls;
+    // the conda stub writes the time-stamped files conda 26 writes into the env.
     let stubs = p.path("stubs");
     std::fs::create_dir_all(&stubs).unwrap();
     for tool in ["conda", "useradd", "chmod", "cp"] {
-        let script = format!("#!/bin/sh\necho \"{tool} $*\" >> \"$STUB_LOG\"\n");
+        let mut script = format!("#!/bin/sh\necho \"{tool} $*\" >> \"$STUB_LOG\"\n");
+        if tool == "conda" {
+            let meta = prefix.join("conda-meta");
+            script.push_str(&format!(
+                "mkdir -p {meta}\necho '==> 2026-12-03 10:00:00 <==' > {meta}/history\n\
+                 printf 1796292791.952824 > {meta}/created_at\n",
+                meta = meta.display()
+            ));
+        }
         let path = stubs.join(tool);
         std::fs::write(&path, script).unwrap();
         std::process::Command::new("chmod")
@@ -309,6 +322,7 @@ fn architectures_select_their_locked_platform_when_run() {
         let out = Command::new("/bin/sh")
             .args(["-c", select])
             .env("TARGETARCH", arch)
+            .env("SOURCE_DATE_EPOCH", "1717286399")
             .env("STUB_LOG", &log)
             .env("PATH", format!("{}:/usr/bin:/bin", stubs.display()))
             .output()
@@ -322,8 +336,17 @@ fn architectures_select_their_locked_platform_when_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        log.contains("conda create --name env --file /opt/envlock/conda-linux-aarch64.txt --yes"),
+        log.contains(
+            "conda create --name env --file /opt/envlock/conda-linux-aarch64.txt --yes --copy"
+        ),
         "{log}"
+    );
+    // The build's time is gone from the env: an empty history, created at SOURCE_DATE_EPOCH.
+    let meta = prefix.join("conda-meta");
+    assert_eq!(std::fs::read_to_string(meta.join("history")).unwrap(), "");
+    assert_eq!(
+        std::fs::read_to_string(meta.join("created_at")).unwrap(),
+        "1717286399"
     );
     let (out, log) = run("amd64");
     assert!(out.status.success());
