@@ -1188,7 +1188,8 @@ fn a_rebuild_after_one_package_changed_downloads_only_that_package() {
 /// Dockerfile writes included (its files, the env, the app): for the venv flavor (pip's pyc
 /// files are checked-hash under the lock's SOURCE_DATE_EPOCH and PYTHONHASHSEED=0; without
 /// them 700-odd differ) and for the conda flavor (the env's `conda-meta/history` is emptied;
-/// the package cache is a mount, outside the layer).
+/// the package cache is a mount, outside the layer; the first build fills it, the second
+/// takes every package from it).
 #[test]
 fn two_builds_of_one_lock_from_scratch_give_identical_layers() {
     let Some(harness) = harness() else { return };
@@ -1225,14 +1226,23 @@ fn two_builds_of_one_lock_from_scratch_give_identical_layers() {
     let dir = conda_app(work.path(), &channel, &["envlock-a"]);
     envlock_in(&dir, &["resolve", "-p", channel.platform]);
     envlock_in(&dir, &["dockerfile", "--base", &base]);
-    let built: Vec<Vec<String>> = ["one", "two"]
+    channel.downloads();
+    let built: Vec<(Vec<String>, usize)> = ["one", "two"]
         .iter()
         .map(|n| {
             let tag = format!("localhost/envlock-repro-conda:{n}");
             build_from_scratch(&harness, &tag, &dir);
-            layers(&harness, &tag)
+            (layers(&harness, &tag), channel.downloads().len())
         })
         .collect();
+    // The first build filled the package cache (tini and envlock-a), the second took both from
+    // it: a cold and a warm cache give the same layers.
+    assert_eq!(
+        (built[0].1, built[1].1),
+        (2, 0),
+        "package downloads per build"
+    );
+    let built: Vec<Vec<String>> = built.into_iter().map(|(l, _)| l).collect();
     let base = layers(&harness, &base);
     assert!(built[0].len() > base.len() + 2, "{built:?}");
     assert_eq!(built[0], built[1], "the conda image's layers differ");
