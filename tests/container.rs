@@ -8,6 +8,11 @@
 //! of conda packages the test writes and serves on 127.0.0.1 (no conda channel is reachable
 //! here): tini, which `resolve` adds, is PID 1 and stops the app cleanly.
 //! The Jupyter preset's venv image builds on a base without a C compiler, sdists included.
+//!
+//! Cached and reproducible builds: a rebuild after one locked package (conda) or wheel (pip)
+//! changed downloads that one alone, as the test's servers count (the caches are BuildKit cache
+//! mounts); two `--no-cache --timestamp 0` builds of one lock, venv and conda, give the same
+//! layer diffIDs.
 
 mod common;
 
@@ -1010,4 +1015,411 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
         "{stdout}"
     );
     drop(server);
+}
+
+/// The diffIDs of `image`'s layers, base layers first.
+fn layers(harness: &Path, image: &str) -> Vec<String> {
+    let out = harness_sh(
+        harness,
+        &format!("podman image inspect --format '{{{{json .RootFS.Layers}}}}' {image}"),
+    );
+    assert_ok(&out, "inspecting the image's layers");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Builds `dir` into `tag` the way a reproducible build does: no layer reused, and every
+/// file and the image stamped with time 0 (`buildah bud --timestamp 0`).
+fn build_from_scratch(harness: &Path, tag: &str, dir: &Path) {
+    let out = harness_sh(
+        harness,
+        &format!("hbuild --no-cache --timestamp 0 -t {tag} {}", dir.display()),
+    );
+    assert_ok(&out, &format!("building {tag} without the layer cache"));
+}
+
+/// A channel (`work/channel`, served by the returned server) of real conda packages for the
+/// machine's platform: tini and small noarch packages named `envlock-*`, each printing its
+/// name and version. Versions carry a nonce, so that the package cache of earlier runs (it
+/// outlives them, under /var/tmp/buildah-cache) has none of them. Also the machine's platform.
+struct CondaChannel {
+    dir: PathBuf,
+    platform: &'static str,
+    nonce: u128,
+    records: Vec<(String, Vec<(String, serde_json::Value)>)>,
+    server: common::Server,
+}
+
+impl CondaChannel {
+    fn new(work: &Path, names: &[&str]) -> CondaChannel {
+        let platform = if std::env::consts::ARCH == "aarch64" {
+            "linux-aarch64"
+        } else {
+            "linux-64"
+        };
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000;
+        let dir = work.join("channel");
+        let tini = std::fs::read(static_tini()).unwrap();
+        let tini = conda_package(
+            &dir,
+            platform,
+            "tini",
+            &format!("0.19.{nonce}"),
+            &[("bin/tini", tini, 0o755)],
+        );
+        let mut channel = CondaChannel {
+            dir,
+            platform,
+            nonce,
+            records: vec![
+                (platform.to_string(), vec![tini]),
+                ("noarch".into(), vec![]),
+            ],
+            server: common::Server::start(work, common::Mode::Files),
+        };
+        for name in names {
+            channel.publish(name, "1");
+        }
+        channel
+    }
+
+    /// Publishes `name` at version `<major>.<nonce>` and indexes the channel again.
+    fn publish(&mut self, name: &str, major: &str) {
+        let version = format!("{major}.{}", self.nonce);
+        // Some incompressible bytes, so that a package download is more than its index entry.
+        let mut state = self.nonce as u64 ^ name.len() as u64;
+        let filler: Vec<u8> = (0..64 * 1024)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (state >> 56) as u8
+            })
+            .collect();
+        let record = conda_package(
+            &self.dir,
+            "noarch",
+            name,
+            &version,
+            &[
+                (
+                    &format!("bin/{name}"),
+                    format!("#!/bin/sh\necho {name} {version}\n").into_bytes(),
+                    0o755,
+                ),
+                (&format!("share/{name}/filler"), filler, 0o644),
+            ],
+        );
+        self.records[1].1.push(record);
+        let subdirs: Vec<(&str, Vec<(String, serde_json::Value)>)> = self
+            .records
+            .iter()
+            .map(|(s, r)| (s.as_str(), r.clone()))
+            .collect();
+        index_channel(&self.dir, &subdirs);
+    }
+
+    /// The package files the server sent since the last call: (file name, bytes).
+    fn downloads(&self) -> Vec<(String, usize)> {
+        let hits = self.server.hits();
+        self.server.clear();
+        hits.into_iter()
+            .filter(|h| h.method == "GET" && h.status == 200 && h.path.ends_with(".tar.bz2"))
+            .map(|h| {
+                let name = h.path.rsplit('/').next().unwrap_or_default().to_string();
+                (name, h.bytes)
+            })
+            .collect()
+    }
+}
+
+/// A conda project in `work/app` for `channel`, depending on `deps`; `envlock` in it.
+fn conda_app(work: &Path, channel: &CondaChannel, deps: &[&str]) -> PathBuf {
+    let dir = work.join("app");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("environment.yml"),
+        format!(
+            "channels: [{}/channel]\ndependencies: [{}]\n",
+            channel.server.url,
+            deps.join(", ")
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+    dir
+}
+
+fn envlock_in(dir: &Path, args: &[&str]) -> String {
+    ok(envlock(&dir.join(".cache"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap())
+}
+
+/// conda's package cache is a BuildKit cache mount: after one locked package changes, the
+/// rebuild (its env layer runs again, as the locked files changed) downloads that package
+/// alone, as the test's channel server counts; the first build downloaded all of them. The
+/// image holds no package archive and no file hard-linked into the cache (conda copies), and
+/// runs the changed package.
+#[test]
+fn a_rebuild_after_one_package_changed_downloads_only_that_package() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let base = conda_standin(&harness);
+    let work = tempfile::tempdir().unwrap();
+    let mut channel = CondaChannel::new(work.path(), &["envlock-a", "envlock-b", "envlock-c"]);
+    let dir = conda_app(
+        work.path(),
+        &channel,
+        &["envlock-a", "envlock-b", "envlock-c"],
+    );
+    envlock_in(&dir, &["resolve", "-p", channel.platform]);
+    envlock_in(&dir, &["dockerfile", "--base", &base]);
+    let tag = format!("localhost/envlock-conda-cache:{}", channel.nonce);
+    channel.downloads();
+    let build = || {
+        let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+        assert_ok(&out, "building the conda image");
+    };
+    build();
+    let first = channel.downloads();
+    let mut names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    let v = channel.nonce;
+    assert_eq!(
+        names,
+        [
+            format!("envlock-a-1.{v}-h0_0.tar.bz2"),
+            format!("envlock-b-1.{v}-h0_0.tar.bz2"),
+            format!("envlock-c-1.{v}-h0_0.tar.bz2"),
+            format!("tini-0.19.{v}-h0_0.tar.bz2"),
+        ],
+        "the first build downloads every package once"
+    );
+
+    // envlock-b 2 is published and locked; nothing else moves.
+    channel.publish("envlock-b", "2");
+    std::fs::write(
+        dir.join("environment.yml"),
+        format!(
+            "channels: [{}/channel]\ndependencies: [envlock-a, envlock-b>=2, envlock-c]\n",
+            channel.server.url
+        ),
+    )
+    .unwrap();
+    envlock_in(&dir, &["resolve"]);
+    envlock_in(&dir, &["dockerfile"]);
+    channel.downloads();
+    build();
+    let second = channel.downloads();
+    let bytes = |d: &[(String, usize)]| d.iter().map(|(_, b)| b).sum::<usize>();
+    eprintln!(
+        "first build: {} package downloads, {} bytes; rebuild: {} downloads, {} bytes",
+        first.len(),
+        bytes(&first),
+        second.len(),
+        bytes(&second)
+    );
+    let names: Vec<&str> = second.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [format!("envlock-b-2.{v}-h0_0.tar.bz2")],
+        "the rebuild downloads the changed package alone"
+    );
+    assert!(bytes(&second) < bytes(&first));
+
+    // The cache stayed out of the image, and the env works without it.
+    let out = harness_sh(
+        &harness,
+        &format!(
+            "hrun {tag} bash -c 'envlock-a; envlock-b; \
+             stat -c %h /opt/conda/envs/env/share/envlock-a/filler; \
+             ls /opt/conda/pkgs | grep -c envlock || true'"
+        ),
+    );
+    assert_ok(&out, "running the rebuilt image");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("envlock-a 1.{v}\nenvlock-b 2.{v}\n1\n0\n"),
+        "the new envlock-b, one link per file, no package in /opt/conda/pkgs"
+    );
+}
+
+/// Reproducible layers (slow: four builds without the layer cache). Two `--no-cache
+/// --timestamp 0` builds of one lock give the same diffID for every layer, those envlock's
+/// Dockerfile writes included (its files, the env, the app): for the venv flavor (pip's pyc
+/// files are checked-hash under the lock's SOURCE_DATE_EPOCH and PYTHONHASHSEED=0; without
+/// them 700-odd differ) and for the conda flavor (the env's `conda-meta/history` is emptied;
+/// the package cache is a mount, outside the layer; the first build fills it, the second
+/// takes every package from it).
+#[test]
+fn two_builds_of_one_lock_from_scratch_give_identical_layers() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+
+    // The venv flavor, a small env: six, and pip and setuptools in the venv.
+    let digest = python_standin(&harness);
+    let app = tempfile::tempdir().unwrap();
+    let dir = app.path();
+    std::fs::write(dir.join("requirements.txt"), "six==1.16.0\n").unwrap();
+    std::fs::write(dir.join("app.py"), "import six\nprint(six.__version__)\n").unwrap();
+    resolve_for_python_3_11(dir, "requirements.txt", "2024-06-01");
+    render_venv(dir, &digest, &[]);
+    let base = layers(&harness, &format!("localhost/python:3.11-slim@{digest}"));
+    let built: Vec<Vec<String>> = ["one", "two"]
+        .iter()
+        .map(|n| {
+            let tag = format!("localhost/envlock-repro-venv:{n}");
+            build_from_scratch(&harness, &tag, dir);
+            layers(&harness, &tag)
+        })
+        .collect();
+    assert_eq!(
+        built[0].len(),
+        base.len() + 3,
+        "the base's layers, then envlock/, the env and the app: {built:?}"
+    );
+    assert_eq!(built[0], built[1], "the venv image's layers differ");
+
+    // The conda flavor.
+    let base = conda_standin(&harness);
+    let work = tempfile::tempdir().unwrap();
+    let channel = CondaChannel::new(work.path(), &["envlock-a"]);
+    let dir = conda_app(work.path(), &channel, &["envlock-a"]);
+    envlock_in(&dir, &["resolve", "-p", channel.platform]);
+    envlock_in(&dir, &["dockerfile", "--base", &base]);
+    channel.downloads();
+    let built: Vec<(Vec<String>, usize)> = ["one", "two"]
+        .iter()
+        .map(|n| {
+            let tag = format!("localhost/envlock-repro-conda:{n}");
+            build_from_scratch(&harness, &tag, &dir);
+            (layers(&harness, &tag), channel.downloads().len())
+        })
+        .collect();
+    // The first build filled the package cache (tini and envlock-a), the second took both from
+    // it: a cold and a warm cache give the same layers.
+    assert_eq!(
+        (built[0].1, built[1].1),
+        (2, 0),
+        "package downloads per build"
+    );
+    let built: Vec<Vec<String>> = built.into_iter().map(|(l, _)| l).collect();
+    let base = layers(&harness, &base);
+    assert!(built[0].len() > base.len() + 2, "{built:?}");
+    assert_eq!(built[0], built[1], "the conda image's layers differ");
+}
+
+/// pip's cache is a BuildKit cache mount too: after one locked wheel changed, the rebuild
+/// (its env layer runs again) downloads that wheel alone; pip revalidates the others it
+/// cached (the test's index sends ETags, and answers 304), as the index server counts.
+///
+/// pip caches responses only from HTTPS origins and `--trusted-host`s (PyPI is HTTPS and sends
+/// `Cache-Control: max-age`; this machine's TLS-intercepting proxy strips those headers, so
+/// PyPI cannot show it here). The test's index is plain HTTP on 127.0.0.1, so the test adds
+/// `--trusted-host 127.0.0.1` to the rendered requirements file, for pip to cache it as it
+/// caches an HTTPS index; envlock renders no such line.
+#[test]
+fn a_venv_rebuild_after_one_wheel_changed_downloads_only_that_wheel() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let digest = python_standin(&harness);
+    let work = tempfile::tempdir().unwrap();
+    let mut index = common::pypi_index::Index::new(&work.path().join("index"));
+    for (name, version) in [
+        ("envlock-pa", "1.0"),
+        ("envlock-pb", "1.0"),
+        ("envlock-pb", "2.0"),
+        ("envlock-pc", "1.0"),
+    ] {
+        index.wheel(name, version);
+    }
+    index.write();
+    let server = common::Server::start(&work.path().join("index"), common::Mode::Files);
+    let dir = work.path().join("app");
+    std::fs::create_dir(&dir).unwrap();
+    let requirements = |pb: &str| {
+        std::fs::write(
+            dir.join("requirements.txt"),
+            format!(
+                "--index-url {}/simple/\nenvlock-pa\nenvlock-pb=={pb}\nenvlock-pc\n",
+                server.url
+            ),
+        )
+        .unwrap();
+    };
+    let downloads = || {
+        let hits = server.hits();
+        server.clear();
+        let wheels: Vec<_> = hits
+            .into_iter()
+            .filter(|h| h.method == "GET" && h.path.ends_with(".whl"))
+            .collect();
+        let sent: Vec<String> = wheels
+            .iter()
+            .filter(|h| h.status == 200)
+            .map(|h| h.path.rsplit('/').next().unwrap_or_default().to_string())
+            .collect();
+        let bytes: usize = wheels.iter().map(|h| h.bytes).sum();
+        (sent, bytes)
+    };
+    requirements("1.0");
+    resolve_for_python_3_11(&dir, "requirements.txt", "2024-06-01");
+    render_venv(&dir, &digest, &[]);
+    let trust_the_test_index = || {
+        let file = dir.join("envlock/pip-linux-64.txt");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("--trusted-host"), "{text}");
+        std::fs::write(&file, format!("{text}--trusted-host 127.0.0.1\n")).unwrap();
+    };
+    trust_the_test_index();
+    let tag = format!("localhost/envlock-pip-cache:{}", free_port());
+    let build = || {
+        let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+        assert_ok(&out, "building the venv image");
+    };
+    downloads();
+    build();
+    let (mut first, first_bytes) = downloads();
+    first.sort();
+    assert_eq!(
+        first,
+        [
+            "envlock_pa-1.0-py3-none-any.whl",
+            "envlock_pb-1.0-py3-none-any.whl",
+            "envlock_pc-1.0-py3-none-any.whl"
+        ],
+        "the first build downloads every wheel"
+    );
+
+    requirements("2.0");
+    resolve_for_python_3_11(&dir, "requirements.txt", "2024-06-01");
+    render_venv(&dir, &digest, &[]);
+    trust_the_test_index();
+    downloads();
+    build();
+    let (second, second_bytes) = downloads();
+    eprintln!(
+        "first build: {} wheels, {first_bytes} bytes; rebuild: {second:?}, {second_bytes} bytes",
+        first.len()
+    );
+    assert_eq!(
+        second,
+        ["envlock_pb-2.0-py3-none-any.whl"],
+        "the rebuild downloads the changed wheel alone"
+    );
+    assert!(second_bytes < first_bytes);
+    let out = harness_sh(
+        &harness,
+        &format!(
+            "hrun {tag} python -c 'import importlib.metadata as m; print(m.version(\"envlock-pb\"))'"
+        ),
+    );
+    assert_ok(&out, "running the rebuilt image");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2.0");
 }

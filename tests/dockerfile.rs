@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use common::{
     Mode, Project, fails, fixture_channels,
-    lint::{hadolint, lint_tools, parse},
+    lint::{hadolint, lint_tools, parse, run_steps},
     ok,
 };
 
@@ -147,6 +147,26 @@ fn every_preset_and_flavor_is_lint_clean_and_parses() {
             "{labels}"
         );
         let text = project.read("Dockerfile");
+        // The package caches are BuildKit cache mounts, which BuildKit reads as the RUN's
+        // flags: downloads are reused by the next build and never land in a layer.
+        let pip_cache = "--mount=type=cache,target=/root/.cache/pip,sharing=locked";
+        let conda_cache = "--mount=type=cache,target=/opt/conda/pkgs,sharing=locked";
+        for (flags, command) in run_steps(&tools, &path) {
+            if command.contains("conda create") {
+                assert_eq!(flags, [conda_cache], "{args:?}: {command}");
+                assert!(command.contains("--copy"), "{args:?}: {command}");
+                assert!(!command.contains("conda clean"), "{args:?}: {command}");
+            } else if command.contains("pip install") {
+                assert_eq!(flags, [pip_cache], "{args:?}: {command}");
+                assert!(!command.contains("--no-cache-dir"), "{args:?}: {command}");
+            } else {
+                assert!(flags.is_empty(), "{args:?}: {flags:?} {command}");
+            }
+        }
+        assert!(
+            text.contains("\nARG SOURCE_DATE_EPOCH=") && text.contains("\nARG PYTHONHASHSEED=0\n"),
+            "{args:?}"
+        );
         let expose: Vec<&String> = instruction(&parsed, "EXPOSE")
             .iter()
             .map(|e| &e.2[0])
@@ -270,12 +290,25 @@ fn architectures_select_their_locked_platform_when_run() {
     let p = locked(false);
     ok(render(&p, &[]));
     let parsed = parse(&tools, &p.path("Dockerfile"));
-    let select = &instruction(&parsed, "RUN")[0].2[0];
-    // Run the first RUN for real, with conda and the system tools stubbed to record their calls.
+    // The env's prefix moves into the test's directory, so that the RUN can touch its files.
+    let prefix = p.path("env");
+    let select = instruction(&parsed, "RUN")[0].2[0]
+        .replace("/opt/conda/envs/env", &prefix.display().to_string());
+    let select = &select;
+    // Run the first RUN for real, with conda and the system tools stubbed to record their calls;
+    // the conda stub writes the time-stamped files conda 26 writes into the env.
     let stubs = p.path("stubs");
     std::fs::create_dir_all(&stubs).unwrap();
     for tool in ["conda", "useradd", "chmod", "cp"] {
-        let script = format!("#!/bin/sh\necho \"{tool} $*\" >> \"$STUB_LOG\"\n");
+        let mut script = format!("#!/bin/sh\necho \"{tool} $*\" >> \"$STUB_LOG\"\n");
+        if tool == "conda" {
+            let meta = prefix.join("conda-meta");
+            script.push_str(&format!(
+                "mkdir -p {meta}\necho '==> 2026-12-03 10:00:00 <==' > {meta}/history\n\
+                 printf 1796292791.952824 > {meta}/created_at\n",
+                meta = meta.display()
+            ));
+        }
         let path = stubs.join(tool);
         std::fs::write(&path, script).unwrap();
         std::process::Command::new("chmod")
@@ -289,6 +322,7 @@ fn architectures_select_their_locked_platform_when_run() {
         let out = Command::new("/bin/sh")
             .args(["-c", select])
             .env("TARGETARCH", arch)
+            .env("SOURCE_DATE_EPOCH", "1717286399")
             .env("STUB_LOG", &log)
             .env("PATH", format!("{}:/usr/bin:/bin", stubs.display()))
             .output()
@@ -302,8 +336,17 @@ fn architectures_select_their_locked_platform_when_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        log.contains("conda create --name env --file /opt/envlock/conda-linux-aarch64.txt --yes"),
+        log.contains(
+            "conda create --name env --file /opt/envlock/conda-linux-aarch64.txt --yes --copy"
+        ),
         "{log}"
+    );
+    // The build's time is gone from the env: an empty history, created at SOURCE_DATE_EPOCH.
+    let meta = prefix.join("conda-meta");
+    assert_eq!(std::fs::read_to_string(meta.join("history")).unwrap(), "");
+    assert_eq!(
+        std::fs::read_to_string(meta.join("created_at")).unwrap(),
+        "1717286399"
     );
     let (out, log) = run("amd64");
     assert!(out.status.success());

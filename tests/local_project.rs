@@ -425,7 +425,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
         .find("COPY ./ /opt/envlock/src/demo-app/\n")
         .unwrap_or_else(|| panic!("{text}"));
     let install = text
-        .find("python -m pip install --no-deps --no-build-isolation --no-cache-dir /opt/envlock/src/demo-app \\\n")
+        .find("python -m pip install --no-deps --no-build-isolation /opt/envlock/src/demo-app \\\n")
         .unwrap_or_else(|| panic!("{text}"));
     assert!(locked < copy && copy < install, "{text}");
     lint(&p.path("Dockerfile"));
@@ -453,7 +453,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
     );
     let text = p.read("Dockerfile");
     assert!(
-        text.contains("/opt/venv/bin/python -m pip install --no-deps --no-build-isolation --no-cache-dir /opt/envlock/src/demo-app \\\n"),
+        text.contains("/opt/venv/bin/python -m pip install --no-deps --no-build-isolation /opt/envlock/src/demo-app \\\n"),
         "{text}"
     );
     ok(
@@ -463,7 +463,7 @@ fn the_dockerfile_installs_local_projects_after_the_locked_packages() {
     );
     let text = p.read("Dockerfile");
     assert!(
-        text.contains("--no-cache-dir -e /opt/envlock/src/demo-app \\\n"),
+        text.contains("--no-build-isolation -e /opt/envlock/src/demo-app \\\n"),
         "{text}"
     );
     lint(&p.path("Dockerfile"));

@@ -126,10 +126,15 @@ impl OldProject {
 /// The fixture's `name` as today's envlock writes it: each later, deliberate change to what
 /// envlock writes is one line here, so that everything else stays pinned byte for byte.
 fn upgraded(name: &str, fixture: &str) -> String {
-    let replace = |from: &str, to: &str| {
-        assert!(fixture.contains(from), "{name} lacks {from:?}");
-        fixture.replacen(from, to, 1)
+    let replace_all = |changes: &[(&str, &str)]| {
+        changes
+            .iter()
+            .fold(fixture.to_string(), |text, (from, to)| {
+                assert!(text.contains(from), "{name} lacks {from:?}");
+                text.replacen(from, to, 1)
+            })
     };
+    let replace = |from: &str, to: &str| replace_all(&[(from, to)]);
     match name {
         // `created_by`, which conda's lockfile plugin requires.
         "conda-lock.yml" => replace(
@@ -145,6 +150,39 @@ fn upgraded(name: &str, fixture: &str) -> String {
             "# The image's ENV already starts PATH with the env; add it unless a caller's PATH starts with it.\n\
              case \"$PATH\" in\n  \"$CONDA_PREFIX/bin\" | \"$CONDA_PREFIX/bin:\"*) ;;\n  *) export PATH=\"$CONDA_PREFIX/bin:$PATH\" ;;\nesac\n",
         ),
+        // Cached, reproducible builds: BuildKit cache mounts for conda's and pip's package
+        // caches (no `conda clean`, no `--no-cache-dir`), conda copying out of its cache
+        // (`--copy`), conda's history emptied and its created_at set to SOURCE_DATE_EPOCH (the
+        // lock's cutoff), which with PYTHONHASHSEED also makes pyc files independent of the build.
+        "Dockerfile" => replace_all(&[
+            (
+                "ARG TARGETARCH\n",
+                "ARG TARGETARCH\n\
+                 # Reproducible layers: the pyc files pip and conda write hold hashes of their sources, not\n\
+                 # the build's time (SOURCE_DATE_EPOCH, from the lock), nor the order of a random hash seed.\n\
+                 ARG SOURCE_DATE_EPOCH=1893542399\n\
+                 ARG PYTHONHASHSEED=0\n",
+            ),
+            (
+                "RUN arch=",
+                "RUN --mount=type=cache,target=/opt/conda/pkgs,sharing=locked \\\n    arch=",
+            ),
+            (
+                " --yes \\\n && conda clean --all --yes \\\n",
+                " --yes --copy \\\n \
+                 && : > /opt/conda/envs/env/conda-meta/history \\\n \
+                 && { [ ! -f /opt/conda/envs/env/conda-meta/created_at ] \\\n      \
+                 || printf '%s' \"${SOURCE_DATE_EPOCH:-0}\" > /opt/conda/envs/env/conda-meta/created_at; } \\\n",
+            ),
+            (
+                "RUN if grep",
+                "RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \\\n    if grep",
+            ),
+            (
+                " --no-cache-dir -r /opt/envlock/pip.txt",
+                " -r /opt/envlock/pip.txt",
+            ),
+        ]),
         // (A new `.dockerignore` also ignores envlock's temporary files; an existing one is
         // the user's and is not rewritten.)
         _ => fixture.to_string(),
@@ -165,7 +203,8 @@ fn an_old_lock_checks_re_resolves_and_renders_unchanged() {
         !findings.is_empty()
             && findings
                 .iter()
-                .all(|l| l.contains("envlock/entrypoint.sh is not what")),
+                .all(|l| l.contains("envlock/entrypoint.sh is not what")
+                    || l.contains("Dockerfile is not what")),
         "{err}"
     );
     ok(p.run(&["dockerfile", "--locked"]));

@@ -7,7 +7,15 @@
 //! 2. The `envlock/` files, then one `RUN` that picks the locked platform for `TARGETARCH`
 //!    (amd64 → linux-64, arm64 → linux-aarch64, ppc64le → linux-ppc64le; an architecture that is
 //!    not locked stops the build naming it) and creates the env from the `@EXPLICIT` file alone
-//!    (no solve; conda checks every hash), with `conda clean` in the same layer.
+//!    (no solve; conda checks every hash). conda's package cache is a BuildKit cache mount
+//!    (`/opt/conda/pkgs`), so downloads are reused by later builds and never land in the layer;
+//!    `--copy` makes conda copy files out of it (a hard link into the mount would dangle in the
+//!    image); the env's `conda-meta/history` (the build's time) is emptied, and its
+//!    `conda-meta/created_at` (conda ≥ 25) says `SOURCE_DATE_EPOCH`. pip's cache is a
+//!    cache mount too (`/root/.cache/pip`) in every `pip install` step, sdists aside.
+//!    `SOURCE_DATE_EPOCH` (the lock's cutoff, else 0) and `PYTHONHASHSEED=0` are build
+//!    arguments, so pyc files are checked-hash and marshalled the same way, and `useradd` dates
+//!    the user from the lock: two builds of one lock give the same layers.
 //! 3. `SHELL` switched to `conda run … -n env bash -o pipefail -c`, so later `RUN` lines run in the
 //!    activated env: the hashed pip install, `pip check`, and the user's `--run` steps.
 //!    Sdists with a locked build set come after the wheels: the build set into
@@ -67,7 +75,17 @@ pub struct Options {
     pub local_projects: Vec<LocalInstall>,
     /// What `resolve` did about the image's init (the lock's record).
     pub init: Option<InitRecord>,
+    /// The default of the build's `SOURCE_DATE_EPOCH`: from the lock (its cutoff, else 0),
+    /// never the time of rendering.
+    pub source_date_epoch: i64,
 }
+
+/// The BuildKit cache mount of conda's package cache: downloads survive the layer, and the
+/// layer never holds them. `sharing=locked`: two builds at once take turns.
+const CONDA_PKGS_MOUNT: &str = "--mount=type=cache,target=/opt/conda/pkgs,sharing=locked";
+/// The BuildKit cache mount of pip's cache (root's `~/.cache/pip`), in place of
+/// `--no-cache-dir`.
+const PIP_CACHE_MOUNT: &str = "--mount=type=cache,target=/root/.cache/pip,sharing=locked";
 
 /// A local project as the image installs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +279,12 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         "# The locked files. BuildKit sets TARGETARCH; other builders fall back to `uname -m`."
     );
     f.push_str("ARG TARGETARCH\n");
+    f.push_str(
+        "# Reproducible layers: the pyc files pip and conda write hold hashes of their sources, not\n\
+         # the build's time (SOURCE_DATE_EPOCH, from the lock), nor the order of a random hash seed.\n",
+    );
+    let _ = writeln!(f, "ARG SOURCE_DATE_EPOCH={}", o.source_date_epoch);
+    f.push_str("ARG PYTHONHASHSEED=0\n");
     let _ = writeln!(f, "COPY {dir}/ /opt/envlock/");
     let mut cases = String::new();
     for (docker, uname, platform) in ARCHES {
@@ -268,8 +292,12 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             let _ = writeln!(cases, "      {docker}|{uname}) platform={platform} ;; \\");
         }
     }
+    let cache = match o.flavor {
+        Flavor::Conda => CONDA_PKGS_MOUNT,
+        Flavor::Venv => PIP_CACHE_MOUNT,
+    };
     let select = format!(
-        "RUN arch=\"${{TARGETARCH:-$(uname -m)}}\" \\\n \
+        "RUN {cache} \\\n    arch=\"${{TARGETARCH:-$(uname -m)}}\" \\\n \
          && case \"$arch\" in \\\n{cases}      *) echo \"envlock: the lock has no platform for architecture $arch (locked: {}); run envlock resolve -p for it\" >&2; exit 1 ;; \\\n    esac \\\n",
         platforms.join(" ")
     );
@@ -303,8 +331,10 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             };
             let _ = write!(
                 f,
-                " && conda create --name env --file \"/opt/envlock/conda-$platform.txt\" --yes \\\n \
-                 && conda clean --all --yes \\\n \
+                " && conda create --name env --file \"/opt/envlock/conda-$platform.txt\" --yes --copy \\\n \
+                 && : > {CONDA_PREFIX}/conda-meta/history \\\n \
+                 && {{ [ ! -f {CONDA_PREFIX}/conda-meta/created_at ] \\\n      \
+                 || printf '%s' \"${{SOURCE_DATE_EPOCH:-0}}\" > {CONDA_PREFIX}/conda-meta/created_at; }} \\\n \
                  && cp \"/opt/envlock/pip-$platform.txt\" /opt/envlock/pip.txt \\\n{copy_sdists}{copy_local_build}{user}\n"
             );
             // Before the SHELL: hadolint's ignore comment must stay right above its RUN.
@@ -313,9 +343,11 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             f.push_str("SHELL [\"conda\", \"run\", \"--no-capture-output\", \"--name\", \"env\", \"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n");
             f.push_str(IGNORE_CONDA_RUN);
             if built {
-                f.push_str(
-                    "RUN if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
-                     python -m pip install --no-deps --require-hashes --no-cache-dir -r /opt/envlock/pip.txt; \\\n    \
+                let _ = write!(
+                    f,
+                    "RUN {PIP_CACHE_MOUNT} \\\n    \
+                     if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
+                     python -m pip install --no-deps --require-hashes -r /opt/envlock/pip.txt; \\\n    \
                      fi \\\n",
                 );
                 f.push_str(&sdist_steps(
@@ -325,9 +357,11 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 ));
                 f.push_str(" && python -m pip check\n");
             } else {
-                f.push_str(
-                    "RUN if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
-                     python -m pip install --no-deps --require-hashes --no-cache-dir -r /opt/envlock/pip.txt \\\n      \
+                let _ = write!(
+                    f,
+                    "RUN {PIP_CACHE_MOUNT} \\\n    \
+                     if grep -q '^[^#]' /opt/envlock/pip.txt; then \\\n      \
+                     python -m pip install --no-deps --require-hashes -r /opt/envlock/pip.txt \\\n      \
                      && python -m pip check; \\\n    fi\n",
                 );
             }
@@ -345,7 +379,7 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
             let _ = write!(
                 f,
                 " && python -m venv {VENV} \\\n \
-                 && {VENV}/bin/python -m pip install --no-deps --require-hashes --no-cache-dir -r \"/opt/envlock/pip-$platform.txt\" \\\n\
+                 && {VENV}/bin/python -m pip install --no-deps --require-hashes -r \"/opt/envlock/pip-$platform.txt\" \\\n\
                  {sdists} \
                  && {VENV}/bin/python -m pip check \\\n{copy_local_build}{user}\n"
             );
@@ -403,17 +437,17 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
                 let build = "/opt/envlock/pip-build-local.txt";
                 let _ = writeln!(
                     f,
-                    "RUN if grep -q '^[^#]' {build}; then \\\n      \
-                     {python} -m pip install --no-deps --require-hashes --no-cache-dir --target /tmp/envlock-build -r {build}; \\\n    \
+                    "RUN {PIP_CACHE_MOUNT} if grep -q '^[^#]' {build}; then \\\n      \
+                     {python} -m pip install --no-deps --require-hashes --target /tmp/envlock-build -r {build}; \\\n    \
                      fi \\\n \
                      && PYTHONPATH=/tmp/envlock-build PATH=\"/tmp/envlock-build/bin:$PATH\" \\\n    \
-                     {python} -m pip install --no-deps --no-build-isolation --no-cache-dir {editable}/opt/envlock/src/{name} \\\n \
+                     {python} -m pip install --no-deps --no-build-isolation {editable}/opt/envlock/src/{name} \\\n \
                      && rm -rf /tmp/envlock-build"
                 );
             } else {
                 let _ = writeln!(
                     f,
-                    "RUN {python} -m pip install --no-deps --no-cache-dir {editable}/opt/envlock/src/{name}"
+                    "RUN {PIP_CACHE_MOUNT} {python} -m pip install --no-deps {editable}/opt/envlock/src/{name}"
                 );
             }
         }
@@ -504,12 +538,14 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
 
 /// The shell lines (continuing a `RUN`) that build the sdists reproducibly: the build set
 /// into a directory of its own (so build tools do not stay in the env), then the sdists
-/// without build isolation against it, hash-checked; then the build set is removed.
+/// without build isolation against it, hash-checked; then the build set is removed. The sdists
+/// keep `--no-cache-dir`: pip's cache would keep the wheel it built and give it to a later build
+/// whose locked build set changed.
 fn sdist_steps(python: &str, build: &str, sdists: &str) -> String {
     format!(
         " && if [ -f {sdists} ]; then \\\n      \
          if grep -q '^[^#]' {build}; then \\\n        \
-         {python} -m pip install --no-deps --require-hashes --no-cache-dir --target /tmp/envlock-build -r {build}; \\\n      \
+         {python} -m pip install --no-deps --require-hashes --target /tmp/envlock-build -r {build}; \\\n      \
          fi \\\n      \
          && PYTHONPATH=/tmp/envlock-build PATH=\"/tmp/envlock-build/bin:$PATH\" \\\n         \
          {python} -m pip install --no-deps --require-hashes --no-cache-dir --no-build-isolation -r {sdists} \\\n      \

@@ -164,6 +164,7 @@ pub fn render_all(
         |n| n.to_string_lossy().into_owned(),
     );
     let cmd = request.cmd.as_deref().map(parse_cmd).transpose()?;
+    let meta = crate::lock::EnvlockMeta::read(lock)?;
     let options = dockerfile::Options {
         flavor: request.flavor,
         base: base.clone(),
@@ -175,7 +176,9 @@ pub fn render_all(
         dir: request.dir.clone(),
         lockfile: lockfile_name.clone(),
         local_projects: Vec::new(),
-        init: crate::lock::EnvlockMeta::read(lock)?.init,
+        init: meta.init,
+        // The cutoff, not the time of rendering: the same lock gives the same Dockerfile.
+        source_date_epoch: meta.exclude_newer.map_or(0, |t| t.as_second().max(0)),
     };
     let context = request
         .output

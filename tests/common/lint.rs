@@ -45,3 +45,20 @@ pub fn hadolint(tools: &Path, dockerfile: &Path) {
         std::fs::read_to_string(dockerfile).unwrap()
     );
 }
+
+/// Each `RUN` as BuildKit's parser reads it: its flags (`--mount=…`) and its command.
+pub fn run_steps(tools: &Path, dockerfile: &Path) -> Vec<(Vec<String>, String)> {
+    let script = "import dockerfile, json, sys\n\
+        print(json.dumps([[list(c.flags), ' '.join(c.value)] for c in dockerfile.parse_file(sys.argv[1]) if c.cmd == 'RUN']))";
+    let out = Command::new(tools.join("bin/python"))
+        .args(["-c", script])
+        .arg(dockerfile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "BuildKit's parser refused it: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
