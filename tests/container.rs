@@ -536,7 +536,7 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
     );
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     assert!(
-        dockerfile.contains("--no-build-isolation --no-cache-dir /opt/envlock/src/demo-app"),
+        dockerfile.contains("--no-build-isolation /opt/envlock/src/demo-app"),
         "{dockerfile}"
     );
     let tag = "localhost/envlock-local-project:test";
