@@ -1423,3 +1423,76 @@ fn a_venv_rebuild_after_one_wheel_changed_downloads_only_that_wheel() {
     assert_ok(&out, "running the rebuilt image");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2.0");
 }
+
+/// conda's own lockfile plugin (conda-lockfiles, from PyPI, in the miniforge3 stand-in's real
+/// conda) reads envlock's lock: `conda create --file conda-lock.yml` installs the locked
+/// packages from the test's channel, and refuses a package whose sha256 was changed.
+#[test]
+fn condas_lockfile_plugin_installs_an_envlock_lock() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let conda = conda_standin(&harness);
+    let work = tempfile::tempdir().unwrap();
+    let channel = CondaChannel::new(work.path(), &["envlock-hello"]);
+    let app = conda_app(work.path(), &channel, &["envlock-hello"]);
+    envlock_in(
+        &app,
+        &["resolve", "environment.yml", "-p", channel.platform],
+    );
+    let lock = std::fs::read_to_string(app.join("conda-lock.yml")).unwrap();
+    assert!(lock.contains("created_by: envlock "), "{lock}");
+
+    let context = work.path().join("plugin");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("conda-lock.yml"), &lock).unwrap();
+    // The tampered copy: one locked sha256 replaced.
+    let sha = lock
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sha256: "))
+        .unwrap()
+        .to_string();
+    // conda tells the format by the file name, so the tampered copy is a conda-lock.yml too.
+    std::fs::create_dir_all(context.join("bad")).unwrap();
+    std::fs::write(
+        context.join("bad/conda-lock.yml"),
+        lock.replace(&sha, &"f".repeat(64)),
+    )
+    .unwrap();
+    std::fs::write(
+        context.join("Containerfile"),
+        format!(
+            "FROM {conda}\n\
+             RUN python -m pip install --no-cache-dir conda-lockfiles==0.2.2\n\
+             COPY conda-lock.yml /work/\n\
+             COPY bad/conda-lock.yml /work/bad/\n"
+        ),
+    )
+    .unwrap();
+    let tag = "localhost/envlock-conda-lockfiles:test";
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", context.display()));
+    assert_ok(&out, "building conda with its lockfile plugin");
+    let out = harness_sh(
+        &harness,
+        &format!(
+            "hrun {tag} sh -c 'conda create --yes --name fromlock --file /work/conda-lock.yml \
+             && /opt/conda/envs/fromlock/bin/envlock-hello'"
+        ),
+    );
+    assert_ok(&out, "conda create --file conda-lock.yml");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("envlock-hello 1.{}", channel.nonce)),
+        "{stdout}"
+    );
+    let out = harness_sh(
+        &harness,
+        &format!("hrun {tag} conda create --yes --name bad --file /work/bad/conda-lock.yml"),
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "a changed sha256 installed:\n{said}");
+    assert!(said.to_ascii_lowercase().contains("checksum"), "{said}");
+}
