@@ -143,12 +143,27 @@ def tool_env(tool: str, cache: Path) -> dict[str, str]:
 COMMANDS = {"envlock": envlock_cmd, "uv": uv_cmd, "pip-compile": pip_compile_cmd}
 
 
-def run_tool(args, tool: str, work: Path, cache: Path) -> tuple[float, dict[str, str]]:
+# A closed port: with it as the proxy, nothing reaches the network.
+CUT_PROXY = "http://127.0.0.1:9"
+
+
+def run_tool(args, tool: str, work: Path, cache: Path, cut: bool = False) -> tuple[float, dict[str, str]]:
     """One timed run in the scenario's directory. The previous output is deleted first: uv and
-    pip-compile would otherwise take their pins from it as preferences."""
+    pip-compile would otherwise take their pins from it as preferences. `cut`: the network is
+    cut (every proxy variable points at a closed port), and uv runs with `--offline`, its
+    cache-only mode; envlock runs as it is, relying on its cutoff-aware cache."""
     output = work / OUTPUTS[tool]
     output.unlink(missing_ok=True)
-    elapsed = run_timed(COMMANDS[tool](args, cache), work, tool_env(tool, cache))
+    env = tool_env(tool, cache)
+    cmd = COMMANDS[tool](args, cache)
+    if cut:
+        for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+            env[var] = CUT_PROXY
+        env.pop("NO_PROXY", None)
+        env.pop("no_proxy", None)
+        if tool == "uv":
+            cmd = cmd + ["--offline"]
+    elapsed = run_timed(cmd, work, env)
     text = output.read_text()
     versions = parse_envlock_lock(text, CONDA_PLATFORM) if tool == "envlock" else parse_pins(text)
     if not versions:
@@ -283,20 +298,22 @@ def measure(args, tmp: Path, scenarios: list[Scenario]) -> tuple[list[dict], dic
             v["envlock_vs_pip-compile"] = compare(reference["envlock"], reference["pip-compile"], "pip-compile")
         versions[scenario.key] = v
 
-        for mode in ("cold", "warm"):
-            times: dict[str, list[float]] = {tool: [] for tool in tools}
-            for i in range(max(args.runs_of[t] for t in tools)):
+        for mode in ("cold", "warm", "cut"):
+            # Network cut: envlock (as it is) against `uv pip compile --offline`, warm caches.
+            mode_tools = [t for t in tools if mode != "cut" or t in ("envlock", "uv")]
+            times: dict[str, list[float]] = {tool: [] for tool in mode_tools}
+            for i in range(max(args.runs_of[t] for t in mode_tools)):
                 # Alternate the tools so that drift (network, other load) hits all of them alike,
                 # and rotate who goes first: a proxy or mirror that keeps recent responses for a
                 # while would otherwise always favour the tool that follows another.
-                for tool in tools[i % len(tools) :] + tools[: i % len(tools)]:
+                for tool in mode_tools[i % len(mode_tools) :] + mode_tools[: i % len(mode_tools)]:
                     if i >= args.runs_of[tool]:
                         continue
                     if mode == "cold":
                         cache = fresh_dir(tmp, f"cold-{tool}")
                     else:
                         cache = warm_cache[tool]
-                    elapsed, got = run_tool(args, tool, work, cache)
+                    elapsed, got = run_tool(args, tool, work, cache, cut=mode == "cut")
                     times[tool].append(elapsed)
                     if got != reference[tool]:
                         diff = compare(got, reference[tool], "first run")["summary"]
@@ -311,16 +328,16 @@ def measure(args, tmp: Path, scenarios: list[Scenario]) -> tuple[list[dict], dic
                 "scenario": scenario.key,
                 "title": scenario.title,
                 "cache": mode,
-                "packages": {t: len(reference[t]) for t in tools},
+                "packages": {t: len(reference[t]) for t in mode_tools},
             }
-            for tool in tools:
+            for tool in mode_tools:
                 row[tool] = {
                     "median_s": statistics.median(times[tool]),
                     "min_s": min(times[tool]),
                     "runs_s": times[tool],
                 }
             for other in ("uv", "pip-compile"):
-                if other in tools:
+                if other in mode_tools:
                     row[f"ratio_median_{other}"] = row["envlock"]["median_s"] / row[other]["median_s"]
             results.append(row)
     return results, versions, problems
@@ -372,6 +389,10 @@ def print_table(results: list[dict], versions: dict, meta: dict, problems: list[
         "their spread is the network's"
     )
     print("times in seconds per process; ratio = envlock median / other median (< 1: envlock faster)")
+    print(
+        f"cache 'cut': warm caches with every proxy variable at a closed port ({CUT_PROXY}); "
+        "envlock as it is, uv with --offline"
+    )
     print()
     header = (
         f"{'scenario':40} {'cache':5} {'pins e/u/p':>10} {'envlock med':>11} {'min':>6} "
