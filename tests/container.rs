@@ -13,6 +13,12 @@
 //! changed downloads that one alone, as the test's servers count (the caches are BuildKit cache
 //! mounts); two `--no-cache --timestamp 0` builds of one lock, venv and conda, give the same
 //! layer diffIDs.
+//!
+//! Sources beyond an index: a local project and a git requirement from an environment.yml's
+//! `pip:` section build on a base without git (the project's build backend from the build set),
+//! and an edit of the project's source rebuilds only its layers. conda's own lockfile plugin
+//! (conda-lockfiles, in the stand-in's conda) installs an envlock lock and refuses a changed
+//! sha256.
 
 mod common;
 
