@@ -167,6 +167,28 @@ fn render_venv(dir: &Path, digest: &str, args: &[&str]) {
     std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
 }
 
+/// Whether the build step whose line contains `needle` reused its layer: in buildah's log, a
+/// step's line is followed by "--> Using cache …" when it did.
+fn used_cache(log: &str, needle: &str) -> bool {
+    let lines: Vec<&str> = log.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("STEP") && l.contains(needle))
+        .unwrap_or_else(|| panic!("no step with {needle} in:\n{log}"));
+    lines[at + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("STEP"))
+        .any(|l| l.contains("Using cache"))
+}
+
+/// Unique per run, so that layers of earlier runs (buildah keeps them) cannot be reused.
+fn nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
 #[test]
 fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     let Some(harness) = harness() else { return };
@@ -518,10 +540,7 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
     .unwrap();
     std::fs::create_dir(dir.join("demo_app")).unwrap();
     // Unique per run, so that layers of earlier runs (buildah keeps them) cannot be reused.
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nonce = nonce();
     let source = |version: &str| {
         std::fs::write(
             dir.join("demo_app/__init__.py"),
@@ -567,18 +586,7 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
     source("two");
     let log = build();
     assert_eq!(imported(), format!("two-{nonce} 1.16.0"));
-    // Each step's line is followed by "--> Using cache …" when buildah reused its layer.
-    let cached = |needle: &str| {
-        let lines: Vec<&str> = log.lines().collect();
-        let at = lines
-            .iter()
-            .position(|l| l.starts_with("STEP") && l.contains(needle))
-            .unwrap_or_else(|| panic!("no step with {needle} in:\n{log}"));
-        lines[at + 1..]
-            .iter()
-            .take_while(|l| !l.starts_with("STEP"))
-            .any(|l| l.contains("Using cache"))
-    };
+    let cached = |needle: &str| used_cache(&log, needle);
     assert!(
         cached("--require-hashes"),
         "the locked install ran again:\n{log}"
@@ -600,10 +608,7 @@ fn an_environment_with_a_local_project_and_a_git_requirement_builds_and_imports_
     let digest = python_standin(&harness);
     // A repository with a flit_core project; the nonce keeps earlier runs' layers unused.
     let repo = tempfile::tempdir().unwrap();
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nonce = nonce();
     let git = |args: &[&str]| {
         let out = Command::new("git")
             .arg("-C")
@@ -700,18 +705,7 @@ fn an_environment_with_a_local_project_and_a_git_requirement_builds_and_imports_
         imported(),
         format!("no-git\ntwo-{nonce} from git {nonce} 1.16.0")
     );
-    // Each step's line is followed by "--> Using cache …" when buildah reused its layer.
-    let cached = |needle: &str| {
-        let lines: Vec<&str> = log.lines().collect();
-        let at = lines
-            .iter()
-            .position(|l| l.starts_with("STEP") && l.contains(needle))
-            .unwrap_or_else(|| panic!("no step with {needle} in:\n{log}"));
-        lines[at + 1..]
-            .iter()
-            .take_while(|l| !l.starts_with("STEP"))
-            .any(|l| l.contains("Using cache"))
-    };
+    let cached = |needle: &str| used_cache(&log, needle);
     assert!(
         cached("--require-hashes"),
         "the locked install ran again:\n{log}"

@@ -13,39 +13,6 @@ use rattler_conda_lock::{LockFile, Manager, Package};
 
 const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 
-/// A PEP 517 backend in the repository itself: `build_wheel` only, for the module `demo_git`,
-/// with the version and dependencies it is given.
-const BACKEND: &str = r#"import base64, hashlib, os, zipfile
-
-VERSION = "0.2.0"
-REQUIRES = ["requests>=2"]
-
-
-def _metadata():
-    lines = ["Metadata-Version: 2.1", "Name: demo-git", f"Version: {VERSION}"]
-    lines += [f"Requires-Dist: {r}" for r in REQUIRES]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    dist = f"demo_git-{VERSION}.dist-info"
-    with open(os.path.join("demo_git", "__init__.py"), "rb") as f:
-        files = {"demo_git/__init__.py": f.read()}
-    files[f"{dist}/METADATA"] = _metadata()
-    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{dist}/RECORD,,")
-    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    name = f"demo_git-{VERSION}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-    return name
-"#;
-
 const STATIC_PYPROJECT: &str = r#"[project]
 name = "demo-git"
 version = "0.2.0"
@@ -83,7 +50,11 @@ fn repository(subdir: &str, pyproject: &str, value: &str) -> tempfile::TempDir {
     let root = repo.path().join(subdir);
     std::fs::create_dir_all(root.join("demo_git")).unwrap();
     std::fs::write(root.join("pyproject.toml"), pyproject).unwrap();
-    std::fs::write(root.join("backend.py"), BACKEND).unwrap();
+    std::fs::write(
+        root.join("backend.py"),
+        common::in_tree_backend("demo_git", "demo-git", "0.2.0", &["requests>=2"]),
+    )
+    .unwrap();
     std::fs::write(
         root.join("demo_git/__init__.py"),
         format!("VALUE = {value:?}\n"),
@@ -621,9 +592,10 @@ fn branch_archive(p: &Project, value: &str) -> String {
         let pyproject = STATIC_PYPROJECT
             .replace("name = \"demo-git\"", "name = \"demo-zip\"")
             .replace("version = \"0.2.0\"", "version = \"1.5\"");
+        let backend = common::in_tree_backend("demo_git", "demo-zip", "1.5", &["requests>=2"]);
         for (path, text) in [
             ("demo-main/pyproject.toml", pyproject.as_str()),
-            ("demo-main/backend.py", BACKEND),
+            ("demo-main/backend.py", backend.as_str()),
             ("demo-main/demo_git/__init__.py", value),
         ] {
             z.start_file(path, options).unwrap();

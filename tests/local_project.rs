@@ -365,37 +365,14 @@ fn check_passes_after_resolve_and_finds_changed_declarations() {
 
 const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 
-/// A PEP 517 backend in the project's tree (`backend-path = ["."]`), so that pip builds the
-/// project offline: a wheel of `demo_app/` with the project's metadata.
-const BACKEND: &str = r#"import base64, hashlib, os, zipfile
-
-NAME, VERSION = "demo_app", "0.3.0"
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    dist = f"{NAME}-{VERSION}.dist-info"
-    with open(os.path.join("demo_app", "__init__.py"), "rb") as f:
-        files = {"demo_app/__init__.py": f.read()}
-    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: demo-app\nVersion: {VERSION}\n".encode()
-    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{dist}/RECORD,,")
-    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    name = f"{NAME}-{VERSION}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-    return name
-"#;
-
 /// A project with the in-tree backend and a module, locked from `pyproject.toml`.
 fn buildable() -> Project {
     let p = project();
     p.write("pyproject.toml", PYPROJECT);
-    p.write("backend.py", BACKEND);
+    p.write(
+        "backend.py",
+        &common::in_tree_backend("demo_app", "demo-app", "0.3.0", &[]),
+    );
     p.write("demo_app/__init__.py", "VALUE = 'demo-app works'\n");
     ok(resolve(&p, &["pyproject.toml"], &["-p", "linux-aarch64"]));
     p

@@ -563,3 +563,39 @@ pub fn drifted(output: &Output) -> String {
         stderr(output)
     )
 }
+
+/// A PEP 517 backend to keep in a test project's own tree (`backend-path = ["."]`), so that pip
+/// and envlock build it offline: `build_wheel` makes a wheel of `<module>/__init__.py` whose
+/// METADATA names `name` `version` and `requires`.
+pub fn in_tree_backend(module: &str, name: &str, version: &str, requires: &[&str]) -> String {
+    let requires: Vec<String> = requires.iter().map(|r| format!("{r:?}")).collect();
+    format!(
+        r#"import base64, hashlib, os, zipfile
+
+MODULE, NAME, VERSION = "{module}", "{name}", "{version}"
+REQUIRES = [{requires}]
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = f"{{MODULE}}-{{VERSION}}.dist-info"
+    with open(os.path.join(MODULE, "__init__.py"), "rb") as f:
+        files = {{f"{{MODULE}}/__init__.py": f.read()}}
+    lines = ["Metadata-Version: 2.1", f"Name: {{NAME}}", f"Version: {{VERSION}}"]
+    lines += [f"Requires-Dist: {{r}}" for r in REQUIRES]
+    files[f"{{dist}}/METADATA"] = ("\n".join(lines) + "\n").encode()
+    files[f"{{dist}}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{{path}},sha256={{digest}},{{len(data)}}")
+    record.append(f"{{dist}}/RECORD,,")
+    files[f"{{dist}}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = f"{{MODULE}}-{{VERSION}}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+    return wheel
+"#,
+        requires = requires.join(", ")
+    )
+}
