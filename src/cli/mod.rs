@@ -563,13 +563,17 @@ async fn run_resolve(args: ResolveArgs, verbose: u8, quiet: bool) -> anyhow::Res
             .solutions
             .iter()
             .zip(&outcome.pypi)
-            .map(|(s, pip)| match pip.len() {
-                0 => format!("{} ({} packages)", s.platform, s.records.len()),
-                n => format!(
-                    "{} ({} conda + {n} pip packages)",
-                    s.platform,
-                    s.records.len()
-                ),
+            .map(|(s, pip)| {
+                let conda = s.records.len();
+                let plural = |n: usize| if n == 1 { "package" } else { "packages" };
+                match pip.len() {
+                    0 => format!("{} ({conda} {})", s.platform, plural(conda)),
+                    n => format!(
+                        "{} ({conda} conda + {n} pip {})",
+                        s.platform,
+                        plural(conda + n)
+                    ),
+                }
             })
             .collect();
         eprintln!(
