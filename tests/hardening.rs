@@ -601,3 +601,88 @@ fn oversized_inputs_are_refused_at_the_place_that_crosses_the_limit() {
         "{err}"
     );
 }
+
+/// Hostile sha256 values on an index page (too short, not hex, huge, unicode, a path) are no
+/// usable hash: such a file is skipped like one without a hash, never an "internal error" nor a
+/// lock that fails validation, and when nothing else fits the failure report says why. Both page
+/// formats (PEP 691 JSON, PEP 503 links); the file's PEP 658 metadata hash is hostile too.
+#[test]
+fn hostile_index_hashes_are_no_usable_hash() {
+    let hostile = [
+        "abc".to_string(),
+        "z".repeat(64),
+        "a".repeat(100_000),
+        "\u{e9}".repeat(32),
+        "../../../../etc/passwd".to_string(),
+    ];
+    for html in [false, true] {
+        for bad in &hostile {
+            let p = common::Project::new().serve_index(common::Mode::Files, |index| {
+                index.wheel("six", "1.15.0");
+                index.wheel("six", "1.16.0");
+                index.wheel("tool", "1.0.0").requires(&["six>=1.16"]);
+            });
+            let page = p.path("index/simple/six/index.json");
+            let text = std::fs::read_to_string(&page).unwrap();
+            let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for file in json["files"].as_array_mut().unwrap() {
+                if file["filename"].as_str().unwrap().contains("1.16.0") {
+                    file["hashes"]["sha256"] = serde_json::json!(bad);
+                    file["core-metadata"] = serde_json::json!({ "sha256": bad });
+                }
+            }
+            if html {
+                let mut links = String::from("<html><body>\n");
+                for file in json["files"].as_array().unwrap() {
+                    let name = file["filename"].as_str().unwrap();
+                    let hash = file["hashes"]["sha256"].as_str().unwrap();
+                    let meta = file["core-metadata"]["sha256"]
+                        .as_str()
+                        .map(|m| format!(" data-core-metadata=\"sha256={m}\""))
+                        .unwrap_or_default();
+                    links.push_str(&format!(
+                        "<a href=\"{}#sha256={hash}\"{meta}>{name}</a><br/>\n",
+                        file["url"].as_str().unwrap()
+                    ));
+                }
+                links.push_str("</body></html>\n");
+                std::fs::remove_file(&page).unwrap();
+                std::fs::write(page.with_file_name("index.html"), links).unwrap();
+            } else {
+                std::fs::write(&page, json.to_string()).unwrap();
+            }
+            let resolve = |req: &str| {
+                p.write("requirements.txt", req);
+                let _ = std::fs::remove_file(p.path("conda-lock.yml"));
+                let mut cmd =
+                    p.command(&["resolve", "requirements.txt", "--index-url", &p.index_url()]);
+                cmd.arg("-c")
+                    .arg(fixture_channels().join("pyconda"))
+                    .args(["--python", "3.11", "-p", "linux-64"]);
+                cmd.output().unwrap()
+            };
+            let what = format!("{} {:.40}", if html { "html" } else { "json" }, bad);
+            // Another version fits: it is locked, and the lock checks.
+            ok(resolve("six\n"));
+            let lock = p.read("conda-lock.yml");
+            assert!(
+                lock.contains("six-1.15.0-py3-none-any.whl") && !lock.contains(bad.as_str()),
+                "{what}\n{lock}"
+            );
+            ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+            // Nothing else fits: the report names the reason.
+            let out = resolve("tool\n");
+            assert_eq!(out.status.code(), Some(2), "{what}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("internal error"), "{what}: {err}");
+            assert!(
+                err.contains("no file has a usable sha256 on the index"),
+                "{what}: {err}"
+            );
+            assert!(
+                !err.contains(&bad[..bad.len().min(50)]) || bad.len() < 4,
+                "{what}: {err}"
+            );
+        }
+    }
+}
