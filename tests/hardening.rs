@@ -686,3 +686,84 @@ fn hostile_index_hashes_are_no_usable_hash() {
         }
     }
 }
+
+/// Runs `cmd`, killing it after 20 s: a run that blocks fails the test instead of hanging it.
+fn output_within_20s(cmd: &mut std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("{cmd:?} blocked for 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A FIFO given as an input (environment.yml, a requirements file, a `-r` include, the lockfile
+/// `check` reads) is refused at once, naming it, with exit 2: opening one would block until
+/// something writes to it.
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_an_input_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mkfifo = |name: &str| {
+        let path = dir.path().join(name);
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let channel = fixture_channels().join("pyconda");
+    let run = |args: &[&str]| {
+        let mut cmd = envlock(&dir.path().join("cache"));
+        cmd.current_dir(dir.path()).args(args);
+        output_within_20s(&mut cmd)
+    };
+    let fifo_error = |out: std::process::Output, name: &str| {
+        let err = fails(out);
+        assert!(
+            err.contains(name) && err.contains("it is a FIFO (named pipe), not a regular file"),
+            "{name}: {err}"
+        );
+    };
+    mkfifo("environment.yml");
+    fifo_error(run(&["resolve", "-p", "linux-64"]), "environment.yml");
+    mkfifo("requirements.txt");
+    let c = channel.to_str().unwrap();
+    fifo_error(
+        run(&["resolve", "requirements.txt", "-c", c, "-p", "linux-64"]),
+        "requirements.txt",
+    );
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "-r base.txt\nsix\n").unwrap();
+    mkfifo("base.txt");
+    fifo_error(
+        run(&["resolve", "requirements.txt", "-c", c, "-p", "linux-64"]),
+        "base.txt",
+    );
+    std::fs::remove_file(dir.path().join("environment.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("environment.yml"),
+        format!("channels: [{c}]\ndependencies: [python=3.11]\n"),
+    )
+    .unwrap();
+    mkfifo("conda-lock.yml");
+    fifo_error(
+        run(&["check", "--lockfile", "conda-lock.yml"]),
+        "conda-lock.yml",
+    );
+    fifo_error(run(&["check"]), "conda-lock.yml");
+}

@@ -167,7 +167,9 @@ impl InputKind {
 }
 
 /// The inputs used when none are given: `environment.yml` in `dir`, else `requirements.txt`,
-/// else `pyproject.toml` (as uv and pixi read it by default).
+/// else `pyproject.toml` (as uv and pixi read it by default). Any such name that is not a
+/// directory counts, so that a FIFO or a device there is refused by name when it is read
+/// instead of being passed over.
 pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
     for name in [
         "environment.yml",
@@ -175,7 +177,7 @@ pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
         "requirements.txt",
         "pyproject.toml",
     ] {
-        if dir.join(name).is_file() {
+        if std::fs::metadata(dir.join(name)).is_ok_and(|m| !m.is_dir()) {
             return Ok(vec![PathBuf::from(name)]);
         }
     }
