@@ -767,3 +767,94 @@ fn a_fifo_as_an_input_is_refused_at_once() {
     );
     fifo_error(run(&["check"]), "conda-lock.yml");
 }
+
+/// What envlock writes into its cache (repodata, PyPI pages and metadata) is private: files
+/// 0600, directories 0700 (CI jobs share caches, and pages may have been fetched with
+/// credentials). The lockfile keeps the usual mode.
+#[cfg(unix)]
+#[test]
+fn cache_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = common::Project::new()
+        .serve_channel_copy("pyconda", &["linux-64", "noarch"])
+        .serve_index(common::Mode::Files, |index| {
+            index.wheel("six", "1.16.0");
+        });
+    p.write(
+        "environment.yml",
+        "channels: [pyconda]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - six\n",
+    );
+    ok(p.command(&[
+        "resolve",
+        "--channel-alias",
+        p.channel_alias(),
+        "--index-url",
+        &p.index_url(),
+        "-p",
+        "linux-64",
+    ])
+    .output()
+    .unwrap());
+    let mode = |path: &std::path::Path| {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let files = common::files_under(&p.cache);
+    for sub in ["repodata", "pypi/simple-v1", "pypi/metadata-v1"] {
+        assert!(
+            files.iter().any(|f| f.starts_with(p.cache.join(sub))),
+            "the cache holds {sub}: {files:?}"
+        );
+    }
+    for file in &files {
+        assert_eq!(
+            mode(file) & 0o077,
+            0,
+            "{} is {:o}",
+            file.display(),
+            mode(file)
+        );
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&p.cache)) {
+            assert_eq!(mode(d), 0o700, "{}", d.display());
+            dir = d.parent();
+        }
+    }
+    assert_eq!(mode(&p.path("conda-lock.yml")) & 0o044, 0o044);
+}
+
+/// A cache directory envlock cannot create or write fails the resolve at once with one message
+/// naming it and `--cache-dir`, not a bare "Not a directory (os error 20)" from a download.
+#[test]
+fn an_unusable_cache_dir_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("environment.yml"),
+        format!(
+            "channels: [{}]\ndependencies: [python=3.11]\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let cache = dir.path().join("file/cache");
+    let err = fails(
+        envlock(&cache)
+            .current_dir(dir.path())
+            .args(["resolve", "-p", "linux-64"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot use the cache directory {}",
+            cache.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: pass `--cache-dir DIR`"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}

@@ -47,7 +47,7 @@ use super::{
 };
 use crate::{
     inputs::IndexStrategy,
-    util::{error::Failure, fs::write_atomic, redact},
+    util::{error::Failure, fs::write_cache, redact},
 };
 
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
@@ -1033,12 +1033,10 @@ fn load_text(path: &std::path::Path) -> Option<String> {
     (sha256_hex(text.as_bytes()) == expected).then(|| text.to_string())
 }
 
-/// Cache writes are best effort: a read-only cache only costs speed.
+/// Cache writes are best effort (`commands::resolve` has checked the cache directory is
+/// writable); entries are private to the user ([`write_cache`]).
 fn store_bytes(path: &std::path::Path, bytes: &[u8]) {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let _ = write_atomic(path, bytes);
+    let _ = write_cache(path, bytes);
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
