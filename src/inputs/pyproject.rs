@@ -190,7 +190,8 @@ impl<'a> Reader<'a> {
             return Err(Failure::new(format!(
                 "{}: has no `[project]` table, so envlock cannot read the project's name and \
                  dependencies",
-                self.path.display()
+                // Something missing is placed at the file's start.
+                self.at(0)
             ))
             .hint(
                 "declare the project's metadata in `[project]` (PEP 621), or list the \
