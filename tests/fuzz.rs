@@ -118,15 +118,52 @@ fn fuzz(name: &str, seed_text: &str, mut parse: impl FnMut(&[u8])) {
     std::panic::set_hook(Box::new(|_| {}));
     for case in 0..cases() {
         let input = mutate(&mut rng, seed_text);
-        if catch_unwind(AssertUnwindSafe(|| parse(&input))).is_err() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| parse(&input))) {
             std::panic::set_hook(hook);
+            let why = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("");
             panic!(
-                "{name}: case {case} panicked on {:?}",
+                "{name}: case {case} panicked on {:?}: {why}",
                 String::from_utf8_lossy(&input)
             );
         }
     }
     std::panic::set_hook(hook);
+}
+
+/// Where an error about the input file `path` (one whose message names it) must say where:
+/// `path:line:column`, with the line within the file's lines.
+fn assert_located(name: &str, input: &[u8], path: &std::path::Path, error: &anyhow::Error) {
+    let message = format!("{error:#}");
+    let shown = path.display().to_string();
+    if !message.contains(&shown) {
+        return;
+    }
+    let lines = input.iter().filter(|&&b| b == b'\n').count() + 1;
+    let places: Vec<(usize, usize)> = message
+        .match_indices(&format!("{shown}:"))
+        .filter_map(|(at, m)| {
+            let rest = &message[at + m.len()..];
+            let (line, rest) = rest.split_once(':')?;
+            let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            Some((line.parse().ok()?, column.parse().ok()?))
+        })
+        .collect();
+    assert!(
+        !places.is_empty(),
+        "{name}: an error about the file names no file:line:column:\n{message}\ninput: {:?}",
+        String::from_utf8_lossy(input)
+    );
+    for (line, column) in places {
+        assert!(
+            (1..=lines).contains(&line) && column >= 1,
+            "{name}: {line}:{column} is outside the file's {lines} lines:\n{message}\ninput: {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
 }
 
 const ENVIRONMENT: &str = "name: app\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy>=1.26,<2\n  - pip\n  - pip:\n    - flask==3.0.3\n    - six[x]>=1 ; python_version >= '3'\nplatforms: [linux-64]\n";
@@ -137,7 +174,9 @@ fn environment_yml_never_panics() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("environment.yml");
         std::fs::write(&path, bytes).unwrap();
-        let _ = envlock::inputs::Inputs::load(&[path]);
+        if let Err(e) = envlock::inputs::Inputs::load(std::slice::from_ref(&path)) {
+            assert_located("environment.yml", bytes, &path, &e);
+        }
     });
 }
 
@@ -149,7 +188,9 @@ fn requirements_files_with_includes_never_panic() {
     fuzz("requirements.txt", seed_text, |bytes| {
         let path = dir.path().join("requirements.txt");
         std::fs::write(&path, bytes).unwrap();
-        let _ = envlock::inputs::Inputs::load(&[path]);
+        if let Err(e) = envlock::inputs::Inputs::load(std::slice::from_ref(&path)) {
+            assert_located("requirements.txt", bytes, &path, &e);
+        }
     });
 }
 
@@ -165,8 +206,13 @@ fn pyproject_files_with_extras_and_groups_never_panic() {
     fuzz("pyproject.toml", seed_text, |bytes| {
         let path = dir.path().join("pyproject.toml");
         std::fs::write(&path, bytes).unwrap();
-        let _ = envlock::inputs::Inputs::load_with(std::slice::from_ref(&path), &selection);
-        let _ = envlock::inputs::Inputs::load(&[path]);
+        if let Err(e) = envlock::inputs::Inputs::load_with(std::slice::from_ref(&path), &selection)
+        {
+            assert_located("pyproject.toml", bytes, &path, &e);
+        }
+        if let Err(e) = envlock::inputs::Inputs::load(std::slice::from_ref(&path)) {
+            assert_located("pyproject.toml", bytes, &path, &e);
+        }
     });
 }
 
@@ -177,8 +223,11 @@ fn lockfiles_never_panic() {
     fuzz("conda-lock.yml", seed_text, |bytes| {
         let path = dir.path().join("conda-lock.yml");
         std::fs::write(&path, bytes).unwrap();
-        if let Ok(lock) = envlock::lock::read(&path) {
-            let _ = envlock::lock::EnvlockMeta::read(&lock);
+        match envlock::lock::read(&path) {
+            Ok(lock) => {
+                let _ = envlock::lock::EnvlockMeta::read(&lock);
+            }
+            Err(e) => assert_located("conda-lock.yml", bytes, &path, &e),
         }
     });
 }
@@ -239,4 +288,77 @@ fn the_fast_lock_reader_agrees_with_the_spanned_one() {
         accepted > 0,
         "no mutation stayed canonical: the comparison tested nothing"
     );
+}
+
+/// `--mirror` and `--channel` values (and a channel URL in environment.yml), through
+/// `inputs::prepare` as `resolve` runs it: no panic, and the password of the seed's URLs never
+/// appears in an error while the value still holds it as `:s3cret@`.
+#[test]
+fn mirror_and_channel_values_never_panic_nor_echo_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("environment.yml");
+    std::fs::write(&env, "channels: [conda-forge]\ndependencies: [python]\n").unwrap();
+    let options = |channels: Vec<String>, mirrors: Vec<String>| envlock::inputs::InputOptions {
+        files: vec![env.clone()],
+        lockfile: Some(dir.path().join("conda-lock.yml")),
+        platforms: Vec::new(),
+        channels,
+        channel_alias: None,
+        mirrors,
+        virtual_packages: Vec::new(),
+        exclude_newer: None,
+        python: None,
+        index_url: None,
+        extra_index_urls: Vec::new(),
+        index_strategy: None,
+        pypi_mapping: None,
+        selection: Default::default(),
+        init: None,
+    };
+    let no_password =
+        |what: &str, value: &str, result: anyhow::Result<envlock::inputs::Prepared>| {
+            // The password as user info (`:s3cret@`) must not show; where a mutation cut the `@`
+            // that makes one a password, `s3cret` is text like any other.
+            if let Err(e) = result {
+                let message = format!("{e:#}");
+                let all_user_info =
+                    value.matches("s3cret").count() == value.matches(":s3cret@").count();
+                let shown = if all_user_info {
+                    message.contains("s3cret")
+                } else {
+                    message.contains("s3cret@")
+                };
+                assert!(
+                    !shown,
+                    "{what} {value:?}: the password is in the error:\n{message}"
+                );
+            }
+        };
+    let mirror = "https://alice:s3cret@conda.example.com/t/tk-1/conda-forge=https://bob:s3cret@mirror.example.com/conda-forge";
+    fuzz("--mirror", mirror, |bytes| {
+        let value = String::from_utf8_lossy(bytes).into_owned();
+        let result = envlock::inputs::prepare(&options(Vec::new(), vec![value.clone()]));
+        no_password("--mirror", &value, result);
+    });
+    let channel =
+        "https://alice:s3cret@conda.example.com/t/tk-1/conda-forge/label/main?token=s3cret";
+    fuzz("--channel", channel, |bytes| {
+        let value = String::from_utf8_lossy(bytes).into_owned();
+        let result = envlock::inputs::prepare(&options(vec![value.clone()], Vec::new()));
+        no_password("--channel", &value, result);
+    });
+    let yml_dir = tempfile::tempdir().unwrap();
+    let seed_text = format!("channels:\n  - {channel}\n  - conda-forge\ndependencies: [python]\n");
+    fuzz("environment.yml channels", &seed_text, |bytes| {
+        let path = yml_dir.path().join("environment.yml");
+        std::fs::write(&path, bytes).unwrap();
+        let mut request = options(Vec::new(), Vec::new());
+        request.files = vec![path];
+        let value = String::from_utf8_lossy(bytes).into_owned();
+        no_password(
+            "environment.yml",
+            &value,
+            envlock::inputs::prepare(&request),
+        );
+    });
 }

@@ -601,3 +601,260 @@ fn oversized_inputs_are_refused_at_the_place_that_crosses_the_limit() {
         "{err}"
     );
 }
+
+/// Hostile sha256 values on an index page (too short, not hex, huge, unicode, a path) are no
+/// usable hash: such a file is skipped like one without a hash, never an "internal error" nor a
+/// lock that fails validation, and when nothing else fits the failure report says why. Both page
+/// formats (PEP 691 JSON, PEP 503 links); the file's PEP 658 metadata hash is hostile too.
+#[test]
+fn hostile_index_hashes_are_no_usable_hash() {
+    let hostile = [
+        "abc".to_string(),
+        "z".repeat(64),
+        "a".repeat(100_000),
+        "\u{e9}".repeat(32),
+        "../../../../etc/passwd".to_string(),
+    ];
+    for html in [false, true] {
+        for bad in &hostile {
+            let p = common::Project::new().serve_index(common::Mode::Files, |index| {
+                index.wheel("six", "1.15.0");
+                index.wheel("six", "1.16.0");
+                index.wheel("tool", "1.0.0").requires(&["six>=1.16"]);
+            });
+            let page = p.path("index/simple/six/index.json");
+            let text = std::fs::read_to_string(&page).unwrap();
+            let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for file in json["files"].as_array_mut().unwrap() {
+                if file["filename"].as_str().unwrap().contains("1.16.0") {
+                    file["hashes"]["sha256"] = serde_json::json!(bad);
+                    file["core-metadata"] = serde_json::json!({ "sha256": bad });
+                }
+            }
+            if html {
+                let mut links = String::from("<html><body>\n");
+                for file in json["files"].as_array().unwrap() {
+                    let name = file["filename"].as_str().unwrap();
+                    let hash = file["hashes"]["sha256"].as_str().unwrap();
+                    let meta = file["core-metadata"]["sha256"]
+                        .as_str()
+                        .map(|m| format!(" data-core-metadata=\"sha256={m}\""))
+                        .unwrap_or_default();
+                    links.push_str(&format!(
+                        "<a href=\"{}#sha256={hash}\"{meta}>{name}</a><br/>\n",
+                        file["url"].as_str().unwrap()
+                    ));
+                }
+                links.push_str("</body></html>\n");
+                std::fs::remove_file(&page).unwrap();
+                std::fs::write(page.with_file_name("index.html"), links).unwrap();
+            } else {
+                std::fs::write(&page, json.to_string()).unwrap();
+            }
+            let resolve = |req: &str| {
+                p.write("requirements.txt", req);
+                let _ = std::fs::remove_file(p.path("conda-lock.yml"));
+                let mut cmd =
+                    p.command(&["resolve", "requirements.txt", "--index-url", &p.index_url()]);
+                cmd.arg("-c")
+                    .arg(fixture_channels().join("pyconda"))
+                    .args(["--python", "3.11", "-p", "linux-64"]);
+                cmd.output().unwrap()
+            };
+            let what = format!("{} {:.40}", if html { "html" } else { "json" }, bad);
+            // Another version fits: it is locked, and the lock checks.
+            ok(resolve("six\n"));
+            let lock = p.read("conda-lock.yml");
+            assert!(
+                lock.contains("six-1.15.0-py3-none-any.whl") && !lock.contains(bad.as_str()),
+                "{what}\n{lock}"
+            );
+            ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+            // Nothing else fits: the report names the reason.
+            let out = resolve("tool\n");
+            assert_eq!(out.status.code(), Some(2), "{what}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("internal error"), "{what}: {err}");
+            assert!(
+                err.contains("no file has a usable sha256 on the index"),
+                "{what}: {err}"
+            );
+            assert!(
+                !err.contains(&bad[..bad.len().min(50)]) || bad.len() < 4,
+                "{what}: {err}"
+            );
+        }
+    }
+}
+
+/// Runs `cmd`, killing it after 20 s: a run that blocks fails the test instead of hanging it.
+fn output_within_20s(cmd: &mut std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("{cmd:?} blocked for 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A FIFO given as an input (environment.yml, a requirements file, a `-r` include, the lockfile
+/// `check` reads) is refused at once, naming it, with exit 2: opening one would block until
+/// something writes to it.
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_an_input_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mkfifo = |name: &str| {
+        let path = dir.path().join(name);
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let channel = fixture_channels().join("pyconda");
+    let run = |args: &[&str]| {
+        let mut cmd = envlock(&dir.path().join("cache"));
+        cmd.current_dir(dir.path()).args(args);
+        output_within_20s(&mut cmd)
+    };
+    let fifo_error = |out: std::process::Output, name: &str| {
+        let err = fails(out);
+        assert!(
+            err.contains(name) && err.contains("it is a FIFO (named pipe), not a regular file"),
+            "{name}: {err}"
+        );
+    };
+    mkfifo("environment.yml");
+    fifo_error(run(&["resolve", "-p", "linux-64"]), "environment.yml");
+    mkfifo("requirements.txt");
+    let c = channel.to_str().unwrap();
+    fifo_error(
+        run(&["resolve", "requirements.txt", "-c", c, "-p", "linux-64"]),
+        "requirements.txt",
+    );
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "-r base.txt\nsix\n").unwrap();
+    mkfifo("base.txt");
+    fifo_error(
+        run(&["resolve", "requirements.txt", "-c", c, "-p", "linux-64"]),
+        "base.txt",
+    );
+    std::fs::remove_file(dir.path().join("environment.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("environment.yml"),
+        format!("channels: [{c}]\ndependencies: [python=3.11]\n"),
+    )
+    .unwrap();
+    mkfifo("conda-lock.yml");
+    fifo_error(
+        run(&["check", "--lockfile", "conda-lock.yml"]),
+        "conda-lock.yml",
+    );
+    fifo_error(run(&["check"]), "conda-lock.yml");
+}
+
+/// What envlock writes into its cache (repodata, PyPI pages and metadata) is private: files
+/// 0600, directories 0700 (CI jobs share caches, and pages may have been fetched with
+/// credentials). The lockfile keeps the usual mode.
+#[cfg(unix)]
+#[test]
+fn cache_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = common::Project::new()
+        .serve_channel_copy("pyconda", &["linux-64", "noarch"])
+        .serve_index(common::Mode::Files, |index| {
+            index.wheel("six", "1.16.0");
+        });
+    p.write(
+        "environment.yml",
+        "channels: [pyconda]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - six\n",
+    );
+    ok(p.command(&[
+        "resolve",
+        "--channel-alias",
+        p.channel_alias(),
+        "--index-url",
+        &p.index_url(),
+        "-p",
+        "linux-64",
+    ])
+    .output()
+    .unwrap());
+    let mode = |path: &std::path::Path| {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let files = common::files_under(&p.cache);
+    for sub in ["repodata", "pypi/simple-v1", "pypi/metadata-v1"] {
+        assert!(
+            files.iter().any(|f| f.starts_with(p.cache.join(sub))),
+            "the cache holds {sub}: {files:?}"
+        );
+    }
+    for file in &files {
+        assert_eq!(
+            mode(file) & 0o077,
+            0,
+            "{} is {:o}",
+            file.display(),
+            mode(file)
+        );
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&p.cache)) {
+            assert_eq!(mode(d), 0o700, "{}", d.display());
+            dir = d.parent();
+        }
+    }
+    assert_eq!(mode(&p.path("conda-lock.yml")) & 0o044, 0o044);
+}
+
+/// A cache directory envlock cannot create or write fails the resolve at once with one message
+/// naming it and `--cache-dir`, not a bare "Not a directory (os error 20)" from a download.
+#[test]
+fn an_unusable_cache_dir_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("environment.yml"),
+        format!(
+            "channels: [{}]\ndependencies: [python=3.11]\n",
+            fixture_channels().join("pyconda").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let cache = dir.path().join("file/cache");
+    let err = fails(
+        envlock(&cache)
+            .current_dir(dir.path())
+            .args(["resolve", "-p", "linux-64"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot use the cache directory {}",
+            cache.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: pass `--cache-dir DIR`"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}

@@ -363,6 +363,8 @@ fn parse_platform(s: &str) -> Result<Subdir, String> {
 }
 
 pub fn main() -> ExitCode {
+    // A panic the library contains (a parser's, turned into an error) prints nothing.
+    envlock::util::panic::install_hook();
     let cli = Cli::parse();
     // An interrupted write leaves the old file and no temporary one (exit 130, as a shell
     // reports SIGINT).

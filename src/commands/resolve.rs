@@ -207,6 +207,17 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         optional,
     };
     let repodata_cache = request.cache_dir.join("repodata");
+    // The cache: private (0700) and writable, else one error naming it and `--cache-dir`.
+    // `--offline` only reads it, so a read-only cache is fine there.
+    if !request.offline {
+        for dir in [
+            &request.cache_dir,
+            &repodata_cache,
+            &request.cache_dir.join("pypi"),
+        ] {
+            crate::util::fs::prepare_cache_dir(dir)?;
+        }
+    }
     let gateway = Gateway::builder()
         .with_client(settings.client()?)
         .with_channel_config(solve::conda::channel_config(
@@ -214,10 +225,13 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
             &repodata_cache,
             request.refresh,
         ))
-        .with_cache_dir(repodata_cache)
+        .with_cache_dir(repodata_cache.clone())
         .finish();
-    let solutions =
-        solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await?;
+    let solved = solve::conda::solve(&gateway, &specs, &options, request.reporter.clone()).await;
+    // rattler writes its repodata cache with the umask's modes; close it as envlock's own
+    // cache files are (the directory is 0700 already, so this is for a cache copied elsewhere).
+    crate::util::fs::restrict_cache_tree(&repodata_cache);
+    let solutions = solved?;
     let init = init_record(init, &options, &solutions, &mut spec.warnings);
 
     let mut builds = Vec::new();

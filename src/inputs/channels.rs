@@ -71,9 +71,12 @@ impl ChannelSettings {
             };
             for channel in expanded {
                 let shown = redact::url_text(channel.as_str());
-                let mut channel = channel
-                    .into_channel(&config)
-                    .map_err(|e| Failure::new(format!("invalid channel `{shown}`: {e}")))?;
+                let mut channel = channel.into_channel(&config).map_err(|e| {
+                    Failure::new(format!(
+                        "invalid channel `{shown}`: {}",
+                        redact::url_text(&e.to_string())
+                    ))
+                })?;
                 let with_secret: Url = channel.base_url.url().clone().into();
                 let clean = redact::url(&with_secret);
                 if clean != with_secret {
@@ -94,20 +97,27 @@ impl ChannelSettings {
     /// Parses `--mirror CHANNEL=MIRROR`, where CHANNEL is a URL or a channel name.
     pub fn add_mirror(&mut self, arg: &str) -> Result<()> {
         let Some((from, to)) = arg.split_once('=') else {
-            fail!(
-                "invalid --mirror `{}`: expected CHANNEL_URL=MIRROR_URL",
-                redact::url_text(arg)
-            );
+            // Not echoed: without the `=` there is no telling which part is a URL to redact.
+            fail!("invalid --mirror value: expected CHANNEL_URL=MIRROR_URL (it has no `=`)");
         };
-        let from: NamedChannelOrUrl = from.parse().map_err(|e| {
-            Failure::new(format!(
-                "invalid --mirror channel `{}`: {e}",
-                redact::url_text(from)
-            ))
-        })?;
+        let from: NamedChannelOrUrl =
+            from.parse()
+                .map_err(|e: <NamedChannelOrUrl as std::str::FromStr>::Err| {
+                    Failure::new(format!(
+                        "invalid --mirror channel `{}`: {}",
+                        redact::url_text(from),
+                        redact::url_text(&e.to_string())
+                    ))
+                })?;
         let from = from
             .into_base_url(&self.config())
-            .map_err(|e| Failure::new(format!("invalid --mirror channel: {e}")))?;
+            // rattler's error quotes the value: redacted as well.
+            .map_err(|e| {
+                Failure::new(format!(
+                    "invalid --mirror channel: {}",
+                    redact::url_text(&e.to_string())
+                ))
+            })?;
         let to = Url::parse(to).map_err(|e| {
             Failure::new(format!(
                 "invalid --mirror URL `{}`: {e}",

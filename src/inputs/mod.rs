@@ -167,7 +167,9 @@ impl InputKind {
 }
 
 /// The inputs used when none are given: `environment.yml` in `dir`, else `requirements.txt`,
-/// else `pyproject.toml` (as uv and pixi read it by default).
+/// else `pyproject.toml` (as uv and pixi read it by default). Any such name that is not a
+/// directory counts, so that a FIFO or a device there is refused by name when it is read
+/// instead of being passed over.
 pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
     for name in [
         "environment.yml",
@@ -175,7 +177,7 @@ pub fn default_inputs(dir: &Path) -> Result<Vec<PathBuf>> {
         "requirements.txt",
         "pyproject.toml",
     ] {
-        if dir.join(name).is_file() {
+        if std::fs::metadata(dir.join(name)).is_ok_and(|m| !m.is_dir()) {
             return Ok(vec![PathBuf::from(name)]);
         }
     }
@@ -504,10 +506,22 @@ fn check_nesting(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// `line:column` moved into `text`: the YAML parser reports an unexpected end of a file that
+/// does not end in a newline on the line after its last, which is then the end of the last line.
+fn within(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let lines = text.split('\n').count();
+    if line <= lines {
+        return (line.max(1), column.max(1));
+    }
+    let last = text.rsplit('\n').next().unwrap_or_default();
+    (lines, last.chars().count() + 1)
+}
+
 fn yaml_error(path: &Path, text: &str, error: &serde_yaml::Error) -> anyhow::Error {
     // serde_yaml says " at line L column C" (sometimes twice, for nested errors); the location
     // is printed up front instead.
-    let mut message = error.to_string();
+    // serde_yaml quotes the offending value, which may be a URL with credentials.
+    let mut message = crate::util::redact::quoted_value(&error.to_string());
     while let Some(start) = message.find(" at line ") {
         let rest = &message[start + " at line ".len()..];
         let len = rest
@@ -520,14 +534,17 @@ fn yaml_error(path: &Path, text: &str, error: &serde_yaml::Error) -> anyhow::Err
         message.replace_range(start..start + " at line ".len() + len, "");
     }
     match error.location() {
-        Some(l) => Failure::new(format!(
-            "{}:{}:{}: {message}",
-            path.display(),
-            l.line(),
-            l.column()
-        ))
-        .at(path, Some(text), l.line(), l.column()),
-        None => Failure::new(format!("{}: {message}", path.display())),
+        Some(l) => {
+            let (line, column) = within(text, l.line(), l.column());
+            Failure::new(format!("{}:{line}:{column}: {message}", path.display())).at(
+                path,
+                Some(text),
+                line,
+                column,
+            )
+        }
+        // No place (more than one document, say): the file's start.
+        None => Failure::new(format!("{}:1:1: {message}", path.display())),
     }
     .into()
 }

@@ -304,12 +304,16 @@ pub fn prepare_with(
     let mut spec = Inputs::load_with(&inputs, &selection)?;
 
     for channel in &request.channels {
-        let parsed: NamedChannelOrUrl = channel.parse().map_err(|e| {
-            Failure::new(format!(
-                "invalid --channel `{}`: {e}",
-                redact::url_text(channel)
-            ))
-        })?;
+        let parsed: NamedChannelOrUrl =
+            channel
+                .parse()
+                .map_err(|e: <NamedChannelOrUrl as std::str::FromStr>::Err| {
+                    Failure::new(format!(
+                        "invalid --channel `{}`: {}",
+                        redact::url_text(channel),
+                        redact::url_text(&e.to_string())
+                    ))
+                })?;
         if !spec.channels.contains(&parsed) {
             spec.channels.push(parsed);
         }

@@ -209,7 +209,8 @@ impl<'a> Reader<'a> {
             return Err(Failure::new(format!(
                 "{}: has no `[project]` table, so envlock cannot read the project's name and \
                  dependencies",
-                self.path.display()
+                // Something missing is placed at the file's start.
+                self.at(0)
             ))
             .hint(
                 "declare the project's metadata in `[project]` (PEP 621), or list the \
@@ -274,9 +275,10 @@ impl<'a> Reader<'a> {
                 Some(n) => wanted.push(n),
                 None => {
                     let known: Vec<&str> = extras_declared.values().map(|(n, _)| *n).collect();
+                    // Located at the project's name: the file is the one this is about.
                     let mut failure = Failure::new(format!(
                         "{}: `{}` has no extra `{extra}`; it declares {}",
-                        self.path.display(),
+                        self.at(name.span().start),
                         name.get_ref(),
                         names(&known, "no extras")
                     ));
@@ -381,9 +383,11 @@ impl<'a> Reader<'a> {
             let key = normalize(group);
             if !by_name.contains_key(&key) {
                 let known: Vec<&str> = by_name.values().map(|(n, _)| *n).collect();
+                // Located at the table (the file's start when it has none).
+                let table = self.text.find("[dependency-groups]").unwrap_or(0);
                 return Err(Failure::new(format!(
                     "{}: there is no dependency group `{group}`; `[dependency-groups]` declares {}",
-                    self.path.display(),
+                    self.at(table),
                     names(&known, "none")
                 ))
                 .hint("pass one of the declared groups to --group")
@@ -577,7 +581,7 @@ requires = ["hatchling"]
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "pyproject.toml: `Demo_App` has no extra `nope`; it declares `all`, `cli`, `fast`"
+            "pyproject.toml:2:8: `Demo_App` has no extra `nope`; it declares `all`, `cli`, `fast`"
         );
         let e = read(Selection {
             groups: vec!["docs".into()],

@@ -427,20 +427,39 @@ pub fn read(path: &Path) -> Result<LockFile> {
                 .into(),
         );
     }
-    if !path.is_file() {
-        return Err(Failure::new(format!("{} does not exist", path.display()))
-            .hint("create it with `envlock resolve`")
-            .into());
-    }
+    // A regular file of bounded size only: a FIFO or a device would block the read.
+    let bytes = match crate::util::fs::read_input(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::new(format!("{} does not exist", path.display()))
+                .hint("create it with `envlock resolve`")
+                .into());
+        }
+        Err(e) => {
+            return Err(
+                Failure::new(format!("could not read {}: {e}", path.display()))
+                    .hint("name the lockfile itself, e.g. `--lockfile DIR/conda-lock.yml`")
+                    .into(),
+            );
+        }
+    };
+    // UTF-8, with the bad byte's place (not `input_text`'s line limit: a lock's recorded JSON
+    // values are single lines that grow with the lock).
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(match crate::util::fs::input_text(path, e.into_bytes()) {
+                Err(failure) => failure.into(),
+                Ok(_) => anyhow::anyhow!("{} is not UTF-8 text", path.display()),
+            });
+        }
+    };
     // The fast path: a lock as envlock writes it needs no spans ([`canonical`]); anything else,
     // and every error, is read again with them.
-    if let Some(lock) = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| canonical::read(&text))
-    {
+    if let Some(lock) = canonical::read(&text) {
         return Ok(lock);
     }
-    let document = Document::from_path(path).map_err(|e| {
+    let document = Document::parse(&text).map_err(|e| {
         let (line, column) = e
             .span()
             .zip(e.source_text())

@@ -1,4 +1,4 @@
-//! Files: atomic writes and lockfile-relative paths.
+//! Files: atomic writes (and the cache's private ones), reading inputs, lockfile-relative paths.
 
 use std::{
     io::Write,
@@ -14,7 +14,105 @@ use anyhow::{Context, Result};
 /// target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let target = link_target(path);
-    write_atomic_to(&target, bytes).with_context(|| format!("could not write {}", path.display()))
+    write_atomic_to(&target, bytes, None)
+        .with_context(|| format!("could not write {}", path.display()))
+}
+
+/// The mode of the files envlock writes into its cache on unix: the owner's only. A cache may
+/// be shared by CI jobs, and pages may have been fetched with credentials.
+pub const CACHE_FILE_MODE: u32 = 0o600;
+
+/// The mode of the cache's directories on unix.
+pub const CACHE_DIR_MODE: u32 = 0o700;
+
+/// Writes a cache entry as [`write_atomic`] does, creating its directory with
+/// [`create_cache_dir`], the file with [`CACHE_FILE_MODE`] on unix. For the cache only: the
+/// lockfile and rendered files keep the usual modes.
+pub fn write_cache(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_cache_dir(dir)
+            .with_context(|| format!("could not create the cache directory {}", dir.display()))?;
+    }
+    let target = link_target(path);
+    write_atomic_to(&target, bytes, Some(CACHE_FILE_MODE))
+        .with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Creates the cache directory `dir` and its missing parents with [`CACHE_DIR_MODE`] on unix,
+/// and closes `dir` itself to others when it exists with a wider mode (made by an older envlock
+/// or with the umask's mode).
+pub fn create_cache_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(CACHE_DIR_MODE);
+        builder.create(dir)?;
+        let meta = std::fs::metadata(dir)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            // Best effort: a directory of another user's stays as it is.
+            let _ = std::fs::set_permissions(
+                dir,
+                std::fs::Permissions::from_mode(meta.permissions().mode() & !0o077),
+            );
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
+}
+
+/// Closes the files and directories under `dir` (itself included) to others, as
+/// [`CACHE_FILE_MODE`]/[`CACHE_DIR_MODE`]: for caches written by code that is not envlock's
+/// (rattler's repodata cache). Best effort; symlinks are not followed.
+pub fn restrict_cache_tree(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::symlink_metadata(dir) else {
+            return;
+        };
+        let mode = meta.permissions().mode();
+        if meta.is_dir() {
+            if mode & 0o077 != 0 {
+                let _ =
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o077));
+            }
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for entry in entries.flatten() {
+                    restrict_cache_tree(&entry.path());
+                }
+            }
+        } else if meta.is_file() && mode & 0o077 != 0 {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o077));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Makes `dir` ready as envlock's cache directory: created (0700 on unix), and writable, tried
+/// by creating a file in it. The error names the directory and `--cache-dir`, instead of a bare
+/// "Permission denied" from deep inside a download.
+pub fn prepare_cache_dir(dir: &Path) -> Result<(), crate::util::error::Failure> {
+    use crate::util::error::Failure;
+    let tried = create_cache_dir(dir).and_then(|()| {
+        tempfile::Builder::new()
+            .prefix(".envlock-probe-")
+            .tempfile_in(dir)
+            .map(drop)
+    });
+    tried.map_err(|e| {
+        Failure::new(format!(
+            "cannot use the cache directory {}: {e}",
+            dir.display()
+        ))
+        .hint(
+            "pass `--cache-dir DIR` (or set ENVLOCK_CACHE_DIR) with a directory envlock can \
+             create and write",
+        )
+    })
 }
 
 /// The file a symlink at `path` finally points to (relative links resolved against the link's
@@ -66,7 +164,7 @@ fn remove_registered(which: impl Fn(&Path) -> bool) {
 /// a temporary file.
 static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomic_to(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -81,7 +179,16 @@ fn write_atomic_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .unwrap_or_else(|e| e.into_inner())
         .push(tmp.clone());
     let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -285,6 +392,38 @@ mod tests {
         write_atomic(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn cache_entries_are_private_and_other_files_are_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let entry = dir.path().join("cache/pypi/pages/x.json");
+        write_cache(&entry, b"{}").unwrap();
+        assert_eq!(mode(&entry), CACHE_FILE_MODE);
+        for d in ["cache", "cache/pypi", "cache/pypi/pages"] {
+            assert_eq!(mode(&dir.path().join(d)), CACHE_DIR_MODE, "{d}");
+        }
+        // An entry an older envlock wrote 0644 is replaced by a private one.
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_cache(&entry, b"{}").unwrap();
+        assert_eq!(mode(&entry), CACHE_FILE_MODE);
+        // The lockfile and rendered files keep the usual mode.
+        let lock = dir.path().join("conda-lock.yml");
+        write_atomic(&lock, b"x").unwrap();
+        assert_ne!(mode(&lock) & 0o044, 0);
+        // A tree another writer made is closed to others.
+        let other = dir.path().join("repodata/sub");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(other.join("r.json"), "{}").unwrap();
+        std::fs::set_permissions(other.join("r.json"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        restrict_cache_tree(&dir.path().join("repodata"));
+        assert_eq!(mode(&other), 0o700);
+        assert_eq!(mode(&other.join("r.json")), 0o600);
     }
 
     #[cfg(unix)]

@@ -47,11 +47,12 @@ fn guarded<T: Pep508Url>(
         len: text.len(),
         input: text.to_string(),
     };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
-        Ok(Ok(requirement)) => Ok(requirement),
-        Ok(Err(error)) if displayable(&error) => Err(error),
-        Ok(Err(error)) => Err(whole(error.message)),
-        Err(_) => Err(whole(Pep508ErrorSource::String(
+    // Contained: with the binary's hook, the panic prints no "thread … panicked" first.
+    match crate::util::panic::contained(parse) {
+        Some(Ok(requirement)) => Ok(requirement),
+        Some(Err(error)) if displayable(&error) => Err(error),
+        Some(Err(error)) => Err(whole(error.message)),
+        None => Err(whole(Pep508ErrorSource::String(
             "could not parse this requirement".to_string(),
         ))),
     }

@@ -45,14 +45,63 @@ pub fn url_text(text: &str) -> String {
             }
         }
         Ok(_) => text.to_string(),
-        Err(_) => unparsed_url(text),
+        Err(_) => without_password(&unparsed_url(&through_last_at(text))),
     }
+}
+
+/// [`text`], and also without the `user:password@` of a URL whose scheme is missing or mangled
+/// (`alice:s3cret@host/x`): for messages that quote a value as written, such as the YAML
+/// parser's.
+pub fn quoted_value(message: &str) -> String {
+    without_password(&text(message))
+}
+
+/// `text` without what lies between its first `://` and its last `@`: in text that does not
+/// parse as a URL the authority's end is a guess (`https://u:p/ss@host` fails on the "port"), so
+/// all that may be user info goes.
+fn through_last_at(text: &str) -> String {
+    if let Some(separator) = text.find("://")
+        && let Some(at) = text[separator + 3..].rfind('@')
+    {
+        return format!(
+            "{}{}",
+            &text[..separator + 3],
+            &text[separator + 3 + at + 1..]
+        );
+    }
+    text.to_string()
+}
+
+/// `text` without the `user:password@` (or `token@`) of anything shaped like an authority
+/// (`/u:p@host`, `https:-//u:p@host`): what of a mangled URL is still a credential. The part
+/// from each `@` back to a `/`, whitespace, `=` or quote goes.
+fn without_password(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let before = &rest[..at];
+        let start = before
+            .rfind(|c: char| c == '/' || c.is_whitespace() || matches!(c, '`' | '\'' | '"' | '='))
+            .map_or(0, |i| {
+                i + before[i..].chars().next().map_or(1, char::len_utf8)
+            });
+        // A user name alone may be a token (`https://TOKEN@host`): it goes too. An `@` with
+        // nothing before it (`name @ url`) stays.
+        if before[start..].is_empty() {
+            out.push_str(&rest[..=at]);
+        } else {
+            out.push_str(&before[..start]);
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// User info and query removed from URL-shaped text that [`Url`] rejects.
 fn unparsed_url(text: &str) -> String {
     let Some(separator) = text.find("://") else {
-        return text.to_string();
+        return without_password(text);
     };
     let authority_start = separator + 3;
     let authority_end = text[authority_start..]
@@ -104,6 +153,27 @@ pub fn text(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_password_in_text_without_a_scheme_separator_goes() {
+        for (text, shown) in [
+            ("/bob:s3cret@mirror.example.com/x", "/mirror.example.com/x"),
+            ("alice:s3cret@host", "host"),
+            ("token@host/x", "host/x"),
+            ("six @ https://host/x", "six @ https://host/x"),
+        ] {
+            assert_eq!(quoted_value(text), shown, "{text}");
+        }
+        assert_eq!(
+            url_text("/bob:s3cret@mirror.example.com/x"),
+            "/mirror.example.com/x"
+        );
+        assert_eq!(
+            url_text("https://alice:s3cret/x://u:p@[::1"),
+            "https://[::1"
+        );
+    }
+
     use super::*;
 
     #[test]

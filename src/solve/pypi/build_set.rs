@@ -294,11 +294,9 @@ async fn sdist_info(
         .await
         .map_err(|e| e.to_string())??;
     if let Some(path) = &cached
-        && let Some(dir) = path.parent()
-        && std::fs::create_dir_all(dir).is_ok()
         && let Ok(json) = serde_json::to_string(&info)
     {
-        let _ = crate::util::fs::write_atomic(path, json.as_bytes());
+        let _ = crate::util::fs::write_cache(path, json.as_bytes());
     }
     Ok(info)
 }

@@ -262,7 +262,7 @@ impl Repository {
         let key = &sha256_hex(url.display_repository().as_bytes())[..32];
         let dir = cache.join("git/db").join(key);
         if !dir.join("HEAD").is_file() {
-            std::fs::create_dir_all(cache.join("git/db"))?;
+            crate::util::fs::create_cache_dir(&cache.join("git/db"))?;
             // Made beside and renamed, so a concurrent run never sees half a repository.
             let tmp = tempfile::Builder::new()
                 .prefix(".init-")
@@ -486,8 +486,7 @@ fn make_archive(cache: &Path, repo: &Repository, url: &GitUrl, commit: &str) -> 
     let sha256 = sha256_hex(&bytes);
     let path = archive_path(cache, &sha256);
     if !path.is_file() {
-        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        crate::util::fs::write_atomic(&path, &bytes)?;
+        crate::util::fs::write_cache(&path, &bytes)?;
     }
     Ok(Archive {
         commit: commit.to_string(),

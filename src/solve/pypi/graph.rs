@@ -38,6 +38,9 @@ impl fmt::Display for Pkg {
 pub enum Unusable {
     /// None of its files has a sha256 that the requirement's `--hash` options allow.
     HashMismatch,
+    /// None of its files has a usable sha256 on the index (none, or not 64 hex digits), so it
+    /// cannot be locked with a hash.
+    NoHash,
     /// Its files were uploaded after the `--exclude-newer` cutoff.
     Newer,
     /// The index's `Requires-Python` of its files excludes the target's Python.

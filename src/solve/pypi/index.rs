@@ -47,7 +47,7 @@ use super::{
 };
 use crate::{
     inputs::IndexStrategy,
-    util::{error::Failure, fs::write_atomic, redact},
+    util::{error::Failure, fs::write_cache, redact},
 };
 
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
@@ -116,6 +116,15 @@ impl DistFile {
             .and_then(|f| f.strip_prefix("sha256="))
             .map(str::to_string);
         url.set_fragment(None);
+        let given = sha256.or(fragment_hash);
+        if given.is_some() && usable_sha256(given.clone()).is_none() {
+            return Err(Failure::new(format!(
+                "the sha256 given for {} is not 64 hex digits",
+                redact::url_text(url.as_str())
+            ))
+            .hint("copy the file's sha256 as `--hash=sha256:…` or `#sha256=…`, or leave it out")
+            .into());
+        }
         let filename = url
             .path_segments()
             .and_then(|mut s| s.next_back())
@@ -125,7 +134,7 @@ impl DistFile {
             project,
             &filename,
             url.clone(),
-            sha256.or(fragment_hash),
+            given,
             None,
             false,
             None,
@@ -1106,12 +1115,10 @@ fn load_text(path: &std::path::Path) -> Option<String> {
     (sha256_hex(text.as_bytes()) == expected).then(|| text.to_string())
 }
 
-/// Cache writes are best effort: a read-only cache only costs speed.
+/// Cache writes are best effort (`commands::resolve` has checked the cache directory is
+/// writable); entries are private to the user ([`write_cache`]).
 fn store_bytes(path: &std::path::Path, bytes: &[u8]) {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let _ = write_atomic(path, bytes);
+    let _ = write_cache(path, bytes);
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -1120,6 +1127,14 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 fn short_hash(text: &str) -> String {
     sha256_hex(text.as_bytes())[..32].to_string()
+}
+
+/// `hash` as a sha256 envlock can check and write: 64 hex digits, lowercased; `None` for any
+/// other value (too short or long, not hex, not ASCII), which a hostile or broken index may send
+/// and which is also used as a cache file name.
+fn usable_sha256(hash: Option<String>) -> Option<String> {
+    hash.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|h| h.to_ascii_lowercase())
 }
 
 /// Builds a [`DistFile`] from a file name and its attributes; `None` for files envlock does not
@@ -1152,10 +1167,13 @@ fn dist_file(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .and_then(|s| VersionSpecifiers::from_str(s).ok());
+    // A hash that is not one (index data is untrusted) is no hash; a metadata file advertised
+    // with one is still advertised, its hash unknown.
+    let advertised_metadata = advertised_metadata.map(usable_sha256);
     Some(DistFile {
         filename: filename.to_string(),
         url,
-        sha256: sha256.map(|h| h.to_ascii_lowercase()),
+        sha256: usable_sha256(sha256),
         requires_python,
         yanked,
         upload_time,
@@ -1339,7 +1357,7 @@ mod tests {
     #[test]
     fn json_pages_give_files_with_their_facts() {
         let body = r#"{"meta":{"api-version":"1.1"},"name":"demo","files":[
-          {"filename":"demo-1.0-py3-none-any.whl","url":"../../files/demo-1.0-py3-none-any.whl","hashes":{"sha256":"AB"},"requires-python":">=3.8","yanked":false,"upload-time":"2024-01-02T03:04:05.123456Z","size":10,"core-metadata":{"sha256":"cd"}},
+          {"filename":"demo-1.0-py3-none-any.whl","url":"../../files/demo-1.0-py3-none-any.whl","hashes":{"sha256":"ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"},"requires-python":">=3.8","yanked":false,"upload-time":"2024-01-02T03:04:05.123456Z","size":10,"core-metadata":{"sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"}},
           {"filename":"demo-1.1.tar.gz","url":"https://files.example/demo-1.1.tar.gz","hashes":{},"yanked":"broken","requires-python":"bogus"},
           {"filename":"demo-0.1.win32.exe","url":"x","hashes":{}},
           {"filename":"other-1.0-py3-none-any.whl","url":"y","hashes":{}}]}"#;
@@ -1350,7 +1368,10 @@ mod tests {
             files[0].url.as_str(),
             "https://idx.example/files/demo-1.0-py3-none-any.whl"
         );
-        assert_eq!(files[0].sha256.as_deref(), Some("ab"));
+        assert_eq!(
+            files[0].sha256.as_deref(),
+            Some("abababababababababababababababababababababababababababababababab")
+        );
         assert_eq!(
             files[0].requires_python.as_ref().unwrap().to_string(),
             ">=3.8"
@@ -1359,7 +1380,12 @@ mod tests {
             files[0].upload_time.unwrap().to_string(),
             "2024-01-02T03:04:05.123456Z"
         );
-        assert_eq!(files[0].advertised_metadata, Some(Some("cd".into())));
+        assert_eq!(
+            files[0].advertised_metadata,
+            Some(Some(
+                "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd".into()
+            ))
+        );
         assert!(!files[0].yanked);
         assert!(files[1].yanked);
         assert!(files[1].requires_python.is_none());
@@ -1367,9 +1393,23 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_that_is_not_64_hex_digits_is_no_hash() {
+        for bad in [
+            "abc",
+            &"z".repeat(64),
+            &"a".repeat(65),
+            &"\u{e9}".repeat(32),
+            "../../x",
+        ] {
+            assert_eq!(usable_sha256(Some(bad.to_string())), None, "{bad}");
+        }
+        assert_eq!(usable_sha256(Some("AB".repeat(32))), Some("ab".repeat(32)));
+    }
+
+    #[test]
     fn html_pages_give_files_too() {
         let body = r#"<!DOCTYPE html><html><body>
-          <a href="/f/demo-1.0-py3-none-any.whl#sha256=abc" data-requires-python="&gt;=3.8" data-core-metadata="sha256=def">demo-1.0-py3-none-any.whl</a><br/>
+          <a href="/f/demo-1.0-py3-none-any.whl#sha256=abc0000000000000000000000000000000000000000000000000000000000000" data-requires-python="&gt;=3.8" data-core-metadata="sha256=def0000000000000000000000000000000000000000000000000000000000000">demo-1.0-py3-none-any.whl</a><br/>
           <a href='/f/demo-0.9.tar.gz' data-yanked="">demo-0.9.tar.gz</a>
         </body></html>"#;
         let page = Url::parse("https://idx.example/simple/demo/").unwrap();
@@ -1379,12 +1419,20 @@ mod tests {
             files[0].url.as_str(),
             "https://idx.example/f/demo-1.0-py3-none-any.whl"
         );
-        assert_eq!(files[0].sha256.as_deref(), Some("abc"));
+        assert_eq!(
+            files[0].sha256.as_deref(),
+            Some("abc0000000000000000000000000000000000000000000000000000000000000")
+        );
         assert_eq!(
             files[0].requires_python.as_ref().unwrap().to_string(),
             ">=3.8"
         );
-        assert_eq!(files[0].advertised_metadata, Some(Some("def".into())));
+        assert_eq!(
+            files[0].advertised_metadata,
+            Some(Some(
+                "def0000000000000000000000000000000000000000000000000000000000000".into()
+            ))
+        );
         assert!(files[1].yanked);
     }
 

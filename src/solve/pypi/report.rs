@@ -52,6 +52,7 @@ impl Display for Unusable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Unusable::HashMismatch => f.write_str("no file matches its `--hash`"),
+            Unusable::NoHash => f.write_str("no file has a usable sha256 on the index"),
             Unusable::Newer => f.write_str("it was uploaded after the `--exclude-newer` cutoff"),
             Unusable::RequiresPython(rp) | Unusable::MetadataRequiresPython(rp) => {
                 write!(f, "it requires Python {rp}")
@@ -157,6 +158,16 @@ fn reasons(name: &PackageName, reasons: &[Unusable], cx: &Context) -> (String, V
                     "give the sha256 of a file of {name} on the index in `--hash`"
                 ));
                 "no file has a sha256 that the requirement's `--hash` allows".to_string()
+            }
+            Unusable::NoHash => {
+                hints.push(
+                    "use an index that publishes sha256 hashes (PEP 503 `#sha256=` or PEP 691 \
+                     `hashes`, 64 hex digits)"
+                        .to_string(),
+                );
+                "no file has a usable sha256 on the index (a lock needs one to check the \
+                 install)"
+                    .to_string()
             }
             Unusable::Newer => {
                 hints.push(

@@ -682,6 +682,11 @@ fn file_rank(
     if allowed_hashes.is_some_and(|a| !file.sha256.as_ref().is_some_and(|h| a.contains(h))) {
         return Err(Unusable::HashMismatch);
     }
+    // A lock promises hash-checked installs: a file the index gives no usable sha256 for (none,
+    // or a value that is not 64 hex digits, which `index` drops) is no candidate.
+    if file.sha256.is_none() {
+        return Err(Unusable::NoHash);
+    }
     if let Some(rp) = &file.requires_python
         && !rp.contains(python)
     {
