@@ -31,7 +31,7 @@ use anyhow::Result;
 use jiff::Timestamp;
 use rattler_conda_lock::LockFile;
 
-pub use super::image::{Entrypoint, ExplicitHash, Flavor, Preset};
+pub use super::image::{Entrypoint, ExplicitHash, Flavor, Preset, Runtime};
 use crate::{inputs::IndexStrategy, util::error::Failure};
 
 const PREFIX: &str = "envlock.";
@@ -345,6 +345,12 @@ pub struct DockerOptions {
     /// `--editable`: local projects named with `-e` stay editable installs in the image.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub editable: bool,
+    /// `--runtime`: omitted for the default (`single`), so locks from before render the same.
+    #[serde(default, skip_serializing_if = "Runtime::is_single")]
+    pub runtime: Runtime,
+    /// The slim runtime's base, pinned (digest included); only with `runtime: slim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_base: Option<String>,
 }
 
 /// A malformed value of `key`, which `command` writes.
