@@ -30,6 +30,11 @@
 //! #10351), so `docker stop` would kill the app without a clean shutdown; `--entrypoint
 //! conda-run` restores it for those who want it.
 //!
+//! `--runtime slim` (conda flavor): the stages 1–3 become the `builder`, and a last stage `FROM`
+//! a digest-pinned slim Debian adds the user, copies `/opt/conda/envs/env` and `/opt/envlock`
+//! from it, and has the runtime of 4 (same `ENV`, tini, labels, `CMD`); no conda. The entrypoint
+//! script activates the env without conda, so it runs there unchanged.
+//!
 //! The `venv` flavor is for pip-only projects: an official `python:X.Y-slim` base, a venv, the
 //! same hashed pip install, no conda.
 

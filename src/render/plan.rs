@@ -286,7 +286,12 @@ pub fn slim_runtime(request: &DockerfileRequest) -> Result<Option<ImageRef>> {
             .unwrap_or(DEFAULT_RUNTIME_BASE),
     )?;
     if base.digest.is_none() {
-        anyhow::bail!("internal error: the runtime base is not pinned");
+        // `envlock dockerfile` pins it before rendering; a lock may record it unpinned.
+        return Err(Failure::new(format!(
+            "the slim runtime's base {base} is not pinned to a digest"
+        ))
+        .hint("run `envlock dockerfile` to pin and record it")
+        .into());
     }
     Ok(Some(base))
 }
