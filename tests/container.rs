@@ -342,6 +342,37 @@ fn base_tags_are_pinned_through_a_registry() {
         .unwrap());
     let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
     assert!(text.contains(&format!("FROM {image}@{digest}\n")), "{text}");
+    // The slim runtime's base is pinned through the registry the same way, and recorded.
+    let builder = format!("condaforge/miniforge3:25.3.1-0@sha256:{}", "1".repeat(64));
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args([
+            "dockerfile",
+            "--base",
+            &builder,
+            "--runtime",
+            "slim",
+            "--runtime-base",
+            &image,
+        ])
+        .output()
+        .unwrap());
+    let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    assert!(
+        text.contains(&format!("FROM {builder} AS builder\n"))
+            && text.contains(&format!("FROM {image}@{digest}\n")),
+        "{text}"
+    );
+    let recorded = std::fs::read_to_string(dir.path().join("conda-lock.yml")).unwrap();
+    assert!(
+        recorded.contains(&format!(r#"\"runtime_base\":\"{image}@{digest}\""#)),
+        "{recorded}"
+    );
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["dockerfile", "--reset"])
+        .output()
+        .unwrap());
 
     // The registry says the image is for this machine's architecture alone: a lock for the
     // other one is refused before anything is written, naming the base, its architecture and
@@ -368,6 +399,30 @@ fn base_tags_are_pinned_through_a_registry() {
         err.contains(&format!(
             "error: the base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml \
              locks no platform for it (it locks {other} (linux/{other_arch}))"
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("Dockerfile").exists());
+    // So is a slim runtime base for another architecture than the lock's (the builder's
+    // architecture, given with its digest, is not known).
+    let err = common::fails(
+        envlock(&dir.path().join(".cache"))
+            .current_dir(dir.path())
+            .args([
+                "dockerfile",
+                "--base",
+                &builder,
+                "--runtime",
+                "slim",
+                "--runtime-base",
+                &image,
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains(&format!(
+            "error: the base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml"
         )),
         "{err}"
     );
