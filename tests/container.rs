@@ -422,8 +422,8 @@ fn base_tags_are_pinned_through_a_registry() {
     );
     assert!(
         err.contains(&format!(
-            "error: the base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml"
-        )),
+            "error: the runtime base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml"
+        )) && err.contains("--runtime-base for"),
         "{err}"
     );
     assert!(!dir.path().join("Dockerfile").exists());

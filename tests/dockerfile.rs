@@ -812,6 +812,10 @@ fn the_slim_runtime_copies_the_env_alone_onto_a_pinned_debian() {
             "slim_runtime_base_without_slim",
             &["--reset", "--runtime-base", &runtime],
         ),
+        (
+            "slim_runtime_base_from_an_unreachable_registry",
+            &["--runtime-base", "127.0.0.1:9/team/base:1.0"],
+        ),
     ] {
         fails(envlock_snapshot!(p, dockerfile(&p, args), name));
     }

@@ -297,7 +297,9 @@ pub async fn dockerfile(
         let (runtime, arches) = if runtime.digest.is_some() {
             (runtime, None)
         } else {
-            oci::pin_with_architectures(&net::with_retries()?, runtime).await?
+            oci::pin_with_architectures(&net::with_retries()?, runtime)
+                .await
+                .map_err(as_runtime_base)?
         };
         let arches = arches
             .or_else(|| oci::architecture_by_name(&runtime).map(|a| vec![a.to_string()]))
@@ -307,7 +309,8 @@ pub async fn dockerfile(
             &request.lockfile.display().to_string(),
             &runtime,
             &arches,
-        )?;
+        )
+        .map_err(as_runtime_base)?;
         request.runtime_base = Some(runtime.to_string());
     }
     let files = render_all(&lock, &request, &base)?;
@@ -357,6 +360,18 @@ pub async fn dockerfile(
         base,
         warnings,
     })
+}
+
+/// An error about a base, said of the slim runtime's base (its flag is `--runtime-base`).
+fn as_runtime_base(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<Failure>() {
+        Ok(mut f) => {
+            f.message = f.message.replacen("the base ", "the runtime base ", 1);
+            f.hint = f.hint.map(|h| h.replace("--base ", "--runtime-base "));
+            f.into()
+        }
+        Err(e) => e,
+    }
 }
 
 /// Removes generated files of platforms the lock no longer has (only envlock's own names).
