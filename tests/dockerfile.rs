@@ -805,6 +805,14 @@ fn the_slim_runtime_copies_the_env_alone_onto_a_pinned_debian() {
         "a plain re-run keeps the slim runtime"
     );
     ok(p.command(&["check"]).output().unwrap());
+    // ... and sees an edit of the runtime stage (exit 1).
+    p.write(
+        "Dockerfile",
+        &text.replace("COPY --from=builder /opt/envlock /opt/envlock\n", ""),
+    );
+    let out = p.command(&["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    p.write("Dockerfile", &text);
     // What cannot be slim is refused (exit 2), and nothing is written.
     for (name, args) in [
         ("slim_with_conda_run", &["--entrypoint", "conda-run"][..]),

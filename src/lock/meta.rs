@@ -661,6 +661,28 @@ mod tests {
     }
 
     #[test]
+    fn the_runtime_is_recorded_only_when_slim_and_round_trips() {
+        let single = r#"{"output":"Dockerfile","dir":"envlock","flavor":"conda","preset":"python","cmd":null,"ports":[],"run":[],"entrypoint":"tini","explicit_hash":"sha256"}"#;
+        let options: DockerOptions = serde_json::from_str(single).unwrap();
+        assert_eq!(options.runtime, Runtime::Single);
+        assert_eq!(serde_json::to_string(&options).unwrap(), single);
+        let slim = DockerOptions {
+            runtime: Runtime::Slim,
+            runtime_base: Some(format!("debian:bookworm-slim@sha256:{}", "1".repeat(64))),
+            ..options
+        };
+        let json = serde_json::to_string(&slim).unwrap();
+        assert!(
+            json.ends_with(&format!(
+                r#""explicit_hash":"sha256","runtime":"slim","runtime_base":"debian:bookworm-slim@sha256:{}"}}"#,
+                "1".repeat(64)
+            )),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<DockerOptions>(&json).unwrap(), slim);
+    }
+
+    #[test]
     fn a_foreign_lock_has_no_facts_and_writing_none_adds_nothing() {
         let mut lock = LockFile::default();
         let meta = EnvlockMeta::read(&lock).unwrap();
