@@ -1483,8 +1483,9 @@ fn a_venv_rebuild_after_one_wheel_changed_downloads_only_that_wheel() {
 /// the builder is the miniforge3 stand-in, the runtime the harness's Debian (tagged
 /// `debian:bookworm-slim`, given with its digest). PID 1 is the env's tini, `podman stop`
 /// returns within 3 s with exit 0, a package's activate.d script has run (the entrypoint
-/// activates the env without conda), conda is absent, and the slim image is smaller than the
-/// single-stage one of the same lock (both sizes are printed).
+/// activates the env without conda), conda is absent, two `--no-cache --timestamp 0` builds
+/// give the same layers, and the slim image is smaller than the single-stage one of the same
+/// lock (both sizes are printed).
 #[test]
 fn the_slim_runtime_runs_the_env_without_conda_and_is_smaller() {
     let Some(harness) = harness() else { return };
@@ -1648,6 +1649,20 @@ fn the_slim_runtime_runs_the_env_without_conda_and_is_smaller() {
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
     assert!(took < Duration::from_secs(3), "stopping took {took:?}");
     drop(cleanup);
+
+    // Reproducible: two builds from scratch give the slim image the same layers.
+    let (first, second) = (
+        format!("localhost/envlock-slim-repro-a:{port}"),
+        format!("localhost/envlock-slim-repro-b:{port}"),
+    );
+    build_from_scratch(&harness, &first, &dir);
+    build_from_scratch(&harness, &second, &dir);
+    assert_eq!(
+        layers(&harness, &first),
+        layers(&harness, &second),
+        "two builds of one lock gave the slim image different layers"
+    );
+    let _ = harness_sh(&harness, &format!("podman rmi {first} {second}"));
 
     let (single_size, slim_size) = (size(&single), size(&slim));
     eprintln!(
