@@ -370,6 +370,37 @@ fn base_tags_are_pinned_through_a_registry() {
         .unwrap());
     let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
     assert!(text.contains(&format!("FROM {image}@{digest}\n")), "{text}");
+    // The slim runtime's base is pinned through the registry the same way, and recorded.
+    let builder = format!("condaforge/miniforge3:25.3.1-0@sha256:{}", "1".repeat(64));
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args([
+            "dockerfile",
+            "--base",
+            &builder,
+            "--runtime",
+            "slim",
+            "--runtime-base",
+            &image,
+        ])
+        .output()
+        .unwrap());
+    let text = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    assert!(
+        text.contains(&format!("FROM {builder} AS builder\n"))
+            && text.contains(&format!("FROM {image}@{digest}\n")),
+        "{text}"
+    );
+    let recorded = std::fs::read_to_string(dir.path().join("conda-lock.yml")).unwrap();
+    assert!(
+        recorded.contains(&format!(r#"\"runtime_base\":\"{image}@{digest}\""#)),
+        "{recorded}"
+    );
+    ok(envlock(&dir.path().join(".cache"))
+        .current_dir(dir.path())
+        .args(["dockerfile", "--reset"])
+        .output()
+        .unwrap());
 
     // The registry says the image is for this machine's architecture alone: a lock for the
     // other one is refused before anything is written, naming the base, its architecture and
@@ -397,6 +428,30 @@ fn base_tags_are_pinned_through_a_registry() {
             "error: the base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml \
              locks no platform for it (it locks {other} (linux/{other_arch}))"
         )),
+        "{err}"
+    );
+    assert!(!dir.path().join("Dockerfile").exists());
+    // So is a slim runtime base for another architecture than the lock's (the builder's
+    // architecture, given with its digest, is not known).
+    let err = common::fails(
+        envlock(&dir.path().join(".cache"))
+            .current_dir(dir.path())
+            .args([
+                "dockerfile",
+                "--base",
+                &builder,
+                "--runtime",
+                "slim",
+                "--runtime-base",
+                &image,
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains(&format!(
+            "error: the runtime base {image}@{digest} is an image for linux/{arch}, but conda-lock.yml"
+        )) && err.contains("--runtime-base for"),
         "{err}"
     );
     assert!(!dir.path().join("Dockerfile").exists());
@@ -1495,4 +1550,200 @@ fn condas_lockfile_plugin_installs_an_envlock_lock() {
     );
     assert!(!out.status.success(), "a changed sha256 installed:\n{said}");
     assert!(said.to_ascii_lowercase().contains("checksum"), "{said}");
+}
+
+/// `--runtime slim`, built for real from the same kind of local channel as the conda test above:
+/// the builder is the miniforge3 stand-in, the runtime the harness's Debian (tagged
+/// `debian:bookworm-slim`, given with its digest). PID 1 is the env's tini, `podman stop`
+/// returns within 3 s with exit 0, a package's activate.d script has run (the entrypoint
+/// activates the env without conda), conda is absent, two `--no-cache --timestamp 0` builds
+/// give the same layers, and the slim image is smaller than the single-stage one of the same
+/// lock (both sizes are printed).
+#[test]
+fn the_slim_runtime_runs_the_env_without_conda_and_is_smaller() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let base = conda_standin(&harness);
+    let tini = std::fs::read(static_tini()).unwrap();
+    let platform = if std::env::consts::ARCH == "aarch64" {
+        "linux-aarch64"
+    } else {
+        "linux-64"
+    };
+    let work = tempfile::tempdir().unwrap();
+    let channel = work.path().join("channel");
+    let tini_pkg = conda_package(
+        &channel,
+        platform,
+        "tini",
+        "0.19.0",
+        &[("bin/tini", tini, 0o755)],
+    );
+    let hello = conda_package(
+        &channel,
+        "noarch",
+        "envlock-hello",
+        "1.0",
+        &[
+            (
+                "bin/envlock-hello",
+                b"#!/bin/sh\necho hello from the env\n".to_vec(),
+                0o755,
+            ),
+            (
+                "etc/conda/activate.d/envlock-hello.sh",
+                b"export ENVLOCK_HELLO_ACTIVATED=yes\n".to_vec(),
+                0o644,
+            ),
+        ],
+    );
+    index_channel(
+        &channel,
+        &[(platform, vec![tini_pkg]), ("noarch", vec![hello])],
+    );
+    let server = common::Server::start(work.path(), common::Mode::Files);
+    let dir = work.path().join("app");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("environment.yml"),
+        format!(
+            "channels: [{}/channel]\ndependencies: [envlock-hello]\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+    envlock_in(&dir, &["resolve", "-p", platform]);
+    let cmd = r#"["bash", "-c", "trap 'exit 0' TERM; envlock-hello; sleep infinity & wait"]"#;
+    let port = free_port();
+    let size = |tag: &str| -> u64 {
+        let out = harness_sh(
+            &harness,
+            &format!("podman image inspect --format '{{{{.Size}}}}' {tag}"),
+        );
+        assert_ok(&out, "reading the image size");
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+
+    // The single-stage image of the lock, for its size.
+    envlock_in(&dir, &["dockerfile", "--base", &base, "--cmd", cmd]);
+    let single = format!("localhost/envlock-single:{port}");
+    let out = harness_sh(&harness, &format!("hbuild -t {single} {}", dir.display()));
+    assert_ok(&out, "building the single-stage image");
+
+    let out = harness_sh(
+        &harness,
+        "podman image inspect --format '{{.Digest}}' docker.io/library/debian:bookworm-slim",
+    );
+    assert_ok(&out, "reading the Debian base's digest");
+    let runtime = format!(
+        "debian:bookworm-slim@{}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    envlock_in(
+        &dir,
+        &[
+            "dockerfile",
+            "--runtime",
+            "slim",
+            "--runtime-base",
+            &runtime,
+        ],
+    );
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains(&format!("\nFROM {runtime}\n")) && dockerfile.contains(cmd),
+        "{dockerfile}"
+    );
+    let slim = format!("localhost/envlock-slim:{port}");
+    let out = harness_sh(&harness, &format!("hbuild -t {slim} {}", dir.display()));
+    assert_ok(&out, "building the slim image");
+
+    // No conda in the runtime; the activate.d script ran.
+    let out = harness_sh(&harness, &format!("hrun {slim} bash -c 'command -v conda'"));
+    assert!(
+        !out.status.success(),
+        "conda is in the slim runtime: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = harness_sh(&harness, &format!("hrun {slim} env"));
+    assert_ok(&out, "running env in the slim image");
+    let env = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        env.lines().any(|l| l == "ENVLOCK_HELLO_ACTIVATED=yes")
+            && env.lines().any(|l| l == "CONDA_PREFIX=/opt/conda/envs/env"),
+        "{env}"
+    );
+
+    let name = format!("envlock-slim-{port}");
+    let out = harness_sh(
+        &harness,
+        &format!("podman run -d --network host --name {name} {slim}"),
+    );
+    assert_ok(&out, "starting the slim image");
+    let cleanup = Cleanup(harness.clone(), name.clone());
+    let started = Instant::now();
+    loop {
+        let out = harness_sh(&harness, &format!("podman logs {name}"));
+        let logs = String::from_utf8_lossy(&out.stdout).into_owned();
+        if logs.contains("hello from the env") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the app did not start: {logs}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = harness_sh(&harness, &format!("podman exec {name} cat /proc/1/cmdline"));
+    assert_ok(&out, "reading PID 1's command line");
+    let pid1: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        pid1[..3],
+        [
+            "/opt/conda/envs/env/bin/tini",
+            "--",
+            "/opt/envlock/entrypoint.sh"
+        ],
+        "PID 1 is not the env's tini: {pid1:?}"
+    );
+    let stopping = Instant::now();
+    let out = harness_sh(&harness, &format!("podman stop --time 10 {name}"));
+    assert_ok(&out, "stopping the slim image");
+    let took = stopping.elapsed();
+    let out = harness_sh(
+        &harness,
+        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
+    );
+    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
+    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
+    drop(cleanup);
+
+    // Reproducible: two builds from scratch give the slim image the same layers.
+    let (first, second) = (
+        format!("localhost/envlock-slim-repro-a:{port}"),
+        format!("localhost/envlock-slim-repro-b:{port}"),
+    );
+    build_from_scratch(&harness, &first, &dir);
+    build_from_scratch(&harness, &second, &dir);
+    assert_eq!(
+        layers(&harness, &first),
+        layers(&harness, &second),
+        "two builds of one lock gave the slim image different layers"
+    );
+    let _ = harness_sh(&harness, &format!("podman rmi {first} {second}"));
+
+    let (single_size, slim_size) = (size(&single), size(&slim));
+    eprintln!(
+        "image sizes: single {single_size} bytes ({:.1} MB), slim {slim_size} bytes ({:.1} MB); podman stop took {took:?}, exit code {code}",
+        single_size as f64 / 1e6,
+        slim_size as f64 / 1e6
+    );
+    assert!(slim_size < single_size, "{slim_size} >= {single_size}");
+    let _ = harness_sh(&harness, &format!("podman rmi {single} {slim}"));
+    drop(server);
 }

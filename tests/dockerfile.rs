@@ -720,3 +720,126 @@ fn a_base_for_an_architecture_the_lock_lacks_is_refused_up_front() {
     ok(p.run(&["resolve", "-p", "linux-64", "-p", "linux-aarch64"]));
     ok(render(&p, &[&base("arm64v8/debian:bookworm")]));
 }
+
+/// `--runtime slim`: a builder stage on the conda base, then the env alone on a pinned slim
+/// Debian; lint-clean, parseable, recorded (and kept by a plain re-run), checked by `check`,
+/// and refused with a fix where it cannot run.
+#[test]
+fn the_slim_runtime_copies_the_env_alone_onto_a_pinned_debian() {
+    let tools = lint_tools();
+    let p = locked(false);
+    let base = format!("condaforge/miniforge3:24.3.0-0@{DIGEST}");
+    let runtime = format!("debian:bookworm-slim@{DIGEST}");
+    let args = [
+        "--base",
+        &base,
+        "--runtime",
+        "slim",
+        "--runtime-base",
+        &runtime,
+        "--preset",
+        "flask",
+        "--run",
+        "python -c 'import app' | cat",
+    ];
+    ok(render(&p, &args));
+    let path = p.path("Dockerfile");
+    hadolint(&tools, &path);
+    let parsed = parse(&tools, &path);
+    let from: Vec<&Vec<String>> = instruction(&parsed, "FROM").iter().map(|i| &i.2).collect();
+    assert_eq!(
+        from,
+        [
+            &vec![base.clone(), "AS".to_string(), "builder".to_string()],
+            &vec![runtime.clone()]
+        ],
+        "two stages, both pinned"
+    );
+    let copies: Vec<String> = parsed
+        .iter()
+        .filter(|(c, _, _)| c == "COPY")
+        .map(|(_, _, v)| v.join(" "))
+        .collect();
+    assert!(
+        copies.contains(&"/opt/conda/envs/env /opt/conda/envs/env".to_string())
+            && copies.contains(&"/opt/envlock /opt/envlock".to_string()),
+        "{copies:?}"
+    );
+    let text = p.read("Dockerfile");
+    let (builder, runtime_stage) = text.split_once(&format!("FROM {runtime}")).unwrap();
+    assert!(builder.contains("conda create") && builder.contains("import app"));
+    let instructions: String = runtime_stage
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !instructions.contains("conda ") && !instructions.contains("SHELL"),
+        "the runtime stage never runs conda: {runtime_stage}"
+    );
+    assert!(runtime_stage.contains("useradd") && !builder.contains("useradd"));
+    assert_eq!(
+        instruction(&parsed, "ENTRYPOINT")[0].2,
+        [
+            "/opt/conda/envs/env/bin/tini",
+            "--",
+            "/opt/envlock/entrypoint.sh"
+        ]
+    );
+    p.settings()
+        .bind(|| insta::assert_snapshot!("golden_conda_slim", rendered_files(&p)));
+    assert!(
+        !p.read("envlock/entrypoint.sh").contains("conda "),
+        "the entrypoint activates the env without conda"
+    );
+    // Recorded: a plain re-run renders the same, and `check` agrees with it.
+    let lock = p.read("conda-lock.yml");
+    assert!(
+        lock.contains(r#"\"runtime\":\"slim\""#) && lock.contains(&runtime),
+        "{lock}"
+    );
+    ok(render(&p, &[]));
+    assert_eq!(
+        p.read("Dockerfile"),
+        text,
+        "a plain re-run keeps the slim runtime"
+    );
+    ok(p.command(&["check"]).output().unwrap());
+    // ... and sees an edit of the runtime stage (exit 1).
+    p.write(
+        "Dockerfile",
+        &text.replace("COPY --from=builder /opt/envlock /opt/envlock\n", ""),
+    );
+    let out = p.command(&["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    p.write("Dockerfile", &text);
+    // What cannot be slim is refused (exit 2), and nothing is written.
+    for (name, args) in [
+        ("slim_with_conda_run", &["--entrypoint", "conda-run"][..]),
+        (
+            "slim_runtime_base_without_slim",
+            &["--reset", "--runtime-base", &runtime],
+        ),
+        (
+            "slim_runtime_base_from_an_unreachable_registry",
+            &["--runtime-base", "127.0.0.1:9/team/base:1.0"],
+        ),
+    ] {
+        fails(envlock_snapshot!(p, dockerfile(&p, args), name));
+    }
+    let venv = locked(true);
+    let venv_base = format!("--base=python:3.11-slim@{DIGEST}");
+    fails(envlock_snapshot!(
+        venv,
+        dockerfile(
+            &venv,
+            &["--flavor", "venv", &venv_base, "--runtime", "slim"]
+        ),
+        "slim_with_venv"
+    ));
+    assert_eq!(p.read("Dockerfile"), text, "a refused run writes nothing");
+    // Back to one stage: the record drops the runtime.
+    ok(render(&p, &["--runtime", "single"]));
+    let lock = p.read("conda-lock.yml");
+    assert!(!lock.contains("runtime"), "{lock}");
+}

@@ -20,7 +20,7 @@ use envlock::{
     lock::Update,
     render::{
         ExplicitHash,
-        dockerfile::{Entrypoint, Flavor, Preset},
+        dockerfile::{Entrypoint, Flavor, Preset, Runtime},
     },
     util::error::Failure,
 };
@@ -145,6 +145,16 @@ struct DockerfileArgs {
     /// convenience; by default they are installed as regular packages).
     #[arg(long)]
     editable: bool,
+
+    /// `single`: one stage on the base, conda included; `slim` (conda flavor): the env is built
+    /// on the base and copied alone onto a slim Debian, without conda [default: single].
+    #[arg(long, value_enum)]
+    runtime: Option<Runtime>,
+
+    /// The slim runtime's base; a tag is pinned to its digest through the registry
+    /// [default: the recorded one, else debian:bookworm-slim].
+    #[arg(long, value_name = "IMAGE")]
+    runtime_base: Option<String>,
 
     /// Ignore the options recorded by the last run; use the defaults for what is not given.
     #[arg(long)]
@@ -714,6 +724,8 @@ async fn run_dockerfile(args: DockerfileArgs, quiet: bool) -> anyhow::Result<Exi
         entrypoint: args.entrypoint,
         explicit_hash: args.explicit_hash,
         editable: args.editable,
+        runtime: args.runtime,
+        runtime_base: args.runtime_base,
         reset: args.reset,
         locked: args.locked,
         allow_compile: args.allow_compile,

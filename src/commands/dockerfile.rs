@@ -19,8 +19,8 @@ use crate::{
     },
     render::{
         ExplicitHash, GitArchive, base_libc,
-        dockerfile::{self, Entrypoint, Flavor, Preset},
-        plan::{DockerfileRequest, RenderedFile, choose_base, render_all},
+        dockerfile::{self, Entrypoint, Flavor, Preset, Runtime},
+        plan::{DEFAULT_RUNTIME_BASE, DockerfileRequest, RenderedFile, choose_base, render_all},
     },
     solve::pypi::git,
     util::error::Failure,
@@ -56,6 +56,10 @@ pub struct DockerfileFlags {
     pub explicit_hash: Option<ExplicitHash>,
     /// `--editable`: keep the `-e` local projects editable installs in the image.
     pub editable: bool,
+    /// [default: single].
+    pub runtime: Option<Runtime>,
+    /// The slim runtime's base; a tag is pinned to its digest [default: debian:bookworm-slim].
+    pub runtime_base: Option<String>,
     /// Ignore the recorded options.
     pub reset: bool,
     /// Refuse a lock that no longer satisfies the inputs found beside it.
@@ -140,17 +144,46 @@ fn request(flags: DockerfileFlags, meta: &EnvlockMeta) -> Result<DockerfileReque
         (None, Some(r)) => trusted_output(&r.output, &flags.lockfile)?,
         (None, None) => PathBuf::from("Dockerfile"),
     };
+    let runtime = flags
+        .runtime
+        .or(recorded.map(|r| r.runtime))
+        .unwrap_or(Runtime::Single);
+    let runtime_base = match runtime {
+        Runtime::Single => {
+            if flags.runtime_base.is_some() {
+                return Err(
+                    Failure::new("--runtime-base is the base of the slim runtime")
+                        .hint("add `--runtime slim`, or drop --runtime-base")
+                        .into(),
+                );
+            }
+            None
+        }
+        Runtime::Slim => flags
+            .runtime_base
+            .or_else(|| recorded.and_then(|r| r.runtime_base.clone())),
+    };
+    let flavor = flags
+        .flavor
+        .or(recorded.map(|r| r.flavor))
+        .unwrap_or(Flavor::Conda);
+    let entrypoint = flags
+        .entrypoint
+        .or(recorded.map(|r| r.entrypoint))
+        .unwrap_or(Entrypoint::Tini);
+    if runtime == Runtime::Slim {
+        crate::render::plan::refuse_slim(flavor, entrypoint)?;
+    }
     Ok(DockerfileRequest {
+        runtime,
+        runtime_base,
         output,
         dir: flags
             .dir
             .or_else(|| recorded.map(|r| r.dir.clone()))
             .unwrap_or_else(|| "envlock".to_string()),
         base: flags.base,
-        flavor: flags
-            .flavor
-            .or(recorded.map(|r| r.flavor))
-            .unwrap_or(Flavor::Conda),
+        flavor,
         preset: flags
             .preset
             .or(recorded.map(|r| r.preset))
@@ -162,10 +195,7 @@ fn request(flags: DockerfileFlags, meta: &EnvlockMeta) -> Result<DockerfileReque
             flags.ports
         },
         run: or_recorded(flags.run, |r| &r.run),
-        entrypoint: flags
-            .entrypoint
-            .or(recorded.map(|r| r.entrypoint))
-            .unwrap_or(Entrypoint::Tini),
+        entrypoint,
         explicit_hash: flags
             .explicit_hash
             .or(recorded.map(|r| r.explicit_hash))
@@ -225,7 +255,7 @@ pub struct DockerfileOutcome {
 
 /// Renders and writes everything for `lock`, read by the caller from `request.lockfile`.
 pub async fn dockerfile(
-    request: DockerfileRequest,
+    mut request: DockerfileRequest,
     mut lock: rattler_conda_lock::LockFile,
     cache_dir: Option<PathBuf>,
 ) -> Result<DockerfileOutcome> {
@@ -251,6 +281,38 @@ pub async fn dockerfile(
         &base,
         &arches,
     )?;
+    if request.runtime == Runtime::Slim {
+        let runtime = ImageRef::parse(
+            request
+                .runtime_base
+                .as_deref()
+                .unwrap_or(DEFAULT_RUNTIME_BASE),
+        )?;
+        // The env runs on the runtime's C library, not the builder's.
+        base_libc::check_base(
+            &runtime,
+            &base_libc::locked_glibc(&lock, &meta),
+            &request.lockfile.display().to_string(),
+        )?;
+        let (runtime, arches) = if runtime.digest.is_some() {
+            (runtime, None)
+        } else {
+            oci::pin_with_architectures(&net::with_retries()?, runtime)
+                .await
+                .map_err(as_runtime_base)?
+        };
+        let arches = arches
+            .or_else(|| oci::architecture_by_name(&runtime).map(|a| vec![a.to_string()]))
+            .unwrap_or_default();
+        dockerfile::refuse_unlocked_arch(
+            &lock,
+            &request.lockfile.display().to_string(),
+            &runtime,
+            &arches,
+        )
+        .map_err(as_runtime_base)?;
+        request.runtime_base = Some(runtime.to_string());
+    }
     let files = render_all(&lock, &request, &base)?;
 
     let mut warnings = Vec::new();
@@ -298,6 +360,18 @@ pub async fn dockerfile(
         base,
         warnings,
     })
+}
+
+/// An error about a base, said of the slim runtime's base (its flag is `--runtime-base`).
+fn as_runtime_base(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<Failure>() {
+        Ok(mut f) => {
+            f.message = f.message.replacen("the base ", "the runtime base ", 1);
+            f.hint = f.hint.map(|h| h.replace("--base ", "--runtime-base "));
+            f.into()
+        }
+        Err(e) => e,
+    }
 }
 
 /// Removes generated files of platforms the lock no longer has (only envlock's own names).

@@ -52,3 +52,31 @@ pub enum ExplicitHash {
     /// `#<md5>`: what older installers understand.
     Md5,
 }
+
+/// What the image's last stage is (conda flavor).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runtime {
+    /// One stage: the env on the miniforge base, conda included.
+    #[default]
+    Single,
+    /// A builder stage on the miniforge base, then only the env copied onto a slim Debian.
+    Slim,
+}
+
+impl Runtime {
+    /// Whether this is the default (not recorded, so older locks render as before).
+    pub fn is_single(&self) -> bool {
+        *self == Runtime::Single
+    }
+}

@@ -31,7 +31,7 @@ use anyhow::Result;
 use jiff::Timestamp;
 use rattler_conda_lock::LockFile;
 
-pub use super::image::{Entrypoint, ExplicitHash, Flavor, Preset};
+pub use super::image::{Entrypoint, ExplicitHash, Flavor, Preset, Runtime};
 use crate::{inputs::IndexStrategy, util::error::Failure};
 
 const PREFIX: &str = "envlock.";
@@ -345,6 +345,12 @@ pub struct DockerOptions {
     /// `--editable`: local projects named with `-e` stay editable installs in the image.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub editable: bool,
+    /// `--runtime`: omitted for the default (`single`), so locks from before render the same.
+    #[serde(default, skip_serializing_if = "Runtime::is_single")]
+    pub runtime: Runtime,
+    /// The slim runtime's base, pinned (digest included); only with `runtime: slim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_base: Option<String>,
 }
 
 /// A malformed value of `key`, which `command` writes.
@@ -652,6 +658,28 @@ mod tests {
             written.metadata.custom_metadata,
             lock.metadata.custom_metadata
         );
+    }
+
+    #[test]
+    fn the_runtime_is_recorded_only_when_slim_and_round_trips() {
+        let single = r#"{"output":"Dockerfile","dir":"envlock","flavor":"conda","preset":"python","cmd":null,"ports":[],"run":[],"entrypoint":"tini","explicit_hash":"sha256"}"#;
+        let options: DockerOptions = serde_json::from_str(single).unwrap();
+        assert_eq!(options.runtime, Runtime::Single);
+        assert_eq!(serde_json::to_string(&options).unwrap(), single);
+        let slim = DockerOptions {
+            runtime: Runtime::Slim,
+            runtime_base: Some(format!("debian:bookworm-slim@sha256:{}", "1".repeat(64))),
+            ..options
+        };
+        let json = serde_json::to_string(&slim).unwrap();
+        assert!(
+            json.ends_with(&format!(
+                r#""explicit_hash":"sha256","runtime":"slim","runtime_base":"debian:bookworm-slim@sha256:{}"}}"#,
+                "1".repeat(64)
+            )),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<DockerOptions>(&json).unwrap(), slim);
     }
 
     #[test]

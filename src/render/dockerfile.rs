@@ -30,6 +30,11 @@
 //! #10351), so `docker stop` would kill the app without a clean shutdown; `--entrypoint
 //! conda-run` restores it for those who want it.
 //!
+//! `--runtime slim` (conda flavor): the stages 1–3 become the `builder`, and a last stage `FROM`
+//! a digest-pinned slim Debian adds the user, copies `/opt/conda/envs/env` and `/opt/envlock`
+//! from it, and has the runtime of 4 (same `ENV`, tini, labels, `CMD`); no conda. The entrypoint
+//! script activates the env without conda, so it runs there unchanged.
+//!
 //! The `venv` flavor is for pip-only projects: an official `python:X.Y-slim` base, a venv, the
 //! same hashed pip install, no conda.
 
@@ -38,7 +43,7 @@ use std::fmt::Write;
 use anyhow::Result;
 use rattler_conda_lock::{LockFile, Manager};
 
-pub use crate::lock::image::{Entrypoint, Flavor, Preset};
+pub use crate::lock::image::{Entrypoint, Flavor, Preset, Runtime};
 use crate::{
     lock::meta::{INIT_PACKAGE, InitRecord},
     net::oci::ImageRef,
@@ -78,6 +83,9 @@ pub struct Options {
     /// The default of the build's `SOURCE_DATE_EPOCH`: from the lock (its cutoff, else 0),
     /// never the time of rendering.
     pub source_date_epoch: i64,
+    /// The slim runtime's pinned base: the stages above become the `builder`, and a last stage
+    /// on this base gets the env alone (conda flavor). `None`: one stage.
+    pub runtime: Option<ImageRef>,
 }
 
 /// The BuildKit cache mount of conda's package cache: downloads survive the layer, and the
@@ -271,7 +279,21 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     let mut f = String::new();
     f.push_str("# syntax=docker/dockerfile:1\n");
     f.push_str(&super::header("#", &o.lockfile, lock, None));
-    let _ = writeln!(f, "FROM {}", o.base);
+    if o.runtime.is_some() {
+        if o.flavor != Flavor::Conda || o.entrypoint != Entrypoint::Tini {
+            return Err(Failure::new(
+                "the slim runtime is for the conda flavor with the tini entrypoint",
+            )
+            .into());
+        }
+        f.push_str(
+            "# The builder: creates the env and runs the build steps, with conda.
+",
+        );
+        let _ = writeln!(f, "FROM {} AS builder", o.base);
+    } else {
+        let _ = writeln!(f, "FROM {}", o.base);
+    }
     f.push('\n');
 
     let _ = writeln!(
@@ -313,6 +335,10 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         ""
     };
     let user = match o.flavor {
+        // The slim runtime adds the user in its own stage.
+        Flavor::Conda if o.runtime.is_some() => {
+            " && chmod 0755 /opt/envlock/entrypoint.sh\n".to_string()
+        }
         Flavor::Conda => format!(
             " && useradd --create-home --uid {UID} --user-group app \\\n \
              && chmod 0755 /opt/envlock/entrypoint.sh\n"
@@ -390,20 +416,15 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
     f.push_str(
         "# The env, as `conda activate` would set it, for the app, `docker exec` and probes.\n",
     );
-    match o.flavor {
-        Flavor::Conda => {
-            let _ = writeln!(
-                f,
-                "ENV PATH={CONDA_PREFIX}/bin:$PATH \\\n    CONDA_PREFIX={CONDA_PREFIX} \\\n    CONDA_DEFAULT_ENV=env \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1"
-            );
-        }
-        Flavor::Venv => {
-            let _ = writeln!(
-                f,
-                "ENV PATH={VENV}/bin:$PATH \\\n    VIRTUAL_ENV={VENV} \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1"
-            );
-        }
-    }
+    let env = match o.flavor {
+        Flavor::Conda => format!(
+            "ENV PATH={CONDA_PREFIX}/bin:$PATH \\\n    CONDA_PREFIX={CONDA_PREFIX} \\\n    CONDA_DEFAULT_ENV=env \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1\n"
+        ),
+        Flavor::Venv => format!(
+            "ENV PATH={VENV}/bin:$PATH \\\n    VIRTUAL_ENV={VENV} \\\n    PYTHONUNBUFFERED=1 \\\n    PYTHONDONTWRITEBYTECODE=1\n"
+        ),
+    };
+    f.push_str(&env);
     if !o.local_projects.is_empty() {
         let python = match o.flavor {
             Flavor::Conda => "python".to_string(),
@@ -470,16 +491,45 @@ pub fn render(lock: &LockFile, o: &Options) -> Result<String> {
         f.push_str("# This step runs under bash -o pipefail, which hadolint does not see in exec form.\n# hadolint ignore=DL4006\n");
         let _ = writeln!(f, "RUN [{}]", quoted.join(", "));
     }
-    let mut labels = vec![
-        (
+    let mut labels = Vec::new();
+    if let Some(runtime) = &o.runtime {
+        let Some(runtime_digest) = &runtime.digest else {
+            anyhow::bail!("internal error: the runtime base is not pinned");
+        };
+        f.push_str(
+            "\n# The runtime: the env alone on a slim base, without conda (the entrypoint script\n\
+             # activates the env itself). Nothing else of the builder's is here: what a --run step\n\
+             # wrote outside the env and /opt/envlock stays behind.\n",
+        );
+        let _ = writeln!(f, "FROM {runtime}");
+        let _ = writeln!(f, "ARG SOURCE_DATE_EPOCH={}", o.source_date_epoch);
+        let _ = writeln!(f, "RUN useradd --create-home --uid {UID} --user-group app");
+        let _ = writeln!(f, "COPY --from=builder {CONDA_PREFIX} {CONDA_PREFIX}");
+        f.push_str("COPY --from=builder /opt/envlock /opt/envlock\n");
+        f.push_str(
+            "# The env, as `conda activate` would set it, for the app, `docker exec` and probes.\n",
+        );
+        f.push_str(&env);
+        labels.push((
+            "org.opencontainers.image.base.name".to_string(),
+            runtime.name.clone(),
+        ));
+        labels.push((
+            "org.opencontainers.image.base.digest".to_string(),
+            runtime_digest.clone(),
+        ));
+        labels.push(("dev.envlock.builder.name".to_string(), o.base.name.clone()));
+        labels.push(("dev.envlock.builder.digest".to_string(), digest.clone()));
+    } else {
+        labels.push((
             "org.opencontainers.image.base.name".to_string(),
             o.base.name.clone(),
-        ),
-        (
+        ));
+        labels.push((
             "org.opencontainers.image.base.digest".to_string(),
             digest.clone(),
-        ),
-    ];
+        ));
+    }
     for (platform, hash) in &lock.metadata.content_hash {
         labels.push((
             format!("dev.envlock.lock.content-hash.{platform}"),

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::{
     ExplicitHash,
-    dockerfile::{self, CONDA_PREFIX, Entrypoint, Flavor, Preset},
+    dockerfile::{self, CONDA_PREFIX, Entrypoint, Flavor, Preset, Runtime},
 };
 use crate::{
     lock::{DockerMeta, DockerOptions},
@@ -18,6 +18,9 @@ use crate::{
 
 /// conda-forge's miniforge3 image, as a multi-platform index digest.
 pub const DEFAULT_CONDA_BASE: &str = "condaforge/miniforge3:25.3.1-0@sha256:1e65803d646bf8503728001dddb5756f3e8235e0883c19b5a5ad1da85cff0905";
+
+/// The slim runtime's default base (pinned through the registry like the base).
+pub const DEFAULT_RUNTIME_BASE: &str = "debian:bookworm-slim";
 
 /// Everything `envlock dockerfile` renders from, besides the lock.
 pub struct DockerfileRequest {
@@ -45,6 +48,10 @@ pub struct DockerfileRequest {
     pub explicit_hash: ExplicitHash,
     /// `--editable`: local projects named with `-e` stay editable installs.
     pub editable: bool,
+    /// `--runtime`: one stage, or a builder and a slim runtime stage (conda flavor).
+    pub runtime: Runtime,
+    /// The slim runtime's base, pinned before [`render_all`] (only with `Runtime::Slim`).
+    pub runtime_base: Option<String>,
 }
 
 impl DockerfileRequest {
@@ -62,6 +69,8 @@ impl DockerfileRequest {
             entrypoint: self.entrypoint,
             explicit_hash: self.explicit_hash,
             editable: self.editable,
+            runtime: self.runtime,
+            runtime_base: self.runtime_base.clone(),
         }
     }
 
@@ -84,6 +93,8 @@ impl DockerfileRequest {
             entrypoint: r.entrypoint,
             explicit_hash: r.explicit_hash,
             editable: r.editable,
+            runtime: r.runtime,
+            runtime_base: r.runtime_base,
         })
     }
 }
@@ -165,6 +176,7 @@ pub fn render_all(
     );
     let cmd = request.cmd.as_deref().map(parse_cmd).transpose()?;
     let meta = crate::lock::EnvlockMeta::read(lock)?;
+    let runtime = slim_runtime(request)?;
     let options = dockerfile::Options {
         flavor: request.flavor,
         base: base.clone(),
@@ -177,6 +189,7 @@ pub fn render_all(
         lockfile: lockfile_name.clone(),
         local_projects: Vec::new(),
         init: meta.init,
+        runtime,
         // The cutoff, not the time of rendering: the same lock gives the same Dockerfile.
         source_date_epoch: meta.exclude_newer.map_or(0, |t| t.as_second().max(0)),
     };
@@ -250,6 +263,57 @@ pub fn render_all(
         archive: None,
     });
     Ok(files)
+}
+
+/// The slim runtime's pinned base, or `None` for one stage. The combinations a slim runtime
+/// cannot run are refused here, so `dockerfile` and `check` agree.
+pub fn slim_runtime(request: &DockerfileRequest) -> Result<Option<ImageRef>> {
+    if request.runtime == Runtime::Single {
+        if request.runtime_base.is_some() {
+            return Err(
+                Failure::new("--runtime-base is the base of the slim runtime")
+                    .hint("add `--runtime slim`, or drop --runtime-base")
+                    .into(),
+            );
+        }
+        return Ok(None);
+    }
+    refuse_slim(request.flavor, request.entrypoint)?;
+    let base = ImageRef::parse(
+        request
+            .runtime_base
+            .as_deref()
+            .unwrap_or(DEFAULT_RUNTIME_BASE),
+    )?;
+    if base.digest.is_none() {
+        // `envlock dockerfile` pins it before rendering; a lock may record it unpinned.
+        return Err(Failure::new(format!(
+            "the slim runtime's base {base} is not pinned to a digest"
+        ))
+        .hint("run `envlock dockerfile` to pin and record it")
+        .into());
+    }
+    Ok(Some(base))
+}
+
+/// Refuses what the slim runtime cannot be: the venv flavor (already a slim python image), and
+/// `--entrypoint conda-run` (the runtime has no conda).
+pub fn refuse_slim(flavor: Flavor, entrypoint: Entrypoint) -> Result<()> {
+    if flavor == Flavor::Venv {
+        return Err(Failure::new(
+            "--runtime slim is for the conda flavor; the venv flavor is already a python:X.Y-slim image",
+        )
+        .hint("drop --runtime slim (or pass --runtime single), or use --flavor conda")
+        .into());
+    }
+    if entrypoint == Entrypoint::CondaRun {
+        return Err(Failure::new(
+            "--runtime slim has no conda in the image, so `--entrypoint conda-run` cannot run",
+        )
+        .hint("use --entrypoint tini (the default), or --runtime single")
+        .into());
+    }
+    Ok(())
 }
 
 /// The lock's local projects as the Dockerfile installs them: each path relative to the build
@@ -407,6 +471,8 @@ mod tests {
             entrypoint: Entrypoint::Tini,
             explicit_hash: ExplicitHash::Sha256,
             editable: false,
+            runtime: Runtime::Single,
+            runtime_base: None,
         }
     }
 
