@@ -142,7 +142,31 @@ fn assert_located(name: &str, input: &[u8], path: &std::path::Path, error: &anyh
     if !message.contains(&shown) {
         return;
     }
-    let lines = input.iter().filter(|&&b| b == b'\n').count() + 1;
+    // Requirements files break lines as Python's `str.splitlines` (a lone `\r`, `\x0c`, …
+    // too, as pip reads them); YAML and TOML at `\n`: the larger count bounds both.
+    let text = String::from_utf8_lossy(input);
+    let mut breaks = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if matches!(
+            c,
+            '\n' | '\r'
+                | '\u{0b}'
+                | '\u{0c}'
+                | '\u{1c}'
+                | '\u{1d}'
+                | '\u{1e}'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        ) {
+            if c == '\r' && chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            breaks += 1;
+        }
+    }
+    let lines = breaks.max(input.iter().filter(|&&b| b == b'\n').count()) + 1;
     let places: Vec<(usize, usize)> = message
         .match_indices(&format!("{shown}:"))
         .filter_map(|(at, m)| {
