@@ -181,6 +181,15 @@ fn used_cache(log: &str, needle: &str) -> bool {
         .any(|l| l.contains("Using cache"))
 }
 
+/// The conda platform of this machine, the one Debian's tini is built for.
+fn machine_platform() -> &'static str {
+    if std::env::consts::ARCH == "aarch64" {
+        "linux-aarch64"
+    } else {
+        "linux-64"
+    }
+}
+
 /// Unique per run, so that layers of earlier runs (buildah keeps them) cannot be reused.
 fn nonce() -> u128 {
     std::time::SystemTime::now()
@@ -907,11 +916,7 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
     let tini = std::fs::read(static_tini()).unwrap();
 
     // The machine's own platform: Debian's tini is built for it.
-    let platform = if std::env::consts::ARCH == "aarch64" {
-        "linux-aarch64"
-    } else {
-        "linux-64"
-    };
+    let platform = machine_platform();
     let work = tempfile::tempdir().unwrap();
     let channel = work.path().join("channel");
     let tini_pkg = conda_package(
@@ -1106,11 +1111,7 @@ struct CondaChannel {
 
 impl CondaChannel {
     fn new(work: &Path, names: &[&str]) -> CondaChannel {
-        let platform = if std::env::consts::ARCH == "aarch64" {
-            "linux-aarch64"
-        } else {
-            "linux-64"
-        };
+        let platform = machine_platform();
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -1565,11 +1566,7 @@ fn the_slim_runtime_runs_the_env_without_conda_and_is_smaller() {
     prepare(&harness);
     let base = conda_standin(&harness);
     let tini = std::fs::read(static_tini()).unwrap();
-    let platform = if std::env::consts::ARCH == "aarch64" {
-        "linux-aarch64"
-    } else {
-        "linux-64"
-    };
+    let platform = machine_platform();
     let work = tempfile::tempdir().unwrap();
     let channel = work.path().join("channel");
     let tini_pkg = conda_package(

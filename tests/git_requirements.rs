@@ -509,18 +509,9 @@ fn over_http_with_credentials_the_password_reaches_git_and_nothing_else_and_chec
     assert_eq!(check(&["--git-refs"]).status.code(), Some(0));
     std::fs::write(repo.path().join("README.md"), "changed\n").unwrap();
     git(repo.path(), &["commit", "-qam", "moved"]);
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo.path())
-        .args(["push", "-q"])
-        .arg(&origin)
-        .arg("main")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    git(
+        repo.path(),
+        &["push", "-q", origin.to_str().unwrap(), "main"],
     );
     assert_eq!(check(&[]).status.code(), Some(0));
     let out = check(&["--git-refs", "--format", "json"]);

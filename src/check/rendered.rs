@@ -62,7 +62,7 @@ pub(super) fn check(
         }
         if let Some(archive) = &file.archive {
             let message = match std::fs::read(&file.path) {
-                Ok(bytes) if sha256_hex(&bytes) == archive.sha256 => continue,
+                Ok(bytes) if crate::util::sha256_hex(&bytes) == archive.sha256 => continue,
                 Ok(_) => format!(
                     "{} is not the archive of {} that {} locks (sha256 {})",
                     file.path.display(),
@@ -87,8 +87,4 @@ pub(super) fn check(
         findings.push(Finding::file(&file.path, DriftKind::Rendered, message));
     }
     Ok(())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
 }

@@ -378,7 +378,7 @@ fn as_runtime_base(e: anyhow::Error) -> anyhow::Error {
 /// Writes a git requirement's archive into `envlock/git/`: from the cache `resolve` made it in,
 /// else made again from the repository (fetching the locked commit), checked against the lock.
 fn write_archive(path: &Path, archive: &GitArchive, cache_dir: Option<&Path>) -> Result<()> {
-    if std::fs::read(path).is_ok_and(|bytes| sha256_hex(&bytes) == archive.sha256) {
+    if std::fs::read(path).is_ok_and(|bytes| crate::util::sha256_hex(&bytes) == archive.sha256) {
         return Ok(());
     }
     let cache = match cache_dir {
@@ -389,17 +389,13 @@ fn write_archive(path: &Path, archive: &GitArchive, cache_dir: Option<&Path>) ->
     };
     let made = git::locked_archive(&cache.join("pypi"), &archive.url, &archive.sha256)?;
     let bytes = std::fs::read(made)?;
-    if sha256_hex(&bytes) != archive.sha256 {
+    if crate::util::sha256_hex(&bytes) != archive.sha256 {
         anyhow::bail!(
             "the cached archive of {} does not match the lock",
             archive.name
         );
     }
     write_atomic(path, &bytes)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
 }
 
 fn remove_stale(files: &[RenderedFile], request: &DockerfileRequest) -> Result<()> {

@@ -82,7 +82,7 @@ impl LocalProject {
             .iter()
             .map(|r| format!("build-requires {r}\n"))
             .collect();
-        hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(text.as_bytes()))
+        crate::util::sha256_hex(text.as_bytes())
     }
 
     /// What building the project needs: `[build-system] requires`, or setuptools' legacy
@@ -106,7 +106,7 @@ impl LocalProject {
         for (requirement, _) in &self.requirements {
             text.push_str(&format!("requires {requirement}\n"));
         }
-        hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(text.as_bytes()))
+        crate::util::sha256_hex(text.as_bytes())
     }
 }
 

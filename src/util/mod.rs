@@ -7,3 +7,8 @@ pub mod panic;
 pub mod pep508;
 pub mod redact;
 pub mod shell;
+
+/// The sha256 of `bytes`, as lowercase hex: how locks, caches and records name content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
+}

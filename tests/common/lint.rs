@@ -16,10 +16,23 @@ pub fn lint_tools() -> PathBuf {
 
 /// The instructions BuildKit's parser reads: (instruction, is JSON form, values).
 pub fn parse(tools: &Path, dockerfile: &Path) -> Vec<(String, bool, Vec<String>)> {
-    let script = "import dockerfile, json, sys\n\
-        print(json.dumps([[c.cmd, c.json, list(c.value)] for c in dockerfile.parse_file(sys.argv[1])]))";
+    buildkit(
+        tools,
+        dockerfile,
+        "[[c.cmd, c.json, list(c.value)] for c in dockerfile.parse_file(sys.argv[1])]",
+    )
+}
+
+/// What `expression` (Python, over `dockerfile.parse_file(sys.argv[1])`) gives for the
+/// Dockerfile, read back as JSON; fails when BuildKit's parser refuses the file.
+fn buildkit<T: serde::de::DeserializeOwned>(
+    tools: &Path,
+    dockerfile: &Path,
+    expression: &str,
+) -> T {
+    let script = format!("import dockerfile, json, sys\nprint(json.dumps({expression}))");
     let out = Command::new(tools.join("bin/python"))
-        .args(["-c", script])
+        .args(["-c", &script])
         .arg(dockerfile)
         .output()
         .unwrap();
@@ -48,17 +61,9 @@ pub fn hadolint(tools: &Path, dockerfile: &Path) {
 
 /// Each `RUN` as BuildKit's parser reads it: its flags (`--mount=…`) and its command.
 pub fn run_steps(tools: &Path, dockerfile: &Path) -> Vec<(Vec<String>, String)> {
-    let script = "import dockerfile, json, sys\n\
-        print(json.dumps([[list(c.flags), ' '.join(c.value)] for c in dockerfile.parse_file(sys.argv[1]) if c.cmd == 'RUN']))";
-    let out = Command::new(tools.join("bin/python"))
-        .args(["-c", script])
-        .arg(dockerfile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "BuildKit's parser refused it: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    buildkit(
+        tools,
+        dockerfile,
+        "[[list(c.flags), ' '.join(c.value)] for c in dockerfile.parse_file(sys.argv[1]) if c.cmd == 'RUN']",
+    )
 }

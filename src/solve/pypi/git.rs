@@ -202,7 +202,7 @@ pub fn archive(cache: &Path, url: &GitUrl, offline: bool) -> Result<Archive> {
 pub fn locked_archive(cache: &Path, url: &GitUrl, sha256: &str) -> Result<PathBuf> {
     let path = archive_path(cache, sha256);
     if let Ok(bytes) = std::fs::read(&path)
-        && sha256_hex(&bytes) == sha256
+        && crate::util::sha256_hex(&bytes) == sha256
     {
         return Ok(path);
     }
@@ -247,10 +247,6 @@ fn is_hex(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
-}
-
 /// A bare clone in the cache, and how to reach its remote.
 struct Repository {
     dir: PathBuf,
@@ -259,7 +255,7 @@ struct Repository {
 
 impl Repository {
     fn open(cache: &Path, url: &GitUrl) -> Result<Repository> {
-        let key = &sha256_hex(url.display_repository().as_bytes())[..32];
+        let key = &crate::util::sha256_hex(url.display_repository().as_bytes())[..32];
         let dir = cache.join("git/db").join(key);
         if !dir.join("HEAD").is_file() {
             crate::util::fs::create_cache_dir(&cache.join("git/db"))?;
@@ -483,7 +479,7 @@ fn make_archive(cache: &Path, repo: &Repository, url: &GitUrl, commit: &str) -> 
         .hint("check the `#subdirectory=` of the requirement")
         .into());
     }
-    let sha256 = sha256_hex(&bytes);
+    let sha256 = crate::util::sha256_hex(&bytes);
     let path = archive_path(cache, &sha256);
     if !path.is_file() {
         crate::util::fs::write_cache(&path, &bytes)?;
@@ -749,7 +745,10 @@ mod tests {
         std::fs::remove_file(&a.path).unwrap();
         let locked = GitUrl::parse(&Url::parse(&git_url.locked(&a.commit)).unwrap()).unwrap();
         let path = locked_archive(cache.path(), &locked, &a.sha256).unwrap();
-        assert_eq!(sha256_hex(&std::fs::read(path).unwrap()), a.sha256);
+        assert_eq!(
+            crate::util::sha256_hex(&std::fs::read(path).unwrap()),
+            a.sha256
+        );
         // Offline, a cached ref resolves and an unknown one is named.
         let missing = GitUrl::parse(
             &Url::parse(&format!("git+file://{}@nope", origin.path().display())).unwrap(),

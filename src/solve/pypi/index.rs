@@ -148,7 +148,7 @@ impl DistFile {
             ))
         })?;
         if file.sha256.is_none() {
-            file.sha256 = Some(sha256_hex(&client.download(&file).await?));
+            file.sha256 = Some(crate::util::sha256_hex(&client.download(&file).await?));
         }
         Ok(file)
     }
@@ -725,7 +725,7 @@ impl IndexClient {
             .await
             .map_err(|e| http_error(&url, e.into()))?;
         if let Some(Some(expected)) = &file.advertised_metadata {
-            let actual = sha256_hex(&bytes);
+            let actual = crate::util::sha256_hex(&bytes);
             if &actual != expected {
                 bail!(
                     "{} does not match its advertised sha256",
@@ -898,21 +898,8 @@ impl IndexClient {
             if self.offline {
                 return Err(self.offline_error(redact::url(&url).as_ref()));
             }
-            let response = self
-                .client
-                .get(url.clone())
-                .send()
-                .await
-                .map_err(|e| http_error(&url, e))?;
-            if !response.status().is_success() {
-                return Err(refused(&url, response.status()));
-            }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| http_error(&url, e.into()))?
-                .to_vec();
-            let sha256 = sha256_hex(&bytes);
+            let bytes = self.get_bytes(&url).await?;
+            let sha256 = crate::util::sha256_hex(&bytes);
             let shown = redact::url(&url).to_string();
             if let Some(expected) = requested.fragment().and_then(|f| f.strip_prefix("sha256="))
                 && !expected.eq_ignore_ascii_case(&sha256)
@@ -976,6 +963,24 @@ impl IndexClient {
         Ok(file)
     }
 
+    /// The body of a GET of `url`, or the error naming it.
+    async fn get_bytes(&self, url: &Url) -> Result<Vec<u8>> {
+        let response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| http_error(url, e))?;
+        if !response.status().is_success() {
+            return Err(refused(url, response.status()));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| http_error(url, e.into()))?;
+        Ok(bytes.to_vec())
+    }
+
     /// Downloads a whole file and checks it against the index's sha256.
     pub async fn download(&self, file: &DistFile) -> Result<Vec<u8>> {
         // A git requirement's archive is made into the cache by `git_file`.
@@ -994,21 +999,9 @@ impl IndexClient {
         if self.offline {
             return Err(self.offline_error(&format!("{} (or its metadata)", file.filename)));
         }
-        let response = self
-            .client
-            .get(file.url.clone())
-            .send()
-            .await
-            .map_err(|e| http_error(&file.url, e))?;
-        if !response.status().is_success() {
-            return Err(refused(&file.url, response.status()));
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| http_error(&file.url, e.into()))?;
+        let bytes = self.get_bytes(&file.url).await?;
         check_sha256(file, &bytes)?;
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
     /// Project names on the last index searched (the default one), for "did you mean" hints;
@@ -1085,7 +1078,7 @@ fn store(path: &std::path::Path, page: &CachedPage) {
 /// Fails when `bytes` are not the file the index gave the sha256 of.
 fn check_sha256(file: &DistFile, bytes: &[u8]) -> Result<()> {
     if let Some(expected) = &file.sha256
-        && &sha256_hex(bytes) != expected
+        && &crate::util::sha256_hex(bytes) != expected
     {
         bail!(
             "{} does not match the sha256 the index gives",
@@ -1101,7 +1094,10 @@ const TEXT_HEADER: &str = "envlock-cache-entry sha256=";
 /// Stores `text` after a line with its sha256, so that [`load_text`] can tell a whole entry from
 /// a truncated or edited one.
 fn store_text(path: &std::path::Path, text: &str) {
-    let entry = format!("{TEXT_HEADER}{}\n{text}", sha256_hex(text.as_bytes()));
+    let entry = format!(
+        "{TEXT_HEADER}{}\n{text}",
+        crate::util::sha256_hex(text.as_bytes())
+    );
     store_bytes(path, entry.as_bytes());
 }
 
@@ -1112,7 +1108,7 @@ fn load_text(path: &std::path::Path) -> Option<String> {
     let entry = std::fs::read_to_string(path).ok()?;
     let (header, text) = entry.split_once('\n')?;
     let expected = header.strip_prefix(TEXT_HEADER)?;
-    (sha256_hex(text.as_bytes()) == expected).then(|| text.to_string())
+    (crate::util::sha256_hex(text.as_bytes()) == expected).then(|| text.to_string())
 }
 
 /// Cache writes are best effort (`commands::resolve` has checked the cache directory is
@@ -1121,12 +1117,8 @@ fn store_bytes(path: &std::path::Path, bytes: &[u8]) {
     let _ = write_cache(path, bytes);
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(bytes))
-}
-
 fn short_hash(text: &str) -> String {
-    sha256_hex(text.as_bytes())[..32].to_string()
+    crate::util::sha256_hex(text.as_bytes())[..32].to_string()
 }
 
 /// `hash` as a sha256 envlock can check and write: 64 hex digits, lowercased; `None` for any
