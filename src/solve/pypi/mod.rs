@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod build_set;
+pub mod candidates;
 pub mod git;
 pub mod graph;
 pub mod index;

@@ -9,9 +9,10 @@
 //! An sdist whose metadata cannot be built makes only that version unusable: the resolver moves
 //! on to another version, and the build's failure is reported only when no version will do.
 //!
-//! Files that cannot be used are kept out of the candidates with their reason ([`Unusable`]); when
-//! the resolution fails, the versions of each package pubgrub found none of are classified again
-//! and `report` says why each one was left out.
+//! A project's files are grouped by version, and a version's files are ranked for the target only
+//! when pubgrub first asks about it ([`Candidates`]). When the resolution fails, the versions of
+//! each package pubgrub found none of are classified with their reasons ([`Unusable`]) and
+//! `report` says why each one was left out.
 //!
 //! Not supported: direct URL references inside package metadata, and universal (all-platform) resolution: each target
 //! platform is resolved on its own.
@@ -40,12 +41,13 @@ use tokio::runtime::Handle;
 
 pub use super::graph::{Pkg, Unusable};
 use super::{
-    index::{BuildFailed, DistFile, DistKind, IndexClient, InvalidMetadata},
+    candidates::{Candidates, classify},
+    index::{BuildFailed, DistFile, IndexClient, InvalidMetadata},
     report::{Context, Unavailable},
-    tags::{Target, WheelMismatch},
+    tags::Target,
 };
 use crate::{
-    inputs::requirements::{BinaryChoice, PipOptions, PipRequirement},
+    inputs::requirements::{PipOptions, PipRequirement},
     util::error::Failure,
 };
 
@@ -198,6 +200,7 @@ pub async fn resolve(
         options: options.clone(),
         skipped,
         chosen: Mutex::default(),
+        candidates: CandidatesByName::default(),
         build_failures: Mutex::default(),
         missing_extras: Mutex::default(),
     };
@@ -245,6 +248,8 @@ struct Provider {
     skipped: Vec<(PackageName, String)>,
     /// The file picked for each (package, version) by `choose_version`.
     chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
+    /// The candidates of each project, made once: pubgrub asks about a package many times.
+    candidates: CandidatesByName,
     /// Versions left out because their sdist's metadata could not be built or their published
     /// metadata is invalid, with what to do about it.
     build_failures: Mutex<Vec<BuildFailed>>,
@@ -252,6 +257,9 @@ struct Provider {
     /// versions are used without it (and a warning says so when the result keeps one).
     missing_extras: Mutex<HashSet<(PackageName, Version, ExtraName)>>,
 }
+
+/// [`Candidates`] by project, shared with the background fetches that make them early.
+type CandidatesByName = Arc<Mutex<HashMap<PackageName, Arc<Candidates>>>>;
 
 /// Resolution errors that are not conflicts: a message and, where there is one, a hint.
 #[derive(Debug)]
@@ -451,21 +459,30 @@ impl Provider {
         message
     }
 
-    /// The preferred installable file of each version of `name`, newest version first.
-    fn candidates(&self, name: &PackageName) -> Result<Vec<(Version, DistFile)>, ProviderError> {
+    /// The versions of `name` and their files for this target.
+    fn candidates(&self, name: &PackageName) -> Result<Arc<Candidates>, ProviderError> {
         if let Some(file) = self.direct.get(name) {
-            return Ok(vec![(file.version().clone(), file.clone())]);
+            return Ok(Arc::new(Candidates::direct(file.clone())));
+        }
+        if let Some(candidates) = self.candidates.lock().expect("not poisoned").get(name) {
+            return Ok(candidates.clone());
         }
         let Some(project) = self.handle.block_on(self.client.project(name))? else {
             return Err(ProviderError::msg(self.not_found(name)));
         };
-        Ok(ranked_files(
-            &project.files,
-            name,
+        let candidates = Arc::new(Candidates::new(
+            project,
+            self.hashes.get(name).cloned(),
             &self.target,
             &self.options,
-            self.hashes.get(name),
-        ))
+        ));
+        Ok(self
+            .candidates
+            .lock()
+            .expect("not poisoned")
+            .entry(name.clone())
+            .or_insert(candidates)
+            .clone())
     }
 
     /// Fetches a project page in the background and, as soon as it arrives, the metadata of
@@ -481,23 +498,28 @@ impl Provider {
         let options = self.options.clone();
         let hashes = self.hashes.get(name).cloned();
         let name = name.clone();
+        let memo = self.candidates.clone();
         self.handle.spawn(async move {
             let Ok(Some(project)) = client.project(&name).await else {
                 return;
             };
-            let ranked = ranked_files(&project.files, &name, &target, &options, hashes.as_ref());
-            let preferred = options.preferred.get(&name);
-            let likely = ranked
-                .iter()
-                .filter(|(_, f)| !f.yanked)
-                .find(|(v, _)| Some(v) == preferred)
-                .or_else(|| {
-                    ranked
-                        .iter()
-                        .find(|(v, f)| !f.yanked && (options.pip.pre || !v.any_prerelease()))
-                });
+            let known = memo.lock().expect("not poisoned").get(&name).cloned();
+            let candidates = known.unwrap_or_else(|| {
+                let made = Arc::new(Candidates::new(project, hashes, &target, &options));
+                memo.lock()
+                    .expect("not poisoned")
+                    .entry(name.clone())
+                    .or_insert(made)
+                    .clone()
+            });
+            let likely = candidates.pick(
+                &Ranges::full(),
+                options.preferred.get(&name),
+                &target,
+                &options,
+            );
             if let Some((_, file)) = likely {
-                let _ = client.metadata(file).await;
+                let _ = client.metadata(&file).await;
             }
         });
     }
@@ -596,137 +618,6 @@ fn failure(error: ProviderError, platform: rattler_conda_types::Subdir) -> anyho
     failure.into()
 }
 
-/// The preferred installable file of each version of a project for `target`, newest version
-/// first (wheels of any version first with `--prefer-binary`).
-fn ranked_files(
-    files: &[DistFile],
-    name: &PackageName,
-    target: &Target,
-    options: &Options,
-    allowed_hashes: Option<&Vec<String>>,
-) -> Vec<(Version, DistFile)> {
-    classify(files, name, target, options, allowed_hashes).0
-}
-
-/// Why each version of a project without an installable file has none.
-type UnusableVersions = BTreeMap<Version, Vec<Unusable>>;
-
-/// [`ranked_files`], and why each version without an installable file has none (its files'
-/// reasons, each once, a version's wheels as one [`WheelMismatch`]).
-fn classify(
-    files: &[DistFile],
-    name: &PackageName,
-    target: &Target,
-    options: &Options,
-    allowed_hashes: Option<&Vec<String>>,
-) -> (Vec<(Version, DistFile)>, UnusableVersions) {
-    let python = target.python_version();
-    let mut best: BTreeMap<Version, (u32, DistFile)> = BTreeMap::new();
-    let mut unusable = UnusableVersions::new();
-    for file in files {
-        let version = file.version().clone();
-        let rank = match file_rank(file, name, target, python, options, allowed_hashes) {
-            Ok(rank) => rank,
-            Err(reason) => {
-                let reasons = unusable.entry(version).or_default();
-                match (
-                    reason,
-                    reasons.iter_mut().find_map(|r| match r {
-                        Unusable::Wheels(m) => Some(m),
-                        _ => None,
-                    }),
-                ) {
-                    (Unusable::Wheels(new), Some(existing)) => {
-                        *existing = existing.clone().merge(new);
-                    }
-                    (reason, _) => {
-                        if !reasons.contains(&reason) {
-                            reasons.push(reason);
-                        }
-                    }
-                }
-                continue;
-            }
-        };
-        match best.get(&version) {
-            // A non-yanked file beats a yanked one of the same version, whatever their tags.
-            Some((r, existing)) if (existing.yanked, *r) <= (file.yanked, rank) => {}
-            _ => {
-                best.insert(version, (rank, file.clone()));
-            }
-        }
-    }
-    unusable.retain(|v, _| !best.contains_key(v));
-    for reasons in unusable.values_mut() {
-        reasons.sort();
-    }
-    let mut out: Vec<(Version, DistFile)> = best.into_iter().map(|(v, (_, f))| (v, f)).collect();
-    out.reverse();
-    if options.pip.prefer_binary {
-        out.sort_by_key(|(v, f)| (matches!(f.kind, DistKind::Sdist(_)), Reverse(v.clone())));
-    }
-    (out, unusable)
-}
-
-/// The rank of one file for `target` (lower is preferred; sdists rank after every wheel), or
-/// why it cannot be used.
-fn file_rank(
-    file: &DistFile,
-    name: &PackageName,
-    target: &Target,
-    python: &Version,
-    options: &Options,
-    allowed_hashes: Option<&Vec<String>>,
-) -> Result<u32, Unusable> {
-    // With `--hash` on the requirement, only the files it names are candidates.
-    if allowed_hashes.is_some_and(|a| !file.sha256.as_ref().is_some_and(|h| a.contains(h))) {
-        return Err(Unusable::HashMismatch);
-    }
-    // A lock promises hash-checked installs: a file the index gives no usable sha256 for (none,
-    // or a value that is not 64 hex digits, which `index` drops) is no candidate.
-    if file.sha256.is_none() {
-        return Err(Unusable::NoHash);
-    }
-    if let Some(rp) = &file.requires_python
-        && !rp.contains(python)
-    {
-        return Err(Unusable::RequiresPython(rp.to_string()));
-    }
-    if let (Some(cutoff), Some(uploaded)) = (options.exclude_newer, file.upload_time)
-        && uploaded > cutoff
-    {
-        return Err(Unusable::Newer);
-    }
-    // The option that decided: a list naming the package, else that list's `:all:`.
-    let spelled = |option: &str, choice: &BinaryChoice| match choice {
-        BinaryChoice::Packages(names) if names.contains(name) => format!("{option} {name}"),
-        _ => format!("{option} :all:"),
-    };
-    match &file.kind {
-        DistKind::Wheel(_) if !admits(&options.pip, name, &file.kind) => Err(
-            Unusable::WheelsForbidden(spelled("--no-binary", &options.pip.no_binary)),
-        ),
-        DistKind::Sdist(_) if !admits(&options.pip, name, &file.kind) => Err(
-            Unusable::SdistForbidden(spelled("--only-binary", &options.pip.only_binary)),
-        ),
-        DistKind::Wheel(w) => match target.wheel_rank(w) {
-            Some(rank) => Ok(rank),
-            None => Err(Unusable::Wheels(target.wheel_mismatch(w).unwrap_or(
-                WheelMismatch::PythonAndPlatform(Default::default(), Default::default()),
-            ))),
-        },
-        DistKind::Sdist(_) => Ok(u32::MAX),
-    }
-}
-
-/// Whether pip's format control lets a file of this kind be used for `name`.
-fn admits(pip: &PipOptions, name: &PackageName, kind: &DistKind) -> bool {
-    match kind {
-        DistKind::Wheel(_) => pip.allows_binary(name),
-        DistKind::Sdist(_) => pip.allows_source(name),
-    }
-}
-
 /// The packages pubgrub found no version of, in the ranges it asked for (united).
 fn no_versions(
     tree: &pubgrub::DerivationTree<Pkg, Ranges<Version>, Unusable>,
@@ -813,23 +704,12 @@ impl DependencyProvider for Provider {
         if let Some(v) = self.conda.get(name) {
             return Ok(range.contains(v).then(|| v.clone()));
         }
-        let candidates = self.candidates(name)?;
-        let pinned = range.as_singleton().cloned();
-        let eligible = |(v, f): &&(Version, DistFile)| {
-            range.contains(v) && (!f.yanked || pinned.as_ref() == Some(v))
-        };
-        let preferred = self.options.preferred.get(name);
-        let pick = candidates
-            .iter()
-            .filter(eligible)
-            .find(|(v, _)| Some(v) == preferred)
-            .or_else(|| {
-                candidates
-                    .iter()
-                    .filter(eligible)
-                    .find(|(v, _)| self.options.pip.pre || !v.any_prerelease())
-            })
-            .or_else(|| candidates.iter().find(eligible));
+        let pick = self.candidates(name)?.pick(
+            range,
+            self.options.preferred.get(name),
+            &self.target,
+            &self.options,
+        );
         let Some((version, file)) = pick else {
             return Ok(None);
         };
@@ -837,8 +717,8 @@ impl DependencyProvider for Provider {
             .lock()
             .expect("not poisoned")
             .insert((name.clone(), version.clone()), file.clone());
-        self.client.prefetch_metadata(file.clone());
-        Ok(Some(version.clone()))
+        self.client.prefetch_metadata(file);
+        Ok(Some(version))
     }
 
     fn get_dependencies(
@@ -969,52 +849,6 @@ mod tests {
         assert!(r.contains(&Version::from_str("1.5").unwrap()));
         assert!(!r.contains(&Version::from_str("2.0").unwrap()));
         assert!(!r.contains(&Version::from_str("0.5").unwrap()));
-    }
-
-    #[test]
-    fn format_control_asks_pip_options_and_a_named_package_wins_over_all() {
-        use std::collections::BTreeSet;
-
-        use crate::{
-            inputs::requirements::BinaryChoice,
-            solve::pypi::tags::{SdistFilename, WheelFilename},
-        };
-
-        let name = |n: &str| PackageName::from_str(n).unwrap();
-        let wheel = |n: &str| {
-            DistKind::Wheel(WheelFilename::from_str(&format!("{n}-1.0-py3-none-any.whl")).unwrap())
-        };
-        let sdist = |n: &str| {
-            DistKind::Sdist(SdistFilename::parse(&format!("{n}-1.0.tar.gz"), &name(n)).unwrap())
-        };
-        let only = |n: &str| BinaryChoice::Packages(BTreeSet::from([name(n)]));
-
-        // `--only-binary :all:` + `--no-binary foo`: foo is built from source, others are not.
-        let pip = PipOptions {
-            only_binary: BinaryChoice::All,
-            no_binary: only("foo"),
-            ..PipOptions::default()
-        };
-        assert!(admits(&pip, &name("foo"), &sdist("foo")));
-        assert!(!admits(&pip, &name("foo"), &wheel("foo")));
-        assert!(admits(&pip, &name("bar"), &wheel("bar")));
-        assert!(!admits(&pip, &name("bar"), &sdist("bar")));
-
-        // The reverse: `--no-binary :all:` + `--only-binary foo`.
-        let pip = PipOptions {
-            only_binary: only("foo"),
-            no_binary: BinaryChoice::All,
-            ..PipOptions::default()
-        };
-        assert!(admits(&pip, &name("foo"), &wheel("foo")));
-        assert!(!admits(&pip, &name("foo"), &sdist("foo")));
-        assert!(admits(&pip, &name("bar"), &sdist("bar")));
-        assert!(!admits(&pip, &name("bar"), &wheel("bar")));
-
-        // Neither: both formats.
-        let pip = PipOptions::default();
-        assert!(admits(&pip, &name("foo"), &wheel("foo")));
-        assert!(admits(&pip, &name("foo"), &sdist("foo")));
     }
 
     use std::str::FromStr;
