@@ -51,8 +51,8 @@ impl Candidates {
         options: &Options,
     ) -> Candidates {
         let mut grouped: BTreeMap<&Version, Vec<usize>> = BTreeMap::new();
-        for (i, file) in project.files.iter().enumerate() {
-            grouped.entry(file.version()).or_default().push(i);
+        for i in 0..project.len() {
+            grouped.entry(project.version(i)).or_default().push(i);
         }
         let versions: Vec<(Version, Vec<usize>)> = grouped
             .into_iter()
@@ -84,14 +84,11 @@ impl Candidates {
     /// A single file named by a direct URL: its only candidate.
     pub fn direct(file: DistFile) -> Candidates {
         let version = file.version().clone();
-        let project = Project {
-            name: match &file.kind {
-                DistKind::Wheel(w) => w.name.clone(),
-                DistKind::Sdist(s) => s.name.clone(),
-            },
-            index: file.url.clone(),
-            files: vec![file.clone()],
+        let name = match &file.kind {
+            DistKind::Wheel(w) => w.name.clone(),
+            DistKind::Sdist(s) => s.name.clone(),
         };
+        let project = Project::from_files(name, file.url.clone(), vec![file.clone()]);
         Candidates {
             project: Arc::new(project),
             allowed_hashes: None,
@@ -105,7 +102,10 @@ impl Candidates {
     fn best(&self, i: usize, target: &Target, options: &Options) -> Option<&DistFile> {
         self.best[i]
             .get_or_init(|| {
-                let files = self.versions[i].1.iter().map(|&f| &self.project.files[f]);
+                let files = self.versions[i]
+                    .1
+                    .iter()
+                    .filter_map(|&f| self.project.file(f));
                 preferred_file(
                     files,
                     &self.project.name,
@@ -182,8 +182,8 @@ pub type UnusableVersions = BTreeMap<Version, Vec<Unusable>>;
 /// (wheels of any version first with `--prefer-binary`), and why each version without an
 /// installable file has none (its files' reasons, each once, a version's wheels as one
 /// [`WheelMismatch`]). For a failure report: [`Candidates`] is the resolver's lazy way.
-pub fn classify(
-    files: &[DistFile],
+pub fn classify<'a>(
+    files: impl IntoIterator<Item = &'a DistFile>,
     name: &PackageName,
     target: &Target,
     options: &Options,

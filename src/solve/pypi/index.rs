@@ -26,7 +26,7 @@ use std::{
     fmt,
     path::PathBuf,
     str::FromStr,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::SystemTime,
 };
 
@@ -171,8 +171,76 @@ pub struct Project {
     pub name: PackageName,
     /// The (first) index the files come from, without credentials.
     pub index: Url,
-    /// Every file the index lists for the project.
-    pub files: Vec<DistFile>,
+    /// Every file the index lists for the project, with the version its name says. The rest of
+    /// a file listed on a JSON page is read when it is first asked for: a large project lists
+    /// thousands of files, and a resolve looks at the files of a few versions.
+    listed: Vec<Listed>,
+}
+
+/// One file of a [`Project`].
+#[derive(Debug)]
+struct Listed {
+    version: Version,
+    /// The file as its PEP 691 page gives it, until [`Listed::file`] reads it.
+    json: Option<(JsonFile, Arc<Url>)>,
+    /// The file, or `None` when the page's entry does not make one (a name that is not the
+    /// project's, an unparseable wheel name).
+    file: OnceLock<Option<DistFile>>,
+}
+
+impl Listed {
+    fn file(&self, project: &PackageName) -> Option<&DistFile> {
+        self.file
+            .get_or_init(|| {
+                let (json, page_url) = self.json.as_ref()?;
+                json_dist_file(json, page_url, project)
+            })
+            .as_ref()
+    }
+}
+
+impl Project {
+    /// A project of files already read (from an HTML page, or a direct URL).
+    pub fn from_files(name: PackageName, index: Url, files: Vec<DistFile>) -> Project {
+        let listed = files
+            .into_iter()
+            .map(|f| Listed {
+                version: f.version().clone(),
+                json: None,
+                file: OnceLock::from(Some(f)),
+            })
+            .collect();
+        Project {
+            name,
+            index,
+            listed,
+        }
+    }
+
+    /// How many files the project lists.
+    pub fn len(&self) -> usize {
+        self.listed.len()
+    }
+
+    /// Whether the project lists no file.
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// The version the `i`th file's name says.
+    pub fn version(&self, i: usize) -> &Version {
+        &self.listed[i].version
+    }
+
+    /// The `i`th file, read on first use; `None` when its entry makes no usable file.
+    pub fn file(&self, i: usize) -> Option<&DistFile> {
+        self.listed[i].file(&self.name)
+    }
+
+    /// Every file, each read.
+    pub fn files(&self) -> impl Iterator<Item = &DistFile> {
+        self.listed.iter().filter_map(|l| l.file(&self.name))
+    }
 }
 
 /// A fetch shared by everyone who asks for the same thing; errors are kept as their message.
@@ -306,6 +374,16 @@ pub struct IndexClient {
     offline: bool,
 }
 
+impl Drop for IndexClient {
+    /// Leaves the projects read to the end of the process instead of freeing them one by one:
+    /// a resolve ends soon after its client, and freeing tens of thousands of parsed files took
+    /// a seventh of a warm resolve.
+    fn drop(&mut self) {
+        let projects = std::mem::take(self.projects.get_mut().expect("not poisoned"));
+        std::mem::forget(projects);
+    }
+}
+
 /// How long after the `--exclude-newer` cutoff a page must have been fetched for a cutoff
 /// resolve to use it without asking the index: an index or mirror may list an upload a little
 /// after it happened.
@@ -422,25 +500,32 @@ impl IndexClient {
             let Some(page) = self.fetch_page(&url).await? else {
                 continue;
             };
-            let files = if page.content_type.contains("json") {
+            let listed = if page.content_type.contains("json") {
                 parse_json_page(&page.body, &url, name)?
             } else {
                 parse_html_page(&page.body, &url, name)
+                    .into_iter()
+                    .map(|f| Listed {
+                        version: f.version().clone(),
+                        json: None,
+                        file: OnceLock::from(Some(f)),
+                    })
+                    .collect()
             };
             if let Some(project) = &mut found {
                 // A version an earlier index has keeps that index's files, as uv does: a later
                 // index adds versions, never files of a version already found.
                 let known: HashSet<Version> =
-                    project.files.iter().map(|f| f.version().clone()).collect();
+                    project.listed.iter().map(|l| l.version.clone()).collect();
                 project
-                    .files
-                    .extend(files.into_iter().filter(|f| !known.contains(f.version())));
+                    .listed
+                    .extend(listed.into_iter().filter(|l| !known.contains(&l.version)));
                 continue;
             }
             found = Some(Project {
                 name: name.clone(),
                 index: redact::url(index),
-                files,
+                listed,
             });
             if self.strategy == IndexStrategy::FirstIndex {
                 break;
@@ -1180,7 +1265,7 @@ struct JsonPage {
     files: Vec<JsonFile>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct JsonFile {
     filename: String,
     url: String,
@@ -1199,45 +1284,69 @@ struct JsonFile {
     dist_info_metadata: Option<serde_json::Value>,
 }
 
-fn parse_json_page(body: &str, page_url: &Url, project: &PackageName) -> Result<Vec<DistFile>> {
+/// A PEP 691 page's files, each with the version its name says; the rest is read on first use
+/// ([`Listed::file`]). Entries that are not a wheel or sdist of `project` are left out.
+fn parse_json_page(body: &str, page_url: &Url, project: &PackageName) -> Result<Vec<Listed>> {
     let page: JsonPage = serde_json::from_str(body).with_context(|| {
         format!(
             "{} is not a valid PEP 691 page",
             redact::url_text(page_url.as_str())
         )
     })?;
+    let page_url = Arc::new(page_url.clone());
     Ok(page
         .files
         .into_iter()
         .filter_map(|f| {
-            let url = page_url.join(&f.url).ok()?;
-            let yanked = match &f.yanked {
-                serde_json::Value::Bool(b) => *b,
-                serde_json::Value::String(_) => true,
-                _ => false,
-            };
-            let metadata_flag = f.core_metadata.or(f.dist_info_metadata);
-            let advertised = match metadata_flag {
-                Some(serde_json::Value::Bool(true)) => Some(None),
-                Some(serde_json::Value::Object(m)) => {
-                    Some(m.get("sha256").and_then(|v| v.as_str()).map(str::to_string))
-                }
-                _ => None,
-            };
-            let upload_time = f.upload_time.as_deref().and_then(|t| t.parse().ok());
-            dist_file(
-                project,
-                &f.filename,
-                url,
-                f.hashes.get("sha256").cloned(),
-                f.requires_python.as_deref(),
-                yanked,
-                upload_time,
-                f.size,
-                advertised,
-            )
+            Some(Listed {
+                version: listed_version(&f.filename, project)?,
+                json: Some((f, page_url.clone())),
+                file: OnceLock::new(),
+            })
         })
         .collect())
+}
+
+/// The version a wheel's or sdist's file name says, without reading the rest of the name.
+fn listed_version(filename: &str, project: &PackageName) -> Option<Version> {
+    if let Some(stem) = filename.strip_suffix(".whl") {
+        // Every part of a wheel name is escaped to hold no `-`: the version is the second.
+        Version::from_str(stem.split('-').nth(1)?).ok()
+    } else if filename.ends_with(".tar.gz") || filename.ends_with(".zip") {
+        Some(SdistFilename::parse(filename, project)?.version)
+    } else {
+        None
+    }
+}
+
+/// The file a PEP 691 page's entry describes.
+fn json_dist_file(f: &JsonFile, page_url: &Url, project: &PackageName) -> Option<DistFile> {
+    let url = page_url.join(&f.url).ok()?;
+    let yanked = match &f.yanked {
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::String(_) => true,
+        _ => false,
+    };
+    let metadata_flag = f.core_metadata.as_ref().or(f.dist_info_metadata.as_ref());
+    let advertised = match metadata_flag {
+        Some(serde_json::Value::Bool(true)) => Some(None),
+        Some(serde_json::Value::Object(m)) => {
+            Some(m.get("sha256").and_then(|v| v.as_str()).map(str::to_string))
+        }
+        _ => None,
+    };
+    let upload_time = f.upload_time.as_deref().and_then(|t| t.parse().ok());
+    dist_file(
+        project,
+        &f.filename,
+        url,
+        f.hashes.get("sha256").cloned(),
+        f.requires_python.as_deref(),
+        yanked,
+        upload_time,
+        f.size,
+        advertised,
+    )
 }
 
 struct Anchor {
@@ -1354,7 +1463,12 @@ mod tests {
           {"filename":"demo-0.1.win32.exe","url":"x","hashes":{}},
           {"filename":"other-1.0-py3-none-any.whl","url":"y","hashes":{}}]}"#;
         let page = Url::parse("https://idx.example/simple/demo/").unwrap();
-        let files = parse_json_page(body, &page, &name("demo")).unwrap();
+        let project = Project {
+            name: name("demo"),
+            index: page.clone(),
+            listed: parse_json_page(body, &page, &name("demo")).unwrap(),
+        };
+        let files: Vec<&DistFile> = project.files().collect();
         assert_eq!(files.len(), 2);
         assert_eq!(
             files[0].url.as_str(),

@@ -542,7 +542,7 @@ impl Provider {
                 continue;
             };
             let (usable, mut unusable) = classify(
-                &project.files,
+                project.files(),
                 &name,
                 &self.target,
                 &self.options,
