@@ -102,9 +102,16 @@ impl Candidates {
     fn best(&self, i: usize, target: &Target, options: &Options) -> Option<&DistFile> {
         self.best[i]
             .get_or_init(|| {
+                // A file published after the cutoff is not read at all (the newest versions of
+                // a large project, with dozens of wheels each, are often all past it).
                 let files = self.versions[i]
                     .1
                     .iter()
+                    .filter(|&&f| {
+                        options
+                            .exclude_newer
+                            .is_none_or(|cutoff| !self.project.uploaded_after(f, cutoff))
+                    })
                     .filter_map(|&f| self.project.file(f));
                 preferred_file(
                     files,

@@ -237,6 +237,17 @@ impl Project {
         self.listed[i].file(&self.name)
     }
 
+    /// Whether the `i`th file was uploaded after `cutoff`, read without reading the whole file.
+    pub fn uploaded_after(&self, i: usize, cutoff: Timestamp) -> bool {
+        let listed = &self.listed[i];
+        let uploaded = match (&listed.json, listed.file.get()) {
+            (_, Some(file)) => file.as_ref().and_then(|f| f.upload_time),
+            (Some((json, _)), None) => json.upload_time.as_deref().and_then(|t| t.parse().ok()),
+            (None, None) => None,
+        };
+        uploaded.is_some_and(|t: Timestamp| t > cutoff)
+    }
+
     /// Every file, each read.
     pub fn files(&self) -> impl Iterator<Item = &DistFile> {
         self.listed.iter().filter_map(|l| l.file(&self.name))
@@ -389,7 +400,9 @@ impl Drop for IndexClient {
 /// after it happened.
 pub const CUTOFF_MARGIN: u64 = 3600;
 
-/// A stored project page and what is needed to revalidate it.
+/// A stored project page and what is needed to revalidate it. Stored as one line of JSON (all
+/// but the body, with the body's length) and then the body as the index sent it: a page kept as
+/// a JSON string had to be unescaped, and copied, before it could be read.
 #[derive(Serialize, Deserialize)]
 struct CachedPage {
     url: String,
@@ -401,7 +414,32 @@ struct CachedPage {
     #[serde(default)]
     fetched_at: Option<u64>,
     content_type: String,
+    /// The body's length in bytes, to tell a cut-off entry.
+    body_len: usize,
+    #[serde(skip)]
     body: String,
+}
+
+impl CachedPage {
+    /// A stored page, or `None` when the entry is not one (cut off, or another format).
+    fn load(mut bytes: Vec<u8>) -> Option<CachedPage> {
+        let end = bytes.iter().position(|&b| b == b'\n')?;
+        let mut page: CachedPage = serde_json::from_slice(&bytes[..end]).ok()?;
+        let body = bytes.split_off(end + 1);
+        if body.len() != page.body_len {
+            return None;
+        }
+        page.body = String::from_utf8(body).ok()?;
+        Some(page)
+    }
+
+    /// The stored form [`CachedPage::load`] reads.
+    fn to_bytes(&self) -> Option<Vec<u8>> {
+        let mut bytes = serde_json::to_vec(self).ok()?;
+        bytes.push(b'\n');
+        bytes.extend_from_slice(self.body.as_bytes());
+        Some(bytes)
+    }
 }
 
 impl IndexClient {
@@ -540,11 +578,11 @@ impl IndexClient {
         let redacted = redact::url(url);
         let path = self
             .cache_dir
-            .join("simple-v1")
-            .join(format!("{}.json", short_hash(redacted.as_str())));
+            .join("simple-v2")
+            .join(short_hash(redacted.as_str()));
         let cached: Option<CachedPage> = std::fs::read(&path)
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .and_then(CachedPage::load)
             .filter(|c: &CachedPage| c.url == redacted.as_str());
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -604,6 +642,10 @@ impl IndexClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
+        let body = response
+            .text()
+            .await
+            .map_err(|e| http_error(url, e.into()))?;
         let page = CachedPage {
             url: redacted.to_string(),
             etag: header_str(header::ETAG),
@@ -611,10 +653,8 @@ impl IndexClient {
             fresh_until,
             fetched_at: Some(now),
             content_type: header_str(header::CONTENT_TYPE).unwrap_or_default(),
-            body: response
-                .text()
-                .await
-                .map_err(|e| http_error(url, e.into()))?,
+            body_len: body.len(),
+            body,
         };
         // Stored also without validators: a cutoff resolve can use it as it is.
         store(&path, &page);
@@ -1155,7 +1195,7 @@ fn max_age(headers: &header::HeaderMap) -> Option<u64> {
 }
 
 fn store(path: &std::path::Path, page: &CachedPage) {
-    if let Ok(bytes) = serde_json::to_vec(page) {
+    if let Some(bytes) = page.to_bytes() {
         store_bytes(path, &bytes);
     }
 }
@@ -1453,6 +1493,30 @@ mod tests {
 
     fn name(s: &str) -> PackageName {
         PackageName::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn a_stored_page_reads_back_and_a_cut_off_one_does_not() {
+        let body = "{\"files\": [\"a\\nb\"]}\n<a>é</a>".to_string();
+        let page = CachedPage {
+            url: "https://idx.example/simple/a/".into(),
+            etag: Some("\"x\"".into()),
+            last_modified: None,
+            fresh_until: None,
+            fetched_at: Some(7),
+            content_type: "text/html".into(),
+            body_len: body.len(),
+            body: body.clone(),
+        };
+        let bytes = page.to_bytes().unwrap();
+        let back = CachedPage::load(bytes.clone()).unwrap();
+        assert_eq!(
+            (back.body, back.fetched_at, back.etag),
+            (body, Some(7), page.etag)
+        );
+        assert!(CachedPage::load(bytes[..bytes.len() - 1].to_vec()).is_none());
+        // The JSON form of earlier caches is not mistaken for a page.
+        assert!(CachedPage::load(b"{\"url\":\"x\",\"body\":\"y\"}".to_vec()).is_none());
     }
 
     #[test]
