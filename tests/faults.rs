@@ -440,8 +440,8 @@ fn pypi_a_substituted_page_fails_naming_it() {
     intact(&p, &before);
 }
 
-/// A `repodata.json` (or `.zst`) replaced by garbage fails with exit 2 naming it, the lock as
-/// it was.
+/// A `repodata.json` (or `.zst`) replaced by a portal's page fails with exit 2 naming its URL
+/// (the gateway's "failed to parse repodata.json" does not), the lock as it was.
 #[test]
 fn conda_substituted_repodata_fails_naming_it() {
     for (zst, end) in [
@@ -454,7 +454,8 @@ fn conda_substituted_repodata_fails_naming_it() {
         );
         let before = lock_from_healthy_channels(&p);
         let err = fails(resolve_conda(&p, p.channel_alias(), &[]));
-        assert!(err.contains("linux-64"), "{end}: {err}");
+        let url = format!("{}/synthetic{end}", p.channel_alias());
+        assert!(err.contains(&url), "{end}: {err}");
         intact(&p, &before);
     }
 }
