@@ -426,8 +426,8 @@ fn pypi_a_substituted_sdist_is_a_hash_mismatch() {
     intact(&p, &before);
 }
 
-/// A project page replaced by a captive portal's HTML (no links) fails naming the project, not
-/// with an empty lock.
+/// A project page replaced by a captive portal's HTML (no links) fails saying that the page
+/// lists no files, not just "you require `tool`".
 #[test]
 fn pypi_a_substituted_page_fails_naming_it() {
     let p = pypi(
@@ -436,7 +436,12 @@ fn pypi_a_substituted_page_fails_naming_it() {
     );
     let before = lock_from_a_healthy_pypi(&p);
     let err = fails(resolve_pypi(&p, &p.index_url(), &[]));
-    assert!(err.contains("tool"), "{err}");
+    let page = format!("{}tool/", p.index_url());
+    assert!(
+        err.contains(&format!("`tool`: the index page {page} lists no files\n")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("hint: open {page}")), "{err}");
     intact(&p, &before);
 }
 
