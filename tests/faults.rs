@@ -1,7 +1,7 @@
 //! Faults of the servers envlock fetches from, injected by the test server ([`common::Mode`]):
 //! status sequences, truncated `.zst`, a Content-Length the body falls short of, substituted
 //! bodies, on the PyPI side (project pages, `.metadata`, wheels, sdists) and the conda side
-//! (`repodata.json` and `.zst`). Every case ends in a correct lock (the fault was retried) or in
+//! (`repodata.json` and `.zst`, a sharded index and its shards). Every case ends in a correct lock (the fault was retried) or in
 //! exit 2 with a message naming what failed, without credentials, and with the existing lock
 //! byte for byte as it was and no temporary file left. (Retry-After, a body cut off midway, a
 //! server that never answers and an ignored `Range` on the PyPI side are in tests/hardening.rs.)
@@ -67,6 +67,63 @@ fn conda(mode: Mode, zst: bool) -> Project {
             )
             .unwrap();
         }
+    }
+    p.write(
+        "environment.yml",
+        "channels: [synthetic]\ndependencies: [untimed]\n",
+    );
+    let root = p.path("channels");
+    p.serve_channels(&root, mode)
+}
+
+/// The `synthetic` fixture channel (linux-64 and noarch) as a sharded index (CEP-16:
+/// `repodata_shards.msgpack.zst` and one `shards/<sha256>.msgpack.zst` per package name), with
+/// no `repodata.json` to fall back on, served in `mode`.
+fn sharded(mode: Mode) -> Project {
+    let p = Project::new();
+    for subdir in ["linux-64", "noarch"] {
+        let text = std::fs::read_to_string(
+            fixture_channels()
+                .join("synthetic")
+                .join(subdir)
+                .join("repodata.json"),
+        )
+        .unwrap();
+        let repodata: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let dir = p.path("channels/synthetic").join(subdir);
+        std::fs::create_dir_all(dir.join("shards")).unwrap();
+        let mut by_name: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+        for key in ["packages", "packages.conda"] {
+            let Some(records) = repodata[key].as_object() else {
+                continue;
+            };
+            for (file, record) in records {
+                let name = record["name"].as_str().unwrap().to_string();
+                let shard = by_name.entry(name).or_insert_with(
+                    || serde_json::json!({"packages": {}, "packages.conda": {}, "removed": []}),
+                );
+                shard[key][file] = record.clone();
+            }
+        }
+        let mut shards = serde_json::Map::new();
+        for (name, shard) in by_name {
+            let shard: rattler_conda_types::Shard = serde_json::from_value(shard).unwrap();
+            let bytes = zstd::encode_all(&rmp_serde::to_vec_named(&shard).unwrap()[..], 3).unwrap();
+            let sha256 =
+                hex::encode(rattler_digest::compute_bytes_digest::<rattler_digest::Sha256>(&bytes));
+            std::fs::write(dir.join(format!("shards/{sha256}.msgpack.zst")), bytes).unwrap();
+            shards.insert(name, serde_json::json!(sha256));
+        }
+        let index = serde_json::json!({
+            "info": {"subdir": subdir, "base_url": "./", "shards_base_url": "./shards/"},
+            "shards": shards,
+        });
+        let index: rattler_conda_types::ShardedRepodata = serde_json::from_value(index).unwrap();
+        std::fs::write(
+            dir.join("repodata_shards.msgpack.zst"),
+            zstd::encode_all(&rmp_serde::to_vec_named(&index).unwrap()[..], 3).unwrap(),
+        )
+        .unwrap();
     }
     p.write(
         "environment.yml",
@@ -463,4 +520,84 @@ fn conda_substituted_repodata_fails_naming_it() {
         assert!(err.contains(&url), "{end}: {err}");
         intact(&p, &before);
     }
+}
+
+// ---- sharded repodata ----
+
+/// The healthy sharded channel: the shards are what the solve reads.
+#[test]
+fn conda_sharded_repodata_is_used() {
+    let p = sharded(Mode::Files);
+    ok(resolve_conda(&p, p.channel_alias(), &[]));
+    assert!(p.read("conda-lock.yml").contains("name: untimed"));
+    let hits = p.channels.as_ref().unwrap().hits();
+    assert!(
+        hits.iter()
+            .any(|h| h.path.contains("/shards/") && h.status == 200),
+        "{hits:?}"
+    );
+}
+
+/// The shard index and the shards cut short once, by a closed connection or as a truncated
+/// `.zst` with a matching Content-Length: retried into a lock.
+#[test]
+fn conda_sharded_faults_once_are_retried() {
+    for mode in [
+        Mode::ShortBody("/repodata_shards.msgpack.zst", 1),
+        Mode::ShortBody(".msgpack.zst", 1),
+        Mode::TruncatedZst(1),
+        Mode::Statuses("", &[503, 503]),
+    ] {
+        let p = sharded(mode);
+        ok(resolve_conda(&p, p.channel_alias(), &[]));
+        assert!(p.read("conda-lock.yml").contains("name: untimed"));
+    }
+}
+
+/// The shard index cut short every time (a truncated `.zst`, a closed connection): exit 2
+/// naming it, the lock as it was.
+#[test]
+fn conda_a_shard_index_always_cut_short_fails_naming_it() {
+    for mode in [
+        Mode::TruncatedZst(usize::MAX),
+        Mode::ShortBody("/repodata_shards.msgpack.zst", usize::MAX),
+    ] {
+        let p = sharded(mode);
+        let before = lock_from_healthy_channels(&p);
+        let err = fails(resolve_conda(&p, p.channel_alias(), &[]));
+        let index = format!("{}/synthetic/", p.channel_alias());
+        assert!(
+            err.contains(&index) && err.contains("/repodata_shards.msgpack.zst"),
+            "{err}"
+        );
+        intact(&p, &before);
+    }
+}
+
+/// A shard whose bytes are not the ones the index hashes: exit 2 naming it, not a lock made
+/// from it.
+#[test]
+fn conda_a_substituted_shard_is_a_hash_mismatch() {
+    let p = sharded(Mode::Files);
+    ok(resolve_conda(&p, p.channel_alias(), &[]));
+    std::fs::remove_dir_all(&p.cache).unwrap();
+    let before = p.read("conda-lock.yml");
+    let shard = p
+        .channels
+        .as_ref()
+        .unwrap()
+        .hits()
+        .into_iter()
+        .map(|h| h.path)
+        .find(|path| path.starts_with("/synthetic/linux-64/shards/"))
+        .expect("a linux-64 shard was fetched");
+    let path: &'static str = Box::leak(shard.clone().into_boxed_str());
+    let bad = zstd::encode_all(&b"\x80"[..], 3).unwrap();
+    let server = Server::start(
+        &p.path("channels"),
+        Mode::Substitute(path, Box::leak(bad.into_boxed_slice())),
+    );
+    let err = fails(resolve_conda(&p, &server.url, &[]));
+    assert!(err.contains(&format!("{}{shard}", server.url)), "{err}");
+    intact(&p, &before);
 }
