@@ -655,3 +655,50 @@ fn bare_urls_take_their_name_from_the_metadata() {
     assert_eq!(git_package(&p.lock()).version, "0.2.0");
     ok(p.command(&["check", "requirements.txt"]).output().unwrap());
 }
+
+/// The repositories and archives envlock keeps under `<cache>/pypi/git/` are private like the
+/// rest of its cache: directories 0700, files 0600 (a clone may hold private code, and CI jobs
+/// share caches), whatever the umask.
+#[cfg(unix)]
+#[test]
+fn the_git_cache_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = repository("", STATIC_PYPROJECT, "from git");
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!("demo-git @ git+file://{}@v0.2.0\n", repo.path().display()),
+    );
+    ok(resolve(&p, &[]));
+    let git = p.cache.join("pypi/git");
+    let mode = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let files = common::files_under(&git);
+    for sub in ["db", "archives"] {
+        assert!(
+            files.iter().any(|f| f.starts_with(git.join(sub))),
+            "the cache holds git/{sub}: {files:?}"
+        );
+    }
+    let mut wrong = Vec::new();
+    for file in &files {
+        if mode(file) & 0o077 != 0 {
+            wrong.push(format!("{} {:o}", file.display(), mode(file)));
+        }
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&p.cache)) {
+            if mode(d) != 0o700 {
+                wrong.push(format!("{} {:o}", d.display(), mode(d)));
+            }
+            dir = d.parent();
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(wrong.is_empty(), "not private:\n{}", wrong.join("\n"));
+}
