@@ -702,3 +702,41 @@ fn the_git_cache_is_private() {
     wrong.dedup();
     assert!(wrong.is_empty(), "not private:\n{}", wrong.join("\n"));
 }
+
+/// `envlock dockerfile` makes a git archive the cache lacks again, into the cache: a cache
+/// directory it cannot use fails with the message `resolve` gives (naming it and `--cache-dir`),
+/// not a bare "Not a directory", and writes no Dockerfile. A cache that has the archive is only
+/// read.
+#[test]
+fn dockerfile_names_an_unusable_cache_dir() {
+    let repo = repository("", STATIC_PYPROJECT, "from git");
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!("demo-git @ git+file://{}@v0.2.0\n", repo.path().display()),
+    );
+    ok(resolve(&p, &[]));
+    p.write("file", "");
+    let cache = p.path("file/cache");
+    let base = format!("--base=python:3.12-slim@{DIGEST}");
+    let err = fails(
+        p.command(&["dockerfile", "--flavor", "venv", &base, "--cache-dir"])
+            .arg(&cache)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot use the cache directory {}",
+            cache.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: pass `--cache-dir DIR`"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(!p.path("Dockerfile").exists());
+    // The resolve's cache has the archive: used as it is.
+    ok(p.command(&["dockerfile", "--flavor", "venv", &base])
+        .output()
+        .unwrap());
+}
