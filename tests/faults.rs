@@ -309,6 +309,83 @@ fn conda_a_channel_that_never_answers_fails() {
     intact(&p, &before);
 }
 
+// ---- a transfer that stalls midway ----
+
+/// A project page whose body stops midway, every time: after `ENVLOCK_HTTP_TIMEOUT` and one
+/// more try, exit 2 naming the page, the lock as it was.
+#[test]
+fn pypi_a_page_that_stalls_midway_fails_naming_it() {
+    let p = pypi(Mode::StallBody("/simple/six/", usize::MAX), tool_and_six);
+    let before = lock_from_a_healthy_pypi(&p);
+    let out = resolve_pypi(&p, &p.index_url(), &[("ENVLOCK_HTTP_TIMEOUT", "1")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    let page = format!("{}six/", p.index_url());
+    assert!(
+        err.starts_with(&format!(
+            "warning: no answer from {page} within 1 s; trying once more\n"
+        )),
+        "{err}"
+    );
+    let error = &err[err.find("error: ").expect("an error")..];
+    assert!(
+        error.contains(&page) && error.contains("timed out"),
+        "{err}"
+    );
+    intact(&p, &before);
+}
+
+/// A wheel download (no `.metadata` file) that stalls once is tried again into a lock.
+#[test]
+fn pypi_a_wheel_that_stalls_once_is_retried() {
+    let p = pypi(Mode::StallBody(".whl", 1), |index| {
+        index.wheel("six", "1.16.0");
+        index
+            .wheel("tool", "1.0.0")
+            .requires(&["six>=1.10"])
+            .no_metadata_file();
+    });
+    ok(resolve_pypi(
+        &p,
+        &p.index_url(),
+        &[("ENVLOCK_HTTP_TIMEOUT", "1")],
+    ));
+    assert!(p.read("conda-lock.yml").contains("name: six"));
+    assert!(statuses(p.index_server(), "tool-1.0.0-py3-none-any.whl").len() >= 2);
+}
+
+/// Repodata (`.json`, `.zst`) and a sharded index whose transfer stalls once: tried again into
+/// a lock.
+#[test]
+fn conda_repodata_that_stalls_once_is_retried() {
+    for (p, end) in [
+        (
+            conda(Mode::StallBody("/linux-64/repodata.json", 1), false),
+            "/linux-64/repodata.json",
+        ),
+        (
+            conda(Mode::StallBody("/linux-64/repodata.json.zst", 1), true),
+            "/linux-64/repodata.json.zst",
+        ),
+        (
+            sharded(Mode::StallBody(".msgpack.zst", 1)),
+            "/linux-64/repodata_shards.msgpack.zst",
+        ),
+    ] {
+        ok(resolve_conda(
+            &p,
+            p.channel_alias(),
+            &[("ENVLOCK_HTTP_TIMEOUT", "1")],
+        ));
+        assert!(p.read("conda-lock.yml").contains("name: untimed"));
+        let hits = p.channels.as_ref().unwrap().hits();
+        let gets = hits
+            .iter()
+            .filter(|h| h.method == "GET" && h.path.ends_with(end));
+        assert_eq!(gets.count(), 2, "{end}: the stalled one and the retry");
+    }
+}
+
 // ---- wrong Content-Length: the header promises more than is sent, then the connection closes ----
 
 /// Once per path (pages, `.metadata`, whole files and ranges): retried into a lock.

@@ -66,6 +66,9 @@ pub enum Mode {
     /// The first `.1` answers (200 or 206) for a path ending with `.0` promise the whole body in
     /// Content-Length, send half of it, and close the connection.
     ShortBody(&'static str, usize),
+    /// The first `.1` answers (200 or 206) for a path ending with `.0` send their headers and
+    /// half the body, then nothing more (a stalled transfer; see `ENVLOCK_HTTP_TIMEOUT`).
+    StallBody(&'static str, usize),
     /// A path ending with `.0` is answered with the bytes `.1` instead (200 `text/html`, a
     /// matching Content-Length, no ETag, whatever the `Range`): a tampered mirror, a captive
     /// portal.
@@ -236,6 +239,23 @@ fn serve(
             status,
             bytes: sent,
         });
+        if let Mode::StallBody(end, n) = mode
+            && path.ends_with(end)
+            && ok
+            && prior < n
+            && method != "HEAD"
+        {
+            let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {}\r\n", body.len());
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(&body[..body.len() / 2])?;
+            stream.flush()?;
+            thread::sleep(std::time::Duration::from_secs(600));
+            return Ok(());
+        }
         if promised != body.len() && method != "HEAD" {
             let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {promised}\r\n");
             for (k, v) in &headers {
