@@ -678,3 +678,19 @@ fn conda_a_substituted_shard_is_a_hash_mismatch() {
     assert!(err.contains(&format!("{}{shard}", server.url)), "{err}");
     intact(&p, &before);
 }
+
+/// A sharded-only channel whose shard index stays 503: the probe is passed over for
+/// `repodata.json` (a mirror may answer 5xx for a file it lacks), which is not there; the error
+/// says the index answered 503, not only that `repodata.json` is missing.
+#[test]
+fn conda_a_shard_index_that_stays_503_is_named() {
+    let p = sharded(Mode::Statuses("/repodata_shards.msgpack.zst", &[503; 10]));
+    let before = lock_from_healthy_channels(&p);
+    let err = fails(resolve_conda(&p, p.channel_alias(), &[]));
+    let index = format!(
+        "{}/synthetic/noarch/repodata_shards.msgpack.zst answered 503 Service Unavailable",
+        p.channel_alias()
+    );
+    assert!(err.contains(&index), "{err}");
+    intact(&p, &before);
+}

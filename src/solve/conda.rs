@@ -364,6 +364,11 @@ fn repodata_error(
     {
         message.push_str(&format!(" (downloaded from {url})"));
     }
+    // A sharded index that answered 5xx was passed over for repodata.json; when that fails too,
+    // the 5xx is the news.
+    for turned in crate::net::shards::turned_away() {
+        message.push_str(&format!("; before that, {turned}"));
+    }
     Failure::new(format!(
         "could not load repodata for {platform}: {}",
         redact::text(&message)
