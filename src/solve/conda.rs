@@ -350,6 +350,10 @@ fn repodata_error(
     offline: bool,
     cache_dir: &Path,
 ) -> anyhow::Error {
+    let not_found = matches!(
+        error,
+        rattler_repodata_gateway::GatewayError::SubdirNotFoundError(_)
+    );
     // The gateway's messages name the URL; make sure no credentials ride along.
     let mut message = format!("{error}");
     let mut source = std::error::Error::source(&error);
@@ -364,10 +368,12 @@ fn repodata_error(
     {
         message.push_str(&format!(" (downloaded from {url})"));
     }
-    // A sharded index that answered 5xx was passed over for repodata.json; when that fails too,
-    // the 5xx is the news.
-    for turned in crate::net::shards::turned_away() {
-        message.push_str(&format!("; before that, {turned}"));
+    // A sharded index that answered 5xx was passed over for repodata.json; when that is not
+    // there either, the 5xx is the news.
+    if not_found {
+        for turned in crate::net::shards::turned_away() {
+            message.push_str(&format!("; before that, {turned}"));
+        }
     }
     Failure::new(format!(
         "could not load repodata for {platform}: {}",
