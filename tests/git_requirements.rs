@@ -655,3 +655,88 @@ fn bare_urls_take_their_name_from_the_metadata() {
     assert_eq!(git_package(&p.lock()).version, "0.2.0");
     ok(p.command(&["check", "requirements.txt"]).output().unwrap());
 }
+
+/// The repositories and archives envlock keeps under `<cache>/pypi/git/` are private like the
+/// rest of its cache: directories 0700, files 0600 (a clone may hold private code, and CI jobs
+/// share caches), whatever the umask.
+#[cfg(unix)]
+#[test]
+fn the_git_cache_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = repository("", STATIC_PYPROJECT, "from git");
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!("demo-git @ git+file://{}@v0.2.0\n", repo.path().display()),
+    );
+    ok(resolve(&p, &[]));
+    let git = p.cache.join("pypi/git");
+    let mode = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let files = common::files_under(&git);
+    for sub in ["db", "archives"] {
+        assert!(
+            files.iter().any(|f| f.starts_with(git.join(sub))),
+            "the cache holds git/{sub}: {files:?}"
+        );
+    }
+    let mut wrong = Vec::new();
+    for file in &files {
+        if mode(file) & 0o077 != 0 {
+            wrong.push(format!("{} {:o}", file.display(), mode(file)));
+        }
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&p.cache)) {
+            if mode(d) != 0o700 {
+                wrong.push(format!("{} {:o}", d.display(), mode(d)));
+            }
+            dir = d.parent();
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(wrong.is_empty(), "not private:\n{}", wrong.join("\n"));
+}
+
+/// `envlock dockerfile` makes a git archive the cache lacks again, into the cache: a cache
+/// directory it cannot use fails with the message `resolve` gives (naming it and `--cache-dir`),
+/// not a bare "Not a directory", and writes no Dockerfile. A cache that has the archive is only
+/// read.
+#[test]
+fn dockerfile_names_an_unusable_cache_dir() {
+    let repo = repository("", STATIC_PYPROJECT, "from git");
+    let p = project();
+    p.write(
+        "requirements.txt",
+        &format!("demo-git @ git+file://{}@v0.2.0\n", repo.path().display()),
+    );
+    ok(resolve(&p, &[]));
+    p.write("file", "");
+    let cache = p.path("file/cache");
+    let base = format!("--base=python:3.12-slim@{DIGEST}");
+    let err = fails(
+        p.command(&["dockerfile", "--flavor", "venv", &base, "--cache-dir"])
+            .arg(&cache)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot use the cache directory {}",
+            cache.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: pass `--cache-dir DIR`"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(!p.path("Dockerfile").exists());
+    // The resolve's cache has the archive: used as it is.
+    ok(p.command(&["dockerfile", "--flavor", "venv", &base])
+        .output()
+        .unwrap());
+}

@@ -325,6 +325,20 @@ pub async fn dockerfile(
         ));
     }
 
+    // An archive the cache lacks is made again into the cache: one that cannot be used is the
+    // error `resolve` gives, before any file is written.
+    for file in &files {
+        if let Some(archive) = &file.archive
+            && !archive_in_place(&file.path, archive)
+        {
+            let cache = archive_cache(cache_dir.as_deref())?;
+            if !git::archive_path(&cache.join("pypi"), &archive.sha256).is_file() {
+                for dir in [cache.clone(), cache.join("pypi")] {
+                    crate::util::fs::prepare_cache_dir(&dir)?;
+                }
+            }
+        }
+    }
     let mut written = Vec::new();
     for file in &files {
         if file.keep_existing && file.path.exists() {
@@ -378,15 +392,10 @@ fn as_runtime_base(e: anyhow::Error) -> anyhow::Error {
 /// Writes a git requirement's archive into `envlock/git/`: from the cache `resolve` made it in,
 /// else made again from the repository (fetching the locked commit), checked against the lock.
 fn write_archive(path: &Path, archive: &GitArchive, cache_dir: Option<&Path>) -> Result<()> {
-    if std::fs::read(path).is_ok_and(|bytes| crate::util::sha256_hex(&bytes) == archive.sha256) {
+    if archive_in_place(path, archive) {
         return Ok(());
     }
-    let cache = match cache_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => dirs::cache_dir()
-            .map(|d| d.join("envlock"))
-            .ok_or_else(|| Failure::new("no user cache directory").hint("pass --cache-dir DIR"))?,
-    };
+    let cache = archive_cache(cache_dir)?;
     let made = git::locked_archive(&cache.join("pypi"), &archive.url, &archive.sha256)?;
     let bytes = std::fs::read(made)?;
     if crate::util::sha256_hex(&bytes) != archive.sha256 {
@@ -396,6 +405,23 @@ fn write_archive(path: &Path, archive: &GitArchive, cache_dir: Option<&Path>) ->
         );
     }
     write_atomic(path, &bytes)
+}
+
+/// Whether `path` holds `archive` already.
+fn archive_in_place(path: &Path, archive: &GitArchive) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| crate::util::sha256_hex(&bytes) == archive.sha256)
+}
+
+/// The cache `resolve` made git archives in: `--cache-dir`, else the user's.
+fn archive_cache(cache_dir: Option<&Path>) -> Result<PathBuf> {
+    match cache_dir {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => dirs::cache_dir().map(|d| d.join("envlock")).ok_or_else(|| {
+            Failure::new("no user cache directory")
+                .hint("pass --cache-dir DIR")
+                .into()
+        }),
+    }
 }
 
 fn remove_stale(files: &[RenderedFile], request: &DockerfileRequest) -> Result<()> {

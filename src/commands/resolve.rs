@@ -205,8 +205,9 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         exclude_newer,
         offline: request.offline,
         optional,
+        cache_dir: request.cache_dir.join("repodata"),
     };
-    let repodata_cache = request.cache_dir.join("repodata");
+    let repodata_cache = options.cache_dir.clone();
     // The cache: private (0700) and writable, else one error naming it and `--cache-dir`.
     // `--offline` only reads it, so a read-only cache is fine there.
     if !request.offline {

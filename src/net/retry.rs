@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use reqwest::{StatusCode, header};
+use reqwest::{ResponseBuilderExt, StatusCode, header};
 
 /// How many times a request is tried after a failed connection, a 5xx or 429 answer, or (for a
 /// buffered request) a body cut off midway.
@@ -21,7 +21,11 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// [`Retry::BUFFERED`] also reads the whole body inside the retry loop, so that a connection
 /// dropped in the middle of a project page or a wheel is retried like one dropped before the
 /// answer; the conda gateway streams repodata (hundreds of megabytes) and uses
-/// [`Retry::STREAMING`].
+/// [`Retry::STREAMING`], which buffers only the small files of a sharded index (CEP-16:
+/// `repodata_shards.msgpack.zst` and `shards/<sha256>.msgpack.zst`). Those the gateway does not
+/// retry itself, so a body cut short, a `.zst` that does not decode to its end, or a shard
+/// whose bytes are not the sha256 of its name is tried again here; after the last try the
+/// answer goes on as it came, and the gateway's error names it.
 ///
 /// Written here rather than taken from `reqwest-retry` because that crate is built on the
 /// upstream `reqwest-middleware`, while rattler uses astral's fork of it: the two traits differ.
@@ -100,6 +104,27 @@ impl reqwest_middleware::Middleware for Retry {
     }
 }
 
+/// Whether `url` is a file of a sharded index, which [`Retry::STREAMING`] buffers and checks.
+fn sharded_file(url: &reqwest::Url) -> bool {
+    url.path().ends_with(".msgpack.zst")
+}
+
+/// Whether the body of a sharded-index file is whole: it decodes as zstd to its end and, for a
+/// shard (named by its sha256), has that sha256.
+fn whole_sharded_file(url: &reqwest::Url, body: &[u8]) -> bool {
+    let name = url.path().rsplit('/').next().unwrap_or_default();
+    if let Some(sha256) = name.strip_suffix(".msgpack.zst")
+        && sha256.len() == 64
+        && sha256.bytes().all(|b| b.is_ascii_hexdigit())
+        && !crate::util::sha256_hex(body).eq_ignore_ascii_case(sha256)
+    {
+        return false;
+    }
+    zstd::stream::read::Decoder::new(body)
+        .and_then(|mut d| std::io::copy(&mut d, &mut std::io::sink()))
+        .is_ok()
+}
+
 impl Retry {
     /// Whether `result` is final, reading the body first when buffering.
     async fn judge(&self, result: reqwest_middleware::Result<reqwest::Response>) -> Attempt {
@@ -114,10 +139,13 @@ impl Retry {
                         timed_out: false,
                     };
                 }
-                if !self.buffer {
+                let url = response.url().clone();
+                let sharded = !self.buffer && sharded_file(&url);
+                if !self.buffer && !sharded {
                     return Attempt::Done(Ok(response));
                 }
-                let mut head = http::Response::builder().status(status);
+                // The URL too: the gateway names it in its errors.
+                let mut head = http::Response::builder().status(status).url(url.clone());
                 if let Some(headers) = head.headers_mut() {
                     headers.extend(
                         response
@@ -127,14 +155,27 @@ impl Retry {
                     );
                 }
                 match response.bytes().await {
-                    Ok(body) => Attempt::Done(
-                        head.body(body)
+                    Ok(body) => {
+                        let whole =
+                            !sharded || !status.is_success() || whole_sharded_file(&url, &body);
+                        let result = head
+                            .body(body)
                             .map(reqwest::Response::from)
-                            .map_err(|e| reqwest_middleware::Error::Middleware(e.into())),
-                    ),
+                            .map_err(|e| reqwest_middleware::Error::Middleware(e.into()));
+                        if whole {
+                            Attempt::Done(result)
+                        } else {
+                            Attempt::Again {
+                                result,
+                                after: None,
+                                timed_out: false,
+                            }
+                        }
+                    }
+                    // The body's error does not say whose body it was.
                     Err(e) => Attempt::Again {
                         timed_out: e.is_timeout(),
-                        result: Err(e.into()),
+                        result: Err(e.with_url(url).into()),
                         after: None,
                     },
                 }

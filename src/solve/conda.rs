@@ -26,6 +26,7 @@ use rattler_solve::{
     ChannelPriority, ExcludeNewer, SolveError, SolveStrategy, SolverImpl, SolverTask,
     TimestampPolicy,
 };
+use serde::Deserialize;
 use url::Url;
 
 use crate::{
@@ -58,6 +59,9 @@ pub struct SolveOptions {
     /// Per platform, specs added when the channels can satisfy them and left out (named in
     /// [`PlatformSolution::dropped`]) when they cannot: the image's init.
     pub optional: HashMap<Subdir, Vec<MatchSpec>>,
+    /// The gateway's repodata cache, where a downloaded `repodata.json` that does not parse
+    /// is found to name its URL (the gateway's error does not).
+    pub cache_dir: std::path::PathBuf,
 }
 
 /// How the gateway uses its cache of repodata in `cache_dir` for a solve with `options`.
@@ -176,6 +180,25 @@ fn cached_subdirs(cache_dir: &Path) -> HashMap<String, u64> {
     out
 }
 
+/// The URL a cached `repodata.json` that is not JSON was downloaded from, from its
+/// `<key>.info.json` record.
+fn unparsable_cached_repodata(cache_dir: &Path) -> Option<Url> {
+    #[derive(serde::Deserialize)]
+    struct Info {
+        url: Url,
+    }
+    let entries = std::fs::read_dir(cache_dir).ok()?;
+    entries.flatten().find_map(|entry| {
+        let path = entry.path();
+        let key = path.file_name()?.to_str()?.strip_suffix(".info.json")?;
+        let info: Info = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+        let json = std::fs::File::open(cache_dir.join(format!("{key}.json"))).ok()?;
+        let mut reader = serde_json::Deserializer::from_reader(std::io::BufReader::new(json));
+        let parses = serde::de::IgnoredAny::deserialize(&mut reader).is_ok();
+        (!parses).then_some(info.url)
+    })
+}
+
 /// What one platform's solve needs.
 struct PlatformTask {
     platform: Subdir,
@@ -247,12 +270,13 @@ pub async fn solve(
             let reporter = reporter.clone();
             let gateway = gateway.clone();
             let offline = options.offline;
+            let cache_dir = options.cache_dir.clone();
             tokio::spawn(async move {
                 let result = async {
                     let output = query
                         .execute()
                         .await
-                        .map_err(|e| repodata_error(e, platform, offline))?;
+                        .map_err(|e| repodata_error(e, platform, offline, &cache_dir))?;
                     no_matching_version(&gateway, &task, &output).await?;
                     reporter.platform_solving(platform);
                     tokio::task::spawn_blocking(move || solve_platform(task, &output))
@@ -324,13 +348,32 @@ fn repodata_error(
     error: rattler_repodata_gateway::GatewayError,
     platform: Subdir,
     offline: bool,
+    cache_dir: &Path,
 ) -> anyhow::Error {
+    let not_found = matches!(
+        error,
+        rattler_repodata_gateway::GatewayError::SubdirNotFoundError(_)
+    );
     // The gateway's messages name the URL; make sure no credentials ride along.
     let mut message = format!("{error}");
     let mut source = std::error::Error::source(&error);
     while let Some(s) = source {
         message.push_str(&format!(": {s}"));
         source = s.source();
+    }
+    // Except "failed to parse repodata.json" (a proxy's or portal's page in its place): the
+    // file is in the cache, under the URL it came from.
+    if !message.contains("://")
+        && let Some(url) = unparsable_cached_repodata(cache_dir)
+    {
+        message.push_str(&format!(" (downloaded from {url})"));
+    }
+    // A sharded index that answered 5xx was passed over for repodata.json; when that is not
+    // there either, the 5xx is the news.
+    if not_found {
+        for turned in crate::net::shards::turned_away() {
+            message.push_str(&format!("; before that, {turned}"));
+        }
     }
     Failure::new(format!(
         "could not load repodata for {platform}: {}",

@@ -56,6 +56,23 @@ pub enum Mode {
     RetryAfterFirst,
     /// Read requests and never answer.
     Hang,
+    /// Requests for a path ending with `.0` (`""`: every path) get the statuses of `.1` in turn (counted per method
+    /// and path), then the file: `Statuses("/tool/", &[503, 503])`. A list longer than envlock's
+    /// retries is a permanent failure.
+    Statuses(&'static str, &'static [u16]),
+    /// The first `.0` answers for each `.zst` file send only the first half of the compressed
+    /// body, with a Content-Length that matches the cut body: only decompression notices.
+    TruncatedZst(usize),
+    /// The first `.1` answers (200 or 206) for a path ending with `.0` promise the whole body in
+    /// Content-Length, send half of it, and close the connection.
+    ShortBody(&'static str, usize),
+    /// The first `.1` answers (200 or 206) for a path ending with `.0` send their headers and
+    /// half the body, then nothing more (a stalled transfer; see `ENVLOCK_HTTP_TIMEOUT`).
+    StallBody(&'static str, usize),
+    /// A path ending with `.0` is answered with the bytes `.1` instead (200 `text/html`, a
+    /// matching Content-Length, no ETag, whatever the `Range`): a tampered mirror, a captive
+    /// portal.
+    Substitute(&'static str, &'static [u8]),
 }
 
 /// The `Authorization` header [`Mode::BasicAuth`] wants: `alice:s3cret`.
@@ -168,9 +185,27 @@ fn serve(
             return Ok(());
         }
         let first = !hits.lock().unwrap().iter().any(|h| h.path == path);
-        let (status, headers, body) = if mode == Mode::RetryAfterFirst && first {
+        // Earlier requests with this method for this path.
+        let prior = hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| h.path == path && h.method == method)
+            .count();
+        let (status, headers, mut body) = if mode == Mode::RetryAfterFirst && first {
             let after = ("Retry-After".to_string(), "1".to_string());
             (429, vec![after], b"slow down".to_vec())
+        } else if let Mode::Statuses(end, statuses) = mode
+            && path.ends_with(end)
+            && prior < statuses.len()
+        {
+            (statuses[prior], vec![], b"unavailable".to_vec())
+        } else if let Mode::Substitute(end, bytes) = mode
+            && path.ends_with(end)
+        {
+            // Whatever the request (a range too), as a captive portal or a wrong file would.
+            let html = ("Content-Type".to_string(), "text/html".to_string());
+            (200, vec![html], bytes.to_vec())
         } else if mode == Mode::FailShards && path.contains("repodata_shards") {
             (500, vec![], b"boom".to_vec())
         } else if mode == Mode::BasicAuth && authorization.as_deref() != Some(BASIC_AUTH) {
@@ -185,6 +220,18 @@ fn serve(
                 range.as_deref(),
             )
         };
+        let mut promised = body.len();
+        let ok = status == 200 || status == 206;
+        match mode {
+            Mode::TruncatedZst(n) if path.ends_with(".zst") && ok && prior < n => {
+                body.truncate(body.len() / 2);
+                promised = body.len();
+            }
+            Mode::ShortBody(end, n) if path.ends_with(end) && ok && prior < n => {
+                body.truncate(body.len() / 2);
+            }
+            _ => {}
+        }
         let sent = if method == "HEAD" { 0 } else { body.len() };
         hits.lock().unwrap().push(Hit {
             method: method.clone(),
@@ -192,6 +239,34 @@ fn serve(
             status,
             bytes: sent,
         });
+        if let Mode::StallBody(end, n) = mode
+            && path.ends_with(end)
+            && ok
+            && prior < n
+            && method != "HEAD"
+        {
+            let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {}\r\n", body.len());
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(&body[..body.len() / 2])?;
+            stream.flush()?;
+            thread::sleep(std::time::Duration::from_secs(600));
+            return Ok(());
+        }
+        if promised != body.len() && method != "HEAD" {
+            let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {promised}\r\n");
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(&body)?;
+            stream.flush()?;
+            return stream.shutdown(std::net::Shutdown::Both);
+        }
         if mode == Mode::DropFirstBody && first && status == 200 && method != "HEAD" {
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", body.len());
             let mut head = head;
@@ -210,6 +285,8 @@ fn serve(
             304 => "Not Modified",
             401 => "Unauthorized",
             429 => "Too Many Requests",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
             404 => "Not Found",
             _ => "Internal Server Error",
         };

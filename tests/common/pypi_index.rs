@@ -82,6 +82,11 @@ impl Dist {
         self.metadata_file = false;
         self
     }
+    /// Advertise the `.metadata` file and its sha256 on the page (`core-metadata`).
+    pub fn advertise_metadata(&mut self) -> &mut Self {
+        self.advertise_metadata = true;
+        self
+    }
     pub fn metadata_version(&mut self, v: &str) -> &mut Self {
         self.metadata_version = v.to_string();
         self

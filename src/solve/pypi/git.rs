@@ -263,8 +263,10 @@ impl Repository {
             let tmp = tempfile::Builder::new()
                 .prefix(".init-")
                 .tempdir_in(cache.join("git/db"))?;
+            // `--shared=0600`: git makes the repository's files 0600 and its directories 0700
+            // whatever the umask, private like the rest of the cache.
             run(Command::new("git")
-                .args(["init", "--bare", "--quiet"])
+                .args(["init", "--bare", "--quiet", "--shared=0600"])
                 .arg(tmp.path()))
             .map_err(|e| anyhow::anyhow!("git init: {e}"))?;
             let tmp = tmp.keep();
@@ -299,7 +301,7 @@ impl Repository {
                 "+refs/tags/*:refs/tags/*",
                 "+HEAD:refs/remotes/origin/HEAD",
             ]);
-        run(&mut cmd).map(|_| ()).map_err(|e| self.fetch_error(&e))
+        self.run_fetch(&mut cmd)
     }
 
     fn fetch_one(&self, reference: &str) -> Result<()> {
@@ -307,7 +309,15 @@ impl Repository {
         cmd.args(["fetch", "--quiet", "--force", "--"])
             .arg(self.remote())
             .arg(reference);
-        run(&mut cmd).map(|_| ()).map_err(|e| self.fetch_error(&e))
+        self.run_fetch(&mut cmd)
+    }
+
+    /// Runs a `git fetch`, then closes what it wrote with the umask's modes (`FETCH_HEAD`, which
+    /// `--shared=0600` leaves alone; anything in a repository an older envlock made).
+    fn run_fetch(&self, cmd: &mut Command) -> Result<()> {
+        let fetched = run(cmd).map(|_| ()).map_err(|e| self.fetch_error(&e));
+        crate::util::fs::restrict_cache_tree(&self.dir);
+        fetched
     }
 
     fn fetch_error(&self, stderr: &str) -> anyhow::Error {

@@ -45,6 +45,9 @@ pub struct Unavailable {
     /// Root requirements on it that do not apply here (marker false), as
     /// `` `requirement` (file:line:column) ``.
     pub skipped: Vec<String>,
+    /// The project page, when it lists no files at all (an emptied project, or a proxy's or
+    /// login page answering in the index's place).
+    pub empty_page: Option<String>,
 }
 
 impl Display for Unusable {
@@ -268,6 +271,13 @@ pub fn unavailable(unavailable: &[Unavailable], cx: &Context) -> (Vec<String>, V
     let mut hints = Vec::new();
     for package in unavailable {
         let name = &package.name;
+        if let Some(page) = &package.empty_page {
+            lines.push(format!("`{name}`: the index page {page} lists no files"));
+            hints.push(format!(
+                "open {page}: a page with no files may be a proxy's or login page answering \
+                 in the index's place"
+            ));
+        }
         // Versions with the same reasons, in the order of their newest version.
         let mut groups: Vec<(&Vec<Unusable>, Vec<&Version>)> = Vec::new();
         for (version, why) in package.versions.iter().rev() {
@@ -605,6 +615,7 @@ mod tests {
             name: PackageName::from_str("pkg").unwrap(),
             versions,
             skipped: vec![],
+            empty_page: None,
         };
         let (lines, hints) = unavailable(&[u], &cx);
         assert_eq!(

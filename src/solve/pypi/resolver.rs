@@ -541,6 +541,19 @@ impl Provider {
             let Ok(Some(project)) = self.handle.block_on(self.client.project(&name)) else {
                 continue;
             };
+            if project.files.is_empty() {
+                out.push(Unavailable {
+                    empty_page: project
+                        .index
+                        .join(&format!("{name}/"))
+                        .ok()
+                        .map(String::from),
+                    name,
+                    versions: Vec::new(),
+                    skipped: Vec::new(),
+                });
+                continue;
+            }
             let (usable, mut unusable) = classify(
                 project.files(),
                 &name,
@@ -560,6 +573,7 @@ impl Provider {
                     name,
                     versions: unusable.into_iter().collect(),
                     skipped: Vec::new(),
+                    empty_page: None,
                 });
             }
         }
@@ -574,6 +588,7 @@ impl Provider {
                     name: name.clone(),
                     versions: Vec::new(),
                     skipped: vec![requirement.clone()],
+                    empty_page: None,
                 }),
             }
         }
