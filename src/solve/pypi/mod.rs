@@ -5,6 +5,7 @@ pub mod build_set;
 pub mod git;
 pub mod graph;
 pub mod index;
+pub mod local;
 pub mod mapping;
 pub mod metadata;
 pub mod report;
