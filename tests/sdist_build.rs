@@ -877,6 +877,14 @@ fn local_setuptools_projects_lock_what_their_backend_reports_and_check_sees_thei
         text.contains("the local project `legacy-app`'s build inputs changed (setup.py)"),
         "{text}"
     );
+    // The finding's file is the one that describes the project: its setup.py.
+    let json = envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .args(["check", "requirements.txt", "--format", "json"])
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&json.stdout);
+    assert!(json.contains("legacy/setup.py"), "{json}");
     // A resolve runs the backends again and locks what they say now.
     ok(p.resolve(&["--exclude-newer", "2024-06-01", "--update-all"]));
     assert_eq!(pip_set(&p.lock()), ["dep-a==1.0", "dep-b==2.0"]);

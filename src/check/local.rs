@@ -74,9 +74,10 @@ pub(super) fn check(
     let lockfile = &prepared.lockfile;
     let wanted = lock::local_project_records(&prepared.inputs, lockfile)?;
     for (project, record) in prepared.inputs.local_projects.iter().zip(&wanted) {
+        let described = project.described_by();
         let finding = |message: String| Finding {
             message,
-            file: project.pyproject.clone(),
+            file: described.clone(),
             line: None,
             platform: None,
             kind: DriftKind::LocalProject,
@@ -89,7 +90,7 @@ pub(super) fn check(
             findings.push(finding(format!(
                 "the local project `{}` ({}) is not in the lock",
                 project.shown(),
-                project.pyproject.display()
+                described.display()
             )));
             continue;
         };
@@ -97,7 +98,7 @@ pub(super) fn check(
             findings.push(finding(format!(
                 "the local project `{}` ({}) {} since the lock was resolved",
                 record.name,
-                project.pyproject.display(),
+                described.display(),
                 if record.from_backend {
                     "has dependencies its build backend computes"
                 } else {
@@ -109,8 +110,7 @@ pub(super) fn check(
         let changed = changed_inputs(&locked.build_inputs, &record.build_inputs);
         if !changed.is_empty() {
             findings.push(finding(format!(
-                "the local project `{}`'s build inputs changed ({}); its dependencies come from \
-                 its build backend, which only `envlock resolve` runs",
+                "the local project `{}`'s build inputs changed ({})",
                 record.name,
                 changed.join(", ")
             )));
@@ -123,7 +123,7 @@ pub(super) fn check(
                 "the declared dependencies, extras or groups of the local project `{}` ({}) \
                  changed since the lock was resolved",
                 record.name,
-                project.pyproject.display()
+                described.display()
             )));
         }
         // Locks from before build backends were pinned record none: nothing to compare.
@@ -132,7 +132,7 @@ pub(super) fn check(
                 "the build requirements ([build-system] requires) of the local project `{}` \
                  ({}) changed since the lock pinned them",
                 record.name,
-                project.pyproject.display()
+                described.display()
             )));
         }
         if locked.editable != record.editable || locked.version != record.version {
@@ -140,7 +140,7 @@ pub(super) fn check(
                 "the local project `{}` ({}) is recorded with another version or `-e` than the \
                  inputs give",
                 record.name,
-                project.pyproject.display()
+                described.display()
             )));
         }
     }

@@ -354,7 +354,7 @@ impl Inputs {
         for text in &requires {
             self.pypi.add_requirement(text, &location)?;
         }
-        Ok(())
+        self.check_size()
     }
 
     /// Parses one environment.yml and adds it to this spec.

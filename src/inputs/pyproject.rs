@@ -131,6 +131,20 @@ impl LocalProject {
         crate::util::sha256_hex(text.as_bytes())
     }
 
+    /// The file that describes the project, for findings: its pyproject.toml, else (a setup.py
+    /// / setup.cfg project without one) its setup.py, else its setup.cfg.
+    pub fn described_by(&self) -> PathBuf {
+        if self.pyproject.is_file() || !self.from_backend {
+            return self.pyproject.clone();
+        }
+        let setup = self.dir.join("setup.py");
+        if setup.is_file() {
+            setup
+        } else {
+            self.dir.join("setup.cfg")
+        }
+    }
+
     /// The project as messages name it: `name`, or its directory while the name is unknown.
     pub fn shown(&self) -> String {
         if self.name.is_empty() {

@@ -262,6 +262,12 @@ impl LocalProjectRecord {
         if self.from_backend && self.build_inputs.is_empty() {
             return Err(format!("`{name}`: `from_backend` without `build_inputs`"));
         }
+        if self.backend_requires.len() > crate::inputs::MAX_REQUIREMENTS {
+            return Err(format!(
+                "`{name}`: more than {} `backend_requires`",
+                crate::inputs::MAX_REQUIREMENTS
+            ));
+        }
         for requirement in &self.backend_requires {
             // Named PEP 508 requirements only: never a pip option or a path.
             crate::util::pep508::parse::<url::Url>(requirement)
