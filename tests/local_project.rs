@@ -635,7 +635,11 @@ fn check_takes_a_dynamic_project_from_the_lock_and_finds_its_changed_build_input
 
     // The file that feeds the dynamic dependencies changes.
     p.write("lib/requirements.in", "b\na>=1\n");
-    let out = p.command(&["check", "requirements.txt"]).output().unwrap();
+    let out = envlock_snapshot!(
+        p,
+        p.command(&["check", "requirements.txt"]),
+        "check_build_inputs_changed"
+    );
     assert_eq!(out.status.code(), Some(1));
     let text = common::drifted(&out);
     assert!(
