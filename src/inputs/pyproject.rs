@@ -438,6 +438,12 @@ impl<'a> Reader<'a> {
                 let mut project =
                     LocalProject::legacy(&dir, &selection.extras, editable, location)?;
                 project.pyproject = self.path.to_path_buf();
+                project.all_extras = selection.all_extras;
+                project.groups = self.groups(
+                    document.dependency_groups.as_ref(),
+                    &selection.groups,
+                    &mut project.requirements,
+                )?;
                 project.build_requires = document.build_system.map(|b| b.requires);
                 project.build_inputs = build_inputs(&dir, Some(self.text))?;
                 return Ok(project);
@@ -952,6 +958,19 @@ requires = ["hatchling"]
         assert_eq!(p.shown(), dir.path().display().to_string());
         assert_eq!(p.build_system_requires(), ["setuptools>=70"]);
         assert_eq!(p.build_inputs.len(), 2);
+        // Its dependency groups stay static.
+        let text = "[build-system]\nrequires = []\n\n[dependency-groups]\ntest = [\"pytest\"]\n";
+        let selection = Selection {
+            groups: vec!["test".into()],
+            ..Selection::default()
+        };
+        let p = Reader::new(&path, text)
+            .read(&selection, false, at.clone())
+            .unwrap();
+        assert_eq!(
+            (reqs(&p), p.groups.clone()),
+            (vec!["pytest".to_string()], vec!["test".to_string()])
+        );
         let legacy = LocalProject::legacy(dir.path(), &["bad name!".into()], false, at);
         assert!(legacy.is_err());
     }

@@ -13,6 +13,10 @@
 //! each step with a timeout. The index client caches the METADATA by the sdist's sha256, so a
 //! warm resolve builds nothing.
 //!
+//! A local project whose dependencies are dynamic (or that has only a setup.py / setup.cfg) gets
+//! its metadata the same way ([`Builder::local_metadata`], used by [`super::local`]), the hook
+//! run in the project's directory (in-tree, as pip builds it) and never cached.
+//!
 //! Which python builds: `--build-python` when given; else the locked python when it runs here
 //! (the active conda environment's `python`, at exactly the locked version); else `python3.X`
 //! on `PATH` for the target's 3.X; else `python3` on `PATH`. Each build is reported (package,
