@@ -164,7 +164,7 @@ fn a_pyproject_input_locks_its_static_dependencies_and_records_the_project() {
 }
 
 #[test]
-fn unknown_extras_groups_cycles_and_dynamic_dependencies_are_errors() {
+fn unknown_extras_groups_and_cycles_are_errors() {
     let p = project();
     p.write("pyproject.toml", PYPROJECT);
     fails(envlock_snapshot!(
@@ -182,16 +182,6 @@ fn unknown_extras_groups_cycles_and_dynamic_dependencies_are_errors() {
         resolve_cmd(&p, &["pyproject.toml"], &["--group", "loop-a"]),
         "group_cycle"
     ));
-    p.write(
-        "pyproject.toml",
-        "[project]\nname = \"demo-app\"\ndynamic = [\"version\", \"dependencies\"]\n",
-    );
-    let err = fails(envlock_snapshot!(
-        p,
-        resolve_cmd(&p, &["pyproject.toml"], &[]),
-        "dynamic_dependencies"
-    ));
-    assert!(err.contains("pyproject.toml:3:23:"), "{err}");
     // --python outside requires-python.
     p.write(
         "pyproject.toml",
@@ -273,14 +263,22 @@ fn requirement_lines_naming_local_projects_lock_their_dependencies() {
         "{err}"
     );
 
-    // A directory without a pyproject.toml is named as such.
+    // A directory with a setup.py and no pyproject.toml gets setuptools' legacy backend, which
+    // this index does not have (sdist_build.rs serves a real one).
     q.write("other/setup.py", "");
     q.write("requirements.txt", "./other\n");
     let err = fails(resolve(&q, &["requirements.txt"], &[]));
     assert!(
-        err.contains("the local project other has a setup.py and no pyproject.toml"),
+        err.contains("requirements.txt:1:1: ")
+            && err.contains("build the metadata of the local project other from its directory"),
         "{err}"
     );
+    if have_python() {
+        assert!(
+            err.contains("resolving its build requirements") && err.contains("`setuptools`"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -516,4 +514,201 @@ fn a_lock_whose_local_path_escapes_its_directory_is_refused() {
     ));
     assert!(err.contains("envlock.local_projects"), "{err}");
     assert!(!p.path("Dockerfile").exists());
+}
+
+/// Says why a test cannot run (no python to run a build backend with), and fails under CI.
+fn have_python() -> bool {
+    let found = ["python3.11", "python3"].iter().any(|p| {
+        Command::new(p)
+            .args(["-c", "import venv"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !found {
+        assert!(
+            std::env::var("CI").ok().is_none_or(|v| v != "true"),
+            "no python3.11 or python3 with venv, and CI=true requires it"
+        );
+        eprintln!("skipping: no python3.11 or python3 with venv");
+    }
+    found
+}
+
+/// An in-tree PEP 517 backend for `name` 0.1 whose metadata hook reports the requirements in
+/// `requirements.in` (one a line) and an extra `fast` (`ujson`): dependencies only the backend
+/// knows, as setuptools' `dynamic` file reads them.
+fn dynamic_backend(name: &str) -> String {
+    format!(
+        r##"import os
+
+NAME = "{name}"
+
+
+def _requires():
+    with open("requirements.in") as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    dist = NAME.replace("-", "_") + "-0.1.dist-info"
+    os.makedirs(os.path.join(metadata_directory, dist))
+    lines = ["Metadata-Version: 2.1", "Name: " + NAME, "Version: 0.1", "Provides-Extra: fast"]
+    lines += ["Requires-Dist: " + r for r in _requires()]
+    lines.append('Requires-Dist: ujson; extra == "fast"')
+    with open(os.path.join(metadata_directory, dist, "METADATA"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return dist
+"##
+    )
+}
+
+/// A pyproject.toml whose dependencies are dynamic, built by the in-tree `backend.py`.
+fn dynamic_pyproject(name: &str) -> String {
+    format!(
+        "[project]\nname = \"{name}\"\nversion = \"0.1\"\ndynamic = [\"dependencies\"]\n\n\
+         [build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n"
+    )
+}
+
+/// The index for the dynamic projects: `a` 0.5 and 1.0, `b` (needs `a`), `ujson`.
+fn dynamic_index() -> Project {
+    Project::new().serve_index(Mode::Files, |i| {
+        i.wheel("a", "0.5");
+        i.wheel("a", "1.0");
+        i.wheel("b", "2.0").requires(&["a"]);
+        i.wheel("ujson", "5.0");
+    })
+}
+
+#[test]
+fn dynamic_dependencies_are_locked_from_the_backend_metadata_hook() {
+    if !have_python() {
+        return;
+    }
+    let p = dynamic_index();
+    p.write("pyproject.toml", &dynamic_pyproject("dyn-app"));
+    p.write("backend.py", &dynamic_backend("dyn-app"));
+    p.write("requirements.in", "a>=1\n");
+    let out = resolve(&p, &["pyproject.toml"], &[]);
+    let stderr = ok(out);
+    // Which python ran the hook is said, as for an sdist.
+    assert!(
+        stderr
+            .contains("built the metadata of the local project . from its directory with python3"),
+        "{stderr}"
+    );
+    let lock = p.lock();
+    assert_eq!(pip_set(&lock), ["a==1.0"]);
+    let record = &local_record(&lock)[0];
+    assert_eq!(record["name"], "dyn-app");
+    assert_eq!(record["from_backend"], true);
+    assert_eq!(record["backend_requires"], serde_json::json!(["a>=1"]));
+    let inputs = record["build_inputs"].as_object().unwrap();
+    let names: Vec<&str> = inputs.keys().map(String::as_str).collect();
+    assert_eq!(names, ["pyproject.toml", "requirements.in"]);
+    assert_eq!(inputs["requirements.in"].as_str().unwrap().len(), 64);
+
+    // The extra the metadata declares, through --extra.
+    ok(resolve(&p, &["pyproject.toml"], &["--extra", "fast"]));
+    assert_eq!(pip_set(&p.lock()), ["a==1.0", "ujson==5.0"]);
+    let err = fails(resolve(&p, &["pyproject.toml"], &["--extra", "nope"]));
+    assert!(
+        err.contains("the local project `dyn-app` has no extra `nope`; its backend reports `fast`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_takes_a_dynamic_project_from_the_lock_and_finds_its_changed_build_inputs() {
+    if !have_python() {
+        return;
+    }
+    let p = dynamic_index();
+    p.write("lib/pyproject.toml", &dynamic_pyproject("lib"));
+    p.write("lib/backend.py", &dynamic_backend("lib"));
+    p.write("lib/requirements.in", "b\n");
+    p.write("requirements.txt", "-e ./lib[fast]\n");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(pip_set(&p.lock()), ["a==1.0", "b==2.0", "ujson==5.0"]);
+    // Clean without an edit: the lock's record stands for what the backend gave.
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+
+    // The file that feeds the dynamic dependencies changes.
+    p.write("lib/requirements.in", "b\na>=1\n");
+    let out = envlock_snapshot!(
+        p,
+        p.command(&["check", "requirements.txt"]),
+        "check_build_inputs_changed"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = common::drifted(&out);
+    assert!(
+        text.contains("the local project `lib`'s build inputs changed (requirements.in)"),
+        "{text}"
+    );
+    // Back as it was: clean again; then a setup.py appears.
+    p.write("lib/requirements.in", "b\n");
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+    p.write("lib/setup.py", "from setuptools import setup\nsetup()\n");
+    let text = common::drifted(&p.command(&["check", "requirements.txt"]).output().unwrap());
+    assert!(
+        text.contains("build inputs changed (setup.py (new))"),
+        "{text}"
+    );
+    p.remove("lib/setup.py");
+
+    // Another extra selection is drift, as for a static project.
+    p.write("requirements.txt", "-e ./lib\n");
+    let text = common::drifted(&p.command(&["check", "requirements.txt"]).output().unwrap());
+    assert!(
+        text.contains("the declared dependencies, extras or groups of the local project `lib`"),
+        "{text}"
+    );
+    // A resolve reads the backend again, and check is clean.
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(pip_set(&p.lock()), ["a==1.0", "b==2.0"]);
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+}
+
+#[test]
+fn a_failing_metadata_hook_is_an_error_naming_the_project() {
+    if !have_python() {
+        return;
+    }
+    let p = dynamic_index();
+    p.write("app/pyproject.toml", &dynamic_pyproject("app"));
+    p.write(
+        "app/backend.py",
+        "import sys\n\n\
+         def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n\
+         \x20   print('reading requirements.in', file=sys.stderr)\n\
+         \x20   raise SystemExit('error: requirements.in: No such file or directory')\n",
+    );
+    p.write("requirements.txt", "./app\n");
+    let out = resolve(&p, &["requirements.txt"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = fails(out);
+    assert!(
+        err.contains(
+            "requirements.txt:1:1: could not build the metadata of the local project app from \
+             its directory with"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("the backend `backend`"), "{err}");
+    assert!(
+        err.contains("error: requirements.in: No such file or directory"),
+        "{err}"
+    );
+    assert!(err.contains("hint: fix the project's build"), "{err}");
+    assert!(!p.path("conda-lock.yml").exists());
+
+    // No pyproject.toml, setup.py or setup.cfg: nothing to read the project from.
+    p.write("requirements.txt", "./empty\n");
+    p.write("empty/README", "nothing\n");
+    let err = fails(resolve(&p, &["requirements.txt"], &[]));
+    assert!(
+        err.contains("the local project empty has no pyproject.toml, setup.py or setup.cfg"),
+        "{err}"
+    );
 }

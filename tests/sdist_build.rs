@@ -329,7 +329,18 @@ impl Project {
     }
 
     fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path(name), text).unwrap();
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// `envlock check requirements.txt` in the project.
+    fn check(&self) -> Output {
+        envlock(&self.path("cache"))
+            .current_dir(self.dir.path())
+            .args(["check", "requirements.txt"])
+            .output()
+            .unwrap()
     }
 
     fn resolve_with(&self, index_url: &str, args: &[&str]) -> Output {
@@ -775,4 +786,126 @@ fn dockerfile_refuses_an_sdist_that_compiles_on_a_base_without_a_compiler() {
     ok(render("python:3.11-slim", &["--allow-compile"]));
     // The full python image has gcc.
     ok(render("python:3.11", &[]));
+}
+
+#[test]
+fn local_setuptools_projects_lock_what_their_backend_reports_and_check_sees_their_files() {
+    let Some(p) = Project::new(|i| {
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+        i.wheel("dep-b", "1.0", &[], "2024-01-01T00:00:00Z");
+        i.wheel("dep-b", "2.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    // A setup.py and no pyproject.toml: setuptools' legacy backend, as pip builds it.
+    p.write(
+        "legacy/setup.py",
+        "from setuptools import setup\nsetup(name='legacy-app', version='2.1', py_modules=[], \
+         install_requires=['dep-a>=1'], extras_require={'b': ['dep-b<2']})\n",
+    );
+    // PEP 621 with dependencies setuptools reads from a file the pyproject names.
+    p.write(
+        "dyn/pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=62.6\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"dyn-app\"\nversion = \"0.4\"\ndynamic = [\"dependencies\"]\n\n\
+         [tool.setuptools]\npy-modules = []\n\n\
+         [tool.setuptools.dynamic]\ndependencies = {file = [\"deps/base.txt\"]}\n",
+    );
+    p.write("dyn/deps/base.txt", "dep-b\n");
+    p.write("requirements.txt", "-e ./legacy[b]\n./dyn\n");
+    let err = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    // `dep-b<2` from legacy-app's extra `b` holds dyn-app's `dep-b` back.
+    assert_eq!(pip_set(&p.lock()), ["dep-a==1.0", "dep-b==1.0"], "{err}");
+    for dir in ["legacy", "dyn"] {
+        assert!(
+            err.contains(&format!(
+                "built the metadata of the local project {dir} from its directory with python"
+            )),
+            "{err}"
+        );
+    }
+    let custom = p.lock().metadata.custom_metadata.unwrap();
+    let records: serde_json::Value =
+        serde_json::from_str(&custom["envlock.local_projects"]).unwrap();
+    assert_eq!(records[0]["name"], "legacy-app");
+    assert_eq!(records[0]["version"], "2.1");
+    assert_eq!(records[0]["extras"], serde_json::json!(["b"]));
+    assert_eq!(
+        records[0]["backend_requires"],
+        serde_json::json!(["dep-a>=1", "dep-b<2"])
+    );
+    let inputs = |i: usize| -> Vec<String> {
+        records[i]["build_inputs"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(inputs(0), ["setup.py"]);
+    assert_eq!(records[1]["name"], "dyn-app");
+    assert_eq!(inputs(1), ["deps/base.txt", "pyproject.toml"]);
+    // The build set pins setuptools for the image's build of each project.
+    let build: Vec<String> = p
+        .lock()
+        .package
+        .iter()
+        .filter(|p| p.category == "build")
+        .map(|p| p.name.clone())
+        .collect();
+    assert!(build.iter().any(|n| n == "setuptools"), "{build:?}");
+
+    ok(p.check());
+    // The file setuptools reads the dependencies from changes: drift, named.
+    p.write("dyn/deps/base.txt", "dep-b\ndep-a\n");
+    let out = p.check();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &common::stderr(&out);
+    assert!(
+        text.contains("the local project `dyn-app`'s build inputs changed (deps/base.txt)"),
+        "{text}"
+    );
+    // setup.py edited: the same.
+    p.write(
+        "legacy/setup.py",
+        "from setuptools import setup\nsetup(name='legacy-app', version='2.1', py_modules=[], \
+         install_requires=['dep-a>=1'], extras_require={'b': ['dep-b']})\n",
+    );
+    let out = p.check();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &common::stderr(&out);
+    assert!(
+        text.contains("the local project `legacy-app`'s build inputs changed (setup.py)"),
+        "{text}"
+    );
+    // The finding's file is the one that describes the project: its setup.py.
+    let json = envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .args(["check", "requirements.txt", "--format", "json"])
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&json.stdout);
+    assert!(json.contains("legacy/setup.py"), "{json}");
+    // A resolve runs the backends again and locks what they say now.
+    ok(p.resolve(&["--exclude-newer", "2024-06-01", "--update-all"]));
+    assert_eq!(pip_set(&p.lock()), ["dep-a==1.0", "dep-b==2.0"]);
+    ok(p.check());
+
+    // The Dockerfile installs each project after the locked set, built against the pinned
+    // build set, as it does a project with static metadata.
+    ok(envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .args([
+            "dockerfile",
+            "--base=condaforge/miniforge3:24.3.0-0@sha256:0000000000000000000000000000000000000000000000000000000000000001",
+        ])
+        .output()
+        .unwrap());
+    let dockerfile = std::fs::read_to_string(p.path("Dockerfile")).unwrap();
+    for (dir, name) in [("legacy", "legacy-app"), ("dyn", "dyn-app")] {
+        assert!(
+            dockerfile.contains(&format!("COPY {dir}/ /opt/envlock/src/{name}/")),
+            "{dockerfile}"
+        );
+    }
+    assert!(dockerfile.contains("--no-build-isolation"), "{dockerfile}");
 }

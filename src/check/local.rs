@@ -1,6 +1,11 @@
 //! The local projects agree with the lock's record of them: the same projects, at the same
 //! paths, with the same declared dependencies, extras and groups (a sha256 of them), the same
 //! `-e`, the same build requirements. Their dependencies themselves are checked as pip requirements, like any other.
+//!
+//! A project whose dependencies come from its build backend cannot be read here (that means
+//! running the backend): its dependencies are taken from the lock's record
+//! ([`complete`]), and the files its metadata is computed from are compared with the sha256s the
+//! lock recorded of them, each one changed, added or removed named.
 
 use anyhow::Result;
 
@@ -9,6 +14,56 @@ use crate::{
     inputs::Prepared,
     lock::{self, EnvlockMeta},
 };
+
+/// `prepared` with each local project whose dependencies come from its backend completed from
+/// the lock's record of the project at the same path (its name when the inputs give none, its
+/// version when not static, the requirements the hook gave): what `resolve` would have read,
+/// as long as its build inputs did not change, which [`check`] reports.
+pub(super) fn complete(prepared: &Prepared, meta: &EnvlockMeta) -> Result<Prepared> {
+    let mut completed = prepared.clone();
+    let records = lock::local_project_records(&prepared.inputs, &prepared.lockfile)?;
+    for (index, record) in records.iter().enumerate() {
+        if !prepared.inputs.local_projects[index].from_backend {
+            continue;
+        }
+        let Some(locked) = meta
+            .local_projects
+            .iter()
+            .find(|l| l.path == record.path && l.from_backend)
+        else {
+            continue;
+        };
+        let all_extras = prepared.inputs.local_projects[index].all_extras;
+        completed.inputs.complete_local_project(
+            index,
+            &locked.name,
+            locked.version.as_deref(),
+            all_extras.then(|| locked.extras.clone()),
+            locked.backend_requires.clone(),
+        )?;
+    }
+    Ok(completed)
+}
+
+/// The build inputs that differ between `locked` and `now`, as `a, b (new), c (removed)`.
+fn changed_inputs(
+    locked: &std::collections::BTreeMap<String, String>,
+    now: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    for (path, sha256) in now {
+        match locked.get(path) {
+            Some(old) if old == sha256 => {}
+            Some(_) => changed.push(path.clone()),
+            None => changed.push(format!("{path} (new)")),
+        }
+    }
+    for path in locked.keys().filter(|p| !now.contains_key(*p)) {
+        changed.push(format!("{path} (removed)"));
+    }
+    changed.sort();
+    changed
+}
 
 /// Each local project of the inputs against the lock's record.
 pub(super) fn check(
@@ -19,9 +74,10 @@ pub(super) fn check(
     let lockfile = &prepared.lockfile;
     let wanted = lock::local_project_records(&prepared.inputs, lockfile)?;
     for (project, record) in prepared.inputs.local_projects.iter().zip(&wanted) {
+        let described = project.described_by();
         let finding = |message: String| Finding {
             message,
-            file: project.pyproject.clone(),
+            file: described.clone(),
             line: None,
             platform: None,
             kind: DriftKind::LocalProject,
@@ -33,11 +89,32 @@ pub(super) fn check(
         else {
             findings.push(finding(format!(
                 "the local project `{}` ({}) is not in the lock",
-                record.name,
-                project.pyproject.display()
+                project.shown(),
+                described.display()
             )));
             continue;
         };
+        if locked.from_backend != record.from_backend {
+            findings.push(finding(format!(
+                "the local project `{}` ({}) {} since the lock was resolved",
+                record.name,
+                described.display(),
+                if record.from_backend {
+                    "has dependencies its build backend computes"
+                } else {
+                    "declares its dependencies statically"
+                }
+            )));
+            continue;
+        }
+        let changed = changed_inputs(&locked.build_inputs, &record.build_inputs);
+        if !changed.is_empty() {
+            findings.push(finding(format!(
+                "the local project `{}`'s build inputs changed ({})",
+                record.name,
+                changed.join(", ")
+            )));
+        }
         if locked.dependencies_sha256 != record.dependencies_sha256
             || locked.extras != record.extras
             || locked.groups != record.groups
@@ -46,7 +123,7 @@ pub(super) fn check(
                 "the declared dependencies, extras or groups of the local project `{}` ({}) \
                  changed since the lock was resolved",
                 record.name,
-                project.pyproject.display()
+                described.display()
             )));
         }
         // Locks from before build backends were pinned record none: nothing to compare.
@@ -55,7 +132,7 @@ pub(super) fn check(
                 "the build requirements ([build-system] requires) of the local project `{}` \
                  ({}) changed since the lock pinned them",
                 record.name,
-                project.pyproject.display()
+                described.display()
             )));
         }
         if locked.editable != record.editable || locked.version != record.version {
@@ -63,7 +140,7 @@ pub(super) fn check(
                 "the local project `{}` ({}) is recorded with another version or `-e` than the \
                  inputs give",
                 record.name,
-                project.pyproject.display()
+                described.display()
             )));
         }
     }

@@ -209,6 +209,19 @@ pub fn check(prepared: &Prepared) -> Result<Report> {
     let mut findings = Vec::new();
     let lockfile = &prepared.lockfile;
 
+    // Local projects whose dependencies their backend computes: as the lock recorded them.
+    let completed;
+    let prepared = if prepared
+        .inputs
+        .local_projects
+        .iter()
+        .any(|p| p.from_backend)
+    {
+        completed = local::complete(prepared, &meta)?;
+        &completed
+    } else {
+        prepared
+    };
     integrity::check(&lock, &meta, lockfile, &mut findings);
     options::check(prepared, &lock, &meta, &mut findings);
     local::check(prepared, &meta, &mut findings)?;

@@ -237,7 +237,10 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
 
     let mut builds = Vec::new();
     let mut build_sets = Vec::new();
-    let pypi = if spec.pypi.requirements.is_empty() {
+    // A local project whose dependencies its backend computes needs the builder even when the
+    // inputs list no pip requirement.
+    let backend_projects = spec.local_projects.iter().any(|p| p.from_backend);
+    let pypi = if spec.pypi.requirements.is_empty() && !backend_projects {
         vec![Vec::new(); solutions.len()]
     } else {
         let mapping = match &pypi_mapping {
@@ -261,6 +264,7 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         build_options.exclude_newer = exclude_newer;
         let builder = Arc::new(Builder::new(build_client.clone(), build_options));
         let client = Arc::new(index_client().with_builder(builder.clone()));
+        solve::pypi::local::read_backend_projects(&mut spec, &builder).await?;
         let resolved = solve::pypi::resolve_all(
             &spec.pypi,
             &solutions,

@@ -132,9 +132,9 @@ impl InputKind {
             )
         } else if name == "setup.py" || name == "setup.cfg" {
             InputKind::Unsupported(
-                "envlock does not run or read setup.py/setup.cfg; declare the project in \
-                 pyproject.toml's `[project]` table, or list its requirements in a \
-                 requirements.txt",
+                "a setup.py/setup.cfg is not an input file; name the project's directory in a \
+                 requirements file (`-e .` in requirements.txt), and envlock locks the \
+                 dependencies its build backend reports",
             )
         } else if name.ends_with(".lock") {
             InputKind::Unsupported(
@@ -264,14 +264,20 @@ impl Inputs {
             let shown = local.dir.display();
             let place = &local.location;
             if !pyproject.is_file() {
-                let what = if local.dir.join("setup.py").is_file() {
-                    "has a setup.py and no pyproject.toml"
-                } else {
-                    "has no pyproject.toml"
-                };
+                // setuptools' legacy build, as pip runs it: the metadata hook tells.
+                if local.dir.join("setup.py").is_file() || local.dir.join("setup.cfg").is_file() {
+                    let project = LocalProject::legacy(
+                        &local.dir,
+                        &local.extras,
+                        local.editable,
+                        local.location.clone(),
+                    )?;
+                    self.add_local_project(project)?;
+                    continue;
+                }
                 return Err(Failure::new(format!(
-                    "{place}: the local project {shown} {what}; envlock reads a local project's \
-                     static `[project]` metadata from its pyproject.toml"
+                    "{place}: the local project {shown} has no pyproject.toml, setup.py or \
+                     setup.cfg, so envlock cannot read its name and dependencies"
                 ))
                 .hint(
                     "declare the project's name and dependencies in `[project]` of a \
@@ -308,7 +314,8 @@ impl Inputs {
             let place = &project.location;
             return Err(Failure::new(format!(
                 "{place}: the local project `{}` is named twice (first at {})",
-                project.name, other.location
+                project.shown(),
+                other.location
             ))
             .hint("name each local project once, with all the extras it needs")
             .into());
@@ -318,6 +325,36 @@ impl Inputs {
         }
         self.local_projects.push(project);
         Ok(())
+    }
+
+    /// Completes the local project `index` (a [`LocalProject::from_backend`] one) with what its
+    /// backend's metadata gives, or what the lock recorded of it: its name (when the inputs give
+    /// none), version (when not static), the extras (for `--all-extras`) and the requirements,
+    /// which join the pip requirements at the place the project is named.
+    pub fn complete_local_project(
+        &mut self,
+        index: usize,
+        name: &str,
+        version: Option<&str>,
+        all_extras: Option<Vec<String>>,
+        requires: Vec<String>,
+    ) -> Result<()> {
+        let project = &mut self.local_projects[index];
+        if project.name.is_empty() {
+            project.name = name.to_string();
+        }
+        if project.version.is_none() {
+            project.version = version.map(str::to_string);
+        }
+        if let Some(extras) = all_extras {
+            project.extras = extras;
+        }
+        let location = project.location.clone();
+        project.backend_requires = requires.clone();
+        for text in &requires {
+            self.pypi.add_requirement(text, &location)?;
+        }
+        self.check_size()
     }
 
     /// Parses one environment.yml and adds it to this spec.

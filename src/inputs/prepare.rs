@@ -171,6 +171,7 @@ impl Default for InputOptions {
 }
 
 /// The inputs of a resolve, normalized: what `resolve` solves and `check` compares a lock with.
+#[derive(Clone)]
 pub struct Prepared {
     /// The input files, as given or found.
     pub files: Vec<PathBuf>,

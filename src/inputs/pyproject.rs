@@ -8,8 +8,12 @@
 //! (`{include-group = "…"}` followed, cycles refused). Each becomes a pip requirement whose
 //! location is the string in pyproject.toml (`pyproject.toml:line:column`).
 //!
-//! Dependencies computed by the build backend (`dependencies` listed in `project.dynamic`) are
-//! refused: reading them means running the PEP 517 `prepare_metadata_for_build_wheel` hook.
+//! Dependencies computed by the build backend (`dependencies` listed in `project.dynamic`, or
+//! `optional-dependencies` when an extra is selected), and projects with a `setup.py` or
+//! `setup.cfg` and no `[project]` table, are read through the PEP 517 metadata hook when
+//! `envlock resolve` runs ([`crate::solve::pypi::build`]); here such a project is marked
+//! [`LocalProject::from_backend`] and its [`LocalProject::build_inputs`] are hashed, so that
+//! `envlock check`, which runs no backend, can tell when they change.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -44,10 +48,12 @@ impl Selection {
     }
 }
 
-/// A local project: a directory with a pyproject.toml, installed from its source.
+/// A local project: a directory with a pyproject.toml (or a setup.py / setup.cfg), installed
+/// from its source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalProject {
-    /// `[project] name`, as written.
+    /// `[project] name`, as written; for a project without a `[project]` table, the `Name` its
+    /// backend reports, empty until it is read.
     pub name: String,
     /// `[project] version`, when static.
     pub version: Option<String>,
@@ -71,6 +77,16 @@ pub struct LocalProject {
     pub requires_python: Option<(String, Location)>,
     /// Where the project was named (the requirement line, or the pyproject.toml itself).
     pub location: Location,
+    /// Its dependencies come from the build backend's metadata hook (they are dynamic, or it
+    /// has no `[project]` table).
+    pub from_backend: bool,
+    /// For a [`LocalProject::from_backend`] project, the files its metadata is computed from
+    /// ([`build_inputs`]): path relative to the project's directory → sha256.
+    pub build_inputs: BTreeMap<String, String>,
+    /// For a [`LocalProject::from_backend`] project, the requirements its backend's metadata
+    /// gives for the selected extras, once read (by `resolve` from the hook, by `check` from
+    /// the lock); they come before [`LocalProject::requirements`].
+    pub backend_requires: Vec<String>,
 }
 
 impl LocalProject {
@@ -95,6 +111,8 @@ impl LocalProject {
 
     /// The sha256 of what the project declares for this lock: its selected extras and groups and
     /// the requirements they bring, in order. `check` compares it with the lock's record.
+    /// For a [`LocalProject::from_backend`] project, the requirements its backend gave come
+    /// first.
     pub fn dependencies_sha256(&self) -> String {
         let mut text = String::new();
         for extra in &self.extras {
@@ -103,11 +121,216 @@ impl LocalProject {
         for group in &self.groups {
             text.push_str(&format!("group {group}\n"));
         }
-        for (requirement, _) in &self.requirements {
+        let requirements = self
+            .backend_requires
+            .iter()
+            .chain(self.requirements.iter().map(|(r, _)| r));
+        for requirement in requirements {
             text.push_str(&format!("requires {requirement}\n"));
         }
         crate::util::sha256_hex(text.as_bytes())
     }
+
+    /// The file that describes the project, for findings: its pyproject.toml, else (a setup.py
+    /// / setup.cfg project without one) its setup.py, else its setup.cfg.
+    pub fn described_by(&self) -> PathBuf {
+        if self.pyproject.is_file() || !self.from_backend {
+            return self.pyproject.clone();
+        }
+        let setup = self.dir.join("setup.py");
+        if setup.is_file() {
+            setup
+        } else {
+            self.dir.join("setup.cfg")
+        }
+    }
+
+    /// The project as messages name it: `name`, or its directory while the name is unknown.
+    pub fn shown(&self) -> String {
+        if self.name.is_empty() {
+            self.dir.display().to_string()
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// A project with no pyproject.toml but a setup.py or setup.cfg in `dir`: everything comes
+    /// from setuptools' legacy backend, as pip builds it.
+    pub fn legacy(
+        dir: &Path,
+        extras: &[String],
+        editable: bool,
+        location: Location,
+    ) -> Result<LocalProject> {
+        let extras = normalized_extras(extras, &location)?;
+        Ok(LocalProject {
+            name: String::new(),
+            version: None,
+            dir: dir.to_path_buf(),
+            pyproject: dir.join("pyproject.toml"),
+            extras,
+            all_extras: false,
+            groups: Vec::new(),
+            editable,
+            requirements: Vec::new(),
+            build_requires: None,
+            requires_python: None,
+            build_inputs: build_inputs(dir, None)?,
+            location,
+            from_backend: true,
+            backend_requires: Vec::new(),
+        })
+    }
+}
+
+/// Extra names normalized, sorted and deduplicated; an invalid one is an error at `location`.
+fn normalized_extras(extras: &[String], location: &Location) -> Result<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for extra in extras {
+        let name = ExtraName::from_str(extra).map_err(|e| {
+            Failure::new(format!(
+                "{location}: `{extra}` is not a valid extra name: {e}"
+            ))
+            .hint("use a PEP 685 name such as `dev`")
+        })?;
+        out.insert(name.to_string());
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// The most files [`build_inputs`] reads, and the most bytes of each.
+const MAX_BUILD_INPUTS: usize = 64;
+const MAX_BUILD_INPUT_BYTES: u64 = 4 << 20;
+
+/// The files a build backend commonly computes a project's metadata from, found in `dir`
+/// (whose pyproject.toml holds `pyproject`), each with its sha256, by `/`-separated path
+/// relative to `dir`. The rule, kept simple and deterministic:
+///
+/// - the regular files at the top of `dir` named `pyproject.toml`, `setup.py`, `setup.cfg`,
+///   or `requirements*.txt` / `requirements*.in`;
+/// - the files pyproject.toml names as dynamic metadata sources: setuptools'
+///   `[tool.setuptools.dynamic] dependencies` and `optional-dependencies.*` `file = […]`, and
+///   hatch-requirements-txt's `[tool.hatch.metadata.hooks.requirements_txt] files` and
+///   `optional-dependencies.*` lists; each a relative path inside `dir` (others are passed
+///   over), missing ones left out.
+///
+/// What a `setup.py` reads from elsewhere (another file, the environment) is not seen.
+pub fn build_inputs(dir: &Path, pyproject: Option<&str>) -> Result<BTreeMap<String, String>> {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let listing = std::fs::read_dir(dir).map_err(|e| {
+        Failure::new(format!(
+            "cannot list the local project's directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    for entry in listing.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let wanted = matches!(name.as_str(), "pyproject.toml" | "setup.py" | "setup.cfg")
+            || (name.starts_with("requirements")
+                && (name.ends_with(".txt") || name.ends_with(".in")));
+        if wanted {
+            names.insert(name);
+        }
+    }
+    if let Some(text) = pyproject {
+        names.extend(dynamic_files(text));
+    }
+    let mut inputs = BTreeMap::new();
+    for name in names {
+        let path = dir.join(&name);
+        // Only regular files (a FIFO would block, a directory is not an input).
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        if inputs.len() == MAX_BUILD_INPUTS {
+            return Err(Failure::new(format!(
+                "the local project {} names more than {MAX_BUILD_INPUTS} files its metadata                  comes from",
+                dir.display()
+            ))
+            .into());
+        }
+        if meta.len() > MAX_BUILD_INPUT_BYTES {
+            return Err(Failure::new(format!(
+                "{}: is larger than {} MiB, too large for a file the project's metadata comes                  from",
+                path.display(),
+                MAX_BUILD_INPUT_BYTES >> 20
+            ))
+            .into());
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Failure::new(format!("could not read {}: {e}", path.display())))?;
+        inputs.insert(name, crate::util::sha256_hex(&bytes));
+    }
+    Ok(inputs)
+}
+
+/// The files pyproject.toml names as sources of dynamic dependencies (see [`build_inputs`]),
+/// normalized; those that are not relative paths inside the project are left out.
+fn dynamic_files(text: &str) -> Vec<String> {
+    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+        return Vec::new();
+    };
+    let get = |value: &toml::Value, path: &[&str]| -> Option<toml::Value> {
+        let mut at = value;
+        for key in path {
+            at = at.get(key)?;
+        }
+        Some(at.clone())
+    };
+    let root = toml::Value::Table(table);
+    let strings = |value: Option<toml::Value>| -> Vec<String> {
+        match value {
+            Some(toml::Value::String(s)) => vec![s],
+            Some(toml::Value::Array(a)) => a
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut files = Vec::new();
+    let setuptools = get(&root, &["tool", "setuptools", "dynamic"]);
+    if let Some(dynamic) = &setuptools {
+        files.extend(strings(get(dynamic, &["dependencies", "file"])));
+        if let Some(toml::Value::Table(extras)) = get(dynamic, &["optional-dependencies"]) {
+            for value in extras.values() {
+                files.extend(strings(get(value, &["file"])));
+            }
+        }
+    }
+    if let Some(hatch) = get(
+        &root,
+        &["tool", "hatch", "metadata", "hooks", "requirements_txt"],
+    ) {
+        files.extend(strings(get(&hatch, &["files"])));
+        if let Some(toml::Value::Table(extras)) = get(&hatch, &["optional-dependencies"]) {
+            for value in extras.values() {
+                files.extend(strings(Some(value.clone())));
+            }
+        }
+    }
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let parts: Vec<&str> = f
+                .trim()
+                .trim_start_matches("./")
+                .split(['/', '\\'])
+                .filter(|p| !p.is_empty() && *p != ".")
+                .collect();
+            let inside = !f.starts_with('/')
+                && !parts.is_empty()
+                && parts
+                    .iter()
+                    .all(|p| *p != ".." && !p.contains(':') && !p.chars().any(char::is_control));
+            inside.then(|| parts.join("/"))
+        })
+        .collect()
 }
 
 /// One `[dependency-groups]` list, as declared.
@@ -205,7 +428,26 @@ impl<'a> Reader<'a> {
                 "fix the TOML syntax of the file",
             )
         })?;
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         let Some(project) = document.project else {
+            // A setuptools project that has a pyproject.toml only for `[build-system]`.
+            if dir.join("setup.py").is_file() || dir.join("setup.cfg").is_file() {
+                let mut project =
+                    LocalProject::legacy(&dir, &selection.extras, editable, location)?;
+                project.pyproject = self.path.to_path_buf();
+                project.all_extras = selection.all_extras;
+                project.groups = self.groups(
+                    document.dependency_groups.as_ref(),
+                    &selection.groups,
+                    &mut project.requirements,
+                )?;
+                project.build_requires = document.build_system.map(|b| b.requires);
+                project.build_inputs = build_inputs(&dir, Some(self.text))?;
+                return Ok(project);
+            }
             return Err(Failure::new(format!(
                 "{}: has no `[project]` table, so envlock cannot read the project's name and \
                  dependencies",
@@ -234,18 +476,36 @@ impl<'a> Reader<'a> {
                 "use a PEP 508 name such as `my-project`",
             )
         })?;
-        if let Some(dynamic) = project
-            .dynamic
-            .iter()
-            .find(|d| d.get_ref() == "dependencies")
-        {
-            return Err(self.error(
-                dynamic.span().start,
-                "the project's `dependencies` are dynamic (computed by its build backend), \
-                 which envlock cannot read without running the backend",
-                "list the dependencies statically in `[project] dependencies`, or list them in \
-                 a requirements file",
-            ));
+        let is_dynamic = |field: &str| project.dynamic.iter().any(|d| d.get_ref() == field);
+        let selects_extras = selection.all_extras || !selection.extras.is_empty();
+        // Dependencies the backend computes: its metadata hook gives them all (the static
+        // optional-dependencies too), when `resolve` runs.
+        if is_dynamic("dependencies") || (is_dynamic("optional-dependencies") && selects_extras) {
+            let mut requirements = Vec::new();
+            let groups = self.groups(
+                document.dependency_groups.as_ref(),
+                &selection.groups,
+                &mut requirements,
+            )?;
+            return Ok(LocalProject {
+                name: name.get_ref().clone(),
+                version: project.version,
+                build_inputs: build_inputs(&dir, Some(self.text))?,
+                dir,
+                pyproject: self.path.to_path_buf(),
+                extras: normalized_extras(&selection.extras, &self.at(name.span().start))?,
+                all_extras: selection.all_extras,
+                groups,
+                editable,
+                requirements,
+                build_requires: document.build_system.map(|b| b.requires),
+                requires_python: project
+                    .requires_python
+                    .map(|r| (r.get_ref().clone(), self.at(r.span().start))),
+                location,
+                from_backend: true,
+                backend_requires: Vec::new(),
+            });
         }
         let dynamic_extras = project
             .dynamic
@@ -343,10 +603,7 @@ impl<'a> Reader<'a> {
         Ok(LocalProject {
             name: name.get_ref().clone(),
             version: project.version,
-            dir: match self.path.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-                _ => PathBuf::from("."),
-            },
+            dir,
             pyproject: self.path.to_path_buf(),
             extras: done.iter().map(ToString::to_string).collect(),
             all_extras: selection.all_extras,
@@ -358,6 +615,9 @@ impl<'a> Reader<'a> {
                 .requires_python
                 .map(|r| (r.get_ref().clone(), self.at(r.span().start))),
             location,
+            from_backend: false,
+            build_inputs: BTreeMap::new(),
+            backend_requires: Vec::new(),
         })
     }
 
@@ -598,22 +858,121 @@ requires = ["hatchling"]
     }
 
     #[test]
-    fn dynamic_dependencies_are_refused_at_their_place() {
-        let text = "[project]\nname = \"x\"\ndynamic = [\"version\", \"dependencies\"]\n";
-        let path = Path::new("pyproject.toml");
+    fn dynamic_dependencies_come_from_the_backend_with_their_inputs_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[project]\nname = \"x\"\ndynamic = [\"version\", \"dependencies\"]\n\n\
+                    [dependency-groups]\ntest = [\"pytest\"]\n\n\
+                    [tool.setuptools.dynamic]\ndependencies = {file = [\"deps/base.txt\", \"../out.txt\"]}\n";
+        let files = [
+            ("pyproject.toml", text),
+            ("requirements-dev.txt", "b\n"),
+            ("deps/base.txt", "a>=1\n"),
+            ("README.md", "not an input\n"),
+            ("setup.py", "from setuptools import setup\nsetup()\n"),
+        ];
+        for (name, body) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        let path = dir.path().join("pyproject.toml");
         let at = Location {
-            file: path.into(),
+            file: path.clone(),
             line: 1,
             column: 1,
         };
-        let e = Reader::new(path, text)
-            .read(&Selection::default(), false, at)
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("pyproject.toml:3:23: the project's `dependencies` are dynamic"),
-            "{e}"
+        let selection = Selection {
+            extras: vec!["Fast".into()],
+            groups: vec!["test".into()],
+            ..Selection::default()
+        };
+        let p = Reader::new(&path, text).read(&selection, true, at).unwrap();
+        assert!(p.from_backend);
+        assert_eq!(p.name, "x");
+        assert_eq!(p.extras, ["fast"]);
+        // The groups stay static; the backend gives the rest when `resolve` runs it.
+        assert_eq!(reqs(&p), ["pytest"]);
+        assert!(p.backend_requires.is_empty());
+        let names: Vec<&str> = p.build_inputs.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "deps/base.txt",
+                "pyproject.toml",
+                "requirements-dev.txt",
+                "setup.py"
+            ]
         );
+        assert_eq!(
+            p.build_inputs["setup.py"],
+            crate::util::sha256_hex(b"from setuptools import setup\nsetup()\n")
+        );
+        // The backend's requirements count in the dependencies' sha256.
+        let mut q = p.clone();
+        q.backend_requires = vec!["a>=1".into()];
+        assert_ne!(q.dependencies_sha256(), p.dependencies_sha256());
+        // Dynamic optional-dependencies need the backend only when an extra is selected.
+        let text = "[project]\nname = \"x\"\ndependencies = [\"a\"]\ndynamic = [\"optional-dependencies\"]\n";
+        let at = Location {
+            file: path.clone(),
+            line: 1,
+            column: 1,
+        };
+        let p = Reader::new(&path, text)
+            .read(&Selection::default(), false, at.clone())
+            .unwrap();
+        assert!(!p.from_backend && p.build_inputs.is_empty());
+        let p = Reader::new(&path, text)
+            .read(
+                &Selection {
+                    all_extras: true,
+                    ..Selection::default()
+                },
+                false,
+                at,
+            )
+            .unwrap();
+        assert!(p.from_backend && p.all_extras);
+    }
+
+    #[test]
+    fn a_setup_py_project_reads_its_build_system_and_no_project_table_without_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pyproject.toml");
+        let text = "[build-system]\nrequires = [\"setuptools>=70\"]\n";
+        std::fs::write(&path, text).unwrap();
+        let at = Location {
+            file: path.clone(),
+            line: 1,
+            column: 1,
+        };
+        let e = Reader::new(&path, text)
+            .read(&Selection::default(), false, at.clone())
+            .unwrap_err();
+        assert!(e.to_string().contains("has no `[project]` table"), "{e}");
+        std::fs::write(dir.path().join("setup.cfg"), "[metadata]\nname = y\n").unwrap();
+        let p = Reader::new(&path, text)
+            .read(&Selection::default(), false, at.clone())
+            .unwrap();
+        assert!(p.from_backend && p.name.is_empty());
+        assert_eq!(p.shown(), dir.path().display().to_string());
+        assert_eq!(p.build_system_requires(), ["setuptools>=70"]);
+        assert_eq!(p.build_inputs.len(), 2);
+        // Its dependency groups stay static.
+        let text = "[build-system]\nrequires = []\n\n[dependency-groups]\ntest = [\"pytest\"]\n";
+        let selection = Selection {
+            groups: vec!["test".into()],
+            ..Selection::default()
+        };
+        let p = Reader::new(&path, text)
+            .read(&selection, false, at.clone())
+            .unwrap();
+        assert_eq!(
+            (reqs(&p), p.groups.clone()),
+            (vec!["pytest".to_string()], vec!["test".to_string()])
+        );
+        let legacy = LocalProject::legacy(dir.path(), &["bad name!".into()], false, at);
+        assert!(legacy.is_err());
     }
 
     #[test]

@@ -210,6 +210,19 @@ pub struct LocalProjectRecord {
     /// set. Absent in locks from before build backends were pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_sha256: Option<String>,
+    /// Its dependencies came from its build backend's metadata hook (dynamic `dependencies`, or
+    /// a setup.py / setup.cfg project). Absent (false) for static `[project]` metadata.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_backend: bool,
+    /// With `from_backend`: the requirements the hook gave for the selected extras, in order;
+    /// `check` takes them as the project's, since it runs no backend.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend_requires: Vec<String>,
+    /// With `from_backend`: the files the metadata is computed from
+    /// ([`crate::inputs::pyproject::build_inputs`]), path relative to the project's directory
+    /// → sha256; `check` reports drift when one changes, appears or goes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_inputs: BTreeMap<String, String>,
 }
 
 impl LocalProjectRecord {
@@ -238,6 +251,33 @@ impl LocalProjectRecord {
             && (build.len() != 64 || !build.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             return Err(format!("`{name}`: `build_sha256` is not a sha256"));
+        }
+        if !self.from_backend
+            && (!self.backend_requires.is_empty() || !self.build_inputs.is_empty())
+        {
+            return Err(format!(
+                "`{name}`: `backend_requires` and `build_inputs` need `from_backend`"
+            ));
+        }
+        if self.from_backend && self.build_inputs.is_empty() {
+            return Err(format!("`{name}`: `from_backend` without `build_inputs`"));
+        }
+        if self.backend_requires.len() > crate::inputs::MAX_REQUIREMENTS {
+            return Err(format!(
+                "`{name}`: more than {} `backend_requires`",
+                crate::inputs::MAX_REQUIREMENTS
+            ));
+        }
+        for requirement in &self.backend_requires {
+            // Named PEP 508 requirements only: never a pip option or a path.
+            crate::util::pep508::parse::<url::Url>(requirement)
+                .map_err(|e| format!("`{name}`: `{}`: {e}", requirement.escape_debug()))?;
+        }
+        for (path, sha256) in &self.build_inputs {
+            check_local_path(path).map_err(|e| format!("`{name}` build input: {e}"))?;
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("`{name}`: the build input `{path}` has no sha256"));
+            }
         }
         check_local_path(&self.path).map_err(|e| format!("`{name}` path: {e}"))
     }
@@ -745,6 +785,54 @@ mod tests {
                 &[(
                     "envlock.local_projects",
                     r#"[{"name":"x","path":"a b\nRUN evil","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":".","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000","backend_requires":["a"]}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":".","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000","from_backend":true}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":".","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000","from_backend":true,"build_inputs":{"../setup.py":"0000000000000000000000000000000000000000000000000000000000000000"}}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":".","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000","from_backend":true,"build_inputs":{"setup.py":"nope"}}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":".","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000","from_backend":true,"build_inputs":{"setup.py":"0000000000000000000000000000000000000000000000000000000000000000"},"backend_requires":["-e ."]}]"#,
+                )],
+                "envlock.local_projects",
+                "envlock resolve",
+            ),
+            (
+                &[(
+                    "envlock.local_projects",
+                    r#"[{"name":"x","path":".","dependencies_sha256":"0000000000000000000000000000000000000000000000000000000000000000","from_backend":true,"build_inputs":{"setup.py":"0000000000000000000000000000000000000000000000000000000000000000"},"backend_requires":["a\nRUN evil"]}]"#,
                 )],
                 "envlock.local_projects",
                 "envlock resolve",

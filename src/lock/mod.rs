@@ -111,6 +111,9 @@ pub fn local_project_records(spec: &Inputs, lockfile: &Path) -> Result<Vec<Local
             input,
             dependencies_sha256: project.dependencies_sha256(),
             build_sha256: Some(project.build_sha256()),
+            from_backend: project.from_backend,
+            backend_requires: project.backend_requires.clone(),
+            build_inputs: project.build_inputs.clone(),
         });
     }
     Ok(records)

@@ -13,6 +13,10 @@
 //! each step with a timeout. The index client caches the METADATA by the sdist's sha256, so a
 //! warm resolve builds nothing.
 //!
+//! A local project whose dependencies are dynamic (or that has only a setup.py / setup.cfg) gets
+//! its metadata the same way ([`Builder::local_metadata`], used by [`super::local`]), the hook
+//! run in the project's directory (in-tree, as pip builds it) and never cached.
+//!
 //! Which python builds: `--build-python` when given; else the locked python when it runs here
 //! (the active conda environment's `python`, at exactly the locked version); else `python3.X`
 //! on `PATH` for the target's 3.X; else `python3` on `PATH`. Each build is reported (package,
@@ -211,14 +215,54 @@ impl Builder {
              the requirements, or install what its build needs on this machine (a compiler, \
              headers, system libraries); `--build-python PATH` chooses the python that builds"
         );
+        let source = Source::Sdist {
+            filename: file.filename.clone(),
+            bytes,
+        };
+        self.run_backend(&what, "its sdist", &file.filename, &hint, source)
+            .await
+    }
+
+    /// The METADATA of the local project in `dir`, from its backend's metadata hook, run in
+    /// that directory (in-tree, as pip builds a local project) in the same isolated build
+    /// environment as an sdist's. Never cached: what the backend reads is not known.
+    pub async fn local_metadata(&self, dir: &Path) -> Result<String, BuildFailed> {
+        let shown = dir.display().to_string();
+        let what = format!("the local project {shown}");
+        let hint = format!(
+            "fix the project's build (the step that failed is named, with the backend's last \
+             output when it ran), or declare its dependencies statically in `[project]` of {} (PEP 621); `--build-python PATH` \
+             chooses the python that runs the hook",
+            dir.join("pyproject.toml").display()
+        );
+        let absolute = std::path::absolute(dir).map_err(|e| BuildFailed {
+            message: format!("cannot build the metadata of {what}: {e}"),
+            hint: hint.clone(),
+        })?;
+        let from = "its directory";
+        self.run_backend(&what, from, from, &hint, Source::Dir(absolute))
+            .await
+    }
+
+    /// Runs the metadata hook of `source`'s backend (`what` and `from` name it in messages and
+    /// notes, `origin` in a failure) and returns the METADATA text.
+    async fn run_backend(
+        &self,
+        what: &str,
+        from: &str,
+        origin: &str,
+        hint: &str,
+        source: Source,
+    ) -> Result<String, BuildFailed> {
+        let hint = hint.to_string();
         let python = self.python().await.map_err(|e| BuildFailed {
-            message: format!("cannot build the metadata of {what} from its sdist: {e}"),
+            message: format!("cannot build the metadata of {what} from {from}: {e}"),
             hint: e.hint.clone(),
         })?;
         let fail = |step: &str, detail: String| BuildFailed {
             message: format!(
-                "could not build the metadata of {what} from {} with {}: {step}: {detail}",
-                file.filename, python.description
+                "could not build the metadata of {what} from {origin} with {}: {step}: {detail}",
+                python.description
             ),
             hint: hint.clone(),
         };
@@ -241,9 +285,12 @@ impl Builder {
             .map_err(|e| fail("creating a temporary directory", e.to_string()))?;
         let dirs = WorkDirs::new(work.path());
 
-        let (filename, d) = (file.filename.clone(), dirs.clone());
+        let d = dirs.clone();
         let (source, system) = blocking(move || {
-            let source = unpack(&filename, &bytes, &d.unpacked)?;
+            let source = match source {
+                Source::Sdist { filename, bytes } => unpack(&filename, &bytes, &d.unpacked)?,
+                Source::Dir(dir) => dir,
+            };
             let system = build_system(&source)?;
             if let Some(dir) = d.script.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
@@ -340,7 +387,7 @@ impl Builder {
             .map(|p| format!("{} {}", p.name, p.version))
             .collect();
         self.notes.lock().expect("not poisoned").push(format!(
-            "built the metadata of {what} from its sdist with {}; build requirements: {}",
+            "built the metadata of {what} from {from} with {}; build requirements: {}",
             python.description,
             if requires.is_empty() {
                 "none".to_string()
@@ -422,6 +469,14 @@ impl SdistBuilder for Builder {
     async fn build_metadata(&self, file: &DistFile, bytes: Vec<u8>) -> anyhow::Result<String> {
         Ok(self.build(file, bytes).await?)
     }
+}
+
+/// What a backend runs in.
+enum Source {
+    /// An sdist, unpacked into the build's temporary directory.
+    Sdist { filename: String, bytes: Vec<u8> },
+    /// A local project's directory, used in place.
+    Dir(PathBuf),
 }
 
 /// The paths of one build, under a temporary directory.
