@@ -541,7 +541,7 @@ impl Provider {
             let Ok(Some(project)) = self.handle.block_on(self.client.project(&name)) else {
                 continue;
             };
-            if project.files.is_empty() {
+            if project.files().next().is_none() {
                 out.push(Unavailable {
                     empty_page: project
                         .index
