@@ -20,9 +20,8 @@ use pep508_rs::PackageName;
 use pubgrub::Ranges;
 
 use super::{
-    graph::Unusable,
+    graph::{Options, Unusable},
     index::{DistFile, DistKind, Project},
-    resolver::Options,
     tags::{Target, WheelMismatch},
 };
 use crate::inputs::requirements::{BinaryChoice, PipOptions};

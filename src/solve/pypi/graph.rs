@@ -1,12 +1,39 @@
-//! The vocabulary the resolver and its failure report share: the nodes of the resolution graph
-//! ([`Pkg`]) and why a version of a project cannot be used ([`Unusable`], kept as data by the
-//! resolver while it filters candidates, worded by `report`).
+//! The vocabulary the resolver, its candidates and its failure report share: the nodes of the
+//! resolution graph ([`Pkg`]), why a version of a project cannot be used ([`Unusable`], kept as
+//! data while candidates are ranked, worded by `report`), and the resolution's [`Options`].
 
-use std::fmt;
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex},
+};
 
+use jiff::Timestamp;
+use pep440_rs::Version;
 use pep508_rs::{ExtraName, PackageName};
 
 use super::tags::WheelMismatch;
+use crate::inputs::requirements::PipOptions;
+
+/// Choices that apply to the whole resolution.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The requirements files' options: `--pre`, `--prefer-binary`, and the format control
+    /// (`--only-binary`/`--no-binary`) that [`PipOptions::allows_binary`] and
+    /// [`PipOptions::allows_source`] decide.
+    pub pip: PipOptions,
+    /// Files uploaded after this are ignored (`--exclude-newer`).
+    pub exclude_newer: Option<Timestamp>,
+    /// Versions to choose when they still fit (an existing lock's), so re-resolving does not
+    /// churn.
+    pub preferred: HashMap<PackageName, Version>,
+    /// Where the resolution leaves what the user should know about its result (an extra asked
+    /// for that the locked version does not provide); shared by the clones of these options.
+    pub warnings: Warnings,
+}
+
+/// Warnings of resolutions, deduplicated and sorted (the platforms' resolutions share one).
+pub type Warnings = Arc<Mutex<std::collections::BTreeSet<String>>>;
 
 /// A node of the resolution graph.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -30,7 +30,6 @@ use std::{
 };
 
 use anyhow::Result;
-use jiff::Timestamp;
 use pep440_rs::Version;
 use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
 use pubgrub::{
@@ -39,37 +38,14 @@ use pubgrub::{
 };
 use tokio::runtime::Handle;
 
-pub use super::graph::{Pkg, Unusable};
+pub use super::graph::{Options, Pkg, Unusable, Warnings};
 use super::{
     candidates::{Candidates, classify},
     index::{BuildFailed, DistFile, IndexClient, InvalidMetadata},
     report::{Context, Unavailable},
     tags::Target,
 };
-use crate::{
-    inputs::requirements::{PipOptions, PipRequirement},
-    util::error::Failure,
-};
-
-/// Choices that apply to the whole resolution.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// The requirements files' options: `--pre`, `--prefer-binary`, and the format control
-    /// (`--only-binary`/`--no-binary`) that [`PipOptions::allows_binary`] and
-    /// [`PipOptions::allows_source`] decide.
-    pub pip: PipOptions,
-    /// Files uploaded after this are ignored (`--exclude-newer`).
-    pub exclude_newer: Option<Timestamp>,
-    /// Versions to choose when they still fit (an existing lock's), so re-resolving does not
-    /// churn.
-    pub preferred: HashMap<PackageName, Version>,
-    /// Where the resolution leaves what the user should know about its result (an extra asked
-    /// for that the locked version does not provide); shared by the clones of these options.
-    pub warnings: Warnings,
-}
-
-/// Warnings of resolutions, deduplicated and sorted (the platforms' resolutions share one).
-pub type Warnings = Arc<Mutex<std::collections::BTreeSet<String>>>;
+use crate::{inputs::requirements::PipRequirement, util::error::Failure};
 
 /// One locked distribution.
 #[derive(Debug, Clone)]
