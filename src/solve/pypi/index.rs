@@ -22,8 +22,10 @@
 //! Not supported: `--find-links` pages and local directories, the legacy XML-RPC API.
 
 use std::{
+    borrow::Cow,
     collections::{HashMap, HashSet},
     fmt,
+    ops::Range,
     path::PathBuf,
     str::FromStr,
     sync::{Arc, Mutex, OnceLock},
@@ -181,8 +183,8 @@ pub struct Project {
 #[derive(Debug)]
 struct Listed {
     version: Version,
-    /// The file as its PEP 691 page gives it, until [`Listed::file`] reads it.
-    json: Option<(JsonFile, Arc<Url>)>,
+    /// Where its PEP 691 page gives it, until [`Listed::file`] reads it.
+    json: Option<(Arc<JsonPageText>, Range<usize>)>,
     /// The file, or `None` when the page's entry does not make one (a name that is not the
     /// project's, an unparseable wheel name).
     file: OnceLock<Option<DistFile>>,
@@ -192,8 +194,9 @@ impl Listed {
     fn file(&self, project: &PackageName) -> Option<&DistFile> {
         self.file
             .get_or_init(|| {
-                let (json, page_url) = self.json.as_ref()?;
-                json_dist_file(json, page_url, project)
+                let (page, range) = self.json.as_ref()?;
+                let json: JsonFile = serde_json::from_str(page.body.get(range.clone())?).ok()?;
+                json_dist_file(&json, &page.url, project)
             })
             .as_ref()
     }
@@ -242,7 +245,11 @@ impl Project {
         let listed = &self.listed[i];
         let uploaded = match (&listed.json, listed.file.get()) {
             (_, Some(file)) => file.as_ref().and_then(|f| f.upload_time),
-            (Some((json, _)), None) => json.upload_time.as_deref().and_then(|t| t.parse().ok()),
+            (Some((page, range)), None) => page
+                .body
+                .get(range.clone())
+                .and_then(|text| serde_json::from_str::<UploadTime>(text).ok())
+                .and_then(|u| u.upload_time?.parse().ok()),
             (None, None) => None,
         };
         uploaded.is_some_and(|t: Timestamp| t > cutoff)
@@ -539,7 +546,7 @@ impl IndexClient {
                 continue;
             };
             let listed = if page.content_type.contains("json") {
-                parse_json_page(&page.body, &url, name)?
+                parse_json_page(page.body, &url, name)?
             } else {
                 parse_html_page(&page.body, &url, name)
                     .into_iter()
@@ -1300,9 +1307,32 @@ fn dist_file(
     })
 }
 
+/// A PEP 691 page with its files as they are written, for [`parse_json_page`].
 #[derive(Deserialize)]
-struct JsonPage {
-    files: Vec<JsonFile>,
+struct JsonPage<'a> {
+    #[serde(borrow)]
+    files: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// The one field of a page's file read up front.
+#[derive(Deserialize)]
+struct JsonFileName<'a> {
+    #[serde(borrow)]
+    filename: Cow<'a, str>,
+}
+
+/// The field of a page's file a cutoff resolve reads before the rest.
+#[derive(Deserialize)]
+struct UploadTime<'a> {
+    #[serde(rename = "upload-time", borrow)]
+    upload_time: Option<Cow<'a, str>>,
+}
+
+/// A PEP 691 page's body, kept for its files to be read from ([`Listed::file`]).
+#[derive(Debug)]
+struct JsonPageText {
+    body: String,
+    url: Url,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1324,25 +1354,39 @@ struct JsonFile {
     dist_info_metadata: Option<serde_json::Value>,
 }
 
-/// A PEP 691 page's files, each with the version its name says; the rest is read on first use
-/// ([`Listed::file`]). Entries that are not a wheel or sdist of `project` are left out.
-fn parse_json_page(body: &str, page_url: &Url, project: &PackageName) -> Result<Vec<Listed>> {
-    let page: JsonPage = serde_json::from_str(body).with_context(|| {
+/// A PEP 691 page's files, each with the version its name says; the rest of each file is read
+/// on first use ([`Listed::file`]), from the page kept as it is. Entries that are not a wheel or
+/// sdist of `project` are left out.
+fn parse_json_page(body: String, page_url: &Url, project: &PackageName) -> Result<Vec<Listed>> {
+    let invalid = || {
         format!(
             "{} is not a valid PEP 691 page",
             redact::url_text(page_url.as_str())
         )
-    })?;
-    let page_url = Arc::new(page_url.clone());
-    Ok(page
-        .files
+    };
+    let page: JsonPage = serde_json::from_str(&body).with_context(invalid)?;
+    let start = body.as_ptr() as usize;
+    let mut found = Vec::with_capacity(page.files.len());
+    for raw in &page.files {
+        let text = raw.get();
+        let name: JsonFileName = serde_json::from_str(text).with_context(invalid)?;
+        let Some(version) = listed_version(&name.filename, project) else {
+            continue;
+        };
+        let offset = text.as_ptr() as usize - start;
+        found.push((version, offset..offset + text.len()));
+    }
+    drop(page);
+    let page = Arc::new(JsonPageText {
+        body,
+        url: page_url.clone(),
+    });
+    Ok(found
         .into_iter()
-        .filter_map(|f| {
-            Some(Listed {
-                version: listed_version(&f.filename, project)?,
-                json: Some((f, page_url.clone())),
-                file: OnceLock::new(),
-            })
+        .map(|(version, range)| Listed {
+            version,
+            json: Some((page.clone(), range)),
+            file: OnceLock::new(),
         })
         .collect())
 }
@@ -1530,7 +1574,7 @@ mod tests {
         let project = Project {
             name: name("demo"),
             index: page.clone(),
-            listed: parse_json_page(body, &page, &name("demo")).unwrap(),
+            listed: parse_json_page(body.to_string(), &page, &name("demo")).unwrap(),
         };
         let files: Vec<&DistFile> = project.files().collect();
         assert_eq!(files.len(), 2);
