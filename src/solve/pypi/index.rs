@@ -423,28 +423,38 @@ struct CachedPage {
     content_type: String,
     /// The body's length in bytes, to tell a cut-off entry.
     body_len: usize,
+    /// The body, from `body_start` on: a stored page keeps the whole stored text, so that the
+    /// body need not be copied out of it.
     #[serde(skip)]
     body: String,
+    #[serde(skip)]
+    body_start: usize,
 }
 
 impl CachedPage {
     /// A stored page, or `None` when the entry is not one (cut off, or another format).
-    fn load(mut bytes: Vec<u8>) -> Option<CachedPage> {
-        let end = bytes.iter().position(|&b| b == b'\n')?;
-        let mut page: CachedPage = serde_json::from_slice(&bytes[..end]).ok()?;
-        let body = bytes.split_off(end + 1);
-        if body.len() != page.body_len {
+    fn load(bytes: Vec<u8>) -> Option<CachedPage> {
+        let text = String::from_utf8(bytes).ok()?;
+        let end = text.find('\n')?;
+        let mut page: CachedPage = serde_json::from_str(&text[..end]).ok()?;
+        if text.len() - end - 1 != page.body_len {
             return None;
         }
-        page.body = String::from_utf8(body).ok()?;
+        page.body = text;
+        page.body_start = end + 1;
         Some(page)
+    }
+
+    /// The page's body.
+    fn body(&self) -> &str {
+        &self.body[self.body_start..]
     }
 
     /// The stored form [`CachedPage::load`] reads.
     fn to_bytes(&self) -> Option<Vec<u8>> {
         let mut bytes = serde_json::to_vec(self).ok()?;
         bytes.push(b'\n');
-        bytes.extend_from_slice(self.body.as_bytes());
+        bytes.extend_from_slice(self.body().as_bytes());
         Some(bytes)
     }
 }
@@ -546,9 +556,9 @@ impl IndexClient {
                 continue;
             };
             let listed = if page.content_type.contains("json") {
-                parse_json_page(page.body, &url, name)?
+                parse_json_page(page.body, page.body_start, &url, name)?
             } else {
-                parse_html_page(&page.body, &url, name)
+                parse_html_page(page.body(), &url, name)
                     .into_iter()
                     .map(|f| Listed {
                         version: f.version().clone(),
@@ -662,6 +672,7 @@ impl IndexClient {
             content_type: header_str(header::CONTENT_TYPE).unwrap_or_default(),
             body_len: body.len(),
             body,
+            body_start: 0,
         };
         // Stored also without validators: a cutoff resolve can use it as it is.
         store(&path, &page);
@@ -1356,29 +1367,35 @@ struct JsonFile {
 
 /// A PEP 691 page's files, each with the version its name says; the rest of each file is read
 /// on first use ([`Listed::file`]), from the page kept as it is. Entries that are not a wheel or
-/// sdist of `project` are left out.
-fn parse_json_page(body: String, page_url: &Url, project: &PackageName) -> Result<Vec<Listed>> {
+/// sdist of `project` are left out. The page is `text` from `start` on.
+fn parse_json_page(
+    text: String,
+    start: usize,
+    page_url: &Url,
+    project: &PackageName,
+) -> Result<Vec<Listed>> {
     let invalid = || {
         format!(
             "{} is not a valid PEP 691 page",
             redact::url_text(page_url.as_str())
         )
     };
-    let page: JsonPage = serde_json::from_str(&body).with_context(invalid)?;
-    let start = body.as_ptr() as usize;
+    let body = text.get(start..).unwrap_or_default();
+    let page: JsonPage = serde_json::from_str(body).with_context(invalid)?;
+    let origin = text.as_ptr() as usize;
     let mut found = Vec::with_capacity(page.files.len());
     for raw in &page.files {
-        let text = raw.get();
-        let name: JsonFileName = serde_json::from_str(text).with_context(invalid)?;
+        let file = raw.get();
+        let name: JsonFileName = serde_json::from_str(file).with_context(invalid)?;
         let Some(version) = listed_version(&name.filename, project) else {
             continue;
         };
-        let offset = text.as_ptr() as usize - start;
-        found.push((version, offset..offset + text.len()));
+        let offset = file.as_ptr() as usize - origin;
+        found.push((version, offset..offset + file.len()));
     }
     drop(page);
     let page = Arc::new(JsonPageText {
-        body,
+        body: text,
         url: page_url.clone(),
     });
     Ok(found
@@ -1551,11 +1568,12 @@ mod tests {
             content_type: "text/html".into(),
             body_len: body.len(),
             body: body.clone(),
+            body_start: 0,
         };
         let bytes = page.to_bytes().unwrap();
         let back = CachedPage::load(bytes.clone()).unwrap();
         assert_eq!(
-            (back.body, back.fetched_at, back.etag),
+            (back.body().to_string(), back.fetched_at, back.etag),
             (body, Some(7), page.etag)
         );
         assert!(CachedPage::load(bytes[..bytes.len() - 1].to_vec()).is_none());
@@ -1574,7 +1592,7 @@ mod tests {
         let project = Project {
             name: name("demo"),
             index: page.clone(),
-            listed: parse_json_page(body.to_string(), &page, &name("demo")).unwrap(),
+            listed: parse_json_page(body.to_string(), 0, &page, &name("demo")).unwrap(),
         };
         let files: Vec<&DistFile> = project.files().collect();
         assert_eq!(files.len(), 2);
