@@ -196,7 +196,8 @@ impl Listed {
             .get_or_init(|| {
                 let (page, range) = self.json.as_ref()?;
                 let json: JsonFile = serde_json::from_str(page.body.get(range.clone())?).ok()?;
-                json_dist_file(&json, &page.url, project)
+                // The version it was listed under must be its own (see `listed_filename`).
+                json_dist_file(&json, &page.url, project).filter(|f| f.version() == &self.version)
             })
             .as_ref()
     }
@@ -1386,8 +1387,15 @@ fn parse_json_page(
     let mut found = Vec::with_capacity(page.files.len());
     for raw in &page.files {
         let file = raw.get();
-        let name: JsonFileName = serde_json::from_str(file).with_context(invalid)?;
-        let Some(version) = listed_version(&name.filename, project) else {
+        let name = match listed_filename(file) {
+            Some(name) => Cow::Borrowed(name),
+            None => {
+                serde_json::from_str::<JsonFileName>(file)
+                    .with_context(invalid)?
+                    .filename
+            }
+        };
+        let Some(version) = listed_version(&name, project) else {
             continue;
         };
         let offset = file.as_ptr() as usize - origin;
@@ -1406,6 +1414,22 @@ fn parse_json_page(
             file: OnceLock::new(),
         })
         .collect())
+}
+
+/// A page file's `"filename"` when it is written plainly (no escapes), found without parsing
+/// the entry: the entries of a large page are mostly never read. The match must start after `{`,
+/// `,` or whitespace, so its first quote opens a string; a nested key of that name could still
+/// match in a hostile page, which is why [`Listed::file`] checks the version it was listed under.
+fn listed_filename(file: &str) -> Option<&str> {
+    const KEY: &str = "\"filename\"";
+    let at = file.find(KEY)?;
+    if !file[..at].ends_with(['{', ',', ' ', '\n', '\t', '\r']) {
+        return None;
+    }
+    let rest = file[at + KEY.len()..].trim_start().strip_prefix(':')?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    let name = &rest[..rest.find('"')?];
+    (!name.contains('\\')).then_some(name)
 }
 
 /// The version a wheel's or sdist's file name says, without reading the rest of the name.
@@ -1579,6 +1603,28 @@ mod tests {
         assert!(CachedPage::load(bytes[..bytes.len() - 1].to_vec()).is_none());
         // The JSON form of earlier caches is not mistaken for a page.
         assert!(CachedPage::load(b"{\"url\":\"x\",\"body\":\"y\"}".to_vec()).is_none());
+    }
+
+    #[test]
+    fn a_plain_filename_is_found_without_parsing_and_anything_else_is_parsed() {
+        assert_eq!(
+            listed_filename(r#"{"core-metadata":false, "filename" : "a-1.0.tar.gz","url":"u"}"#),
+            Some("a-1.0.tar.gz")
+        );
+        assert_eq!(listed_filename(r#"{"filename":"a\u002d1.0.tar.gz"}"#), None);
+        assert_eq!(listed_filename(r#"{"x\"filename":"b-2.0.tar.gz"}"#), None);
+        assert_eq!(listed_filename(r#"{"url":"u"}"#), None);
+        // A nested key of that name is found first in this hostile page: the file is then not
+        // used under the version it was listed as, nor under any other.
+        let body = r#"{"files":[{"hashes":{"filename":"demo-9.0.tar.gz","sha256":"ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"},"filename":"demo-1.0.tar.gz","url":"https://f.example/demo-1.0.tar.gz"}]}"#;
+        let page = Url::parse("https://idx.example/simple/demo/").unwrap();
+        let project = Project {
+            name: name("demo"),
+            index: page.clone(),
+            listed: parse_json_page(body.to_string(), 0, &page, &name("demo")).unwrap(),
+        };
+        assert_eq!(project.version(0).to_string(), "9.0");
+        assert!(project.file(0).is_none());
     }
 
     #[test]
