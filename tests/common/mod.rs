@@ -245,36 +245,20 @@ fn serve(
             && prior < n
             && method != "HEAD"
         {
-            let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {}\r\n", body.len());
-            for (k, v) in &headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            head.push_str("\r\n");
-            stream.write_all(head.as_bytes())?;
+            stream.write_all(response_head(status, body.len(), &headers).as_bytes())?;
             stream.write_all(&body[..body.len() / 2])?;
             stream.flush()?;
             thread::sleep(std::time::Duration::from_secs(600));
             return Ok(());
         }
         if promised != body.len() && method != "HEAD" {
-            let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {promised}\r\n");
-            for (k, v) in &headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            head.push_str("\r\n");
-            stream.write_all(head.as_bytes())?;
+            stream.write_all(response_head(status, promised, &headers).as_bytes())?;
             stream.write_all(&body)?;
             stream.flush()?;
             return stream.shutdown(std::net::Shutdown::Both);
         }
         if mode == Mode::DropFirstBody && first && status == 200 && method != "HEAD" {
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", body.len());
-            let mut head = head;
-            for (k, v) in &headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            head.push_str("\r\n");
-            stream.write_all(head.as_bytes())?;
+            stream.write_all(response_head(200, body.len(), &headers).as_bytes())?;
             stream.write_all(&body[..body.len() / 2])?;
             stream.flush()?;
             return stream.shutdown(std::net::Shutdown::Both);
@@ -304,6 +288,17 @@ fn serve(
         }
         stream.flush()?;
     }
+}
+
+/// The status line and headers of an answer whose body is cut short or never finished (the
+/// reason phrase does not matter to a client).
+fn response_head(status: u16, length: usize, headers: &[(String, String)]) -> String {
+    let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {length}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 fn respond(
@@ -632,6 +627,20 @@ pub fn pip_package<'a>(
 }
 
 /// What a command printed, stdout then stderr, after checking that it exited 1 (drift).
+/// Asserts that `err` is the one error for a cache directory that cannot be used, naming `cache`
+/// and `--cache-dir`.
+pub fn assert_cache_dir_refused(err: &str, cache: &Path) {
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot use the cache directory {}",
+            cache.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: pass `--cache-dir DIR`"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}
+
 pub fn drifted(output: &Output) -> String {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
     format!(
