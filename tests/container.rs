@@ -52,6 +52,44 @@ fn harness_sh(harness: &Path, script: &str) -> Output {
         .unwrap()
 }
 
+/// Stops container `name` with `podman stop` (SIGTERM, SIGKILL after 10 s): how long that took
+/// and the exit code. `what` names the step in a failure.
+fn stop(harness: &Path, name: &str, what: &str) -> (Duration, String) {
+    let stopping = Instant::now();
+    assert_ok(
+        &harness_sh(harness, &format!("podman stop --time 10 {name}")),
+        what,
+    );
+    let took = stopping.elapsed();
+    let out = harness_sh(
+        harness,
+        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
+    );
+    (
+        took,
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// Asserts that PID 1 of container `name` is the env's tini running the entrypoint.
+fn assert_pid1_is_the_envs_tini(harness: &Path, name: &str) {
+    let out = harness_sh(harness, &format!("podman exec {name} cat /proc/1/cmdline"));
+    assert_ok(&out, "reading PID 1's command line");
+    let pid1: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        pid1[..3],
+        [
+            "/opt/conda/envs/env/bin/tini",
+            "--",
+            "/opt/envlock/entrypoint.sh"
+        ],
+        "PID 1 is not the env's tini: {pid1:?}"
+    );
+}
+
 fn assert_ok(out: &Output, what: &str) {
     assert!(
         out.status.success(),
@@ -259,15 +297,7 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     assert!(response.contains("hello from envlock"), "{response}");
 
     // `podman stop` sends SIGTERM; a clean shutdown exits 0 well before the 10 s SIGKILL.
-    let stopping = Instant::now();
-    let out = harness_sh(&harness, &format!("podman stop --time 10 {name}"));
-    assert_ok(&out, "stopping the app");
-    let took = stopping.elapsed();
-    let out = harness_sh(
-        &harness,
-        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
-    );
-    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (took, code) = stop(&harness, &name, "stopping the app");
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
     assert!(took < Duration::from_secs(2), "stopping took {took:?}");
     drop(cleanup);
@@ -996,31 +1026,9 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(logs.contains("hello from the env"), "{logs}");
-    let out = harness_sh(&harness, &format!("podman exec {name} cat /proc/1/cmdline"));
-    assert_ok(&out, "reading PID 1's command line");
-    let pid1: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .split('\0')
-        .map(str::to_string)
-        .collect();
-    assert_eq!(
-        pid1[..3],
-        [
-            "/opt/conda/envs/env/bin/tini",
-            "--",
-            "/opt/envlock/entrypoint.sh"
-        ],
-        "PID 1 is not the env's tini: {pid1:?}"
-    );
+    assert_pid1_is_the_envs_tini(&harness, &name);
 
-    let stopping = Instant::now();
-    let out = harness_sh(&harness, &format!("podman stop --time 10 {name}"));
-    assert_ok(&out, "stopping the conda image");
-    let took = stopping.elapsed();
-    let out = harness_sh(
-        &harness,
-        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
-    );
-    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (took, code) = stop(&harness, &name, "stopping the conda image");
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
     assert!(took < Duration::from_secs(3), "stopping took {took:?}");
     eprintln!("podman stop took {took:?}, exit code {code}");
@@ -1036,17 +1044,8 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
     assert_ok(&out, "starting sleep");
     let cleanup = Cleanup(harness.clone(), name.clone());
     std::thread::sleep(Duration::from_millis(500));
-    let stopping = Instant::now();
-    assert_ok(
-        &harness_sh(&harness, &format!("podman stop --time 10 {name}")),
-        "stopping sleep",
-    );
-    let took = stopping.elapsed();
-    let out = harness_sh(
-        &harness,
-        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "143");
+    let (took, code) = stop(&harness, &name, "stopping sleep");
+    assert_eq!(code, "143");
     assert!(took < Duration::from_secs(3), "stopping took {took:?}");
     drop(cleanup);
 
@@ -1692,30 +1691,8 @@ fn the_slim_runtime_runs_the_env_without_conda_and_is_smaller() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = harness_sh(&harness, &format!("podman exec {name} cat /proc/1/cmdline"));
-    assert_ok(&out, "reading PID 1's command line");
-    let pid1: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .split('\0')
-        .map(str::to_string)
-        .collect();
-    assert_eq!(
-        pid1[..3],
-        [
-            "/opt/conda/envs/env/bin/tini",
-            "--",
-            "/opt/envlock/entrypoint.sh"
-        ],
-        "PID 1 is not the env's tini: {pid1:?}"
-    );
-    let stopping = Instant::now();
-    let out = harness_sh(&harness, &format!("podman stop --time 10 {name}"));
-    assert_ok(&out, "stopping the slim image");
-    let took = stopping.elapsed();
-    let out = harness_sh(
-        &harness,
-        &format!("podman inspect --format '{{{{.State.ExitCode}}}}' {name}"),
-    );
-    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_pid1_is_the_envs_tini(&harness, &name);
+    let (took, code) = stop(&harness, &name, "stopping the slim image");
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
     assert!(took < Duration::from_secs(3), "stopping took {took:?}");
     drop(cleanup);
