@@ -554,6 +554,30 @@ fn the_entrypoint_activates_the_env_and_execs_the_command() {
     );
 }
 
+/// Asserts that `image` has no C compiler on its PATH.
+fn assert_no_compiler(harness: &Path, image: &str) {
+    let out = harness_sh(
+        harness,
+        &format!("hrun {image} sh -c 'command -v gcc cc || echo none'"),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "none",
+        "{image} has a C compiler"
+    );
+}
+
+/// The version the lock `lockfile` has for package `name` (main category, any platform).
+fn locked_version(lockfile: &Path, name: &str) -> String {
+    let lock = envlock::lock::read(lockfile).unwrap();
+    lock.package
+        .iter()
+        .find(|p| p.name == name && p.category == "main")
+        .unwrap_or_else(|| panic!("{name} is not locked"))
+        .version
+        .clone()
+}
+
 /// The seed Jupyter image with the default options (venv flavor, a slim base without a C
 /// compiler): the lock has wheels for every native package (the glibc 2.28 target), and the
 /// two sdists that have no wheel at all (retrying, antlr4-python3-runtime) are built in the
@@ -563,11 +587,7 @@ fn the_jupyter_preset_and_locked_sdists_build_on_a_base_without_a_compiler() {
     let Some(harness) = harness() else { return };
     prepare(&harness);
     let digest = python_standin(&harness);
-    let out = harness_sh(
-        &harness,
-        &format!("hrun localhost/python:3.11-slim@{digest} sh -c 'command -v gcc cc || echo none'"),
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "none");
+    assert_no_compiler(&harness, &format!("localhost/python:3.11-slim@{digest}"));
 
     let app = tempfile::tempdir().unwrap();
     let dir = app.path();
@@ -597,15 +617,7 @@ fn the_jupyter_preset_and_locked_sdists_build_on_a_base_without_a_compiler() {
     );
     assert_ok(&out, "importing in the Jupyter image");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lock = envlock::lock::read(&dir.join("conda-lock.yml")).unwrap();
-    let locked = |name: &str| {
-        lock.package
-            .iter()
-            .find(|p| p.name == name && p.category == "main")
-            .unwrap()
-            .version
-            .clone()
-    };
+    let locked = |name: &str| locked_version(&dir.join("conda-lock.yml"), name);
     assert_eq!(
         stdout.trim(),
         format!("{} {}", locked("jupyterlab"), locked("pyzmq")),
@@ -627,9 +639,7 @@ fn a_local_project_installs_after_its_dependencies_and_a_source_edit_reuses_thei
     let dir = app.path();
     std::fs::write(
         dir.join("pyproject.toml"),
-        "[build-system]\nrequires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
-         [project]\nname = \"demo-app\"\nversion = \"1.0\"\ndescription = \"demo\"\n\
-         dependencies = [\"six==1.16.0\"]\n",
+        flit_pyproject("demo-app", "\"six==1.16.0\""),
     )
     .unwrap();
     std::fs::create_dir(dir.join("demo_app")).unwrap();
@@ -700,9 +710,43 @@ fn an_environment_with_a_local_project_and_a_git_requirement_builds_and_imports_
     let Some(harness) = harness() else { return };
     prepare(&harness);
     let digest = python_standin(&harness);
-    // A repository with a flit_core project; the nonce keeps earlier runs' layers unused.
-    let repo = tempfile::tempdir().unwrap();
     let nonce = nonce();
+    let (repo, commit) = demo_git_repo(nonce);
+    let app = tempfile::tempdir().unwrap();
+    let dir = app.path();
+    write_demo_app(dir, "one", nonce);
+    std::fs::write(
+        dir.join("environment.yml"),
+        local_and_git_environment("", repo.path()),
+    )
+    .unwrap();
+    resolve_for_python_3_11(dir, "environment.yml", "2024-06-01");
+    render_venv(dir, &digest, &[]);
+    assert_git_requirement_is_packed(dir, &commit);
+    let project = LocalAndGit {
+        dir,
+        tag: "localhost/envlock-git:test",
+        nonce,
+        prefix: "/opt/venv",
+        env_step: "python -m venv",
+    };
+    project.build_edit_and_rebuild(&harness);
+}
+
+/// A flit_core project's pyproject.toml: `name` 1.0, with `deps` (a TOML list's items).
+fn flit_pyproject(name: &str, deps: &str) -> String {
+    format!(
+        "[build-system]\nrequires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
+         [project]\nname = \"{name}\"\nversion = \"1.0\"\ndescription = \"demo\"\n\
+         dependencies = [{deps}]\n"
+    )
+}
+
+/// A git repository with the flit_core project `demo-git` in `pkg/` (depending on six
+/// 1.16.0; `demo_git.VALUE` is `from git <nonce>`), tagged `v1.0`: the repository and the
+/// tag's commit. The nonce keeps earlier runs' layers unused.
+fn demo_git_repo(nonce: u128) -> (tempfile::TempDir, String) {
+    let repo = tempfile::tempdir().unwrap();
     let git = |args: &[&str]| {
         let out = Command::new("git")
             .arg("-C")
@@ -713,20 +757,13 @@ fn an_environment_with_a_local_project_and_a_git_requirement_builds_and_imports_
         assert_ok(&out, &format!("git {args:?}"));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let flit = |name: &str, deps: &str| {
-        format!(
-            "[build-system]\nrequires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
-             [project]\nname = \"{name}\"\nversion = \"1.0\"\ndescription = \"demo\"\n\
-             dependencies = [{deps}]\n"
-        )
-    };
     git(&["init", "-q", "-b", "main"]);
     git(&["config", "user.email", "t@example.com"]);
     git(&["config", "user.name", "t"]);
     std::fs::create_dir_all(repo.path().join("pkg/demo_git")).unwrap();
     std::fs::write(
         repo.path().join("pkg/pyproject.toml"),
-        flit("demo-git", "\"six==1.16.0\""),
+        flit_pyproject("demo-git", "\"six==1.16.0\""),
     )
     .unwrap();
     std::fs::write(
@@ -738,76 +775,101 @@ fn an_environment_with_a_local_project_and_a_git_requirement_builds_and_imports_
     git(&["commit", "-q", "-m", "one"]);
     git(&["tag", "v1.0"]);
     let commit = git(&["rev-parse", "v1.0"]);
+    (repo, commit)
+}
 
-    let app = tempfile::tempdir().unwrap();
-    let dir = app.path();
-    std::fs::write(dir.join("pyproject.toml"), flit("demo-app", "")).unwrap();
-    std::fs::create_dir(dir.join("demo_app")).unwrap();
-    let source = |version: &str| {
-        std::fs::write(
-            dir.join("demo_app/__init__.py"),
-            format!("VERSION = \"{version}-{nonce}\"\n"),
-        )
-        .unwrap();
-    };
-    source("one");
+/// (Re)writes the source of the flit_core project `demo-app` in `dir` (no dependencies):
+/// `demo_app.VERSION` is `<version>-<nonce>`.
+fn write_demo_app(dir: &Path, version: &str, nonce: u128) {
+    std::fs::write(dir.join("pyproject.toml"), flit_pyproject("demo-app", "")).unwrap();
+    std::fs::create_dir_all(dir.join("demo_app")).unwrap();
     std::fs::write(
-        dir.join("environment.yml"),
-        format!(
-            "dependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - -e .\n    \
-             - demo-git @ git+file://{}@v1.0#subdirectory=pkg\n",
-            repo.path().display()
-        ),
+        dir.join("demo_app/__init__.py"),
+        format!("VERSION = \"{version}-{nonce}\"\n"),
     )
     .unwrap();
-    resolve_for_python_3_11(dir, "environment.yml", "2024-06-01");
-    render_venv(dir, &digest, &[]);
+}
+
+/// An environment.yml (after `head`, e.g. its channels) with conda's python 3.11 and pip, and
+/// a `pip:` section naming the local project (`-e .`) and `demo-git` from `repo` at `v1.0`.
+fn local_and_git_environment(head: &str, repo: &Path) -> String {
+    format!(
+        "{head}dependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - -e .\n    \
+         - demo-git @ git+file://{}@v1.0#subdirectory=pkg\n",
+        repo.display()
+    )
+}
+
+/// The rendered files take the git requirement from a tarball of its commit in envlock/git/,
+/// so the image needs no git.
+fn assert_git_requirement_is_packed(dir: &Path, commit: &str) {
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     assert!(
         !dockerfile.contains("git clone") && !dockerfile.contains("git+"),
         "{dockerfile}"
     );
-    assert!(
-        dir.join(format!("envlock/git/demo-git-{}.tar", &commit[..12]))
-            .is_file()
-    );
-    let tag = "localhost/envlock-git:test";
-    let build = || {
-        let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
-        assert_ok(&out, "building the image");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let imported = || {
-        let out = harness_sh(
-            &harness,
-            &format!(
-                "hrun {tag} sh -c 'command -v git || echo no-git; python -c \"import demo_app, demo_git, six; print(demo_app.VERSION, demo_git.VALUE, six.__version__)\"'"
-            ),
-        );
-        assert_ok(&out, "importing the project and the git package");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    build();
-    assert_eq!(
-        imported(),
-        format!("no-git\none-{nonce} from git {nonce} 1.16.0")
-    );
+    let tar = dir.join(format!("envlock/git/demo-git-{}.tar", &commit[..12]));
+    assert!(tar.is_file(), "{} is missing", tar.display());
+}
 
-    source("two");
-    let log = build();
-    assert_eq!(
-        imported(),
-        format!("no-git\ntwo-{nonce} from git {nonce} 1.16.0")
-    );
-    let cached = |needle: &str| used_cache(&log, needle);
-    assert!(
-        cached("--require-hashes"),
-        "the locked install ran again:\n{log}"
-    );
-    assert!(
-        !cached("/opt/envlock/src/demo-app"),
-        "the project was not rebuilt:\n{log}"
-    );
+/// A rendered project of [`write_demo_app`] and [`demo_git_repo`] to build in `dir`.
+struct LocalAndGit<'a> {
+    dir: &'a Path,
+    tag: &'a str,
+    nonce: u128,
+    /// The env's `sys.prefix` in the image.
+    prefix: &'a str,
+    /// Text of the build step that makes the env.
+    env_step: &'a str,
+}
+
+impl LocalAndGit<'_> {
+    /// Builds the image, which has no git and imports the project, the git package and six
+    /// from the env (through the image's entrypoint, if any); then edits only the project's
+    /// source and builds again: the new source is imported, and buildah's log says that the
+    /// env's and the locked installs' layers were reused while the project was rebuilt.
+    fn build_edit_and_rebuild(&self, harness: &Path) {
+        let (dir, tag, nonce, prefix) = (self.dir, self.tag, self.nonce, self.prefix);
+        let build = || {
+            let started = Instant::now();
+            let out = harness_sh(harness, &format!("hbuild -t {tag} {}", dir.display()));
+            assert_ok(&out, "building the image");
+            eprintln!("{tag} built in {:?}", started.elapsed());
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let imported = || {
+            let out = harness_sh(
+                harness,
+                &format!(
+                    "hrun {tag} sh -c 'command -v git || echo no-git; python -c \"import sys, demo_app, demo_git, six; print(sys.prefix, demo_app.VERSION, demo_git.VALUE, six.__version__)\"'"
+                ),
+            );
+            assert_ok(&out, "importing the project and the git package");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        build();
+        assert_eq!(
+            imported(),
+            format!("no-git\n{prefix} one-{nonce} from git {nonce} 1.16.0")
+        );
+
+        write_demo_app(dir, "two", nonce);
+        let log = build();
+        assert_eq!(
+            imported(),
+            format!("no-git\n{prefix} two-{nonce} from git {nonce} 1.16.0")
+        );
+        let cached = |needle: &str| used_cache(&log, needle);
+        assert!(cached(self.env_step), "the env was made again:\n{log}");
+        assert!(
+            cached("--require-hashes"),
+            "the locked install ran again:\n{log}"
+        );
+        assert!(
+            !cached("/opt/envlock/src/demo-app"),
+            "the project was not rebuilt:\n{log}"
+        );
+    }
 }
 
 /// `localhost/miniforge3:standin` (a real conda 26.7, no channel), built by the harness's
@@ -852,18 +914,59 @@ fn static_tini() -> PathBuf {
 /// Writes a real conda package (`.tar.bz2`: `info/index.json`, `info/paths.json`,
 /// `info/files` and `files`, each `(path in the prefix, content, mode)`) into `channel/subdir`
 /// and returns its repodata record.
-fn conda_package(
+fn conda_package<P: AsRef<str>>(
     channel: &Path,
     subdir: &str,
     name: &str,
     version: &str,
-    files: &[(&str, Vec<u8>, u32)],
+    files: &[(P, Vec<u8>, u32)],
+) -> (String, serde_json::Value) {
+    conda_package_with(
+        channel,
+        subdir,
+        name,
+        version,
+        &PackageExtras::default(),
+        files,
+    )
+}
+
+/// What a package of [`conda_package_with`] has besides its files.
+struct PackageExtras<'a> {
+    /// The build string (also in the file name).
+    build: &'a str,
+    /// Its `depends`, as match specs.
+    depends: &'a [&'a str],
+    /// Symbolic links `(path in the prefix, target)`, `softlink`s in `info/paths.json`, as
+    /// conda-forge's python has for `bin/python`.
+    links: &'a [(&'a str, &'a str)],
+}
+
+impl Default for PackageExtras<'_> {
+    fn default() -> Self {
+        PackageExtras {
+            build: "h0_0",
+            depends: &[],
+            links: &[],
+        }
+    }
+}
+
+/// [`conda_package`] with a build string, dependencies and symbolic links.
+fn conda_package_with<P: AsRef<str>>(
+    channel: &Path,
+    subdir: &str,
+    name: &str,
+    version: &str,
+    extras: &PackageExtras,
+    files: &[(P, Vec<u8>, u32)],
 ) -> (String, serde_json::Value) {
     use std::os::unix::fs::PermissionsExt;
     let work = tempfile::tempdir().unwrap();
-    let root = work.path();
+    let root = &work.path().join("package");
     let mut paths = Vec::new();
     for (path, content, mode) in files {
+        let path = path.as_ref();
         let target = root.join(path);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(&target, content).unwrap();
@@ -875,9 +978,16 @@ fn conda_package(
             "size_in_bytes": content.len(),
         }));
     }
+    for (path, to) in extras.links {
+        let link = root.join(path);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(to, &link).unwrap();
+        paths.push(serde_json::json!({"_path": path, "path_type": "softlink"}));
+    }
     let mut index = serde_json::json!({
-        "name": name, "version": version, "build": "h0_0", "build_number": 0,
-        "depends": [], "license": "MIT", "subdir": subdir, "timestamp": 1_700_000_000_000u64,
+        "name": name, "version": version, "build": extras.build, "build_number": 0,
+        "depends": extras.depends, "license": "MIT", "subdir": subdir,
+        "timestamp": 1_700_000_000_000u64,
     });
     if subdir == "noarch" {
         index["noarch"] = "generic".into();
@@ -889,20 +999,25 @@ fn conda_package(
         serde_json::json!({"paths": paths, "paths_version": 1}).to_string(),
     )
     .unwrap();
-    let list: Vec<&str> = files.iter().map(|(p, _, _)| *p).collect();
+    let list: Vec<&str> = files
+        .iter()
+        .map(|(p, _, _)| p.as_ref())
+        .chain(extras.links.iter().map(|(p, _)| *p))
+        .collect();
     std::fs::write(root.join("info/files"), list.join("\n") + "\n").unwrap();
-    let file = format!("{name}-{version}-h0_0.tar.bz2");
+    let file = format!("{name}-{version}-{}.tar.bz2", extras.build);
     std::fs::create_dir_all(channel.join(subdir)).unwrap();
     let archive = channel.join(subdir).join(&file);
+    // The paths go in through a list file: pip's package has about a thousand.
+    let members = work.path().join("members");
+    std::fs::write(&members, format!("info\n{}\n", list.join("\n"))).unwrap();
     let mut tar = Command::new("tar");
     tar.arg("-cjf")
         .arg(&archive)
         .arg("-C")
         .arg(root)
-        .arg("info");
-    for (path, _, _) in files {
-        tar.arg(path);
-    }
+        .arg("-T")
+        .arg(&members);
     assert_ok(&tar.output().unwrap(), "tar");
     let bytes = std::fs::read(&archive).unwrap();
     let mut record = index;
@@ -1169,6 +1284,10 @@ impl CondaChannel {
             ],
         );
         self.records[1].1.push(record);
+        self.index();
+    }
+
+    fn index(&self) {
         let subdirs: Vec<(&str, Vec<(String, serde_json::Value)>)> = self
             .records
             .iter()
