@@ -6,8 +6,13 @@
 //!
 //! The conda flavor is built on the harness's miniforge3 stand-in (a real conda) from a channel
 //! of conda packages the test writes and serves on 127.0.0.1 (no conda channel is reachable
-//! here): tini, which `resolve` adds, is PID 1 and stops the app cleanly.
-//! The Jupyter preset's venv image builds on a base without a C compiler, sdists included.
+//! here): tini, which `resolve` adds, is PID 1 and stops the app cleanly. That channel can also
+//! carry a conda `python` made of a real CPython (the stand-in's Debian python 3.11.2, the env
+//! a venv over it) and a conda `pip` of a real pip, so conda images with pip packages build too
+//! (`cpython_packages`).
+//! The Jupyter preset builds on a base without a C compiler, sdists included, in both flavors:
+//! the venv image, and the conda image (conda's python and pip, the preset's packages from
+//! PyPI in the `pip:` section).
 //!
 //! Cached and reproducible builds: a rebuild after one locked package (conda) or wheel (pip)
 //! changed downloads that one alone, as the test's servers count (the caches are BuildKit cache
@@ -1031,6 +1036,127 @@ fn conda_package_with<P: AsRef<str>>(
     (file, record)
 }
 
+/// A conda `python` made of a real CPython, and a conda `pip` of a real pip, written into
+/// `channel/<platform>` with build string `build`: their records, and python's version.
+///
+/// Both come out of the image `standin` (the miniforge3 stand-in): its Debian python3 (3.11.2)
+/// and the pip wheel Debian ships (`/usr/share/python-wheels`, pip 23.0.1, the pip the venv
+/// flavor's `python -m venv` gets on the python stand-in). The `python` package makes the env's
+/// prefix a venv over the image's /usr python: `bin/python3.11` is a copy of the stand-in's
+/// binary (`bin/python3` and `bin/python` link to it, as in conda-forge's package),
+/// `pyvenv.cfg` at the prefix's root says `home = /usr/bin` without system site-packages, and
+/// `lib/python3.11/site-packages/` starts empty. Run from the env, that python's `sys.prefix`
+/// is the env and pip installs into the env's site-packages. `pip` is pip's wheel unpacked into
+/// that site-packages, with a `bin/pip` script, and depends on `python` as conda-forge's does
+/// (which is how envlock tells that the env's pip comes from conda, not PyPI).
+///
+/// Why it is a faithful stand-in: a real CPython of the version the lock records (the version
+/// envlock feeds the PyPI resolver is the one the image runs), installed by a real conda from
+/// the locked `@EXPLICIT` file with its hashes checked, and a real pip installing the locked
+/// wheels and building the locked sdists. What differs from conda-forge's python: it carries no
+/// standard library, headers or shared libraries of its own, so it runs only on an image that
+/// has Debian's python3.11 in /usr (the stand-in has; a slim runtime without it would not), and
+/// its `sys.base_prefix` is /usr, not the env.
+fn cpython_packages(
+    harness: &Path,
+    standin: &str,
+    channel: &Path,
+    platform: &str,
+    build: &str,
+) -> (Vec<(String, serde_json::Value)>, String) {
+    let out = tempfile::tempdir().unwrap();
+    let said = harness_sh(
+        harness,
+        &format!(
+            "hrun -v {}:/out {standin} sh -c 'cp \"$(readlink -f /usr/bin/python3)\" /out/python \
+             && python3 -c \"import platform; print(platform.python_version())\" \
+             && cd /usr/share/python-wheels && ls pip-*.whl && python3 -m zipfile -e pip-*.whl /out/pip'",
+            out.path().display()
+        ),
+    );
+    assert_ok(&said, "taking python and pip out of the stand-in");
+    let said = String::from_utf8_lossy(&said.stdout).into_owned();
+    let mut lines = said.lines();
+    let version = lines.next().unwrap().trim().to_string();
+    let pip_version = lines
+        .next()
+        .and_then(|wheel| wheel.split('-').nth(1))
+        .unwrap_or_else(|| panic!("no pip wheel in the stand-in: {said}"))
+        .to_string();
+    let minor: Vec<&str> = version.split('.').take(2).collect();
+    let lib = format!("lib/python{}", minor.join("."));
+    let binary = format!("python{}", minor.join("."));
+
+    let python = conda_package_with(
+        channel,
+        platform,
+        "python",
+        &version,
+        &PackageExtras {
+            build,
+            depends: &[],
+            links: &[("bin/python3", &binary), ("bin/python", &binary)],
+        },
+        &[
+            (
+                format!("bin/{binary}"),
+                std::fs::read(out.path().join("python")).unwrap(),
+                0o755,
+            ),
+            (
+                "pyvenv.cfg".to_string(),
+                format!(
+                    "home = /usr/bin\ninclude-system-site-packages = false\nversion = {version}\n"
+                )
+                .into_bytes(),
+                0o644,
+            ),
+            (
+                format!("{lib}/site-packages/.envlock-placeholder"),
+                Vec::new(),
+                0o644,
+            ),
+        ],
+    );
+    let wheel = out.path().join("pip");
+    let mut files: Vec<(String, Vec<u8>, u32)> = common::files_under(&wheel)
+        .into_iter()
+        .map(|f| {
+            let relative = f.strip_prefix(&wheel).unwrap().to_str().unwrap();
+            (
+                format!("{lib}/site-packages/{relative}"),
+                std::fs::read(&f).unwrap(),
+                0o644,
+            )
+        })
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|(p, _, _)| p.ends_with("/pip/__main__.py")),
+        "pip's wheel has no pip/__main__.py"
+    );
+    files.push((
+        "bin/pip".to_string(),
+        b"#!/bin/sh\nexec \"$(dirname \"$0\")/python\" -m pip \"$@\"\n".to_vec(),
+        0o755,
+    ));
+    let python_spec = format!("python >={}", minor.join("."));
+    let pip = conda_package_with(
+        channel,
+        platform,
+        "pip",
+        &pip_version,
+        &PackageExtras {
+            build,
+            depends: &[&python_spec],
+            links: &[],
+        },
+        &files,
+    );
+    (vec![python, pip], version)
+}
+
 /// Indexes `records` of each subdir into `channel/<subdir>/repodata.json`.
 fn index_channel(channel: &Path, subdirs: &[(&str, Vec<(String, serde_json::Value)>)]) {
     for (subdir, records) in subdirs {
@@ -1287,6 +1413,18 @@ impl CondaChannel {
         self.index();
     }
 
+    /// Adds the conda `python` and `pip` of [`cpython_packages`], made from the image
+    /// `standin`'s CPython and pip, with the nonce in their build strings; returns python's
+    /// version.
+    fn add_cpython(&mut self, harness: &Path, standin: &str) -> String {
+        let build = format!("h{}_0", self.nonce);
+        let (records, version) =
+            cpython_packages(harness, standin, &self.dir, self.platform, &build);
+        self.records[0].1.extend(records);
+        self.index();
+        version
+    }
+
     fn index(&self) {
         let subdirs: Vec<(&str, Vec<(String, serde_json::Value)>)> = self
             .records
@@ -1333,6 +1471,96 @@ fn envlock_in(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap())
+}
+
+/// The Jupyter preset in the conda flavor, on the miniforge3 stand-in (which has no C
+/// compiler): an environment.yml with conda's python and pip and a `pip:` section, locked
+/// against the test's channel (a real CPython as conda's `python`, see [`cpython_packages`])
+/// and PyPI. The image builds (the two sdists without wheels from their locked build set),
+/// imports the lock's versions from the env's python, and `jupyter lab --version` runs, each
+/// through the image's entrypoint, which activates the env.
+#[test]
+fn the_jupyter_preset_builds_in_the_conda_flavor_with_pip_packages() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let base = conda_standin(&harness);
+    assert_no_compiler(&harness, &base);
+    let work = tempfile::tempdir().unwrap();
+    let mut channel = CondaChannel::new(work.path(), &[]);
+    let python = channel.add_cpython(&harness, &base);
+    let dir = conda_app(
+        work.path(),
+        &channel,
+        &[
+            "python=3.11",
+            "pip",
+            "{pip: [jupyterlab, retrying==1.3.3, antlr4-python3-runtime==4.9.3]}",
+        ],
+    );
+    let resolved = envlock_in(
+        &dir,
+        &[
+            "resolve",
+            "-p",
+            channel.platform,
+            "--exclude-newer",
+            "2026-06-01",
+        ],
+    );
+    assert!(
+        resolved.contains("the image builds antlr4-python3-runtime 4.9.3 from its sdist"),
+        "{resolved}"
+    );
+    let lock = dir.join("conda-lock.yml");
+    assert_eq!(locked_version(&lock, "python"), python);
+    envlock_in(
+        &dir,
+        &["dockerfile", "--base", &base, "--preset", "jupyter"],
+    );
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("--no-build-isolation") && dockerfile.contains("conda create"),
+        "{dockerfile}"
+    );
+
+    let tag = format!("localhost/envlock-conda-jupyter:{}", channel.nonce);
+    let building = Instant::now();
+    let out = harness_sh(&harness, &format!("hbuild -t {tag} {}", dir.display()));
+    assert_ok(&out, "building the conda Jupyter image");
+    eprintln!("the conda Jupyter image built in {:?}", building.elapsed());
+    let out = harness_sh(
+        &harness,
+        &format!(
+            "hrun {tag} python -c 'import sys, importlib.metadata as m, jupyterlab, zmq, argon2, retrying, antlr4; \
+             print(sys.prefix, sys.version.split()[0], jupyterlab.__file__); \
+             print(jupyterlab.__version__, zmq.__version__, m.version(\"argon2-cffi\"), \
+             m.version(\"retrying\"), m.version(\"antlr4-python3-runtime\"))'"
+        ),
+    );
+    assert_ok(&out, "importing in the conda Jupyter image");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let versions: Vec<String> = [
+        "jupyterlab",
+        "pyzmq",
+        "argon2-cffi",
+        "retrying",
+        "antlr4-python3-runtime",
+    ]
+    .iter()
+    .map(|name| locked_version(&lock, name))
+    .collect();
+    assert_eq!(
+        stdout.trim(),
+        format!(
+            "/opt/conda/envs/env {python} /opt/conda/envs/env/lib/python3.11/site-packages/jupyterlab/__init__.py\n{}",
+            versions.join(" ")
+        ),
+        "the env's python, the locked versions"
+    );
+    let out = harness_sh(&harness, &format!("hrun {tag} jupyter lab --version"));
+    assert_ok(&out, "jupyter lab --version");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), versions[0]);
+    let _ = harness_sh(&harness, &format!("podman rmi {tag}"));
 }
 
 /// conda's package cache is a BuildKit cache mount: after one locked package changes, the
