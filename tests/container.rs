@@ -21,9 +21,9 @@
 //!
 //! Sources beyond an index: a local project and a git requirement from an environment.yml's
 //! `pip:` section build on a base without git (the project's build backend from the build set),
-//! and an edit of the project's source rebuilds only its layers. conda's own lockfile plugin
-//! (conda-lockfiles, in the stand-in's conda) installs an envlock lock and refuses a changed
-//! sha256.
+//! in the venv and the conda flavor, and an edit of the project's source rebuilds only its
+//! layers. conda's own lockfile plugin (conda-lockfiles, in the stand-in's conda) installs an
+//! envlock lock and refuses a changed sha256.
 
 mod common;
 
@@ -1560,6 +1560,57 @@ fn the_jupyter_preset_builds_in_the_conda_flavor_with_pip_packages() {
     let out = harness_sh(&harness, &format!("hrun {tag} jupyter lab --version"));
     assert_ok(&out, "jupyter lab --version");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), versions[0]);
+    let _ = harness_sh(&harness, &format!("podman rmi {tag}"));
+}
+
+/// The conda flavor of an environment.yml whose `pip:` section names the local project
+/// (`-e .`) and a git requirement, with conda's python and pip (a real CPython, see
+/// [`cpython_packages`]) from the test's channel: the image builds on the miniforge3 stand-in
+/// (no git in it), its env's python imports both, and an edit of only the project's source
+/// rebuilds only the layers after the env and the locked installs.
+#[test]
+fn the_conda_flavor_builds_a_local_project_and_a_git_requirement_from_pip() {
+    let Some(harness) = harness() else { return };
+    prepare(&harness);
+    let base = conda_standin(&harness);
+    let work = tempfile::tempdir().unwrap();
+    let mut channel = CondaChannel::new(work.path(), &[]);
+    channel.add_cpython(&harness, &base);
+    let nonce = nonce();
+    let (repo, commit) = demo_git_repo(nonce);
+    let dir = work.path().join("app");
+    std::fs::create_dir(&dir).unwrap();
+    write_demo_app(&dir, "one", nonce);
+    std::fs::write(
+        dir.join("environment.yml"),
+        local_and_git_environment(
+            &format!("channels: [{}/channel]\n", channel.server.url),
+            repo.path(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join(".dockerignore"), ".cache\n").unwrap();
+    envlock_in(
+        &dir,
+        &[
+            "resolve",
+            "-p",
+            channel.platform,
+            "--exclude-newer",
+            "2024-06-01",
+        ],
+    );
+    envlock_in(&dir, &["dockerfile", "--base", &base]);
+    assert_git_requirement_is_packed(&dir, &commit);
+    let tag = format!("localhost/envlock-conda-git:{}", channel.nonce);
+    let project = LocalAndGit {
+        dir: &dir,
+        tag: &tag,
+        nonce,
+        prefix: "/opt/conda/envs/env",
+        env_step: "conda create",
+    };
+    project.build_edit_and_rebuild(&harness);
     let _ = harness_sh(&harness, &format!("podman rmi {tag}"));
 }
 
