@@ -618,6 +618,137 @@ fn dynamic_dependencies_are_locked_from_the_backend_metadata_hook() {
     );
 }
 
+/// `dynamic_backend`, which also appends a line to `hook-runs.log` (not a build input) each
+/// time its metadata hook runs.
+fn counting_backend(name: &str) -> String {
+    dynamic_backend(name).replace(
+        "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n",
+        "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n    \
+         with open(\"hook-runs.log\", \"a\") as f:\n        f.write(\"ran\\n\")\n",
+    )
+}
+
+/// How many times the counting backend's hook ran in `dir`.
+fn hook_runs(p: &Project, dir: &str) -> usize {
+    std::fs::read_to_string(p.path(dir).join("hook-runs.log"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// The metadata hook's answer is cached by the project's build inputs, build system and
+/// python: a warm re-resolve runs no hook, an edit to any recorded file runs it again, and so
+/// does `--refresh`. `--offline` uses the cached answer without a request, and a miss is an
+/// error naming the project.
+#[test]
+fn the_metadata_hook_runs_again_only_when_a_build_input_changes() {
+    if !have_python() {
+        return;
+    }
+    let p = dynamic_index();
+    p.write("lib/pyproject.toml", &dynamic_pyproject("lib"));
+    p.write("lib/backend.py", &counting_backend("lib"));
+    p.write("lib/requirements.in", "b\n");
+    p.write("requirements.txt", "-e ./lib\n");
+    let stderr = ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(hook_runs(&p, "lib"), 1);
+    assert!(
+        stderr.contains("built the metadata of the local project lib from its directory"),
+        "{stderr}"
+    );
+    assert_eq!(pip_set(&p.lock()), ["a==1.0", "b==2.0"]);
+    let first = p.read("conda-lock.yml");
+
+    // Warm, nothing changed: no hook, the same lock, and the note says why.
+    let stderr = ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(hook_runs(&p, "lib"), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: used the cached metadata of the local project lib: its build inputs, build \
+             system and python"
+        ) && stderr.contains("`--refresh` runs the hook again"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("built the metadata"), "{stderr}");
+    assert_eq!(p.read("conda-lock.yml"), first);
+    // Another extra selection reads the same metadata: still no hook.
+    p.write("requirements.txt", "-e ./lib[fast]\n");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(hook_runs(&p, "lib"), 1);
+    assert_eq!(pip_set(&p.lock()), ["a==1.0", "b==2.0", "ujson==5.0"]);
+
+    // Each recorded file: the dynamic-dependency file, then pyproject.toml.
+    p.write("lib/requirements.in", "b\na>=1\n");
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(hook_runs(&p, "lib"), 2);
+    assert_eq!(
+        local_record(&p.lock())[0]["backend_requires"],
+        serde_json::json!(["b", "a>=1", "ujson"])
+    );
+    p.write(
+        "lib/pyproject.toml",
+        &format!("{}# edited\n", dynamic_pyproject("lib")),
+    );
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(hook_runs(&p, "lib"), 3);
+    // A file the backend reads that is not recorded is not seen: `--refresh` runs the hook.
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(hook_runs(&p, "lib"), 3);
+    let stderr = ok(resolve(&p, &["requirements.txt"], &["--refresh"]));
+    assert_eq!(hook_runs(&p, "lib"), 4);
+    assert!(stderr.contains("built the metadata"), "{stderr}");
+    ok(p.command(&["check", "requirements.txt"]).output().unwrap());
+
+    // --offline, warm: the lock is made again without a request to the index (and with every
+    // proxy pointing at a closed port) and without running the hook.
+    let before = p.read("conda-lock.yml");
+    p.remove("conda-lock.yml");
+    p.index_server().clear();
+    let offline = || {
+        let mut cmd = resolve_cmd(&p, &["requirements.txt"], &["--offline"]);
+        for var in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+        ] {
+            cmd.env(var, "http://127.0.0.1:9");
+        }
+        cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+        cmd.output().unwrap()
+    };
+    let stderr = ok(offline());
+    assert!(stderr.contains("used the cached metadata"), "{stderr}");
+    assert_eq!(hook_runs(&p, "lib"), 4);
+    assert_eq!(p.read("conda-lock.yml"), before);
+    assert!(
+        p.index_server().hits().is_empty(),
+        "{:?}",
+        p.index_server().hits()
+    );
+
+    // --offline after an edit: the cached answer is for other build inputs, and the backend is
+    // not run offline; the error names the project and its build inputs, exit 2.
+    p.write("lib/requirements.in", "a>=1\n");
+    let out = offline();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let err = fails(out);
+    assert!(
+        err.contains(
+            "requirements.txt:1:1: the metadata of the local project lib is not in the cache \
+             for its build inputs as they are now (pyproject.toml, requirements.in)"
+        ) && err.contains("--offline does not run its build backend"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: run the resolve once without --offline"),
+        "{err}"
+    );
+    assert_eq!(hook_runs(&p, "lib"), 4);
+    assert_eq!(p.read("conda-lock.yml"), before, "the lock is kept");
+    assert!(p.index_server().hits().is_empty());
+}
+
 #[test]
 fn check_takes_a_dynamic_project_from_the_lock_and_finds_its_changed_build_inputs() {
     if !have_python() {

@@ -13,7 +13,8 @@
 //! `setup.cfg` and no `[project]` table, are read through the PEP 517 metadata hook when
 //! `envlock resolve` runs ([`crate::solve::pypi::build`]); here such a project is marked
 //! [`LocalProject::from_backend`] and its [`LocalProject::build_inputs`] are hashed, so that
-//! `envlock check`, which runs no backend, can tell when they change.
+//! `envlock check`, which runs no backend, can tell when they change, and `envlock resolve` runs
+//! the hook again only then (its answer is cached by them).
 
 use std::{
     collections::{BTreeMap, BTreeSet},

@@ -15,7 +15,14 @@
 //!
 //! A local project whose dependencies are dynamic (or that has only a setup.py / setup.cfg) gets
 //! its metadata the same way ([`Builder::local_metadata`], used by [`super::local`]), the hook
-//! run in the project's directory (in-tree, as pip builds it) and never cached.
+//! run in the project's directory (in-tree, as pip builds it). Its METADATA is cached under
+//! `<cache>/pypi/local-metadata-v1/`, keyed by what the hook's answer is known to depend on
+//! ([`local_cache_key`]): the project's directory, the sha256 of each of its build inputs (the
+//! files [`crate::inputs::pyproject::build_inputs`] records), its build system (requirements,
+//! backend, backend path), the version of the python that runs the hook, this machine's
+//! platform (the build environment is made for it) and the `--exclude-newer` cutoff its build
+//! requirements are resolved with. What a `setup.py` reads beyond those files is not tracked:
+//! `--refresh` runs the hook again. `--offline` uses a cached answer and never runs the hook.
 //!
 //! Which python builds: `--build-python` when given; else the locked python when it runs here
 //! (the active conda environment's `python`, at exactly the locked version); else `python3.X`
@@ -33,7 +40,7 @@
 //! [`super::build_set`], for the target rather than this machine.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     str::FromStr,
@@ -225,8 +232,16 @@ impl Builder {
 
     /// The METADATA of the local project in `dir`, from its backend's metadata hook, run in
     /// that directory (in-tree, as pip builds a local project) in the same isolated build
-    /// environment as an sdist's. Never cached: what the backend reads is not known.
-    pub async fn local_metadata(&self, dir: &Path) -> Result<String, BuildFailed> {
+    /// environment as an sdist's. `build_inputs` are the sha256s of the files its metadata is
+    /// computed from (path relative to `dir`); the answer is cached by them and the rest of
+    /// [`local_cache_key`], so a warm resolve with nothing changed runs no hook. `--refresh`
+    /// runs it all the same; `--offline` never runs it, and a cache miss is an error naming the
+    /// project.
+    pub async fn local_metadata(
+        &self,
+        dir: &Path,
+        build_inputs: &BTreeMap<String, String>,
+    ) -> Result<String, BuildFailed> {
         let shown = dir.display().to_string();
         let what = format!("the local project {shown}");
         let hint = format!(
@@ -240,8 +255,65 @@ impl Builder {
             hint: hint.clone(),
         })?;
         let from = "its directory";
-        self.run_backend(&what, from, from, &hint, Source::Dir(absolute))
-            .await
+        let python = self.python().await.map_err(|e| BuildFailed {
+            message: format!("cannot build the metadata of {what} from {from}: {e}"),
+            hint: e.hint.clone(),
+        })?;
+        let system = build_system(&absolute).map_err(|e| BuildFailed {
+            message: format!("cannot build the metadata of {what} from {from}: {e}"),
+            hint: hint.clone(),
+        })?;
+        // The key names the project by its real path: two checkouts with the same recorded
+        // files may differ in what a setup.py reads besides them.
+        let real = std::fs::canonicalize(&absolute).unwrap_or_else(|_| absolute.clone());
+        let key = local_cache_key(&LocalKey {
+            dir: &real,
+            python: &python.version,
+            host: Subdir::current().map(|s| s.as_str()).unwrap_or("unknown"),
+            system: &system,
+            exclude_newer: self.options.exclude_newer,
+            build_inputs,
+        });
+        let path = self
+            .client
+            .cache_dir()
+            .join(LOCAL_METADATA_DIR)
+            .join(format!("{key}.txt"));
+        if !self.client.refresh()
+            && let Some(text) = super::index::load_text(&path)
+            && metadata::CoreMetadata::parse(&text).is_ok()
+        {
+            self.notes.lock().expect("not poisoned").push(format!(
+                "used the cached metadata of {what}: its build inputs, build system and python \
+                 ({}) are as when its hook last ran (`--refresh` runs the hook again)",
+                python.version
+            ));
+            return Ok(text);
+        }
+        if self.client.offline() {
+            let files: Vec<&str> = build_inputs.keys().map(String::as_str).collect();
+            return Err(BuildFailed {
+                message: format!(
+                    "the metadata of {what} is not in the cache for its build inputs as they \
+                     are now ({}), build system and python {}, and --offline does not run its \
+                     build backend",
+                    files.join(", "),
+                    python.version
+                ),
+                hint: "run the resolve once without --offline: it runs the project's metadata \
+                       hook and caches the result, which `--offline` uses while those stay the \
+                       same"
+                    .to_string(),
+            });
+        }
+        let text = self
+            .run_backend(&what, from, from, &hint, Source::Dir(absolute))
+            .await?;
+        // An answer that does not parse is reported by the caller, and not kept.
+        if metadata::CoreMetadata::parse(&text).is_ok() {
+            super::index::store_text(&path, &text);
+        }
+        Ok(text)
     }
 
     /// Runs the metadata hook of `source`'s backend (`what` and `from` name it in messages and
@@ -469,6 +541,49 @@ impl SdistBuilder for Builder {
     async fn build_metadata(&self, file: &DistFile, bytes: Vec<u8>) -> anyhow::Result<String> {
         Ok(self.build(file, bytes).await?)
     }
+}
+
+/// Where under the PyPI cache local projects' metadata is kept, by [`local_cache_key`].
+const LOCAL_METADATA_DIR: &str = "local-metadata-v1";
+
+/// What a local project's metadata hook is run with, as far as envlock knows it.
+#[derive(Clone, Copy)]
+struct LocalKey<'a> {
+    /// The project's directory, canonical.
+    dir: &'a Path,
+    /// The version of the python that runs the hook.
+    python: &'a Version,
+    /// This machine's platform, which the build environment is made for.
+    host: &'a str,
+    system: &'a BuildSystem,
+    /// The cutoff the build requirements are resolved with.
+    exclude_newer: Option<Timestamp>,
+    /// Path relative to the project → sha256.
+    build_inputs: &'a BTreeMap<String, String>,
+}
+
+/// The cache key of a local project's metadata: the sha256 of every part of `key`, one a line,
+/// each string JSON-quoted so that no value can pass for another line.
+fn local_cache_key(key: &LocalKey) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut text = String::from("envlock local project metadata v1\n");
+    text.push_str(&format!("dir {}\n", quote(&key.dir.to_string_lossy())));
+    text.push_str(&format!("python {}\n", key.python));
+    text.push_str(&format!("host {}\n", quote(key.host)));
+    text.push_str(&format!("backend {}\n", quote(&key.system.backend)));
+    for path in &key.system.backend_path {
+        text.push_str(&format!("backend-path {}\n", quote(path)));
+    }
+    for requirement in &key.system.requires {
+        text.push_str(&format!("requires {}\n", quote(requirement)));
+    }
+    if let Some(cutoff) = key.exclude_newer {
+        text.push_str(&format!("exclude-newer {cutoff}\n"));
+    }
+    for (path, sha256) in key.build_inputs {
+        text.push_str(&format!("input {} {}\n", quote(path), quote(sha256)));
+    }
+    crate::util::sha256_hex(text.as_bytes())
 }
 
 /// What a backend runs in.
@@ -1006,6 +1121,84 @@ mod tests {
         }
         let source = unpack("b-2.0.zip", buf.get_ref(), &dir.path().join("y")).unwrap();
         assert!(source.ends_with("b-2.0") && source.join("setup.py").is_file());
+    }
+
+    #[test]
+    fn the_local_cache_key_changes_with_each_part() {
+        let system = BuildSystem {
+            requires: vec!["setuptools>=40.8.0".to_string()],
+            backend: LEGACY_BACKEND.to_string(),
+            backend_path: vec![],
+        };
+        let inputs: BTreeMap<String, String> = [("setup.py".to_string(), "a".repeat(64))].into();
+        let python = Version::from_str("3.11.7").unwrap();
+        let base = LocalKey {
+            dir: Path::new("/p/app"),
+            python: &python,
+            host: "linux-64",
+            system: &system,
+            exclude_newer: None,
+            build_inputs: &inputs,
+        };
+        let key = local_cache_key(&base);
+        assert_eq!(key.len(), 64);
+        assert_eq!(key, local_cache_key(&base), "deterministic");
+        let other_python = Version::from_str("3.12.1").unwrap();
+        let other_system = BuildSystem {
+            requires: vec!["setuptools>=70".to_string()],
+            ..system.clone()
+        };
+        let other_backend = BuildSystem {
+            backend: "setuptools.build_meta".to_string(),
+            ..system.clone()
+        };
+        let edited: BTreeMap<String, String> = [("setup.py".to_string(), "b".repeat(64))].into();
+        let more: BTreeMap<String, String> = [
+            ("setup.py".to_string(), "a".repeat(64)),
+            ("setup.cfg".to_string(), "c".repeat(64)),
+        ]
+        .into();
+        let cutoff: Timestamp = "2024-06-01T00:00:00Z".parse().unwrap();
+        let variants = [
+            LocalKey {
+                dir: Path::new("/p/other"),
+                ..base
+            },
+            LocalKey {
+                python: &other_python,
+                ..base
+            },
+            LocalKey {
+                host: "osx-arm64",
+                ..base
+            },
+            LocalKey {
+                system: &other_system,
+                ..base
+            },
+            LocalKey {
+                system: &other_backend,
+                ..base
+            },
+            LocalKey {
+                exclude_newer: Some(cutoff),
+                ..base
+            },
+            LocalKey {
+                build_inputs: &edited,
+                ..base
+            },
+            LocalKey {
+                build_inputs: &more,
+                ..base
+            },
+        ];
+        let mut keys: Vec<String> = variants.iter().map(local_cache_key).collect();
+        keys.push(key);
+        let count = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), count, "every part changes the key");
     }
 
     #[test]

@@ -517,6 +517,21 @@ impl IndexClient {
         self
     }
 
+    /// The directory of this client's cache (`<cache>/pypi`).
+    pub(super) fn cache_dir(&self) -> &std::path::Path {
+        &self.cache_dir
+    }
+
+    /// Whether `--refresh` was given.
+    pub(super) fn refresh(&self) -> bool {
+        self.refresh
+    }
+
+    /// Whether `--offline` was given.
+    pub(super) fn offline(&self) -> bool {
+        self.offline
+    }
+
     /// Looks projects up across the indexes as `strategy` says.
     pub fn with_strategy(mut self, strategy: IndexStrategy) -> IndexClient {
         self.strategy = strategy;
@@ -1237,7 +1252,7 @@ const TEXT_HEADER: &str = "envlock-cache-entry sha256=";
 
 /// Stores `text` after a line with its sha256, so that [`load_text`] can tell a whole entry from
 /// a truncated or edited one.
-fn store_text(path: &std::path::Path, text: &str) {
+pub(super) fn store_text(path: &std::path::Path, text: &str) {
     let entry = format!(
         "{TEXT_HEADER}{}\n{text}",
         crate::util::sha256_hex(text.as_bytes())
@@ -1248,7 +1263,7 @@ fn store_text(path: &std::path::Path, text: &str) {
 /// A stored metadata entry, or `None` (a cache miss) when it is absent, truncated, edited, or
 /// from an envlock that wrote no checksum. A partial METADATA would still parse, with
 /// dependencies missing, and so change the lock without an error.
-fn load_text(path: &std::path::Path) -> Option<String> {
+pub(super) fn load_text(path: &std::path::Path) -> Option<String> {
     let entry = std::fs::read_to_string(path).ok()?;
     let (header, text) = entry.split_once('\n')?;
     let expected = header.strip_prefix(TEXT_HEADER)?;

@@ -2,7 +2,8 @@
 //! a setup.py / setup.cfg project): `envlock resolve` runs the PEP 517 metadata hook in the
 //! project's directory, in the isolated build environment sdists get ([`super::build`]), and
 //! locks the `Requires-Dist` it reports for the selected extras (their markers kept, so they are
-//! evaluated per platform as any requirement's).
+//! evaluated per platform as any requirement's). The hook's answer is cached by the project's
+//! build inputs ([`Builder::local_metadata`]).
 
 use std::str::FromStr;
 
@@ -21,11 +22,14 @@ pub async fn read_backend_projects(spec: &mut Inputs, builder: &Builder) -> Resu
             continue;
         }
         let place = project.location.clone();
-        let text = builder.local_metadata(&project.dir).await.map_err(|e| {
-            Failure::new(format!("{place}: {}", e.message))
-                .hint(e.hint)
-                .at(&place.file, None, place.line, place.column)
-        })?;
+        let text = builder
+            .local_metadata(&project.dir, &project.build_inputs)
+            .await
+            .map_err(|e| {
+                Failure::new(format!("{place}: {}", e.message))
+                    .hint(e.hint)
+                    .at(&place.file, None, place.line, place.column)
+            })?;
         let shown = project.dir.display().to_string();
         let metadata = CoreMetadata::parse(&text).map_err(|e| {
             Failure::new(format!(
