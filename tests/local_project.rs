@@ -636,8 +636,8 @@ fn hook_runs(p: &Project, dir: &str) -> usize {
 }
 
 /// The metadata hook's answer is cached by the project's build inputs, build system and
-/// python: a warm re-resolve runs no hook, an edit to any recorded file runs it again, and so
-/// does `--refresh`. `--offline` uses the cached answer without a request, and a miss is an
+/// python: a warm re-resolve runs no hook, an edit to any recorded file (or to the in-tree
+/// backend) runs it again, and so does `--refresh`. `--offline` uses the cached answer without a request, and a miss is an
 /// error naming the project.
 #[test]
 fn the_metadata_hook_runs_again_only_when_a_build_input_changes() {
@@ -690,11 +690,18 @@ fn the_metadata_hook_runs_again_only_when_a_build_input_changes() {
     );
     ok(resolve(&p, &["requirements.txt"], &[]));
     assert_eq!(hook_runs(&p, "lib"), 3);
+    // The in-tree backend (`backend-path`) is part of the key, though not a recorded input.
+    p.write(
+        "lib/backend.py",
+        &format!("{}# edited\n", counting_backend("lib")),
+    );
+    ok(resolve(&p, &["requirements.txt"], &[]));
+    assert_eq!(hook_runs(&p, "lib"), 4);
     // A file the backend reads that is not recorded is not seen: `--refresh` runs the hook.
     ok(resolve(&p, &["requirements.txt"], &[]));
-    assert_eq!(hook_runs(&p, "lib"), 3);
-    let stderr = ok(resolve(&p, &["requirements.txt"], &["--refresh"]));
     assert_eq!(hook_runs(&p, "lib"), 4);
+    let stderr = ok(resolve(&p, &["requirements.txt"], &["--refresh"]));
+    assert_eq!(hook_runs(&p, "lib"), 5);
     assert!(stderr.contains("built the metadata"), "{stderr}");
     ok(p.command(&["check", "requirements.txt"]).output().unwrap());
 
@@ -719,7 +726,7 @@ fn the_metadata_hook_runs_again_only_when_a_build_input_changes() {
     };
     let stderr = ok(offline());
     assert!(stderr.contains("used the cached metadata"), "{stderr}");
-    assert_eq!(hook_runs(&p, "lib"), 4);
+    assert_eq!(hook_runs(&p, "lib"), 5);
     assert_eq!(p.read("conda-lock.yml"), before);
     assert!(
         p.index_server().hits().is_empty(),
@@ -744,7 +751,7 @@ fn the_metadata_hook_runs_again_only_when_a_build_input_changes() {
         err.contains("hint: run the resolve once without --offline"),
         "{err}"
     );
-    assert_eq!(hook_runs(&p, "lib"), 4);
+    assert_eq!(hook_runs(&p, "lib"), 5);
     assert_eq!(p.read("conda-lock.yml"), before, "the lock is kept");
     assert!(p.index_server().hits().is_empty());
 }

@@ -19,7 +19,8 @@
 //! `<cache>/pypi/local-metadata-v1/`, keyed by what the hook's answer is known to depend on
 //! ([`local_cache_key`]): the project's directory, the sha256 of each of its build inputs (the
 //! files [`crate::inputs::pyproject::build_inputs`] records), its build system (requirements,
-//! backend, backend path), the version of the python that runs the hook, this machine's
+//! backend, backend path, and an in-tree backend's own files: [`in_tree_backend_files`]), the
+//! version of the python that runs the hook, this machine's
 //! platform (the build environment is made for it) and the `--exclude-newer` cutoff its build
 //! requirements are resolved with. What a `setup.py` reads beyond those files is not tracked:
 //! `--refresh` runs the hook again. `--offline` uses a cached answer and never runs the hook.
@@ -273,6 +274,7 @@ impl Builder {
             system: &system,
             exclude_newer: self.options.exclude_newer,
             build_inputs,
+            backend_files: &in_tree_backend_files(&real, &system),
         });
         let path = self
             .client
@@ -560,6 +562,96 @@ struct LocalKey<'a> {
     exclude_newer: Option<Timestamp>,
     /// Path relative to the project → sha256.
     build_inputs: &'a BTreeMap<String, String>,
+    /// An in-tree backend's source files ([`in_tree_backend_files`]), path → sha256.
+    backend_files: &'a BTreeMap<String, String>,
+}
+
+/// The most files of an in-tree backend [`in_tree_backend_files`] hashes, and the most bytes of
+/// each.
+const MAX_BACKEND_FILES: usize = 256;
+const MAX_BACKEND_FILE_BYTES: u64 = 4 << 20;
+
+/// For a backend the project carries (`backend-path`), the sha256 of each file of its module
+/// (`<backend-path>/<module>.py`, or every file under `<backend-path>/<module>/`), by path
+/// relative to `dir`: editing the backend changes what its hook answers. Paths outside `dir`
+/// are passed over; past the limits, a file's length stands for its content.
+fn in_tree_backend_files(dir: &Path, system: &BuildSystem) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    let module = system
+        .backend
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    if module.is_empty() {
+        return files;
+    }
+    let hash = |path: &Path, files: &mut BTreeMap<String, String>| {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let value = if meta.len() <= MAX_BACKEND_FILE_BYTES {
+            std::fs::read(path)
+                .map(|b| crate::util::sha256_hex(&b))
+                .unwrap_or_default()
+        } else {
+            format!("len {}", meta.len())
+        };
+        let shown = path.strip_prefix(dir).unwrap_or(path);
+        files.insert(shown.to_string_lossy().into_owned(), value);
+    };
+    for entry in &system.backend_path {
+        let Ok(root) = std::fs::canonicalize(dir.join(entry)) else {
+            continue;
+        };
+        if !root.starts_with(dir) {
+            continue;
+        }
+        let single = root.join(format!("{module}.py"));
+        if single.is_file() {
+            hash(&single, &mut files);
+        }
+        let package = root.join(module);
+        if package.is_dir() {
+            for file in walkdir_files(&package, MAX_BACKEND_FILES) {
+                hash(&file, &mut files);
+            }
+        }
+    }
+    files
+}
+
+/// The regular files under `dir` (symlinks not followed), sorted, at most `limit`.
+fn walkdir_files(dir: &Path, limit: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if entry.file_name() != "__pycache__" {
+                    stack.push(entry.path());
+                }
+            } else if kind.is_file() {
+                if out.len() == limit {
+                    return out;
+                }
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The cache key of a local project's metadata: the sha256 of every part of `key`, one a line,
@@ -582,6 +674,9 @@ fn local_cache_key(key: &LocalKey) -> String {
     }
     for (path, sha256) in key.build_inputs {
         text.push_str(&format!("input {} {}\n", quote(path), quote(sha256)));
+    }
+    for (path, sha256) in key.backend_files {
+        text.push_str(&format!("backend-file {} {}\n", quote(path), quote(sha256)));
     }
     crate::util::sha256_hex(text.as_bytes())
 }
@@ -1139,6 +1234,7 @@ mod tests {
             system: &system,
             exclude_newer: None,
             build_inputs: &inputs,
+            backend_files: &BTreeMap::new(),
         };
         let key = local_cache_key(&base);
         assert_eq!(key.len(), 64);
@@ -1159,6 +1255,7 @@ mod tests {
         ]
         .into();
         let cutoff: Timestamp = "2024-06-01T00:00:00Z".parse().unwrap();
+        let backend: BTreeMap<String, String> = [("backend.py".to_string(), "d".repeat(64))].into();
         let variants = [
             LocalKey {
                 dir: Path::new("/p/other"),
@@ -1192,6 +1289,10 @@ mod tests {
                 build_inputs: &more,
                 ..base
             },
+            LocalKey {
+                backend_files: &backend,
+                ..base
+            },
         ];
         let mut keys: Vec<String> = variants.iter().map(local_cache_key).collect();
         keys.push(key);
@@ -1199,6 +1300,33 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), count, "every part changes the key");
+    }
+
+    #[test]
+    fn an_in_tree_backends_files_are_hashed() {
+        let dir = tree(&[
+            ("backend.py", "def x(): pass\n"),
+            ("tools/pkg/__init__.py", "\n"),
+            ("tools/pkg/hooks.py", "\n"),
+            ("tools/pkg/__pycache__/hooks.pyc", "x"),
+            ("tools/other.py", "\n"),
+        ]);
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let system = |backend: &str, path: &[&str]| BuildSystem {
+            requires: vec![],
+            backend: backend.to_string(),
+            backend_path: path.iter().map(ToString::to_string).collect(),
+        };
+        let files = in_tree_backend_files(&root, &system("backend", &["."]));
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["backend.py"]);
+        let files = in_tree_backend_files(&root, &system("pkg.hooks:api", &["tools"]));
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            ["tools/pkg/__init__.py", "tools/pkg/hooks.py"]
+        );
+        // Not in-tree, or a path out of the project: nothing.
+        assert!(in_tree_backend_files(&root, &system("backend", &[])).is_empty());
+        assert!(in_tree_backend_files(&root, &system("backend", &[".."])).is_empty());
     }
 
     #[test]
