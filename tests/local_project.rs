@@ -756,6 +756,41 @@ fn the_metadata_hook_runs_again_only_when_a_build_input_changes() {
     assert!(p.index_server().hits().is_empty());
 }
 
+/// The Requires-Python of a backend's metadata must admit the python each platform locks
+/// (the in-tree twin of sdist_build.rs' setup.py test, which needs real setuptools).
+#[test]
+fn a_backend_projects_requires_python_must_admit_the_locked_python() {
+    if !have_python() {
+        return;
+    }
+    let p = dynamic_index();
+    let backend = |range: &str| {
+        dynamic_backend("lib").replace(
+            "\"Version: 0.1\",",
+            &format!("\"Version: 0.1\", \"Requires-Python: {range}\","),
+        )
+    };
+    p.write("lib/pyproject.toml", &dynamic_pyproject("lib"));
+    p.write("lib/backend.py", &backend(">=3.13"));
+    p.write("lib/requirements.in", "a>=1\n");
+    p.write("requirements.txt", "-e ./lib\n");
+    let err = fails(resolve(&p, &["requirements.txt"], &["--python", "3.11"]));
+    assert!(
+        err.contains(
+            "requirements.txt:1:1: the local project `lib` requires Python >=3.13 (the \
+             Requires-Python of the metadata its backend gave), and linux-64 locks Python 3.11.7"
+        ),
+        "{err}"
+    );
+    assert!(!p.path("conda-lock.yml").exists());
+    p.write("lib/backend.py", &backend(">=3.11,<3.12"));
+    ok(resolve(&p, &["requirements.txt"], &["--python", "3.11"]));
+    assert_eq!(pip_set(&p.lock()), ["a==1.0"]);
+    // 3.12 is outside that range.
+    let err = fails(resolve(&p, &["requirements.txt"], &["--python", "3.12"]));
+    assert!(err.contains("and linux-64 locks Python 3.12.1"), "{err}");
+}
+
 #[test]
 fn check_takes_a_dynamic_project_from_the_lock_and_finds_its_changed_build_inputs() {
     if !have_python() {

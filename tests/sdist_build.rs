@@ -909,3 +909,65 @@ fn local_setuptools_projects_lock_what_their_backend_reports_and_check_sees_thei
     }
     assert!(dockerfile.contains("--no-build-isolation"), "{dockerfile}");
 }
+
+/// A setup.py-only project's `python_requires` reaches envlock only through its backend's
+/// metadata, after the conda solve picked the python: one that excludes the locked python is
+/// refused naming the project and its Requires-Python, as an index package's is; one that
+/// admits it locks.
+#[test]
+fn a_legacy_projects_requires_python_is_applied_to_the_locked_python() {
+    let Some(p) = Project::new(|i| {
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    let setup = |requires_python: &str| {
+        format!(
+            "from setuptools import setup\nsetup(name='new-app', version='1.0', py_modules=[], \
+             install_requires=['dep-a'], python_requires='{requires_python}')\n"
+        )
+    };
+    p.write("app/setup.py", &setup(">=3.13"));
+    p.write("requirements.txt", "./app\n");
+    let resolve = |python: &str| {
+        envlock(&p.path("cache"))
+            .current_dir(p.dir.path())
+            .args(["resolve", "requirements.txt", "--index-url"])
+            .arg(format!("{}/simple/", p.server.url))
+            .arg("-c")
+            .arg(fixture_channels().join("pyconda"))
+            .args(["--python", python, "-p", "linux-64"])
+            .args(["--exclude-newer", "2024-06-01"])
+            .output()
+            .unwrap()
+    };
+    for (python, locked) in [("3.11", "3.11.7"), ("3.12", "3.12.1")] {
+        let err = fails(resolve(python));
+        assert!(
+            err.contains(&format!(
+                "requirements.txt:1:1: the local project `new-app` requires Python >=3.13 (the \
+                 Requires-Python of the metadata its backend gave), and linux-64 locks Python \
+                 {locked}"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("hint: lock with a Python the project supports (`--python X.Y`"),
+            "{err}"
+        );
+        assert!(!p.path("conda-lock.yml").exists(), "{err}");
+    }
+    // Again, now that the hook's answer comes from the cache: the check is not skipped.
+    let err = fails(resolve("3.11"));
+    assert!(err.contains("requires Python >=3.13"), "{err}");
+
+    // A range the locked python is in: the project locks with its dependency.
+    p.write("app/setup.py", &setup(">=3.11"));
+    let err = ok(resolve("3.11"));
+    assert_eq!(pip_set(&p.lock()), ["dep-a==1.0"], "{err}");
+    let custom = p.lock().metadata.custom_metadata.unwrap();
+    let records: serde_json::Value =
+        serde_json::from_str(&custom["envlock.local_projects"]).unwrap();
+    assert_eq!(records[0]["name"], "new-app");
+    assert_eq!(records[0]["backend_requires"], serde_json::json!(["dep-a"]));
+}

@@ -264,7 +264,14 @@ async fn resolve_prepared(prepared: Prepared, request: &ResolveRequest) -> Resul
         build_options.exclude_newer = exclude_newer;
         let builder = Arc::new(Builder::new(build_client.clone(), build_options));
         let client = Arc::new(index_client().with_builder(builder.clone()));
-        solve::pypi::local::read_backend_projects(&mut spec, &builder).await?;
+        let pythons: Vec<(String, pep440_rs::Version)> = solutions
+            .iter()
+            .filter_map(|s| {
+                let target = solve::pypi::target_of(s).ok()?;
+                Some((s.platform.to_string(), target.python_version().clone()))
+            })
+            .collect();
+        solve::pypi::local::read_backend_projects(&mut spec, &builder, &pythons).await?;
         let resolved = solve::pypi::resolve_all(
             &spec.pypi,
             &solutions,

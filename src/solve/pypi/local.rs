@@ -3,19 +3,27 @@
 //! project's directory, in the isolated build environment sdists get ([`super::build`]), and
 //! locks the `Requires-Dist` it reports for the selected extras (their markers kept, so they are
 //! evaluated per platform as any requirement's). The hook's answer is cached by the project's
-//! build inputs ([`Builder::local_metadata`]).
+//! build inputs ([`Builder::local_metadata`]). Its `Requires-Python` must hold for the python
+//! each platform locks, as an index package's must; the conda solve has picked that python
+//! already (the metadata is only known after it), so a project that excludes it is refused.
 
 use std::str::FromStr;
 
 use anyhow::Result;
+use pep440_rs::Version;
 use pep508_rs::{ExtraName, PackageName};
 
 use super::{build::Builder, metadata::CoreMetadata};
 use crate::{inputs::Inputs, util::error::Failure};
 
 /// Reads the metadata of every [`crate::inputs::LocalProject::from_backend`] project of `spec`
-/// through `builder` and adds the requirements it gives.
-pub async fn read_backend_projects(spec: &mut Inputs, builder: &Builder) -> Result<()> {
+/// through `builder` and adds the requirements it gives. `pythons` are the python each
+/// platform locks (platform, version), which the project's `Requires-Python` must admit.
+pub async fn read_backend_projects(
+    spec: &mut Inputs,
+    builder: &Builder,
+    pythons: &[(String, Version)],
+) -> Result<()> {
     for index in 0..spec.local_projects.len() {
         let project = &spec.local_projects[index];
         if !project.from_backend {
@@ -47,6 +55,25 @@ pub async fn read_backend_projects(spec: &mut Inputs, builder: &Builder) -> Resu
                 metadata.name, project.name
             ))
             .hint("make the build backend's name agree with `[project] name`")
+            .into());
+        }
+        if let Some(requires_python) = &metadata.requires_python
+            && let Some((platform, python)) = pythons
+                .iter()
+                .find(|(_, python)| !requires_python.contains(python))
+        {
+            return Err(Failure::new(format!(
+                "{place}: the local project `{}` requires Python {requires_python} (the \
+                 Requires-Python of the metadata its backend gave), and {platform} locks \
+                 Python {python}",
+                metadata.name
+            ))
+            .hint(
+                "lock with a Python the project supports (`--python X.Y`, or `python` in an \
+                 environment.yml), or widen its Requires-Python (`python_requires` in setup.py \
+                 or setup.cfg, `requires-python` in pyproject.toml)",
+            )
+            .at(&place.file, None, place.line, place.column)
             .into());
         }
         let (extras, requires) = selected(
