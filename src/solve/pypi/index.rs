@@ -1313,11 +1313,12 @@ fn dist_file(
     } else {
         return None;
     };
-    // An unparseable requires-python is treated as absent, as pip does.
+    // Repaired as uv repairs it (`lenient`); one no repair makes valid is treated as absent, as
+    // pip does.
     let requires_python = requires_python
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .and_then(|s| VersionSpecifiers::from_str(s).ok());
+        .and_then(|s| super::lenient::requires_python(s).ok());
     // A hash that is not one (index data is untrusted) is no hash; a metadata file advertised
     // with one is still advertised, its hash unknown.
     let advertised_metadata = advertised_metadata.map(usable_sha256);

@@ -52,14 +52,14 @@ impl CoreMetadata {
             .map_err(|e| anyhow::anyhow!("invalid Version: {e}"))?;
         let mut requires_dist = Vec::new();
         for value in all("Requires-Dist") {
-            let requirement = crate::util::pep508::parse(value)
+            let requirement = super::lenient::requires_dist(value)
                 .with_context(|| format!("invalid Requires-Dist `{value}`"))?;
             requires_dist.push(requirement);
         }
         let requires_python = match get("Requires-Python").map(str::trim) {
             None | Some("") => None,
             Some(v) => Some(
-                VersionSpecifiers::from_str(v)
+                super::lenient::requires_python(v)
                     .map_err(|e| anyhow::anyhow!("invalid Requires-Python `{v}`: {e}"))?,
             ),
         };

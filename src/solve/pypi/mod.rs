@@ -6,6 +6,7 @@ pub mod candidates;
 pub mod git;
 pub mod graph;
 pub mod index;
+pub mod lenient;
 pub mod local;
 pub mod mapping;
 pub mod metadata;
