@@ -148,9 +148,24 @@ impl Index {
 
     /// A tiny pure wheel with these `Requires-Dist`.
     fn wheel(&mut self, name: &str, version: &str, requires: &[&str], uploaded: &str) {
+        self.wheel_tagged(name, version, "py3-none-any", "", requires, uploaded);
+    }
+
+    /// A tiny wheel tagged `tag` (`cp27-cp27mu-manylinux1_x86_64`), whose METADATA has the
+    /// header lines `headers` and these `Requires-Dist`.
+    fn wheel_tagged(
+        &mut self,
+        name: &str,
+        version: &str,
+        tag: &str,
+        headers: &str,
+        requires: &[&str],
+        uploaded: &str,
+    ) {
         let stem = format!("{}-{version}", name.replace('-', "_"));
         let dist_info = format!("{stem}.dist-info");
-        let mut metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+        let mut metadata =
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{headers}");
         for r in requires {
             metadata.push_str(&format!("Requires-Dist: {r}\n"));
         }
@@ -159,8 +174,7 @@ impl Index {
             (format!("{dist_info}/METADATA"), metadata),
             (
                 format!("{dist_info}/WHEEL"),
-                "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-                    .to_string(),
+                format!("Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n"),
             ),
             (format!("{dist_info}/RECORD"), String::new()),
         ];
@@ -170,7 +184,7 @@ impl Index {
                 .map(|(p, b)| (p.as_str(), b.as_str()))
                 .collect::<Vec<_>>(),
         );
-        self.add(name, &format!("{stem}-py3-none-any.whl"), bytes, uploaded);
+        self.add(name, &format!("{stem}-{tag}.whl"), bytes, uploaded);
     }
 
     /// An sdist `<name>-<version>.tar.gz` holding `files` under its top directory.
@@ -511,6 +525,80 @@ fn a_version_whose_sdist_fails_to_build_is_skipped_for_an_older_wheel() {
     p.write("requirements.txt", "flaky>=2\n");
     let err = fails(p.resolve(&["--exclude-newer", "2024-06-01"]));
     p.assert_output("needed_version_fails_to_build", &err);
+}
+
+/// A version whose only file for the target is an sdist that cannot be built here (its backend
+/// fails, as numpy 1.19's does on Python 3.12), but that has wheels for another python: its
+/// dependencies come from such a wheel's METADATA, as uv takes them, so nothing is built at
+/// resolve time; the sdist is what is locked, and the image builds it.
+#[test]
+fn an_sdist_whose_version_has_wheels_elsewhere_takes_their_dependencies_without_a_build() {
+    let Some(p) = Project::new(|i| {
+        broken_sdist(i, "oldpin", "1.0", "2024-01-01T00:00:00Z");
+        // For Python 2.7 only: not installable on the target, but its METADATA is the version's.
+        i.wheel_tagged(
+            "oldpin",
+            "1.0",
+            "cp27-cp27mu-manylinux1_x86_64",
+            "",
+            &["dep-a>=1"],
+            "2024-01-01T00:00:00Z",
+        );
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "oldpin==1.0\n");
+    let out = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert_eq!(pip_set(&p.lock()), ["dep-a==1.0", "oldpin==1.0"], "{out}");
+    assert!(p.built().is_empty(), "a backend ran: {:?}", p.built());
+    let lock = p.lock();
+    let oldpin = lock.package.iter().find(|p| p.name == "oldpin").unwrap();
+    assert!(oldpin.url.ends_with("/oldpin-1.0.tar.gz"), "{}", oldpin.url);
+    assert!(
+        out.contains("the image builds oldpin 1.0 from its sdist"),
+        "{out}"
+    );
+}
+
+/// Metadata with a `Requires-Python` that PEP 440 rejects but setuptools once wrote (`>=3.6,`,
+/// as celery 5.2.6 and openpyxl 3.0.7 have) is read as meant: it locks when it admits the
+/// target's python and is refused, named, when the repaired specifier does not.
+#[test]
+fn a_published_requires_python_with_a_trailing_comma_is_read_as_meant() {
+    let Some(p) = Project::new(|i| {
+        i.wheel_tagged(
+            "oldmeta",
+            "1.0",
+            "py3-none-any",
+            "Requires-Python: >=3.6,\n",
+            &["dep-a (>=1.0<2.0)"],
+            "2024-01-01T00:00:00Z",
+        );
+        i.wheel_tagged(
+            "newmeta",
+            "1.0",
+            "py3-none-any",
+            "Requires-Python: >=3.12.*\n",
+            &[],
+            "2024-01-01T00:00:00Z",
+        );
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+        i.wheel("dep-a", "2.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "oldmeta==1.0\n");
+    let out = ok(p.resolve(&[]));
+    // `>=1.0<2.0` is `>=1.0,<2.0`: dep-a 2.0 stays out.
+    assert_eq!(pip_set(&p.lock()), ["dep-a==1.0", "oldmeta==1.0"], "{out}");
+
+    p.write("requirements.txt", "newmeta==1.0\n");
+    let err = fails(p.resolve(&[]));
+    assert!(
+        err.contains("requires Python >=3.12") && err.contains("3.11.7"),
+        "{err}"
+    );
 }
 
 /// Runs `command`, returning its combined output, and asserts whether it succeeded.

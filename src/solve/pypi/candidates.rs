@@ -159,6 +159,58 @@ impl Candidates {
     }
 }
 
+impl Candidates {
+    /// The file whose metadata gives the dependencies of `version` when `file`, its preferred
+    /// file, is installed: `file` itself, unless it is an sdist and the version also has wheels
+    /// (for other pythons or platforms, which is why the sdist was preferred): then the wheel
+    /// closest to the target ([`metadata_wheel_rank`]), as uv does. A wheel's METADATA is one
+    /// small fetch, while an sdist's dependencies are often known only after its build backend
+    /// ran here: slow, and failing for many old sdists on a newer python (numpy 1.19, PyYAML
+    /// 5). The files of one version declare the same dependencies, except in rare setup.py
+    /// projects that compute them at build time; docs/resolve.md says so.
+    pub fn metadata_file(&self, version: &Version, file: &DistFile, options: &Options) -> DistFile {
+        if !matches!(file.kind, DistKind::Sdist(_)) {
+            return file.clone();
+        }
+        let Ok(at) = self.versions.binary_search_by(|(v, _)| version.cmp(v)) else {
+            return file.clone();
+        };
+        self.versions[at]
+            .1
+            .iter()
+            .filter(|&&f| {
+                options
+                    .exclude_newer
+                    .is_none_or(|cutoff| !self.project.uploaded_after(f, cutoff))
+            })
+            .filter_map(|&f| self.project.file(f))
+            .filter_map(|f| match &f.kind {
+                DistKind::Wheel(w) => Some((metadata_wheel_rank(f.yanked, w), f)),
+                DistKind::Sdist(_) => None,
+            })
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.filename.cmp(&b.1.filename)))
+            .map_or_else(|| file.clone(), |(_, f)| f.clone())
+    }
+}
+
+/// How close a wheel is to a Linux target, for [`Candidates::metadata_file`] (lower is closer):
+/// not yanked; then pure (`any`) before Linux before other platforms, whose build-time
+/// dependencies are likeliest to be the target's; then a Python 3 tag before a Python 2 one.
+fn metadata_wheel_rank(yanked: bool, wheel: &super::tags::WheelFilename) -> (bool, u8, bool) {
+    let platform = if wheel.platform_tags.iter().any(|t| t == "any") {
+        0
+    } else if wheel.platform_tags.iter().any(|t| t.contains("linux")) {
+        1
+    } else {
+        2
+    };
+    let python2 = !wheel
+        .python_tags
+        .iter()
+        .any(|t| t.starts_with("py3") || t.starts_with("cp3"));
+    (yanked, platform, python2)
+}
+
 /// The preferred file among one version's `files` for `target`: the best-ranked usable one, a
 /// non-yanked file before a yanked one whatever their tags.
 fn preferred_file<'a>(
@@ -315,6 +367,36 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
+
+    #[test]
+    fn the_metadata_of_an_sdist_comes_from_the_wheel_closest_to_a_linux_target() {
+        use crate::solve::pypi::tags::WheelFilename;
+
+        let rank = |filename: &str, yanked: bool| {
+            metadata_wheel_rank(yanked, &WheelFilename::from_str(filename).unwrap())
+        };
+        let mut wheels = [
+            ("x-1.0-cp27-cp27m-win32.whl", false),
+            ("x-1.0-cp38-cp38-macosx_10_9_x86_64.whl", false),
+            ("x-1.0-cp27-cp27mu-manylinux1_x86_64.whl", false),
+            ("x-1.0-cp38-cp38-manylinux1_x86_64.whl", false),
+            ("x-1.0-py3-none-any.whl", true),
+            ("x-1.0-py2.py3-none-any.whl", false),
+        ];
+        wheels.sort_by_key(|(f, yanked)| rank(f, *yanked));
+        let order: Vec<&str> = wheels.iter().map(|(f, _)| *f).collect();
+        assert_eq!(
+            order,
+            [
+                "x-1.0-py2.py3-none-any.whl",
+                "x-1.0-cp38-cp38-manylinux1_x86_64.whl",
+                "x-1.0-cp27-cp27mu-manylinux1_x86_64.whl",
+                "x-1.0-cp38-cp38-macosx_10_9_x86_64.whl",
+                "x-1.0-cp27-cp27m-win32.whl",
+                "x-1.0-py3-none-any.whl",
+            ]
+        );
+    }
 
     #[test]
     fn format_control_asks_pip_options_and_a_named_package_wins_over_all() {

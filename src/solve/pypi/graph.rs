@@ -83,7 +83,8 @@ pub enum Unusable {
     Yanked,
     /// Its metadata could not be built from its sdist (the build's error is reported too).
     BuildFailed,
-    /// The `Requires-Python` of its metadata excludes the target's Python.
+    /// The `Requires-Python` of its metadata excludes the target's Python: the specifier and
+    /// ", and <platform> has Python <version>".
     MetadataRequiresPython(String),
     /// Its published metadata does not parse (the error is reported too).
     InvalidMetadata,

@@ -152,6 +152,12 @@ fn reasons(name: &PackageName, reasons: &[Unusable], cx: &Context) -> (String, V
     let platform = target.platform();
     let python = target.python_version();
     let has_wheel_reason = reasons.iter().any(|r| matches!(r, Unusable::Wheels(_)));
+    let python_hint = || {
+        format!(
+            "require a version of {name} that supports Python {python}, or lock with a Python \
+             it supports (`--python X.Y`)"
+        )
+    };
     let mut parts = Vec::new();
     let mut hints = Vec::new();
     for reason in reasons {
@@ -185,12 +191,14 @@ fn reasons(name: &PackageName, reasons: &[Unusable], cx: &Context) -> (String, V
                     None => "uploaded after the `--exclude-newer` cutoff".to_string(),
                 }
             }
-            Unusable::RequiresPython(rp) | Unusable::MetadataRequiresPython(rp) => {
-                hints.push(format!(
-                    "require a version of {name} that supports Python {python}, or lock with a \
-                     Python it supports (`--python X.Y`)"
-                ));
+            Unusable::RequiresPython(rp) => {
+                hints.push(python_hint());
                 format!("requires Python {rp}, and {platform} has Python {python}")
+            }
+            // Its text already names the target's python.
+            Unusable::MetadataRequiresPython(why) => {
+                hints.push(python_hint());
+                format!("requires Python {why}")
             }
             Unusable::Wheels(mismatch) => match mismatch {
                 WheelMismatch::Glibc { needs, has } => {

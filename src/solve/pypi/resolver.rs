@@ -178,6 +178,8 @@ pub async fn resolve(
         chosen: Mutex::default(),
         candidates: CandidatesByName::default(),
         build_failures: Mutex::default(),
+        hints: Mutex::default(),
+        seen: Mutex::default(),
         missing_extras: Mutex::default(),
     };
     for r in &provider.root {
@@ -222,13 +224,19 @@ struct Provider {
     /// Root requirements left out because their marker is false here, each as
     /// `` `requirement` (file:line:column) ``, for the failure report.
     skipped: Vec<(PackageName, String)>,
-    /// The file picked for each (package, version) by `choose_version`.
-    chosen: Mutex<HashMap<(PackageName, Version), DistFile>>,
+    /// The file picked for each (package, version) by `choose_version`, and the file whose
+    /// metadata gives its dependencies ([`Candidates::metadata_file`]).
+    chosen: Mutex<HashMap<(PackageName, Version), (DistFile, DistFile)>>,
     /// The candidates of each project, made once: pubgrub asks about a package many times.
     candidates: CandidatesByName,
     /// Versions left out because their sdist's metadata could not be built or their published
     /// metadata is invalid, with what to do about it.
     build_failures: Mutex<Vec<BuildFailed>>,
+    /// What to do about the versions pubgrub found unusable only once their metadata was read
+    /// (its `Requires-Python`), for the failure report.
+    hints: Mutex<Vec<String>>,
+    /// Each package in the order it was first named as a dependency ([`Provider::available`]).
+    seen: Mutex<HashMap<Pkg, u32>>,
     /// `name[extra]` asked of versions that do not provide the extra: as pip and uv do, those
     /// versions are used without it (and a warning says so when the result keeps one).
     missing_extras: Mutex<HashSet<(PackageName, Version, ExtraName)>>,
@@ -307,6 +315,7 @@ impl Provider {
                     report.push_str(&format!("\n{}", build.message));
                     hints.push(build.hint.clone());
                 }
+                hints.extend(self.hints.lock().expect("not poisoned").iter().cloned());
                 let mut unique: Vec<String> = Vec::new();
                 for h in hints {
                     if !unique.contains(&h) {
@@ -372,13 +381,13 @@ impl Provider {
             if self.conda.contains_key(&name) {
                 continue;
             }
-            let file = chosen
+            let (file, metadata_file) = chosen
                 .get(&(name.clone(), version.clone()))
                 .cloned()
                 .ok_or_else(|| {
                     anyhow::anyhow!("internal error: no file chosen for {name} {version}")
                 })?;
-            let metadata = self.handle.block_on(self.client.metadata(&file))?;
+            let metadata = self.handle.block_on(self.client.metadata(&metadata_file))?;
             let mut dependencies: BTreeMap<PackageName, String> = BTreeMap::new();
             let active = extras.get(&name).map_or(&[][..], Vec::as_slice);
             for r in &metadata.requires_dist {
@@ -494,7 +503,8 @@ impl Provider {
                 &target,
                 &options,
             );
-            if let Some((_, file)) = likely {
+            if let Some((version, file)) = likely {
+                let file = candidates.metadata_file(&version, &file, &options);
                 let _ = client.metadata(&file).await;
             }
         });
@@ -655,8 +665,23 @@ fn into_map(deps: Vec<(Pkg, Ranges<Version>)>) -> pubgrub::Map<Pkg, Ranges<Versi
     map
 }
 
-fn available(deps: Vec<(Pkg, Ranges<Version>)>) -> Dependencies<Pkg, Ranges<Version>, Unusable> {
-    Dependencies::Available(into_map(deps).into_iter().collect())
+impl Provider {
+    /// `deps` as pubgrub takes them, each package not seen before numbered in the order it is
+    /// listed (a requirements file's order, a METADATA's `Requires-Dist` order), for
+    /// [`DependencyProvider::prioritize`]. pubgrub keeps dependencies in a hash map, so its own
+    /// order says nothing.
+    fn available(
+        &self,
+        deps: Vec<(Pkg, Ranges<Version>)>,
+    ) -> Dependencies<Pkg, Ranges<Version>, Unusable> {
+        let mut seen = self.seen.lock().expect("not poisoned");
+        for (pkg, _) in &deps {
+            let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+            seen.entry(pkg.clone()).or_insert(next);
+        }
+        drop(seen);
+        Dependencies::Available(into_map(deps).into_iter().collect())
+    }
 }
 
 impl DependencyProvider for Provider {
@@ -665,7 +690,7 @@ impl DependencyProvider for Provider {
     type VS = Ranges<Version>;
     type M = Unusable;
     type Err = ProviderError;
-    type Priority = (u32, Reverse<u32>);
+    type Priority = (u32, u32, Reverse<u32>);
 
     fn prioritize(
         &self,
@@ -673,14 +698,22 @@ impl DependencyProvider for Provider {
         range: &Ranges<Version>,
         stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        // Decide fixed things first (root, conda, pins), then packages that conflict often.
+        // Decide fixed things first (root, conda, pins), then packages that conflict often, then
+        // the package seen first ([`Provider::available`]): requirements in the order they are
+        // written, each before what it brings in, as uv does. Without that order ties went by
+        // pubgrub's hash order, and a package decided early could hold a requirement written
+        // before it back to an old version (`setuptools` 82 before `torch`, which then locked
+        // 2.10 where uv locks 2.12, whose `setuptools<82` had to wait).
         let fixed = match package {
             Pkg::Root | Pkg::Conda => 3,
             Pkg::Name(n) if self.conda.contains_key(n) => 2,
             _ if range.as_singleton().is_some() => 1,
             _ => 0,
         };
-        (fixed, Reverse(u32::MAX - stats.conflict_count()))
+        let mut seen = self.seen.lock().expect("not poisoned");
+        let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+        let order = *seen.entry(package.clone()).or_insert(next);
+        (fixed, stats.conflict_count(), Reverse(order))
     }
 
     fn choose_version(
@@ -695,7 +728,8 @@ impl DependencyProvider for Provider {
         if let Some(v) = self.conda.get(name) {
             return Ok(range.contains(v).then(|| v.clone()));
         }
-        let pick = self.candidates(name)?.pick(
+        let candidates = self.candidates(name)?;
+        let pick = candidates.pick(
             range,
             self.options.preferred.get(name),
             &self.target,
@@ -704,11 +738,12 @@ impl DependencyProvider for Provider {
         let Some((version, file)) = pick else {
             return Ok(None);
         };
-        self.chosen
-            .lock()
-            .expect("not poisoned")
-            .insert((name.clone(), version.clone()), file.clone());
-        self.client.prefetch_metadata(file);
+        let metadata_file = candidates.metadata_file(&version, &file, &self.options);
+        self.chosen.lock().expect("not poisoned").insert(
+            (name.clone(), version.clone()),
+            (file, metadata_file.clone()),
+        );
+        self.client.prefetch_metadata(metadata_file);
         Ok(Some(version))
     }
 
@@ -741,9 +776,9 @@ impl DependencyProvider for Provider {
                         });
                     }
                     // conda installs it, with conda's own dependencies.
-                    return Ok(available(deps));
+                    return Ok(self.available(deps));
                 }
-                let file = self
+                let (_, file) = self
                     .chosen
                     .lock()
                     .expect("not poisoned")
@@ -783,8 +818,17 @@ impl DependencyProvider for Provider {
                 if let Some(rp) = &metadata.requires_python
                     && !rp.contains(self.target.python_version())
                 {
+                    let python = self.target.python_version();
+                    let hint = format!(
+                        "require a version of {name} that supports Python {python}, or lock \
+                         with a Python it supports (`--python X.Y`)"
+                    );
+                    let mut hints = self.hints.lock().expect("not poisoned");
+                    if !hints.contains(&hint) {
+                        hints.push(hint);
+                    }
                     return Ok(Dependencies::Unavailable(Unusable::MetadataRequiresPython(
-                        rp.to_string(),
+                        format!("{rp}, and {} has Python {python}", self.target.platform()),
                     )));
                 }
                 let extras: Vec<ExtraName> = match package {
@@ -798,7 +842,7 @@ impl DependencyProvider for Provider {
                                 version.clone(),
                                 e.clone(),
                             ));
-                            return Ok(available(deps));
+                            return Ok(self.available(deps));
                         }
                         vec![e.clone()]
                     }
@@ -812,7 +856,7 @@ impl DependencyProvider for Provider {
                 self.requirement_deps(applicable, &mut deps)?;
             }
         }
-        Ok(available(deps))
+        Ok(self.available(deps))
     }
 }
 
