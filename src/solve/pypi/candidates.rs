@@ -157,9 +157,7 @@ impl Candidates {
             .find_map(|&i| eligible(i))
             .or_else(|| self.order.iter().find_map(|&i| eligible(i)))
     }
-}
 
-impl Candidates {
     /// The file whose metadata gives the dependencies of `version` when `file`, its preferred
     /// file, is installed: `file` itself, unless it is an sdist and the version also has wheels
     /// (for other pythons or platforms, which is why the sdist was preferred): then the wheel

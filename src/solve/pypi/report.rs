@@ -72,6 +72,14 @@ impl Display for Unusable {
     }
 }
 
+/// What to do about a version whose `Requires-Python` excludes the target's `python`.
+pub fn python_hint(name: &PackageName, python: &Version) -> String {
+    format!(
+        "require a version of {name} that supports Python {python}, or lock with a Python it \
+         supports (`--python X.Y`)"
+    )
+}
+
 type Tree = DerivationTree<Pkg, Vs, Unusable>;
 
 /// pubgrub's `collapse_no_versions`, except for the packages `keep` names: "there is no
@@ -152,12 +160,7 @@ fn reasons(name: &PackageName, reasons: &[Unusable], cx: &Context) -> (String, V
     let platform = target.platform();
     let python = target.python_version();
     let has_wheel_reason = reasons.iter().any(|r| matches!(r, Unusable::Wheels(_)));
-    let python_hint = || {
-        format!(
-            "require a version of {name} that supports Python {python}, or lock with a Python \
-             it supports (`--python X.Y`)"
-        )
-    };
+    let python_hint = || python_hint(name, python);
     let mut parts = Vec::new();
     let mut hints = Vec::new();
     for reason in reasons {

@@ -819,10 +819,7 @@ impl DependencyProvider for Provider {
                     && !rp.contains(self.target.python_version())
                 {
                     let python = self.target.python_version();
-                    let hint = format!(
-                        "require a version of {name} that supports Python {python}, or lock \
-                         with a Python it supports (`--python X.Y`)"
-                    );
+                    let hint = super::report::python_hint(name, python);
                     let mut hints = self.hints.lock().expect("not poisoned");
                     if !hints.contains(&hint) {
                         hints.push(hint);
