@@ -808,7 +808,7 @@ fn cache_files_are_private() {
             & 0o777
     };
     let files = common::files_under(&p.cache);
-    for sub in ["repodata", "pypi/simple-v2", "pypi/metadata-v1"] {
+    for sub in ["repodata", "pypi/simple-v3", "pypi/metadata-v1"] {
         assert!(
             files.iter().any(|f| f.starts_with(p.cache.join(sub))),
             "the cache holds {sub}: {files:?}"

@@ -28,7 +28,10 @@ use std::{
     ops::Range,
     path::PathBuf,
     str::FromStr,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::SystemTime,
 };
 
@@ -183,8 +186,11 @@ pub struct Project {
 #[derive(Debug)]
 struct Listed {
     version: Version,
-    /// Where its PEP 691 page gives it, until [`Listed::file`] reads it.
+    /// Where its PEP 691 page gives it (a range of the page's body), until [`Listed::file`]
+    /// reads it.
     json: Option<(Arc<JsonPageText>, Range<usize>)>,
+    /// Its upload time, once read: from the cached page's [`Listing`], else from its entry.
+    uploaded: OnceLock<Option<Timestamp>>,
     /// The file, or `None` when the page's entry does not make one (a name that is not the
     /// project's, an unparseable wheel name).
     file: OnceLock<Option<DistFile>>,
@@ -195,7 +201,7 @@ impl Listed {
         self.file
             .get_or_init(|| {
                 let (page, range) = self.json.as_ref()?;
-                let json: JsonFile = serde_json::from_str(page.body.get(range.clone())?).ok()?;
+                let json: JsonFile = serde_json::from_str(&page.entry(range.clone())?).ok()?;
                 // The version it was listed under must be its own (see `listed_filename`).
                 json_dist_file(&json, &page.url, project).filter(|f| f.version() == &self.version)
             })
@@ -211,6 +217,7 @@ impl Project {
             .map(|f| Listed {
                 version: f.version().clone(),
                 json: None,
+                uploaded: OnceLock::from(f.upload_time),
                 file: OnceLock::from(Some(f)),
             })
             .collect();
@@ -244,16 +251,14 @@ impl Project {
     /// Whether the `i`th file was uploaded after `cutoff`, read without reading the whole file.
     pub fn uploaded_after(&self, i: usize, cutoff: Timestamp) -> bool {
         let listed = &self.listed[i];
-        let uploaded = match (&listed.json, listed.file.get()) {
-            (_, Some(file)) => file.as_ref().and_then(|f| f.upload_time),
-            (Some((page, range)), None) => page
-                .body
-                .get(range.clone())
-                .and_then(|text| serde_json::from_str::<UploadTime>(text).ok())
-                .and_then(|u| u.upload_time?.parse().ok()),
-            (None, None) => None,
-        };
-        uploaded.is_some_and(|t: Timestamp| t > cutoff)
+        let uploaded = listed
+            .uploaded
+            .get_or_init(|| match (&listed.json, listed.file.get()) {
+                (_, Some(file)) => file.as_ref().and_then(|f| f.upload_time),
+                (Some((page, range)), None) => entry_upload_time(&page.entry(range.clone())?),
+                (None, None) => None,
+            });
+        uploaded.is_some_and(|t| t > cutoff)
     }
 
     /// Every file, each read.
@@ -382,6 +387,8 @@ pub struct IndexClient {
     direct: Mutex<HashMap<Url, Shared<DistFile>>>,
     /// Hosts that answered 404 for an unadvertised `.metadata` file: not asked again.
     no_metadata_hosts: Mutex<HashSet<String>>,
+    /// How many stored pages are read from their open files ([`MAX_OPEN_PAGES`]).
+    open_pages: AtomicUsize,
     /// Builds the metadata of sdists without static metadata; without one they cannot be locked.
     builder: Option<Arc<dyn SdistBuilder>>,
     /// `--exclude-newer`: a page fetched an hour or more after it lists every file the resolve
@@ -409,8 +416,10 @@ impl Drop for IndexClient {
 pub const CUTOFF_MARGIN: u64 = 3600;
 
 /// A stored project page and what is needed to revalidate it. Stored as one line of JSON (all
-/// but the body, with the body's length) and then the body as the index sent it: a page kept as
-/// a JSON string had to be unescaped, and copied, before it could be read.
+/// but the body, with the lengths of what follows), for a PEP 691 page its [`Listing`] on one
+/// line, and then the body as the index sent it: a page kept as a JSON string had to be
+/// unescaped and copied before it could be read, and a page without its listing had to be read
+/// and scanned whole (25 MB for the jupyter set) before the first file could be ranked.
 #[derive(Serialize, Deserialize)]
 struct CachedPage {
     url: String,
@@ -422,41 +431,119 @@ struct CachedPage {
     #[serde(default)]
     fetched_at: Option<u64>,
     content_type: String,
+    /// The listing line's length in bytes, its newline included (0: none stored).
+    #[serde(default)]
+    listing_len: usize,
     /// The body's length in bytes, to tell a cut-off entry.
     body_len: usize,
-    /// The body, from `body_start` on: a stored page keeps the whole stored text, so that the
-    /// body need not be copied out of it.
+    /// The page's files as [`Listing`] gives them, when stored with the page.
+    #[serde(skip)]
+    listing: Option<Listing>,
+    /// The body, from `body_start` on, when it was read (a fetched page, an HTML page, or a
+    /// stored page without its listing).
     #[serde(skip)]
     body: String,
     #[serde(skip)]
     body_start: usize,
+    /// The stored file and where in it the body starts, when the body was left there (a
+    /// stored page with its listing: its files are read from it on first use).
+    #[serde(skip)]
+    on_disk: Option<(std::fs::File, u64)>,
+    /// Where a page just fetched is to be stored, once its listing is known.
+    #[serde(skip)]
+    store_at: Option<PathBuf>,
 }
 
+/// A PEP 691 page's files as the cache keeps them beside the page, so that a warm resolve reads
+/// neither the whole body nor each entry's name and upload time: every wheel or sdist of the
+/// project, in page order, with its version (an index into `versions`), the byte range of its
+/// entry in the body and its upload time (microseconds since the epoch), if the page gives one.
+#[derive(Serialize, Deserialize, Default)]
+struct Listing {
+    versions: Vec<String>,
+    files: Vec<(u32, usize, usize, Option<i64>)>,
+}
+
+/// How many stored pages at most are read from their open files (the rest are read whole), to
+/// stay well under the usual limit of 1,024 open files.
+const MAX_OPEN_PAGES: usize = 256;
+
 impl CachedPage {
-    /// A stored page, or `None` when the entry is not one (cut off, or another format).
-    fn load(bytes: Vec<u8>) -> Option<CachedPage> {
-        let text = String::from_utf8(bytes).ok()?;
-        let end = text.find('\n')?;
-        let mut page: CachedPage = serde_json::from_str(&text[..end]).ok()?;
-        if text.len() - end - 1 != page.body_len {
+    /// A stored page, or `None` when the entry is not one (cut off, or another format). With a
+    /// listing and `keep_open`, the body stays in the file.
+    fn load(path: &std::path::Path, keep_open: bool) -> Option<CachedPage> {
+        use std::io::{BufRead, Read};
+        let file = std::fs::File::open(path).ok()?;
+        let size = file.metadata().ok()?.len();
+        let mut reader = std::io::BufReader::new(file);
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let mut page: CachedPage = serde_json::from_str(header.strip_suffix('\n')?).ok()?;
+        let body_offset = (header.len() + page.listing_len) as u64;
+        if size != body_offset + page.body_len as u64 {
             return None;
         }
-        page.body = text;
-        page.body_start = end + 1;
+        if page.listing_len > 0 {
+            let mut line = vec![0; page.listing_len];
+            reader.read_exact(&mut line).ok()?;
+            page.listing = Some(serde_json::from_slice(line.strip_suffix(b"\n")?).ok()?);
+        }
+        if page.listing.is_some() && keep_open && cfg!(unix) {
+            page.on_disk = Some((reader.into_inner(), body_offset));
+            return Some(page);
+        }
+        let mut body = String::with_capacity(page.body_len);
+        reader.read_to_string(&mut body).ok()?;
+        (body.len() == page.body_len).then_some(())?;
+        page.body = body;
         Some(page)
     }
 
-    /// The page's body.
-    fn body(&self) -> &str {
+    /// The page's body, read into memory first if it was left in its file.
+    fn body(&mut self) -> &str {
+        if let Some((file, offset)) = self.on_disk.take() {
+            let mut body = vec![0; self.body_len];
+            if read_at(&file, &mut body, offset).is_ok() {
+                self.body = String::from_utf8(body).unwrap_or_default();
+                self.body_start = 0;
+            }
+        }
         &self.body[self.body_start..]
     }
 
     /// The stored form [`CachedPage::load`] reads.
-    fn to_bytes(&self) -> Option<Vec<u8>> {
+    fn stored_bytes(&mut self) -> Option<Vec<u8>> {
+        let listing = match &self.listing {
+            Some(l) => {
+                let mut line = serde_json::to_vec(l).ok()?;
+                line.push(b'\n');
+                line
+            }
+            None => Vec::new(),
+        };
+        self.listing_len = listing.len();
+        let body = self.body().as_bytes().to_vec();
+        self.body_len = body.len();
         let mut bytes = serde_json::to_vec(self).ok()?;
         bytes.push(b'\n');
-        bytes.extend_from_slice(self.body().as_bytes());
+        bytes.extend_from_slice(&listing);
+        bytes.extend_from_slice(&body);
         Some(bytes)
+    }
+}
+
+/// Reads `buf.len()` bytes of `file` at `offset`, without moving a shared cursor (pages are read
+/// from several threads).
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        // Never reached: pages are left in their files on unix only.
+        let _ = (file, buf, offset);
+        Err(std::io::Error::other("not supported"))
     }
 }
 
@@ -482,6 +569,7 @@ impl IndexClient {
             metadata: Mutex::default(),
             direct: Mutex::default(),
             no_metadata_hosts: Mutex::default(),
+            open_pages: AtomicUsize::new(0),
             builder: None,
             exclude_newer: None,
             refresh: false,
@@ -568,17 +656,18 @@ impl IndexClient {
         let mut found: Option<Project> = None;
         for index in &self.indexes {
             let url = index.join(&format!("{name}/"))?;
-            let Some(page) = self.fetch_page(&url).await? else {
+            let Some(mut page) = self.fetch_page(&url).await? else {
                 continue;
             };
             let listed = if page.content_type.contains("json") {
-                parse_json_page(page.body, page.body_start, &url, name)?
+                self.json_listed(page, &url, name)?
             } else {
                 parse_html_page(page.body(), &url, name)
                     .into_iter()
                     .map(|f| Listed {
                         version: f.version().clone(),
                         json: None,
+                        uploaded: OnceLock::from(f.upload_time),
                         file: OnceLock::from(Some(f)),
                     })
                     .collect()
@@ -605,18 +694,53 @@ impl IndexClient {
         Ok(found)
     }
 
+    /// The files of a PEP 691 `page` fetched from `url`: from its stored [`Listing`] and its
+    /// file when it was stored with one, else read from its body, and then stored with a
+    /// listing when it was just fetched.
+    fn json_listed(
+        &self,
+        mut page: CachedPage,
+        url: &Url,
+        name: &PackageName,
+    ) -> Result<Vec<Listed>> {
+        if let (Some(listing), Some((file, offset))) = (page.listing.take(), page.on_disk.take()) {
+            return Ok(listed_from_listing(
+                listing,
+                file,
+                offset,
+                page.body_len,
+                url,
+            ));
+        }
+        let found = json_page_files(page.body(), url, name)?;
+        if let Some(path) = page.store_at.take() {
+            page.listing = Some(listing_from(&found, page.body()));
+            store(&path, &mut page);
+        }
+        let listing = page.listing.take();
+        Ok(listed_from_text(
+            found,
+            std::mem::take(&mut page.body),
+            page.body_start,
+            url,
+            listing.as_ref(),
+        ))
+    }
+
     /// A project page, from the cache when still fresh or revalidated; `None` on 404.
     async fn fetch_page(&self, url: &Url) -> Result<Option<CachedPage>> {
         // The cache never holds credentials: pages are stored under the URL without them.
         let redacted = redact::url(url);
         let path = self
             .cache_dir
-            .join("simple-v2")
+            .join("simple-v3")
             .join(short_hash(redacted.as_str()));
-        let cached: Option<CachedPage> = std::fs::read(&path)
-            .ok()
-            .and_then(CachedPage::load)
-            .filter(|c: &CachedPage| c.url == redacted.as_str());
+        let keep_open = self.open_pages.load(Ordering::Relaxed) < MAX_OPEN_PAGES;
+        let cached: Option<CachedPage> =
+            CachedPage::load(&path, keep_open).filter(|c: &CachedPage| c.url == redacted.as_str());
+        if cached.as_ref().is_some_and(|c| c.on_disk.is_some()) {
+            self.open_pages.fetch_add(1, Ordering::Relaxed);
+        }
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
@@ -663,7 +787,7 @@ impl IndexClient {
         {
             c.fresh_until = fresh_until;
             c.fetched_at = Some(now);
-            store(&path, &c);
+            store(&path, &mut c);
             return Ok(Some(c));
         }
         if !status.is_success() {
@@ -686,12 +810,22 @@ impl IndexClient {
             fresh_until,
             fetched_at: Some(now),
             content_type: header_str(header::CONTENT_TYPE).unwrap_or_default(),
+            listing_len: 0,
             body_len: body.len(),
+            listing: None,
             body,
             body_start: 0,
+            on_disk: None,
+            store_at: None,
         };
-        // Stored also without validators: a cutoff resolve can use it as it is.
-        store(&path, &page);
+        // Stored also without validators: a cutoff resolve can use it as it is. A PEP 691 page
+        // is stored once its files are read, with their listing ([`IndexClient::json_listed`]).
+        let mut page = page;
+        if page.content_type.contains("json") {
+            page.store_at = Some(path);
+        } else {
+            store(&path, &mut page);
+        }
         Ok(Some(page))
     }
 
@@ -1228,8 +1362,8 @@ fn max_age(headers: &header::HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn store(path: &std::path::Path, page: &CachedPage) {
-    if let Some(bytes) = page.to_bytes() {
+fn store(path: &std::path::Path, page: &mut CachedPage) {
+    if let Some(bytes) = page.stored_bytes() {
         store_bytes(path, &bytes);
     }
 }
@@ -1359,8 +1493,87 @@ struct UploadTime<'a> {
 /// A PEP 691 page's body, kept for its files to be read from ([`Listed::file`]).
 #[derive(Debug)]
 struct JsonPageText {
-    body: String,
+    source: PageSource,
     url: Url,
+}
+
+/// Where a [`JsonPageText`]'s body is.
+#[derive(Debug)]
+enum PageSource {
+    /// In memory: `text` from `start` on.
+    Text { text: String, start: usize },
+    /// In the stored page `file`, from `offset` on, `len` bytes (see [`CachedPage::load`]).
+    File {
+        file: std::fs::File,
+        offset: u64,
+        len: usize,
+    },
+}
+
+impl JsonPageText {
+    /// The text of the body's `range` (one file's entry), or `None` when it is not in the body
+    /// or not UTF-8.
+    fn entry(&self, range: Range<usize>) -> Option<Cow<'_, str>> {
+        match &self.source {
+            PageSource::Text { text, start } => text
+                .get(start + range.start..start.checked_add(range.end)?)
+                .map(Cow::Borrowed),
+            PageSource::File { file, offset, len } => {
+                if range.start > range.end || range.end > *len {
+                    return None;
+                }
+                let mut bytes = vec![0; range.len()];
+                read_at(file, &mut bytes, offset + range.start as u64).ok()?;
+                String::from_utf8(bytes).ok().map(Cow::Owned)
+            }
+        }
+    }
+}
+
+/// The upload time a page's file entry gives, if any.
+fn entry_upload_time(entry: &str) -> Option<Timestamp> {
+    serde_json::from_str::<UploadTime>(entry)
+        .ok()?
+        .upload_time?
+        .parse()
+        .ok()
+}
+
+/// The files of a PEP 691 page stored with its [`Listing`], read from `file` (body at
+/// `offset`, `len` bytes) on first use. Entries whose version does not parse are left out.
+fn listed_from_listing(
+    listing: Listing,
+    file: std::fs::File,
+    offset: u64,
+    len: usize,
+    page_url: &Url,
+) -> Vec<Listed> {
+    let versions: Vec<Option<Version>> = listing
+        .versions
+        .iter()
+        .map(|v| Version::from_str(v).ok())
+        .collect();
+    let page = Arc::new(JsonPageText {
+        source: PageSource::File { file, offset, len },
+        url: page_url.clone(),
+    });
+    listing
+        .files
+        .into_iter()
+        .filter_map(|(v, start, entry_len, uploaded)| {
+            let version = versions.get(v as usize)?.clone()?;
+            let uploaded = match uploaded {
+                Some(us) => Some(Timestamp::from_microsecond(us).ok()?),
+                None => None,
+            };
+            Some(Listed {
+                version,
+                json: Some((page.clone(), start..start.checked_add(entry_len)?)),
+                uploaded: OnceLock::from(uploaded),
+                file: OnceLock::new(),
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -1382,24 +1595,54 @@ struct JsonFile {
     dist_info_metadata: Option<serde_json::Value>,
 }
 
+/// The [`Listing`] of one PEP 691 page's files `found` ([`json_page_files`]) in its `body`:
+/// each entry's upload time is read once here, when the page is stored.
+fn listing_from(found: &[(Version, Range<usize>)], body: &str) -> Listing {
+    let mut listing = Listing::default();
+    let mut index: HashMap<&Version, u32> = HashMap::new();
+    for (version, range) in found {
+        let v = *index.entry(version).or_insert_with(|| {
+            listing.versions.push(version.to_string());
+            u32::try_from(listing.versions.len() - 1).unwrap_or(u32::MAX)
+        });
+        let uploaded = body
+            .get(range.clone())
+            .and_then(entry_upload_time)
+            .map(Timestamp::as_microsecond);
+        listing.files.push((v, range.start, range.len(), uploaded));
+    }
+    listing
+}
+
 /// A PEP 691 page's files, each with the version its name says; the rest of each file is read
 /// on first use ([`Listed::file`]), from the page kept as it is. Entries that are not a wheel or
 /// sdist of `project` are left out. The page is `text` from `start` on.
+#[cfg(test)]
 fn parse_json_page(
     text: String,
     start: usize,
     page_url: &Url,
     project: &PackageName,
 ) -> Result<Vec<Listed>> {
+    let found = json_page_files(text.get(start..).unwrap_or_default(), page_url, project)?;
+    Ok(listed_from_text(found, text, start, page_url, None))
+}
+
+/// The wheels and sdists of `project` a PEP 691 page's `body` lists, each with the version its
+/// name says and the byte range of its entry in `body`.
+fn json_page_files(
+    body: &str,
+    page_url: &Url,
+    project: &PackageName,
+) -> Result<Vec<(Version, Range<usize>)>> {
     let invalid = || {
         format!(
             "{} is not a valid PEP 691 page",
             redact::url_text(page_url.as_str())
         )
     };
-    let body = text.get(start..).unwrap_or_default();
     let page: JsonPage = serde_json::from_str(body).with_context(invalid)?;
-    let origin = text.as_ptr() as usize;
+    let origin = body.as_ptr() as usize;
     let mut found = Vec::with_capacity(page.files.len());
     for raw in &page.files {
         let file = raw.get();
@@ -1417,19 +1660,40 @@ fn parse_json_page(
         let offset = file.as_ptr() as usize - origin;
         found.push((version, offset..offset + file.len()));
     }
-    drop(page);
+    Ok(found)
+}
+
+/// The [`Listed`] files `found` in a page's body (`text` from `start` on), kept in memory; with
+/// the page's `listing`, their upload times are known already.
+fn listed_from_text(
+    found: Vec<(Version, Range<usize>)>,
+    text: String,
+    start: usize,
+    page_url: &Url,
+    listing: Option<&Listing>,
+) -> Vec<Listed> {
     let page = Arc::new(JsonPageText {
-        body: text,
+        source: PageSource::Text { text, start },
         url: page_url.clone(),
     });
-    Ok(found
+    found
         .into_iter()
-        .map(|(version, range)| Listed {
-            version,
-            json: Some((page.clone(), range)),
-            file: OnceLock::new(),
+        .enumerate()
+        .map(|(i, (version, range))| {
+            let uploaded = match listing.and_then(|l| l.files.get(i)) {
+                Some((_, _, _, us)) => {
+                    OnceLock::from(us.and_then(|us| Timestamp::from_microsecond(us).ok()))
+                }
+                None => OnceLock::new(),
+            };
+            Listed {
+                version,
+                json: Some((page.clone(), range)),
+                uploaded,
+                file: OnceLock::new(),
+            }
         })
-        .collect())
+        .collect()
 }
 
 /// A page file's `"filename"` when it is written plainly (no escapes), found without parsing
@@ -1596,29 +1860,116 @@ mod tests {
         PackageName::from_str(s).unwrap()
     }
 
-    #[test]
-    fn a_stored_page_reads_back_and_a_cut_off_one_does_not() {
-        let body = "{\"files\": [\"a\\nb\"]}\n<a>é</a>".to_string();
-        let page = CachedPage {
-            url: "https://idx.example/simple/a/".into(),
+    fn stored_page(content_type: &str, body: &str) -> CachedPage {
+        CachedPage {
+            url: "https://idx.example/simple/demo/".into(),
             etag: Some("\"x\"".into()),
             last_modified: None,
             fresh_until: None,
             fetched_at: Some(7),
-            content_type: "text/html".into(),
+            content_type: content_type.into(),
+            listing_len: 0,
             body_len: body.len(),
-            body: body.clone(),
+            listing: None,
+            body: body.to_string(),
             body_start: 0,
-        };
-        let bytes = page.to_bytes().unwrap();
-        let back = CachedPage::load(bytes.clone()).unwrap();
-        assert_eq!(
-            (back.body().to_string(), back.fetched_at, back.etag),
-            (body, Some(7), page.etag)
+            on_disk: None,
+            store_at: None,
+        }
+    }
+
+    #[test]
+    fn a_stored_page_reads_back_and_a_cut_off_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("page");
+        let body = "{\"files\": [\"a\\nb\"]}\n<a>é</a>";
+        let mut page = stored_page("text/html", body);
+        let bytes = page.stored_bytes().unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let mut back = CachedPage::load(&path, true).unwrap();
+        assert!(
+            back.on_disk.is_none(),
+            "a page without a listing is read whole"
         );
-        assert!(CachedPage::load(bytes[..bytes.len() - 1].to_vec()).is_none());
+        assert_eq!(
+            (back.body().to_string(), back.fetched_at, back.etag.clone()),
+            (body.to_string(), Some(7), page.etag.clone())
+        );
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(CachedPage::load(&path, true).is_none());
         // The JSON form of earlier caches is not mistaken for a page.
-        assert!(CachedPage::load(b"{\"url\":\"x\",\"body\":\"y\"}".to_vec()).is_none());
+        std::fs::write(&path, b"{\"url\":\"x\",\"body\":\"y\"}").unwrap();
+        assert!(CachedPage::load(&path, true).is_none());
+    }
+
+    #[test]
+    fn a_json_page_stored_with_its_listing_is_read_from_its_file_as_from_its_text() {
+        let body = r#"{"meta": {"api-version": "1.1"}, "name": "demo", "files": [
+            {"filename": "demo-1.0.tar.gz", "url": "demo-1.0.tar.gz", "hashes": {}, "upload-time": "2024-01-01T00:00:00.123456Z"},
+            {"filename": "demo-2.0-py3-none-any.whl", "url": "demo-2.0-py3-none-any.whl", "hashes": {}},
+            {"filename": "other-1.0.tar.gz", "url": "other-1.0.tar.gz", "hashes": {}}
+        ]}"#;
+        let url = Url::parse("https://idx.example/simple/demo/").unwrap();
+        let found = json_page_files(body, &url, &name("demo")).unwrap();
+        let mut page = stored_page("application/vnd.pypi.simple.v1+json", body);
+        page.listing = Some(listing_from(&found, body));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("page");
+        std::fs::write(&path, page.stored_bytes().unwrap()).unwrap();
+
+        let project = |listed| Project {
+            name: name("demo"),
+            index: url.clone(),
+            listed,
+        };
+        let mut back = CachedPage::load(&path, true).unwrap();
+        let (file, offset) = back.on_disk.take().expect("left in its file");
+        let from_file = project(listed_from_listing(
+            back.listing.take().unwrap(),
+            file,
+            offset,
+            back.body_len,
+            &url,
+        ));
+        let from_text = project(listed_from_text(found, body.to_string(), 0, &url, None));
+        let cutoff: Timestamp = "2024-01-01T00:00:00.1Z".parse().unwrap();
+        for p in [&from_file, &from_text] {
+            assert_eq!(p.len(), 2);
+            let files: Vec<(String, String)> = (0..2)
+                .map(|i| {
+                    (
+                        p.version(i).to_string(),
+                        p.file(i).unwrap().filename.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                files,
+                [
+                    ("1.0".to_string(), "demo-1.0.tar.gz".to_string()),
+                    ("2.0".to_string(), "demo-2.0-py3-none-any.whl".to_string())
+                ]
+            );
+            // To the microsecond, and a file without an upload time is never after a cutoff.
+            assert!(p.uploaded_after(0, cutoff));
+            assert!(!p.uploaded_after(1, cutoff));
+        }
+
+        // A listing whose range points at another version's entry gives no file.
+        let mut back = CachedPage::load(&path, true).unwrap();
+        let (file, offset) = back.on_disk.take().unwrap();
+        let mut listing = back.listing.take().unwrap();
+        listing.files[0].1 = listing.files[1].1;
+        listing.files[0].2 = listing.files[1].2;
+        let tampered = project(listed_from_listing(
+            listing,
+            file,
+            offset,
+            back.body_len,
+            &url,
+        ));
+        assert!(tampered.file(0).is_none());
+        assert!(tampered.file(1).is_some());
     }
 
     #[test]
