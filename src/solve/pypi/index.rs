@@ -479,8 +479,10 @@ impl CachedPage {
         let mut header = String::new();
         reader.read_line(&mut header).ok()?;
         let mut page: CachedPage = serde_json::from_str(header.strip_suffix('\n')?).ok()?;
-        let body_offset = (header.len() + page.listing_len) as u64;
-        if size != body_offset + page.body_len as u64 {
+        // Checked: the lengths come from a file, and must add up to its size exactly before
+        // anything is read by them.
+        let body_offset = u64::try_from(header.len().checked_add(page.listing_len)?).ok()?;
+        if Some(size) != body_offset.checked_add(u64::try_from(page.body_len).ok()?) {
             return None;
         }
         if page.listing_len > 0 {
@@ -1899,6 +1901,14 @@ mod tests {
         assert!(CachedPage::load(&path, true).is_none());
         // The JSON form of earlier caches is not mistaken for a page.
         std::fs::write(&path, b"{\"url\":\"x\",\"body\":\"y\"}").unwrap();
+        assert!(CachedPage::load(&path, true).is_none());
+        // Lengths that add up to the file's size only by overflowing are no page either.
+        let header = format!(
+            "{{\"url\":\"x\",\"etag\":null,\"last_modified\":null,\"fresh_until\":null,\
+             \"content_type\":\"application/json\",\"listing_len\":{},\"body_len\":3}}\n",
+            u64::MAX - 1
+        );
+        std::fs::write(&path, format!("{header}abc")).unwrap();
         assert!(CachedPage::load(&path, true).is_none());
     }
 
