@@ -197,6 +197,16 @@ struct Listed {
 }
 
 impl Listed {
+    /// A file already read (from an HTML page, or a direct URL).
+    fn read(file: DistFile) -> Listed {
+        Listed {
+            version: file.version().clone(),
+            json: None,
+            uploaded: OnceLock::from(file.upload_time),
+            file: OnceLock::from(Some(file)),
+        }
+    }
+
     fn file(&self, project: &PackageName) -> Option<&DistFile> {
         self.file
             .get_or_init(|| {
@@ -212,15 +222,7 @@ impl Listed {
 impl Project {
     /// A project of files already read (from an HTML page, or a direct URL).
     pub fn from_files(name: PackageName, index: Url, files: Vec<DistFile>) -> Project {
-        let listed = files
-            .into_iter()
-            .map(|f| Listed {
-                version: f.version().clone(),
-                json: None,
-                uploaded: OnceLock::from(f.upload_time),
-                file: OnceLock::from(Some(f)),
-            })
-            .collect();
+        let listed = files.into_iter().map(Listed::read).collect();
         Project {
             name,
             index,
@@ -666,12 +668,7 @@ impl IndexClient {
             } else {
                 parse_html_page(page.body(), &url, name)
                     .into_iter()
-                    .map(|f| Listed {
-                        version: f.version().clone(),
-                        json: None,
-                        uploaded: OnceLock::from(f.upload_time),
-                        file: OnceLock::from(Some(f)),
-                    })
+                    .map(Listed::read)
                     .collect()
             };
             if let Some(project) = &mut found {
@@ -705,7 +702,12 @@ impl IndexClient {
         url: &Url,
         name: &PackageName,
     ) -> Result<Vec<Listed>> {
-        if let (Some(listing), Some((file, offset))) = (page.listing.take(), page.on_disk.take()) {
+        // A page is left in its file only with its listing (`CachedPage::load`); a listing
+        // without it still gives the upload times below.
+        if page.on_disk.is_some()
+            && let (Some(listing), Some((file, offset))) =
+                (page.listing.take(), page.on_disk.take())
+        {
             return Ok(listed_from_listing(
                 listing,
                 file,

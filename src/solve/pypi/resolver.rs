@@ -676,8 +676,10 @@ impl Provider {
     ) -> Dependencies<Pkg, Ranges<Version>, Unusable> {
         let mut seen = self.seen.lock().expect("not poisoned");
         for (pkg, _) in &deps {
-            let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
-            seen.entry(pkg.clone()).or_insert(next);
+            if !seen.contains_key(pkg) {
+                let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+                seen.insert(pkg.clone(), next);
+            }
         }
         drop(seen);
         Dependencies::Available(into_map(deps).into_iter().collect())
@@ -710,9 +712,16 @@ impl DependencyProvider for Provider {
             _ if range.as_singleton().is_some() => 1,
             _ => 0,
         };
+        // pubgrub asks often: a package already seen is looked up, not cloned.
         let mut seen = self.seen.lock().expect("not poisoned");
-        let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
-        let order = *seen.entry(package.clone()).or_insert(next);
+        let order = match seen.get(package) {
+            Some(&order) => order,
+            None => {
+                let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+                seen.insert(package.clone(), next);
+                next
+            }
+        };
         (fixed, stats.conflict_count(), Reverse(order))
     }
 
