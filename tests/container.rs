@@ -1560,7 +1560,6 @@ fn the_jupyter_preset_builds_in_the_conda_flavor_with_pip_packages() {
     let out = harness_sh(&harness, &format!("hrun {tag} jupyter lab --version"));
     assert_ok(&out, "jupyter lab --version");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), versions[0]);
-    let _ = harness_sh(&harness, &format!("podman rmi {tag}"));
 }
 
 /// The conda flavor of an environment.yml whose `pip:` section names the local project
@@ -1611,7 +1610,6 @@ fn the_conda_flavor_builds_a_local_project_and_a_git_requirement_from_pip() {
         env_step: "conda create",
     };
     project.build_edit_and_rebuild(&harness);
-    let _ = harness_sh(&harness, &format!("podman rmi {tag}"));
 }
 
 /// conda's package cache is a BuildKit cache mount: after one locked package changes, the
