@@ -154,6 +154,46 @@ fn yanked_and_grouped_with_other_reasons() {
     assert_eq!(pip_set(&p, "linux-64"), ["mixed==1.0"]);
 }
 
+/// Two lines that no version satisfies together (an included file's pin against the
+/// including file's, a constraint against a requirement) are named both, before any solve.
+#[test]
+fn requirements_that_exclude_each_other_are_named_both() {
+    let p = project(|i| {
+        i.wheel("dburl", "0.4.1");
+        i.wheel("dburl", "2.1.0");
+    });
+    p.write("base.txt", "dburl==2.1.0\n");
+    let stderr = unsatisfiable(
+        &p,
+        "-r base.txt\n# for the deployment\ndburl==0.4.1\n",
+        &[],
+        "reason_requirements_contradict",
+    );
+    assert!(
+        stderr.contains("base.txt:1:1") && stderr.contains("requirements.txt:3:1"),
+        "{stderr}"
+    );
+    p.write("constraints.txt", "dburl<1\n");
+    let stderr = unsatisfiable(
+        &p,
+        "-c constraints.txt\ndburl>=2\n",
+        &[],
+        "reason_constraint_contradicts",
+    );
+    assert!(
+        stderr.contains("the constraint `dburl<1` (constraints.txt:1:1)"),
+        "{stderr}"
+    );
+    let stderr = unsatisfiable(&p, "dburl>3,<2\n", &[], "reason_requirement_allows_nothing");
+    assert!(stderr.contains("requirements.txt:1:1"), "{stderr}");
+    // A constraint on a package nothing requires is no contradiction.
+    p.write(
+        "requirements.txt",
+        "-c constraints.txt\ndburl>=2; sys_platform == 'win32'\n",
+    );
+    ok(resolve_cmd(&p, &["-p", "linux-64"]).output().unwrap());
+}
+
 #[test]
 fn a_requirement_left_out_by_its_marker_is_named() {
     let p = project(|i| {

@@ -956,6 +956,24 @@ fn extra_indexes_come_first_and_local_versions_lock() {
         format!("{}/files/other-1.0-py3-none-any.whl", p.index_server().url)
     );
 
+    // A pin without the local label takes the local build, as pip does (PEP 440 ignores a
+    // candidate's `+cpu` unless the specifier has one): `torch==2.5.1` with PyTorch's index.
+    p.write("requirements.txt", "torchish==2.5.1\nother\n");
+    ok(resolve(
+        &p,
+        &["requirements.txt"],
+        &[
+            "-p",
+            "linux-64",
+            "--extra-index-url",
+            &format!("{}/simple/", server.url),
+        ],
+    ));
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["other==1.0", "torchish==2.5.1+cpu"]
+    );
+
     // An extra index that cannot be reached is an error naming it, not a silent fallback.
     p.filter(r"127\.0\.0\.1:1/", "[CLOSED PORT]/");
     fails(envlock_snapshot!(

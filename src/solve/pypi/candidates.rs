@@ -134,14 +134,14 @@ impl Candidates {
         target: &Target,
         options: &Options,
     ) -> Option<(Version, DistFile)> {
-        let pinned = range.as_singleton();
+        let pinned = super::ranges::pinned(range);
         let eligible = |i: usize| {
             let version = &self.versions[i].0;
             if !range.contains(version) {
                 return None;
             }
             self.best(i, target, options)
-                .filter(|f| !f.yanked || pinned == Some(version))
+                .filter(|f| !f.yanked || pinned.is_some())
                 .map(|f| (version.clone(), f.clone()))
         };
         if let Some(preferred) = preferred

@@ -10,6 +10,7 @@ pub mod lenient;
 pub mod local;
 pub mod mapping;
 pub mod metadata;
+pub mod ranges;
 pub mod report;
 pub mod resolver;
 pub mod tags;

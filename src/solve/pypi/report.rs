@@ -329,7 +329,7 @@ fn specifiers(set: &Vs) -> String {
     if set == &Ranges::full() {
         return String::new();
     }
-    if let Some(v) = set.as_singleton() {
+    if let Some(v) = super::ranges::pinned(set) {
         return format!("=={v}");
     }
     set.to_string()
@@ -398,7 +398,7 @@ impl<M: Eq + Clone + std::fmt::Debug + Display> ReportFormatter<Pkg, Vs, M> for 
                 };
                 if set == &Ranges::full() {
                     format!("there is no usable version of `{package}`")
-                } else if let Some(only) = set.complement().as_singleton() {
+                } else if let Some(only) = super::ranges::pinned(&set.complement()) {
                     format!("there is no {usable}version of `{package}` other than {only}")
                 } else {
                     format!(

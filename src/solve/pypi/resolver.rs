@@ -42,6 +42,7 @@ pub use super::graph::{Options, Pkg, Unusable, Warnings};
 use super::{
     candidates::{Candidates, classify},
     index::{BuildFailed, DistFile, IndexClient, InvalidMetadata},
+    ranges,
     report::{Context, Unavailable},
     tags::Target,
 };
@@ -120,7 +121,7 @@ pub async fn resolve(
                 .extend(allowed);
         }
         if let Some(installed) = conda.get(&r.requirement.name)
-            && !range_of(&r.requirement).contains(installed)
+            && !ranges::of(&r.requirement).contains(installed)
         {
             return Err(Failure::new(format!(
                 "{}: `{}` is not satisfied by {} {}, which the conda solve installs for {}",
@@ -138,11 +139,12 @@ pub async fn resolve(
             .or_insert_with(|| r.location.to_string());
         root.push(r.requirement.clone());
     }
+    contradictions(requirements, constraints, &env, target)?;
     let mut constraint_ranges: HashMap<PackageName, Ranges<Version>> = HashMap::new();
     for c in constraints {
         if let Some(installed) = conda.get(&c.requirement.name)
             && c.requirement.marker.evaluate(&env, &[])
-            && !range_of(&c.requirement).contains(installed)
+            && !ranges::of(&c.requirement).contains(installed)
         {
             return Err(Failure::new(format!(
                 "{}: the constraint `{}` excludes {} {installed}, which the conda solve installs for {}",
@@ -158,7 +160,7 @@ pub async fn resolve(
             let entry = constraint_ranges
                 .entry(c.requirement.name.clone())
                 .or_insert_with(Ranges::full);
-            *entry = entry.intersection(&range_of(&c.requirement));
+            *entry = entry.intersection(&ranges::of(&c.requirement));
         }
     }
 
@@ -190,20 +192,85 @@ pub async fn resolve(
         .map_err(|e| anyhow::anyhow!("resolver thread failed: {e}"))?
 }
 
+/// Fails when what is written for one package allows no version at all (`x==2.1.0` in an
+/// included file and `x==0.4.1` in the file that includes it, or a constraint that excludes a
+/// requirement), naming the two lines: the solver would only see an empty version set. As pip,
+/// which refuses the same pair; constraints on a package no requirement names are left alone.
+fn contradictions(
+    requirements: &[PipRequirement],
+    constraints: &[PipRequirement],
+    env: &pep508_rs::MarkerEnvironment,
+    target: &Target,
+) -> Result<()> {
+    let applies = |r: &&PipRequirement| {
+        r.requirement.marker.evaluate(env, &[])
+            && matches!(
+                r.requirement.version_or_url,
+                Some(VersionOrUrl::VersionSpecifier(_))
+            )
+    };
+    let written = |r: &PipRequirement, constraint: bool| {
+        format!(
+            "{}`{}` ({})",
+            if constraint { "the constraint " } else { "" },
+            crate::util::redact::text(&r.requirement.to_string()),
+            r.location
+        )
+    };
+    let constraints: Vec<&PipRequirement> = constraints.iter().filter(applies).collect();
+    let requirements: Vec<&PipRequirement> = requirements.iter().filter(applies).collect();
+    for (i, r) in requirements.iter().enumerate() {
+        let name = &r.requirement.name;
+        let range = ranges::of(&r.requirement);
+        if range.is_empty() {
+            return Err(Failure::new(format!(
+                "{}: `{}` allows no version of `{name}`",
+                r.location,
+                crate::util::redact::text(&r.requirement.to_string()),
+            ))
+            .hint("its version specifiers exclude each other; write the range meant")
+            .into());
+        }
+        let earlier = requirements[..i]
+            .iter()
+            .filter(|e| &e.requirement.name == name)
+            .map(|e| (*e, false));
+        let against = constraints
+            .iter()
+            .filter(|c| &c.requirement.name == name)
+            .map(|c| (*c, true));
+        for (other, constraint) in earlier.chain(against) {
+            if range
+                .intersection(&ranges::of(&other.requirement))
+                .is_empty()
+            {
+                return Err(Failure::new(format!(
+                    "the pip requirements cannot be satisfied for {}: no version of `{name}` is \
+                     allowed by both {} and {}",
+                    target.platform(),
+                    written(other, constraint),
+                    written(r, false),
+                ))
+                .hint(if constraint {
+                    "relax the constraint or the requirement; a constraint only narrows what \
+                     is required"
+                } else {
+                    "keep one of the two lines: pip, too, installs a package at one version, \
+                     and a file's own line does not override one from a file it includes"
+                })
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The sha256 a requirement's `--hash` options give, if any.
 fn sha256_of(r: &PipRequirement) -> Option<String> {
     r.hashes
         .iter()
         .find_map(|h| h.strip_prefix("sha256:"))
         .map(str::to_ascii_lowercase)
-}
-
-/// The version set a requirement allows (any version for URL requirements).
-fn range_of(requirement: &Requirement) -> Ranges<Version> {
-    match &requirement.version_or_url {
-        Some(VersionOrUrl::VersionSpecifier(s)) => Ranges::from(s.clone()),
-        _ => Ranges::full(),
-    }
 }
 
 struct Provider {
@@ -548,9 +615,9 @@ impl Provider {
                 self.hashes.get(&name),
             );
             unusable.retain(|v, _| range.contains(v));
-            let pinned = range.as_singleton();
+            let pinned = ranges::pinned(&range);
             for (version, file) in usable {
-                if file.yanked && range.contains(&version) && pinned != Some(&version) {
+                if file.yanked && range.contains(&version) && pinned.is_none() {
                     unusable.insert(version, vec![Unusable::Yanked]);
                 }
             }
@@ -596,7 +663,7 @@ impl Provider {
                     crate::util::redact::url_text(url.to_string().as_str())
                 )));
             }
-            let mut range = range_of(&r);
+            let mut range = ranges::of(&r);
             if let Some(c) = self.constraints.get(&r.name) {
                 range = range.intersection(c);
             }
@@ -709,7 +776,7 @@ impl DependencyProvider for Provider {
         let fixed = match package {
             Pkg::Root | Pkg::Conda => 3,
             Pkg::Name(n) if self.conda.contains_key(n) => 2,
-            _ if range.as_singleton().is_some() => 1,
+            _ if ranges::pinned(range).is_some() => 1,
             _ => 0,
         };
         // pubgrub asks often: a package already seen is looked up, not cloned.

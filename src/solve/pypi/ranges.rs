@@ -1,0 +1,131 @@
+//! Version sets as PEP 440 matches them, for the resolver: what a requirement allows, and
+//! whether a set pins one version.
+//!
+//! pep440_rs converts `==2.5.1` into the one version `2.5.1`, but PEP 440 ignores a
+//! candidate's local label (`+cpu`) unless the specifier has one, so pip and uv also take
+//! `2.5.1+cpu` for `==2.5.1` (PyTorch's indexes publish only such local builds). Here `==V`
+//! is `V` and every `V+local`, `!=V` its complement, and `<=V` reaches above them.
+
+use std::ops::Bound;
+
+use pep440_rs::{Operator, Version, VersionSpecifier};
+use pep508_rs::{Requirement, VersionOrUrl};
+use pubgrub::Ranges;
+
+/// The version set a requirement allows (any version for URL requirements).
+pub fn of(requirement: &Requirement) -> Ranges<Version> {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) => s
+            .iter()
+            .fold(Ranges::full(), |range, s| range.intersection(&specifier(s))),
+        _ => Ranges::full(),
+    }
+}
+
+/// The versions one specifier allows.
+pub fn specifier(specifier: &VersionSpecifier) -> Ranges<Version> {
+    let version = specifier.version();
+    if !version.local().is_empty() {
+        return Ranges::from(specifier.clone());
+    }
+    match specifier.operator() {
+        Operator::Equal => with_locals(version),
+        Operator::NotEqual => with_locals(version).complement(),
+        Operator::LessThanEqual => Ranges::strictly_lower_than(above_locals(version)),
+        _ => Ranges::from(specifier.clone()),
+    }
+}
+
+/// `version` and every `version+local`.
+fn with_locals(version: &Version) -> Ranges<Version> {
+    Ranges::from_range_bounds(version.clone()..above_locals(version))
+}
+
+/// The first version above every `version+local`: the next dev release, the next post
+/// release's dev0, or `.post0.dev0`.
+fn above_locals(version: &Version) -> Version {
+    match (version.post(), version.dev()) {
+        (_, Some(dev)) => version.clone().with_dev(Some(dev.saturating_add(1))),
+        (Some(post), None) => version
+            .clone()
+            .with_post(Some(post.saturating_add(1)))
+            .with_dev(Some(0)),
+        (None, None) => version.clone().with_post(Some(0)).with_dev(Some(0)),
+    }
+}
+
+/// The version `set` pins, as `==V` does (`V` alone, or with its local builds): a yanked
+/// file is taken only when pinned so (PEP 592), and the pin reads `==V` in messages.
+pub fn pinned(set: &Ranges<Version>) -> Option<&Version> {
+    if let Some(v) = set.as_singleton() {
+        return Some(v);
+    }
+    let (Bound::Included(low), Bound::Excluded(high)) = set.bounding_range()? else {
+        return None;
+    };
+    (set.iter().count() == 1 && *high == above_locals(low)).then_some(low)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn range(requirement: &str) -> Ranges<Version> {
+        of(&Requirement::from_str(requirement).unwrap())
+    }
+
+    fn v(s: &str) -> Version {
+        Version::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn a_pin_without_a_local_label_takes_the_local_builds() {
+        let pin = range("torch==2.5.1");
+        for allowed in ["2.5.1", "2.5.1+cpu", "2.5.1+cu118.x"] {
+            assert!(pin.contains(&v(allowed)), "{allowed}");
+        }
+        for refused in [
+            "2.5.1.post0",
+            "2.5.1.post0.dev0",
+            "2.5.2",
+            "2.5.1rc1",
+            "2.5.0+cpu",
+        ] {
+            assert!(!pin.contains(&v(refused)), "{refused}");
+        }
+        assert_eq!(pinned(&pin), Some(&v("2.5.1")));
+        let local = range("torch==2.5.1+cpu");
+        assert!(local.contains(&v("2.5.1+cpu")) && !local.contains(&v("2.5.1+cu118")));
+        assert!(!local.contains(&v("2.5.1")));
+        assert_eq!(pinned(&local), Some(&v("2.5.1+cpu")));
+    }
+
+    #[test]
+    fn not_equal_and_at_most_ignore_the_local_label_too() {
+        let not = range("torch!=2.5.1");
+        assert!(!not.contains(&v("2.5.1+cpu")) && not.contains(&v("2.5.1.post1")));
+        assert!(range("torch<=2.5.1").contains(&v("2.5.1+cpu")));
+        assert!(!range("torch<=2.5.1").contains(&v("2.5.1.post1")));
+        assert!(!range("torch<2.5.1").contains(&v("2.5.1+cpu")));
+        assert!(!range("torch>2.5.1").contains(&v("2.5.1+cpu")));
+        assert!(range("torch>=2.5.1").contains(&v("2.5.1+cpu")));
+    }
+
+    #[test]
+    fn post_dev_and_pre_releases_keep_their_local_builds_only() {
+        let post = range("x==1.0.post2");
+        assert!(post.contains(&v("1.0.post2+a")) && !post.contains(&v("1.0.post3.dev0")));
+        let dev = range("x==1.0.dev3");
+        assert!(dev.contains(&v("1.0.dev3+a")) && !dev.contains(&v("1.0.dev4")));
+        let pre = range("x==1.0a1");
+        assert!(pre.contains(&v("1.0a1+a")) && !pre.contains(&v("1.0a1.post0")));
+        assert!(!pre.contains(&v("1.0a2")));
+        for pin in ["x==1.0.post2", "x==1.0.dev3", "x==1.0a1"] {
+            assert!(pinned(&range(pin)).is_some(), "{pin}");
+        }
+        assert_eq!(pinned(&range("x>=1.0,<1.1")), None);
+        assert_eq!(pinned(&range("x>=1.0")), None);
+    }
+}
