@@ -147,6 +147,47 @@ fn a_missing_extra_is_a_warning_and_invalid_metadata_skips_only_that_version() {
     assert!(err.contains("require another version of old"), "{err}");
 }
 
+/// uv's answer to backtracking on the wrong package (astral-sh/uv#9843): `fs` 3.0, decided
+/// first through `hub`, rejects every new `ds` (each needs `fs<=2.0`), and pubgrub alone walks
+/// down to `ds` 1.0, which has no bound (as localGPT's `datasets` 1.1.1 from 2020 against
+/// `fsspec`). After five such rejections `ds` is decided before `fs`, and the lock has the
+/// newest `ds` with `fs` 2.0, as uv's does.
+#[test]
+fn a_package_that_keeps_conflicting_is_decided_first_not_walked_down() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("hub", "1.0").requires(&["fs>=1"]);
+        for v in ["1.0", "2.0", "3.0"] {
+            i.wheel("fs", v);
+        }
+        i.wheel("auto", "1.0").requires(&["ds"]);
+        i.wheel("ds", "1.0");
+        for v in ["2.0", "3.0", "4.0", "5.0", "6.0", "7.0"] {
+            i.wheel("ds", v).requires(&["fs<=2.0"]);
+        }
+    });
+    p.write("requirements.txt", "hub\nauto\n");
+    ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["auto==1.0", "ds==7.0", "fs==2.0", "hub==1.0"]
+    );
+    // Fewer conflicts than that keep pubgrub's own order: `fs` stays at its newest.
+    let q = project(Mode::Files, |i| {
+        i.wheel("hub", "1.0").requires(&["fs>=1"]);
+        i.wheel("fs", "2.0");
+        i.wheel("fs", "3.0");
+        i.wheel("auto", "1.0").requires(&["ds"]);
+        i.wheel("ds", "1.0");
+        i.wheel("ds", "2.0").requires(&["fs<=2.0"]);
+    });
+    q.write("requirements.txt", "hub\nauto\n");
+    ok(resolve(&q, &["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(
+        pip_set(&q.lock(), "linux-64"),
+        ["auto==1.0", "ds==1.0", "fs==3.0", "hub==1.0"]
+    );
+}
+
 #[test]
 fn the_best_wheel_for_each_platform_is_chosen() {
     let p = project(Mode::Files, |i| {

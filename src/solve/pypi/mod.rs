@@ -3,6 +3,7 @@
 pub mod build;
 pub mod build_set;
 pub mod candidates;
+pub mod conflicts;
 pub mod git;
 pub mod graph;
 pub mod index;

@@ -66,6 +66,60 @@ pub fn pinned(set: &Ranges<Version>) -> Option<&Version> {
     (set.iter().count() == 1 && *high == above_locals(low)).then_some(low)
 }
 
+/// `set` as PEP 440 specifiers, for messages: `==1.0`, `>=1.0,<2.0`, `<1.0 or >1.0`, and
+/// `<=2.0`, not the `<2.0.post0.dev0` that holds 2.0's local builds; empty for any version.
+pub fn specifiers(set: &Ranges<Version>) -> String {
+    if set == &Ranges::full() {
+        return String::new();
+    }
+    if let Some(v) = pinned(set) {
+        return format!("=={v}");
+    }
+    let segments: Vec<String> = set
+        .iter()
+        .map(|(low, high)| {
+            if let (Bound::Included(a), Bound::Excluded(b)) = (low, high)
+                && *b == above_locals(a)
+            {
+                return format!("=={a}");
+            }
+            if let (Bound::Included(a), Bound::Included(b)) = (low, high)
+                && a == b
+            {
+                return format!("=={a}");
+            }
+            let low = match low {
+                Bound::Unbounded => None,
+                Bound::Included(v) => Some(match below_locals(v) {
+                    Some(v) => format!(">{v}"),
+                    None => format!(">={v}"),
+                }),
+                Bound::Excluded(v) => Some(format!(">{v}")),
+            };
+            let high = match high {
+                Bound::Unbounded => None,
+                Bound::Included(v) => Some(format!("<={v}")),
+                Bound::Excluded(v) => Some(match below_locals(v) {
+                    Some(v) => format!("<={v}"),
+                    None => format!("<{v}"),
+                }),
+            };
+            match (low, high) {
+                (Some(low), Some(high)) => format!("{low},{high}"),
+                (Some(bound), None) | (None, Some(bound)) => bound,
+                (None, None) => "*".to_string(),
+            }
+        })
+        .collect();
+    segments.join(" or ")
+}
+
+/// The release whose local builds end just below `bound` (`2.0` for `2.0.post0.dev0`).
+fn below_locals(bound: &Version) -> Option<Version> {
+    (bound.post() == Some(0) && bound.dev() == Some(0) && bound.local().is_empty())
+        .then(|| bound.clone().with_post(None).with_dev(None))
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -111,6 +165,25 @@ mod tests {
         assert!(!range("torch<2.5.1").contains(&v("2.5.1+cpu")));
         assert!(!range("torch>2.5.1").contains(&v("2.5.1+cpu")));
         assert!(range("torch>=2.5.1").contains(&v("2.5.1+cpu")));
+    }
+
+    #[test]
+    fn messages_read_the_specifiers_as_written() {
+        for (written, read) in [
+            ("x", ""),
+            ("x==2.0", "==2.0"),
+            ("x<=2.0", "<=2.0"),
+            ("x>=1.0,<=2.0", ">=1.0,<=2.0"),
+            ("x!=2.0", "<2.0 or >2.0"),
+            ("x>=1.0,<2.0", ">=1.0,<2.0"),
+            ("x==2.0+cpu", "==2.0+cpu"),
+        ] {
+            assert_eq!(specifiers(&range(written)), read, "{written}");
+        }
+        assert_eq!(
+            specifiers(&range("x==1.0").union(&range("x==2.0"))),
+            "==1.0 or ==2.0"
+        );
     }
 
     #[test]

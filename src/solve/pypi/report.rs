@@ -24,6 +24,7 @@ use pubgrub::{DerivationTree, Derived, External, Map, Ranges, ReportFormatter, T
 
 use super::{
     graph::{Pkg, Unusable},
+    ranges::specifiers,
     tags::{Target, WheelMismatch},
 };
 
@@ -323,21 +324,6 @@ pub struct Formatter<'a> {
 }
 
 type Vs = Ranges<Version>;
-
-/// `set` as PEP 440 specifiers: `==1.0`, `>=1.0,<2.0`, `<1.0 or >1.0`; empty for any version.
-fn specifiers(set: &Vs) -> String {
-    if set == &Ranges::full() {
-        return String::new();
-    }
-    if let Some(v) = super::ranges::pinned(set) {
-        return format!("=={v}");
-    }
-    set.to_string()
-        .split(" | ")
-        .map(|segment| segment.replace(", ", ","))
-        .collect::<Vec<_>>()
-        .join(" or ")
-}
 
 impl Formatter<'_> {
     /// One package and version set: `` `numpy>=1.26` ``, `your requirements`.

@@ -41,6 +41,7 @@ use tokio::runtime::Handle;
 pub use super::graph::{Options, Pkg, Unusable, Warnings};
 use super::{
     candidates::{Candidates, classify},
+    conflicts::{self, Moved},
     index::{BuildFailed, DistFile, IndexClient, InvalidMetadata},
     ranges,
     report::{Context, Unavailable},
@@ -183,6 +184,7 @@ pub async fn resolve(
         hints: Mutex::default(),
         seen: Mutex::default(),
         missing_extras: Mutex::default(),
+        conflicts: Mutex::default(),
     };
     for r in &provider.root {
         provider.prefetch(&r.name);
@@ -307,6 +309,8 @@ struct Provider {
     /// `name[extra]` asked of versions that do not provide the extra: as pip and uv do, those
     /// versions are used without it (and a warning says so when the result keeps one).
     missing_extras: Mutex<HashSet<(PackageName, Version, ExtraName)>>,
+    /// Packages that kept conflicting, decided earlier or later on the next attempt.
+    conflicts: Mutex<conflicts::Tracker>,
 }
 
 /// [`Candidates`] by project, shared with the background fetches that make them early.
@@ -351,7 +355,17 @@ impl From<anyhow::Error> for ProviderError {
 
 impl Provider {
     fn run(self) -> Result<Vec<Pinned>> {
-        let solution = match pubgrub::resolve(&self, Pkg::Root, Version::new([0])) {
+        let result = loop {
+            let result = pubgrub::resolve(&self, Pkg::Root, Version::new([0]));
+            let restart = matches!(
+                result,
+                Err(PubGrubError::ErrorRetrievingDependencies { .. })
+            ) && self.conflicts.lock().expect("not poisoned").take_restart();
+            if !restart {
+                break result;
+            }
+        };
+        let solution = match result {
             Ok(solution) => solution,
             Err(PubGrubError::NoSolution(mut tree)) => {
                 let unavailable = self.unavailable(&tree);
@@ -774,10 +788,14 @@ impl DependencyProvider for Provider {
         // before it back to an old version (`setuptools` 82 before `torch`, which then locked
         // 2.10 where uv locks 2.12, whose `setuptools<82` had to wait).
         let fixed = match package {
-            Pkg::Root | Pkg::Conda => 3,
-            Pkg::Name(n) if self.conda.contains_key(n) => 2,
-            _ if ranges::pinned(range).is_some() => 1,
-            _ => 0,
+            Pkg::Root | Pkg::Conda => 5,
+            Pkg::Name(n) if self.conda.contains_key(n) => 4,
+            _ if ranges::pinned(range).is_some() => 3,
+            _ => match self.conflicts.lock().expect("not poisoned").moved(package) {
+                Moved::Early => 2,
+                Moved::No => 1,
+                Moved::Late => 0,
+            },
         };
         // pubgrub asks often: a package already seen is looked up, not cloned.
         let mut seen = self.seen.lock().expect("not poisoned");
@@ -814,6 +832,10 @@ impl DependencyProvider for Provider {
         let Some((version, file)) = pick else {
             return Ok(None);
         };
+        self.conflicts
+            .lock()
+            .expect("not poisoned")
+            .chose(package, &version);
         let metadata_file = candidates.metadata_file(&version, &file, &self.options);
         self.chosen.lock().expect("not poisoned").insert(
             (name.clone(), version.clone()),
@@ -927,6 +949,16 @@ impl DependencyProvider for Provider {
                     .filter(|r| r.marker.evaluate(&self.env, &extras))
                     .cloned();
                 self.requirement_deps(applicable, &mut deps)?;
+                let movable = |p: &Pkg| match p {
+                    Pkg::Name(n) | Pkg::Extra(n, _) => !self.conda.contains_key(n),
+                    Pkg::Root | Pkg::Conda => false,
+                };
+                let mut conflicts = self.conflicts.lock().expect("not poisoned");
+                if conflicts.dependencies(package, &deps, movable) {
+                    return Err(ProviderError::msg(
+                        "internal: the solve starts again in a new order".to_string(),
+                    ));
+                }
             }
         }
         Ok(self.available(deps))
