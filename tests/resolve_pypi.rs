@@ -188,6 +188,37 @@ fn a_package_that_keeps_conflicting_is_decided_first_not_walked_down() {
     );
 }
 
+/// A requirements file that lists nothing locks python and pip alone, as pip-compile and uv
+/// lock it (an environment.yml whose `pip:` section is commented out, a project not started),
+/// with a warning; an environment.yml without dependencies is still an error.
+#[test]
+fn an_empty_requirements_file_locks_python_alone() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("unused", "1.0");
+    });
+    p.write("requirements.txt", "# filled in later\n\n");
+    let out = ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
+    assert!(
+        out.contains("warning: requirements.txt lists no requirements"),
+        "{out}"
+    );
+    let lock = p.lock();
+    let mut names: Vec<&str> = lock.package.iter().map(|x| x.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["pip", "python", "tini"]);
+    ok(p.command(&["check"]).output().unwrap());
+
+    p.write(
+        "environment.yml",
+        "name: x\nchannels: [conda-forge]\ndependencies: []\n",
+    );
+    let err = fails(resolve(&p, &["environment.yml"], &["-p", "linux-64"]));
+    assert!(
+        err.contains("environment.yml lists no conda dependencies to lock"),
+        "{err}"
+    );
+}
+
 #[test]
 fn the_best_wheel_for_each_platform_is_chosen() {
     let p = project(Mode::Files, |i| {

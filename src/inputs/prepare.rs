@@ -343,8 +343,17 @@ pub fn prepare_with(
         );
     }
     apply_requires_python(&mut spec, request.python.as_deref())?;
-    if !spec.pypi.requirements.is_empty() || !spec.local_projects.is_empty() {
-        add_python_and_pip(&mut spec, request.python.as_deref())?;
+    let no_pip = spec.pypi.requirements.is_empty() && spec.local_projects.is_empty();
+    if !no_pip || (pip_only && spec.conda.is_empty()) {
+        // A requirements file that lists nothing (all comments, or every line removed) still
+        // locks, as pip-compile and uv lock it: an environment of python alone.
+        if no_pip {
+            spec.warnings.push(format!(
+                "{} lists no requirements: the lock holds python and pip alone",
+                inputs[0].display()
+            ));
+        }
+        add_python_and_pip(&mut spec, request.python.as_deref(), &inputs[0])?;
     }
     if !spec.pypi.options.find_links.is_empty() {
         spec.warnings.push(
@@ -571,15 +580,20 @@ fn conda_version_spec(s: &pep440_rs::VersionSpecifier) -> String {
     }
 }
 
-/// pip requirements need a python and pip from conda: add them when the inputs do not.
-fn add_python_and_pip(spec: &mut Inputs, python: Option<&str>) -> Result<()> {
+/// pip requirements need a python and pip from conda: add them when the inputs do not. They
+/// are recorded as coming from the first requirement, else from the top of `input`.
+fn add_python_and_pip(spec: &mut Inputs, python: Option<&str>, input: &Path) -> Result<()> {
     let location = spec
         .pypi
         .requirements
         .first()
         .map(|r| r.location.clone())
         .or_else(|| spec.local_projects.first().map(|p| p.location.clone()))
-        .expect("pip requirements or a local project");
+        .unwrap_or_else(|| crate::inputs::Location {
+            file: input.to_path_buf(),
+            line: 1,
+            column: 1,
+        });
     let has = |spec: &Inputs, name: &str| {
         spec.conda.iter().any(|d| {
             d.spec

@@ -137,7 +137,11 @@ pub fn build(
         version: Some(env!("CARGO_PKG_VERSION").to_string()),
         channel_alias: Some(redact::url(inputs.channel_alias).to_string()),
         exclude_newer: inputs.exclude_newer,
-        pypi_indexes: has_pip.then(|| indexes.clone()),
+        // Without pip requirements, an index given all the same is recorded too, so that a
+        // check without that `--index-url` reads it back and finds no drift.
+        pypi_indexes: (has_pip
+            || indexes != [redact::url(&crate::inputs::prepare::default_index()).to_string()])
+        .then(|| indexes.clone()),
         pypi_extras: has_pip.then(|| requested_extras(inputs.spec)),
         pypi_index_strategy: inputs
             .index_strategy
