@@ -561,6 +561,62 @@ fn an_sdist_whose_version_has_wheels_elsewhere_takes_their_dependencies_without_
     );
 }
 
+/// An sdist whose PKG-INFO is too old to be static (Metadata-Version 2.1, as meson-python
+/// wrote apexpy 2.0.1's) but whose pyproject.toml lists its dependencies statically in
+/// `[project]` is read from there without a build, as uv reads it (its version `dynamic`: the
+/// index's); one whose `[project]` lists them as `dynamic` is built.
+#[test]
+fn an_sdist_with_static_project_dependencies_needs_no_build() {
+    let backend =
+        "def prepare_metadata_for_build_wheel(d, config_settings=None):\n    raise SystemExit(1)\n";
+    let Some(p) = Project::new(|i| {
+        for (name, dynamic) in [
+            ("mesonish", "[\"version\"]"),
+            ("dynamish", "[\"version\", \"dependencies\"]"),
+        ] {
+            i.sdist(
+                name,
+                "2.0.1",
+                &[
+                    (
+                        "PKG-INFO",
+                        &format!("Metadata-Version: 2.1\nName: {name}\nVersion: 2.0.1\nRequires-Dist: dep-a\n"),
+                    ),
+                    (
+                        "pyproject.toml",
+                        &format!(
+                            "[build-system]\nrequires = []\nbuild-backend = \"broken_backend\"\nbackend-path = [\".\"]\n\n\
+                             [project]\nname = \"{name}\"\nrequires-python = \">=3.7\"\ndependencies = [\"dep-a>=1\"]\n\
+                             dynamic = {dynamic}\n\n[project.optional-dependencies]\nfast = [\"dep-b; python_version > '3'\"]\n"
+                        ),
+                    ),
+                    ("broken_backend.py", backend),
+                ],
+                "2024-01-01T00:00:00Z",
+            );
+        }
+        i.wheel("dep-a", "1.0", &[], "2024-01-01T00:00:00Z");
+        i.wheel("dep-b", "1.0", &[], "2024-01-01T00:00:00Z");
+    }) else {
+        return;
+    };
+    p.write("requirements.txt", "mesonish[fast]==2.0.1\n");
+    let out = ok(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert_eq!(
+        pip_set(&p.lock()),
+        ["dep-a==1.0", "dep-b==1.0", "mesonish==2.0.1"],
+        "{out}"
+    );
+    // Dynamic dependencies are what the backend says: it runs, and fails (so the lock above
+    // was made without running it).
+    p.write("requirements.txt", "dynamish==2.0.1\n");
+    let err = fails(p.resolve(&["--exclude-newer", "2024-06-01"]));
+    assert!(
+        err.contains("its metadata could not be built from its sdist"),
+        "{err}"
+    );
+}
+
 /// Metadata with a `Requires-Python` that PEP 440 rejects but setuptools once wrote (`>=3.6,`,
 /// as celery 5.2.6 and openpyxl 3.0.7 have) is read as meant: it locks when it admits the
 /// target's python and is refused, named, when the repaired specifier does not.

@@ -576,59 +576,6 @@ fn header(kind: tar::EntryType, mode: u32, time: u64) -> tar::Header {
     h
 }
 
-/// The core metadata a pyproject.toml declares statically (`name`, `version` and the
-/// dependencies not `dynamic`), as uv reads it: no build needed. `None` when it does not.
-pub fn static_metadata(pyproject: &str) -> Option<String> {
-    let table: toml::Table = toml::from_str(pyproject).ok()?;
-    let project = table.get("project")?.as_table()?;
-    let dynamic: Vec<&str> = project
-        .get("dynamic")
-        .and_then(|d| d.as_array())
-        .map(|d| d.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    if dynamic.iter().any(|d| {
-        matches!(
-            *d,
-            "version" | "dependencies" | "optional-dependencies" | "requires-python"
-        )
-    }) {
-        return None;
-    }
-    let name = project.get("name")?.as_str()?;
-    let version = project.get("version")?.as_str()?;
-    let mut out = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
-    if let Some(python) = project.get("requires-python") {
-        out.push_str(&format!("Requires-Python: {}\n", python.as_str()?));
-    }
-    for dep in project
-        .get("dependencies")
-        .map(|d| d.as_array())
-        .unwrap_or(Some(&Vec::new()))?
-    {
-        out.push_str(&format!("Requires-Dist: {}\n", dep.as_str()?));
-    }
-    if let Some(extras) = project.get("optional-dependencies") {
-        for (extra, deps) in extras.as_table()? {
-            out.push_str(&format!("Provides-Extra: {extra}\n"));
-            for dep in deps.as_array()? {
-                let dep = dep.as_str()?;
-                let line = match dep.split_once(';') {
-                    Some((req, marker)) => {
-                        format!(
-                            "{} ; ({}) and extra == \"{extra}\"",
-                            req.trim(),
-                            marker.trim()
-                        )
-                    }
-                    None => format!("{} ; extra == \"{extra}\"", dep.trim()),
-                };
-                out.push_str(&format!("Requires-Dist: {line}\n"));
-            }
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -737,7 +684,7 @@ mod tests {
         let pyproject =
             crate::solve::pypi::metadata::sdist_top_file("a.tar", &bytes, "pyproject.toml")
                 .unwrap();
-        let metadata = static_metadata(&pyproject).unwrap();
+        let metadata = crate::solve::pypi::metadata::pyproject_metadata(&pyproject, None).unwrap();
         assert!(metadata.contains("Name: sub\nVersion: 1.0\n"), "{metadata}");
         assert!(metadata.contains("Requires-Dist: six\n"), "{metadata}");
         assert!(

@@ -898,9 +898,9 @@ impl IndexClient {
                         redact::url_text(file.url.as_str())
                     )
                 })?;
-                match metadata::sdist_pkg_info(&file.filename, &bytes) {
-                    Ok(text) if metadata::not_static(&text).is_none() => (text, false),
-                    _ => (builder.build_metadata(file, bytes).await?, true),
+                match metadata::sdist_static(&file.filename, &bytes, Some(file.version())) {
+                    Some(text) => (text, false),
+                    None => (builder.build_metadata(file, bytes).await?, true),
                 }
             }
             _ => {
@@ -968,7 +968,10 @@ impl IndexClient {
         match &file.kind {
             DistKind::Sdist(_) => {
                 let bytes = self.download(file).await?;
-                metadata::sdist_pkg_info(&file.filename, &bytes)
+                match metadata::sdist_static(&file.filename, &bytes, Some(file.version())) {
+                    Some(text) => Ok(text),
+                    None => metadata::sdist_pkg_info(&file.filename, &bytes),
+                }
             }
             DistKind::Wheel(_) if self.offline => {
                 Err(self.offline_error(&format!("the metadata of {}", file.filename)))
@@ -1220,13 +1223,7 @@ impl IndexClient {
             .cache_dir
             .join("metadata-v1")
             .join(format!("{sha256}.built.txt"));
-        let static_text = metadata::sdist_pkg_info(&filename, &bytes)
-            .ok()
-            .filter(|t| metadata::not_static(t).is_none())
-            .or_else(|| {
-                metadata::sdist_top_file(&filename, &bytes, "pyproject.toml")
-                    .and_then(|t| git::static_metadata(&t))
-            });
+        let static_text = metadata::sdist_static(&filename, &bytes, None);
         let text = match load_text(&built_path).filter(|t| CoreMetadata::parse(t).is_ok()) {
             Some(text) => text,
             None => match static_text {

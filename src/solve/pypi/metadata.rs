@@ -294,6 +294,86 @@ pub fn sdist_top_file(filename: &str, bytes: &[u8], name: &str) -> Option<String
     None
 }
 
+/// The core metadata an sdist gives without a build, as uv reads it: its PKG-INFO when that is
+/// static ([`not_static`]), else its pyproject.toml's `[project]` when the dependencies are not
+/// `dynamic` ([`pyproject_metadata`]; a dynamic version is `version`, what the index says).
+/// apexpy 2.0.1 (meson-python, Fortran) has PKG-INFO 2.1 but static `[project]` dependencies.
+pub fn sdist_static(filename: &str, bytes: &[u8], version: Option<&Version>) -> Option<String> {
+    if let Ok(text) = sdist_pkg_info(filename, bytes)
+        && not_static(&text).is_none()
+    {
+        return Some(text);
+    }
+    sdist_top_file(filename, bytes, "pyproject.toml").and_then(|t| pyproject_metadata(&t, version))
+}
+
+/// The core metadata a pyproject.toml declares statically: `name`, `version` (or `version`
+/// when the table lists it as `dynamic`), `requires-python` and the dependencies, none of them
+/// `dynamic`. `None` when it does not, or when a value would not stay on its own line.
+pub fn pyproject_metadata(pyproject: &str, version: Option<&Version>) -> Option<String> {
+    let table: toml::Table = toml::from_str(pyproject).ok()?;
+    let project = table.get("project")?.as_table()?;
+    let dynamic: Vec<&str> = project
+        .get("dynamic")
+        .and_then(|d| d.as_array())
+        .map(|d| d.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    if dynamic.iter().any(|d| {
+        matches!(
+            *d,
+            "dependencies" | "optional-dependencies" | "requires-python"
+        )
+    }) {
+        return None;
+    }
+    let one_line = |s: &str| (!s.contains(['\n', '\r'])).then(|| s.trim().to_string());
+    let name = one_line(project.get("name")?.as_str()?)?;
+    let version = match (
+        project.get("version"),
+        dynamic.contains(&"version"),
+        version,
+    ) {
+        (Some(v), false, _) => one_line(v.as_str()?)?,
+        (None, true, Some(v)) => v.to_string(),
+        _ => return None,
+    };
+    let mut out = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+    if let Some(python) = project.get("requires-python") {
+        out.push_str(&format!(
+            "Requires-Python: {}\n",
+            one_line(python.as_str()?)?
+        ));
+    }
+    for dep in project
+        .get("dependencies")
+        .map(|d| d.as_array())
+        .unwrap_or(Some(&Vec::new()))?
+    {
+        out.push_str(&format!("Requires-Dist: {}\n", one_line(dep.as_str()?)?));
+    }
+    if let Some(extras) = project.get("optional-dependencies") {
+        for (extra, deps) in extras.as_table()? {
+            let extra = one_line(extra)?;
+            out.push_str(&format!("Provides-Extra: {extra}\n"));
+            for dep in deps.as_array()? {
+                let dep = one_line(dep.as_str()?)?;
+                let line = match dep.split_once(';') {
+                    Some((req, marker)) => {
+                        format!(
+                            "{} ; ({}) and extra == \"{extra}\"",
+                            req.trim(),
+                            marker.trim()
+                        )
+                    }
+                    None => format!("{dep} ; extra == \"{extra}\""),
+                };
+                out.push_str(&format!("Requires-Dist: {line}\n"));
+            }
+        }
+    }
+    Some(out)
+}
+
 /// PKG-INFO of an sdist (`.tar.gz`, `.tar` or `.zip`) in memory: the one at `<name>-<version>/PKG-INFO`.
 pub fn sdist_pkg_info(filename: &str, bytes: &[u8]) -> Result<String> {
     let top_level = |path: &str| path.trim_start_matches("./").split('/').count() == 2;

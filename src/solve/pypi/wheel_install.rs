@@ -6,10 +6,14 @@
 //! metadata build; unpacking takes milliseconds. uv does the same with its own installer, which
 //! is not published as a library. Only what a PEP 517 build environment needs is done: files
 //! go to `site-packages` (the `.data/purelib` and `.data/platlib` trees too), `.data/scripts` to
-//! the environment's `bin` (executable, `#!python` rewritten to the environment's python); no
-//! console-script wrappers, `RECORD` is left as the wheel has it, and nothing is byte-compiled
-//! (builds run with `PYTHONDONTWRITEBYTECODE`). An entry whose path would leave its directory
-//! is refused.
+//! the environment's `bin` (executable, `#!python` rewritten to the environment's python), and
+//! each `console_scripts` / `gui_scripts` entry point of `*.dist-info/entry_points.txt` gets
+//! pip's wrapper script in `bin` (meson-python runs `meson`, scikit-build runs `cmake` and
+//! `ninja`: without them those builds fail with "meson executable not found"). `RECORD` is left
+//! as the wheel has it, and nothing is byte-compiled (builds run with
+//! `PYTHONDONTWRITEBYTECODE`). An entry whose path would leave its directory is refused, and
+//! so is an entry point whose name is not a plain file name or whose target is not
+//! `module:attribute`.
 
 use std::{
     io::Read,
@@ -37,6 +41,7 @@ pub fn install(wheel: &Path, scheme: &Scheme) -> Result<(), String> {
     };
     let file = std::fs::File::open(wheel).map_err(|e| format!("{}: {e}", what()))?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("{}: {e}", what()))?;
+    let mut entry_points = None;
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
@@ -60,6 +65,9 @@ pub fn install(wheel: &Path, scheme: &Scheme) -> Result<(), String> {
         entry
             .read_to_end(&mut bytes)
             .map_err(|e| format!("{}: {name}: {e}", what()))?;
+        if is_entry_points(&name) {
+            entry_points = Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
         let script = target.starts_with(&scheme.scripts);
         if script && bytes.starts_with(b"#!python") {
             let rest = &bytes[b"#!python".len()..];
@@ -78,6 +86,96 @@ pub fn install(wheel: &Path, scheme: &Scheme) -> Result<(), String> {
                     .map_err(|e| format!("{}: {e}", target.display()))?;
             }
         }
+    }
+    if let Some(text) = entry_points {
+        for (script, module, attribute) in
+            console_scripts(&text).map_err(|e| format!("{}: entry_points.txt: {e}", what()))?
+        {
+            write_wrapper(scheme, &script, &module, &attribute)?;
+        }
+    }
+    Ok(())
+}
+
+/// `<name>-<version>.dist-info/entry_points.txt` at the top of the wheel.
+fn is_entry_points(name: &str) -> bool {
+    name.split_once('/').is_some_and(|(dir, rest)| {
+        dir.ends_with(".dist-info") && !dir.contains('\\') && rest == "entry_points.txt"
+    })
+}
+
+/// The `console_scripts` and `gui_scripts` of an `entry_points.txt` (an INI file:
+/// `name = module:attribute [extras]`), as `(name, module, attribute)`.
+fn console_scripts(text: &str) -> Result<Vec<(String, String, String)>, String> {
+    let dotted = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|part| {
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+            })
+    };
+    let mut out = Vec::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_string();
+            continue;
+        }
+        if section != "console_scripts" && section != "gui_scripts" {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(format!("`{line}` is not `name = module:attribute`"));
+        };
+        let name = name.trim();
+        // Extras in brackets after the target select nothing in a build environment.
+        let value = value.split('[').next().unwrap_or_default().trim();
+        let Some((module, attribute)) = value.split_once(':') else {
+            return Err(format!("`{line}` is not `name = module:attribute`"));
+        };
+        let (module, attribute) = (module.trim(), attribute.trim());
+        let plain_name = !name.is_empty()
+            && !name.starts_with('.')
+            && !name.contains(['/', '\\', '\0'])
+            && !name.chars().any(char::is_whitespace);
+        if !plain_name || !dotted(module) || !dotted(attribute) {
+            return Err(format!("`{line}` is not `name = module:attribute`"));
+        }
+        out.push((name.to_string(), module.to_string(), attribute.to_string()));
+    }
+    Ok(out)
+}
+
+/// pip's wrapper for the entry point `module:attribute`, as `bin/<script>`.
+fn write_wrapper(
+    scheme: &Scheme,
+    script: &str,
+    module: &str,
+    attribute: &str,
+) -> Result<(), String> {
+    let head = attribute.split('.').next().unwrap_or(attribute);
+    let text = format!(
+        "#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {head}\n\
+         if __name__ == \"__main__\":\n    \
+         sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    \
+         sys.exit({attribute}())\n",
+        python = scheme.python.display(),
+    );
+    let target = scheme.scripts.join(script);
+    std::fs::create_dir_all(&scheme.scripts)
+        .map_err(|e| format!("{}: {e}", scheme.scripts.display()))?;
+    std::fs::write(&target, text).map_err(|e| format!("{}: {e}", target.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("{}: {e}", target.display()))?;
     }
     Ok(())
 }
@@ -188,6 +286,54 @@ mod tests {
             !files_named(dir.path(), "demo.h"),
             "headers are not installed"
         );
+    }
+
+    #[test]
+    fn console_scripts_get_wrappers_that_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut scheme = scheme(dir.path());
+        let python = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap();
+        scheme.python = PathBuf::from(String::from_utf8(python.stdout).unwrap().trim());
+        let wheel = wheel(
+            dir.path(),
+            &[
+                (
+                    "demo/__init__.py",
+                    "class cli:\n    @staticmethod\n    def main():\n        print('ran', end='')\n        return 3\n",
+                ),
+                (
+                    "demo-1.0.dist-info/entry_points.txt",
+                    "# comment\n[console_scripts]\ndemo-tool = demo:cli.main [extra]\n\n[other]\nx = y:z\n",
+                ),
+            ],
+        );
+        install(&wheel, &scheme).unwrap();
+        let out = std::process::Command::new(scheme.scripts.join("demo-tool"))
+            .env("PYTHONPATH", &scheme.site_packages)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran");
+        assert_eq!(out.status.code(), Some(3));
+        assert!(
+            !scheme.scripts.join("x").exists(),
+            "only console and gui scripts"
+        );
+    }
+
+    #[test]
+    fn entry_points_that_would_leave_bin_or_inject_code_are_refused() {
+        for bad in [
+            "[console_scripts]\n../evil = demo:main\n",
+            "[console_scripts]\nevil = os; import shutil:main\n",
+            "[console_scripts]\nevil = demo:main()\n",
+            "[console_scripts]\n.hidden = demo:main\n",
+            "[gui_scripts]\nno-target\n",
+        ] {
+            assert!(console_scripts(bad).is_err(), "{bad}");
+        }
     }
 
     fn files_named(dir: &Path, name: &str) -> bool {
