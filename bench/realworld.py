@@ -162,7 +162,10 @@ def lock_one(args, kind: str, rel: str, caches: Path) -> dict:
             if not ok:
                 row["consistency_error"] = first_error(out)
             if uv_ok:
-                difference = compare(pins, parse_pins((cwd / "uv.txt").read_text()), "uv")
+                theirs = parse_pins((cwd / "uv.txt").read_text())
+                # pip comes from conda in envlock's lock (the env's own pip), not from PyPI.
+                theirs.pop("pip", None)
+                difference = compare(pins, theirs, "uv")
                 row["same_pins"] = difference["same"]
                 if not difference["same"]:
                     row["difference"] = difference["summary"]
