@@ -57,6 +57,11 @@ fn harness_sh(harness: &Path, script: &str) -> Output {
         .unwrap()
 }
 
+/// A clean stop ends before `podman stop --time 10` would send SIGKILL (which exits 137). Not a
+/// speed bound: the exit code says the signal arrived, and on this 2-core machine, with other
+/// image builds running, one clean stop took 2.004 s, past the 2 s this once asked for.
+const STOPPED_BEFORE_SIGKILL: Duration = Duration::from_secs(8);
+
 /// Stops container `name` with `podman stop` (SIGTERM, SIGKILL after 10 s): how long that took
 /// and the exit code. `what` names the step in a failure.
 fn stop(harness: &Path, name: &str, what: &str) -> (Duration, String) {
@@ -301,10 +306,10 @@ fn a_locked_flask_app_builds_runs_and_stops_cleanly() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("hello from envlock"), "{response}");
 
-    // `podman stop` sends SIGTERM; a clean shutdown exits 0 well before the 10 s SIGKILL.
+    // `podman stop` sends SIGTERM; a clean shutdown exits 0 before the 10 s SIGKILL.
     let (took, code) = stop(&harness, &name, "stopping the app");
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
-    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    assert!(took < STOPPED_BEFORE_SIGKILL, "stopping took {took:?}");
     drop(cleanup);
 }
 
@@ -1271,7 +1276,7 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
 
     let (took, code) = stop(&harness, &name, "stopping the conda image");
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
-    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
+    assert!(took < STOPPED_BEFORE_SIGKILL, "stopping took {took:?}");
     eprintln!("podman stop took {took:?}, exit code {code}");
     drop(cleanup);
 
@@ -1287,7 +1292,7 @@ fn the_conda_flavor_builds_with_the_tini_resolve_added_and_stops_on_sigterm() {
     std::thread::sleep(Duration::from_millis(500));
     let (took, code) = stop(&harness, &name, "stopping sleep");
     assert_eq!(code, "143");
-    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
+    assert!(took < STOPPED_BEFORE_SIGKILL, "stopping took {took:?}");
     drop(cleanup);
 
     // --no-init: no tini in the lock, and the entrypoint script execs the command as PID 1.
@@ -2090,7 +2095,7 @@ fn the_slim_runtime_runs_the_env_without_conda_and_is_smaller() {
     assert_pid1_is_the_envs_tini(&harness, &name);
     let (took, code) = stop(&harness, &name, "stopping the slim image");
     assert_eq!(code, "0", "the app did not exit cleanly on SIGTERM");
-    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
+    assert!(took < STOPPED_BEFORE_SIGKILL, "stopping took {took:?}");
     drop(cleanup);
 
     // Reproducible: two builds from scratch give the slim image the same layers.

@@ -186,6 +186,14 @@ fn requirements_that_exclude_each_other_are_named_both() {
     );
     let stderr = unsatisfiable(&p, "dburl>3,<2\n", &[], "reason_requirement_allows_nothing");
     assert!(stderr.contains("requirements.txt:1:1"), "{stderr}");
+    // Three lines, no two of which exclude each other.
+    let stderr = unsatisfiable(
+        &p,
+        "dburl!=2.1.0\ndburl>=2.1.0\ndburl<=2.1.0\n",
+        &[],
+        "reason_requirements_contradict_together",
+    );
+    assert!(stderr.contains("allowed by all of"), "{stderr}");
     // A constraint on a package nothing requires is no contradiction.
     p.write(
         "requirements.txt",

@@ -363,13 +363,26 @@ pub fn inspect(filename: &str, bytes: &[u8]) -> Result<SdistInfo, String> {
 
 /// Why a build needs a compiler, if it does.
 fn compiler(requires: &[String], names: &[String], setup_py: Option<&String>) -> Option<String> {
-    for r in requires {
-        if let Ok(r) = crate::util::pep508::parse::<pep508_rs::VerbatimUrl>(r)
-            && COMPILING_REQUIREMENTS.contains(&r.name.as_ref())
-        {
-            return Some(format!("it builds with {}", r.name));
+    let reason = c_compiler(requires, names, setup_py)?;
+    let fortran = names.iter().find(|name| {
+        let lower = name.to_ascii_lowercase();
+        !in_skipped_dir(name) && FORTRAN_EXTENSIONS.iter().any(|e| lower.ends_with(e))
+    });
+    Some(match fortran {
+        Some(file) if reason.contains(file.as_str()) => {
+            format!("{reason}, which needs a Fortran compiler too")
         }
-    }
+        Some(file) => format!("{reason}; its Fortran sources ({file}) need a Fortran compiler too"),
+        None => reason,
+    })
+}
+
+/// Fortran sources, among [`COMPILED_EXTENSIONS`]: scipy-era packages (apexpy) need gfortran
+/// as well as a C compiler.
+const FORTRAN_EXTENSIONS: &[&str] = &[".f", ".f77", ".f90", ".f95", ".f03", ".f08", ".for"];
+
+/// Whether `name` is under a test, docs or examples directory, whose sources are not built.
+fn in_skipped_dir(name: &str) -> bool {
     let skipped = [
         "test",
         "tests",
@@ -379,12 +392,22 @@ fn compiler(requires: &[String], names: &[String], setup_py: Option<&String>) ->
         "examples",
         "benchmarks",
     ];
-    for name in names {
-        let path = Path::new(name);
-        if path
-            .components()
-            .any(|c| skipped.contains(&c.as_os_str().to_string_lossy().as_ref()))
+    Path::new(name)
+        .components()
+        .any(|c| skipped.contains(&c.as_os_str().to_string_lossy().as_ref()))
+}
+
+/// Why the sdist needs a C (or C++, Rust) compiler, if it does.
+fn c_compiler(requires: &[String], names: &[String], setup_py: Option<&String>) -> Option<String> {
+    for r in requires {
+        if let Ok(r) = crate::util::pep508::parse::<pep508_rs::VerbatimUrl>(r)
+            && COMPILING_REQUIREMENTS.contains(&r.name.as_ref())
         {
+            return Some(format!("it builds with {}", r.name));
+        }
+    }
+    for name in names {
+        if in_skipped_dir(name) {
             continue;
         }
         let lower = name.to_ascii_lowercase();
@@ -455,6 +478,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cython.compiler.as_deref(), Some("it builds with cython"));
+        // Fortran sources are named: a C compiler alone does not build them.
+        let meson = inspect(
+            "p-1.0.tar.gz",
+            &tar_gz(&[
+                (
+                    "pyproject.toml",
+                    "[build-system]\nrequires = [\"meson-python\"]\nbuild-backend = \"mesonpy\"\n",
+                ),
+                ("fortranapex/igrf.f90", ""),
+                ("tests/ref.f", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            meson.compiler.as_deref(),
+            Some(
+                "it builds with meson-python; its Fortran sources (fortranapex/igrf.f90) need a \
+                 Fortran compiler too"
+            )
+        );
+        let fortran = inspect("p-1.0.tar.gz", &tar_gz(&[("src/a.F90", "")])).unwrap();
+        assert_eq!(
+            fortran.compiler.as_deref(),
+            Some("it has compiled sources (src/a.F90), which needs a Fortran compiler too")
+        );
     }
 
     #[test]

@@ -67,13 +67,17 @@ pub fn pinned(set: &Ranges<Version>) -> Option<&Version> {
 }
 
 /// `set` as PEP 440 specifiers, for messages: `==1.0`, `>=1.0,<2.0`, `<1.0 or >1.0`, and
-/// `<=2.0`, not the `<2.0.post0.dev0` that holds 2.0's local builds; empty for any version.
+/// `<=2.0`, not the `<2.0.post0.dev0` that holds 2.0's local builds; empty for any version,
+/// `(no version)` for none.
 pub fn specifiers(set: &Ranges<Version>) -> String {
     if set == &Ranges::full() {
         return String::new();
     }
     if let Some(v) = pinned(set) {
         return format!("=={v}");
+    }
+    if set.is_empty() {
+        return "(no version)".to_string();
     }
     let segments: Vec<String> = set
         .iter()
@@ -184,6 +188,7 @@ mod tests {
             specifiers(&range("x==1.0").union(&range("x==2.0"))),
             "==1.0 or ==2.0"
         );
+        assert_eq!(specifiers(&range("x>3,<2")), "(no version)");
     }
 
     #[test]

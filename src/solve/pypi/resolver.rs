@@ -264,6 +264,41 @@ fn contradictions(
             }
         }
     }
+    // No two exclude each other, but together they may (`!=1.0`, `>=1.0`, `<=1.0`).
+    for (i, r) in requirements.iter().enumerate() {
+        let name = &r.requirement.name;
+        if requirements[..i]
+            .iter()
+            .any(|e| &e.requirement.name == name)
+        {
+            continue;
+        }
+        let lines: Vec<(&PipRequirement, bool)> = requirements
+            .iter()
+            .filter(|e| &e.requirement.name == name)
+            .map(|e| (*e, false))
+            .chain(
+                constraints
+                    .iter()
+                    .filter(|c| &c.requirement.name == name)
+                    .map(|c| (*c, true)),
+            )
+            .collect();
+        let all = lines.iter().fold(Ranges::full(), |range, (line, _)| {
+            range.intersection(&ranges::of(&line.requirement))
+        });
+        if all.is_empty() {
+            let named: Vec<String> = lines.iter().map(|(l, c)| written(l, *c)).collect();
+            return Err(Failure::new(format!(
+                "the pip requirements cannot be satisfied for {}: no version of `{name}` is \
+                 allowed by all of {}",
+                target.platform(),
+                named.join(", ")
+            ))
+            .hint("relax one of these lines")
+            .into());
+        }
+    }
     Ok(())
 }
 
