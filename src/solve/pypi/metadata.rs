@@ -307,9 +307,10 @@ pub fn sdist_static(filename: &str, bytes: &[u8], version: Option<&Version>) -> 
     sdist_top_file(filename, bytes, "pyproject.toml").and_then(|t| pyproject_metadata(&t, version))
 }
 
-/// The core metadata a pyproject.toml declares statically: `name`, `version` (or `version`
+/// The core metadata a pyproject.toml declares statically: `name`, `version` (the given one
 /// when the table lists it as `dynamic`), `requires-python` and the dependencies, none of them
-/// `dynamic`. `None` when it does not, or when a value would not stay on its own line.
+/// `dynamic`. `None` when it does not, when its static version is not the given one (the
+/// backend then says what the sdist is), or when a value would not stay on its own line.
 pub fn pyproject_metadata(pyproject: &str, version: Option<&Version>) -> Option<String> {
     let table: toml::Table = toml::from_str(pyproject).ok()?;
     let project = table.get("project")?.as_table()?;
@@ -333,7 +334,13 @@ pub fn pyproject_metadata(pyproject: &str, version: Option<&Version>) -> Option<
         dynamic.contains(&"version"),
         version,
     ) {
-        (Some(v), false, _) => one_line(v.as_str()?)?,
+        (Some(v), false, known) => {
+            let v = one_line(v.as_str()?)?;
+            if known.is_some_and(|k| Version::from_str(&v).ok().as_ref() != Some(k)) {
+                return None;
+            }
+            v
+        }
         (None, true, Some(v)) => v.to_string(),
         _ => return None,
     };
@@ -486,6 +493,39 @@ mod tests {
         let bytes = wheel(&[("a.py", "")], zip::CompressionMethod::Stored);
         assert!(wheel_metadata(&bytes).is_err());
         assert!(wheel_metadata(b"not a zip").is_err());
+    }
+
+    #[test]
+    fn a_static_project_table_is_metadata_and_anything_else_is_not() {
+        let v = Version::from_str("2.0.1").unwrap();
+        let table = |extra: &str| {
+            format!(
+                "[project]\nname = \"apexpy\"\nrequires-python = \">=3.7\"\ndependencies = [\"numpy>=1.19.5\"]\n{extra}"
+            )
+        };
+        let text = pyproject_metadata(&table("dynamic = [\"version\"]\n"), Some(&v)).unwrap();
+        let m = CoreMetadata::parse_sdist(&text).unwrap();
+        assert_eq!(m.version, v);
+        assert_eq!(m.requires_dist[0].to_string(), "numpy>=1.19.5");
+        assert!(text.contains("Requires-Python: >=3.7\n"), "{text}");
+        // Without the index's version, a dynamic one is unknown.
+        assert_eq!(
+            pyproject_metadata(&table("dynamic = [\"version\"]\n"), None),
+            None
+        );
+        // A static version that is not the file's: the backend says what the sdist is.
+        assert_eq!(
+            pyproject_metadata(&table("version = \"9.9\"\n"), Some(&v)),
+            None
+        );
+        assert!(pyproject_metadata(&table("version = \"2.0.1\"\n"), Some(&v)).is_some());
+        for dynamic in ["dependencies", "optional-dependencies", "requires-python"] {
+            let text = table(&format!("dynamic = [\"version\", \"{dynamic}\"]\n"));
+            assert_eq!(pyproject_metadata(&text, Some(&v)), None, "{dynamic}");
+        }
+        // A value that would add a line of its own to the metadata is refused.
+        let injected = "[project]\nname = \"x\"\nversion = \"2.0.1\"\ndependencies = [\"a\\nRequires-Dist: evil\"]\n";
+        assert_eq!(pyproject_metadata(injected, Some(&v)), None);
     }
 
     #[test]
