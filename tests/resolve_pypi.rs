@@ -1003,17 +1003,10 @@ fn extra_indexes_come_first_and_local_versions_lock() {
     )
     .unwrap();
     let server = Server::start(&extra, Mode::Files);
+    let extra_url = format!("{}/simple/", server.url);
+    let with_extra = ["-p", "linux-64", "--extra-index-url", &extra_url];
     p.write("requirements.txt", "torchish\nother\n");
-    ok(resolve(
-        &p,
-        &["requirements.txt"],
-        &[
-            "-p",
-            "linux-64",
-            "--extra-index-url",
-            &format!("{}/simple/", server.url),
-        ],
-    ));
+    ok(resolve(&p, &["requirements.txt"], &with_extra));
     let lock = p.lock();
     assert_eq!(
         pip_set(&lock, "linux-64"),
@@ -1031,16 +1024,7 @@ fn extra_indexes_come_first_and_local_versions_lock() {
     // A pin without the local label takes the local build, as pip does (PEP 440 ignores a
     // candidate's `+cpu` unless the specifier has one): `torch==2.5.1` with PyTorch's index.
     p.write("requirements.txt", "torchish==2.5.1\nother\n");
-    ok(resolve(
-        &p,
-        &["requirements.txt"],
-        &[
-            "-p",
-            "linux-64",
-            "--extra-index-url",
-            &format!("{}/simple/", server.url),
-        ],
-    ));
+    ok(resolve(&p, &["requirements.txt"], &with_extra));
     assert_eq!(
         pip_set(&p.lock(), "linux-64"),
         ["other==1.0", "torchish==2.5.1+cpu"]
