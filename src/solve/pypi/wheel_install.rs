@@ -11,9 +11,9 @@
 //! pip's wrapper script in `bin` (meson-python runs `meson`, scikit-build runs `cmake` and
 //! `ninja`: without them those builds fail with "meson executable not found"). `RECORD` is left
 //! as the wheel has it, and nothing is byte-compiled (builds run with
-//! `PYTHONDONTWRITEBYTECODE`). An entry whose path would leave its directory is refused, and
-//! so is an entry point whose name is not a plain file name or whose target is not
-//! `module:attribute`.
+//! `PYTHONDONTWRITEBYTECODE`). An entry whose path would leave its directory is refused; an
+//! entry point whose name is not a plain file name or whose target is not `module:attribute`
+//! gets no script (the build goes on without it, as it did before wrappers were written).
 
 use std::{
     io::Read,
@@ -88,9 +88,7 @@ pub fn install(wheel: &Path, scheme: &Scheme) -> Result<(), String> {
         }
     }
     if let Some(text) = entry_points {
-        for (script, module, attribute) in
-            console_scripts(&text).map_err(|e| format!("{}: entry_points.txt: {e}", what()))?
-        {
+        for (script, module, attribute) in console_scripts(&text) {
             write_wrapper(scheme, &script, &module, &attribute)?;
         }
     }
@@ -105,8 +103,9 @@ fn is_entry_points(name: &str) -> bool {
 }
 
 /// The `console_scripts` and `gui_scripts` of an `entry_points.txt` (an INI file:
-/// `name = module:attribute [extras]`), as `(name, module, attribute)`.
-fn console_scripts(text: &str) -> Result<Vec<(String, String, String)>, String> {
+/// `name = module:attribute [extras]`), as `(name, module, attribute)`; lines that are not
+/// that are left out.
+fn console_scripts(text: &str) -> Vec<(String, String, String)> {
     let dotted = |s: &str| {
         !s.is_empty()
             && s.split('.').all(|part| {
@@ -131,25 +130,24 @@ fn console_scripts(text: &str) -> Result<Vec<(String, String, String)>, String> 
             continue;
         }
         let Some((name, value)) = line.split_once('=') else {
-            return Err(format!("`{line}` is not `name = module:attribute`"));
+            continue;
         };
         let name = name.trim();
         // Extras in brackets after the target select nothing in a build environment.
         let value = value.split('[').next().unwrap_or_default().trim();
         let Some((module, attribute)) = value.split_once(':') else {
-            return Err(format!("`{line}` is not `name = module:attribute`"));
+            continue;
         };
         let (module, attribute) = (module.trim(), attribute.trim());
         let plain_name = !name.is_empty()
             && !name.starts_with('.')
             && !name.contains(['/', '\\', '\0'])
             && !name.chars().any(char::is_whitespace);
-        if !plain_name || !dotted(module) || !dotted(attribute) {
-            return Err(format!("`{line}` is not `name = module:attribute`"));
+        if plain_name && dotted(module) && dotted(attribute) {
+            out.push((name.to_string(), module.to_string(), attribute.to_string()));
         }
-        out.push((name.to_string(), module.to_string(), attribute.to_string()));
     }
-    Ok(out)
+    out
 }
 
 /// pip's wrapper for the entry point `module:attribute`, as `bin/<script>`.
@@ -306,7 +304,7 @@ mod tests {
                 ),
                 (
                     "demo-1.0.dist-info/entry_points.txt",
-                    "# comment\n[console_scripts]\ndemo-tool = demo:cli.main [extra]\n\n[other]\nx = y:z\n",
+                    "# comment\n[console_scripts]\ndemo-tool = demo:cli.main [extra]\n../evil = demo:cli.main\n\n[other]\nx = y:z\n",
                 ),
             ],
         );
@@ -324,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn entry_points_that_would_leave_bin_or_inject_code_are_refused() {
+    fn entry_points_that_would_leave_bin_or_inject_code_get_no_script() {
         for bad in [
             "[console_scripts]\n../evil = demo:main\n",
             "[console_scripts]\nevil = os; import shutil:main\n",
@@ -332,7 +330,7 @@ mod tests {
             "[console_scripts]\n.hidden = demo:main\n",
             "[gui_scripts]\nno-target\n",
         ] {
-            assert!(console_scripts(bad).is_err(), "{bad}");
+            assert_eq!(console_scripts(bad), [], "{bad}");
         }
     }
 
