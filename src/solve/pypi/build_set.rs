@@ -377,8 +377,8 @@ fn compiler(requires: &[String], names: &[String], setup_py: Option<&String>) ->
     })
 }
 
-/// Fortran sources, among [`COMPILED_EXTENSIONS`]: scipy-era packages (apexpy) need gfortran
-/// as well as a C compiler.
+/// Fortran source extensions, named in the reason of an sdist that needs a compiler anyway:
+/// such packages (apexpy) need gfortran as well as a C compiler.
 const FORTRAN_EXTENSIONS: &[&str] = &[".f", ".f77", ".f90", ".f95", ".f03", ".f08", ".for"];
 
 /// Whether `name` is under a test, docs or examples directory, whose sources are not built.

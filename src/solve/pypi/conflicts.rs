@@ -87,18 +87,14 @@ impl Tracker {
             if range.contains(decided) {
                 continue;
             }
-            let affected = self.affected.entry(package.clone()).or_default();
-            *affected += 1;
-            if *affected >= THRESHOLD
+            if bump(&mut self.affected, package)
                 && movable(package)
                 && !self.late.contains(package)
                 && self.early.insert(package.clone())
             {
                 moved = true;
             }
-            let culprit = self.culprit.entry(dependency.clone()).or_default();
-            *culprit += 1;
-            if *culprit >= THRESHOLD
+            if bump(&mut self.culprit, dependency)
                 && movable(dependency)
                 && !self.early.contains(dependency)
                 && self.late.insert(dependency.clone())
@@ -122,6 +118,13 @@ impl Tracker {
         self.culprit.clear();
         true
     }
+}
+
+/// Counts one more rejection for `package`: whether it has reached [`THRESHOLD`].
+fn bump(counts: &mut HashMap<Pkg, u32>, package: &Pkg) -> bool {
+    let count = counts.entry(package.clone()).or_default();
+    *count += 1;
+    *count >= THRESHOLD
 }
 
 #[cfg(test)]

@@ -221,62 +221,18 @@ fn contradictions(
     };
     let constraints: Vec<&PipRequirement> = constraints.iter().filter(applies).collect();
     let requirements: Vec<&PipRequirement> = requirements.iter().filter(applies).collect();
-    for (i, r) in requirements.iter().enumerate() {
-        let name = &r.requirement.name;
-        let range = ranges::of(&r.requirement);
-        if range.is_empty() {
-            return Err(Failure::new(format!(
-                "{}: `{}` allows no version of `{name}`",
-                r.location,
-                crate::util::redact::text(&r.requirement.to_string()),
-            ))
-            .hint("its version specifiers exclude each other; write the range meant")
-            .into());
-        }
-        let earlier = requirements[..i]
-            .iter()
-            .filter(|e| &e.requirement.name == name)
-            .map(|e| (*e, false));
-        let against = constraints
-            .iter()
-            .filter(|c| &c.requirement.name == name)
-            .map(|c| (*c, true));
-        for (other, constraint) in earlier.chain(against) {
-            if range
-                .intersection(&ranges::of(&other.requirement))
-                .is_empty()
-            {
-                return Err(Failure::new(format!(
-                    "the pip requirements cannot be satisfied for {}: no version of `{name}` is \
-                     allowed by both {} and {}",
-                    target.platform(),
-                    written(other, constraint),
-                    written(r, false),
-                ))
-                .hint(if constraint {
-                    "relax the constraint or the requirement; a constraint only narrows what \
-                     is required"
-                } else {
-                    "keep one of the two lines: pip, too, installs a package at one version, \
-                     and a file's own line does not override one from a file it includes"
-                })
-                .into());
-            }
+    let mut names: Vec<&PackageName> = Vec::new();
+    for r in &requirements {
+        if !names.contains(&&r.requirement.name) {
+            names.push(&r.requirement.name);
         }
     }
-    // No two exclude each other, but together they may (`!=1.0`, `>=1.0`, `<=1.0`).
-    for (i, r) in requirements.iter().enumerate() {
-        let name = &r.requirement.name;
-        if requirements[..i]
-            .iter()
-            .any(|e| &e.requirement.name == name)
-        {
-            continue;
-        }
+    for name in names {
+        // The package's requirements in the order written, then its constraints.
         let lines: Vec<(&PipRequirement, bool)> = requirements
             .iter()
-            .filter(|e| &e.requirement.name == name)
-            .map(|e| (*e, false))
+            .filter(|r| &r.requirement.name == name)
+            .map(|r| (*r, false))
             .chain(
                 constraints
                     .iter()
@@ -287,17 +243,69 @@ fn contradictions(
         let all = lines.iter().fold(Ranges::full(), |range, (line, _)| {
             range.intersection(&ranges::of(&line.requirement))
         });
-        if all.is_empty() {
-            let named: Vec<String> = lines.iter().map(|(l, c)| written(l, *c)).collect();
+        if !all.is_empty() {
+            continue;
+        }
+        if let Some((r, _)) = lines
+            .iter()
+            .find(|(l, constraint)| !constraint && ranges::of(&l.requirement).is_empty())
+        {
             return Err(Failure::new(format!(
+                "{}: `{}` allows no version of `{name}`",
+                r.location,
+                crate::util::redact::text(&r.requirement.to_string()),
+            ))
+            .hint("its version specifiers exclude each other; write the range meant")
+            .into());
+        }
+        // Two lines that exclude each other: a requirement against an earlier one or against
+        // a constraint.
+        let pair = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, constraint))| !constraint)
+            .find_map(|(i, (r, _))| {
+                let range = ranges::of(&r.requirement);
+                let earlier = lines[..i].iter().filter(|(_, c)| !c);
+                let against = lines.iter().filter(|(_, c)| *c);
+                earlier
+                    .chain(against)
+                    .find(|(other, _)| {
+                        range
+                            .intersection(&ranges::of(&other.requirement))
+                            .is_empty()
+                    })
+                    .map(|other| (*other, *r))
+            });
+        return Err(match pair {
+            Some(((other, constraint), r)) => Failure::new(format!(
+                "the pip requirements cannot be satisfied for {}: no version of `{name}` is \
+                 allowed by both {} and {}",
+                target.platform(),
+                written(other, constraint),
+                written(r, false),
+            ))
+            .hint(if constraint {
+                "relax the constraint or the requirement; a constraint only narrows what is \
+                 required"
+            } else {
+                "keep one of the two lines: pip, too, installs a package at one version, and a \
+                 file's own line does not override one from a file it includes"
+            }),
+            // No two exclude each other, but together they do (`!=1.0`, `>=1.0`, `<=1.0`).
+            None => Failure::new(format!(
                 "the pip requirements cannot be satisfied for {}: no version of `{name}` is \
                  allowed by all of {}",
                 target.platform(),
-                named.join(", ")
+                lines
+                    .iter()
+                    .map(|(l, c)| written(l, *c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
-            .hint("relax one of these lines")
-            .into());
+            .hint("relax one of these lines"),
         }
+        .into());
     }
     Ok(())
 }
@@ -768,6 +776,17 @@ fn merge_constraint(existing: &mut String, add: &str) {
 }
 
 /// Requirements on the same package are merged into one range (all must hold).
+/// The number of `package` in the order packages were first seen, numbering it now if it is
+/// new. pubgrub asks often: a package already seen is looked up, not cloned.
+fn discovery_order(seen: &mut HashMap<Pkg, u32>, package: &Pkg) -> u32 {
+    if let Some(&order) = seen.get(package) {
+        return order;
+    }
+    let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+    seen.insert(package.clone(), next);
+    next
+}
+
 fn into_map(deps: Vec<(Pkg, Ranges<Version>)>) -> pubgrub::Map<Pkg, Ranges<Version>> {
     let mut map: pubgrub::Map<Pkg, Ranges<Version>> = pubgrub::Map::default();
     for (pkg, range) in deps {
@@ -792,10 +811,7 @@ impl Provider {
     ) -> Dependencies<Pkg, Ranges<Version>, Unusable> {
         let mut seen = self.seen.lock().expect("not poisoned");
         for (pkg, _) in &deps {
-            if !seen.contains_key(pkg) {
-                let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
-                seen.insert(pkg.clone(), next);
-            }
+            discovery_order(&mut seen, pkg);
         }
         drop(seen);
         Dependencies::Available(into_map(deps).into_iter().collect())
@@ -832,16 +848,7 @@ impl DependencyProvider for Provider {
                 Moved::Late => 0,
             },
         };
-        // pubgrub asks often: a package already seen is looked up, not cloned.
-        let mut seen = self.seen.lock().expect("not poisoned");
-        let order = match seen.get(package) {
-            Some(&order) => order,
-            None => {
-                let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
-                seen.insert(package.clone(), next);
-                next
-            }
-        };
+        let order = discovery_order(&mut self.seen.lock().expect("not poisoned"), package);
         (fixed, stats.conflict_count(), Reverse(order))
     }
 
