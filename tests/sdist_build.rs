@@ -397,7 +397,7 @@ impl Project {
         settings.add_filter(r"with python\S* on PATH \([^)]*\)", "with [BUILD PYTHON]");
         settings.add_filter(r"setuptools [0-9][^,;\s]*", "setuptools [VERSION]");
         settings.add_filter(r"wheel [0-9][^,;\s]*", "wheel [VERSION]");
-        settings.add_filter(r"/tmp/envlock-build-\w+", "[BUILD DIR]");
+        settings.add_filter(r"/tmp/envlock-build-[\w-]+", "[BUILD DIR]");
         settings.add_filter(r"in \d+\.\d+s", "in [TIME]");
         settings.bind(|| insta::assert_snapshot!(name, stderr));
     }
@@ -615,6 +615,113 @@ fn an_sdist_with_static_project_dependencies_needs_no_build() {
         err.contains("its metadata could not be built from its sdist"),
         "{err}"
     );
+}
+
+/// An interrupted resolve (SIGTERM, as a CI job's timeout sends) in the middle of a build ends
+/// the backend and what it started, removes the build directory and exits 130; nothing keeps
+/// running or stays in the temporary directory.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_build_leaves_no_process_and_no_directory() {
+    let Some(p) = Project::new(|_| {}) else {
+        return;
+    };
+    let marker = p.path("backend-started");
+    let backend = format!(
+        "import subprocess, time\n\
+         def prepare_metadata_for_build_wheel(d, config_settings=None):\n    \
+             child = subprocess.Popen(['sleep', '120'])\n    \
+             open({marker:?}, 'w').write(str(child.pid))\n    \
+             time.sleep(120)\n",
+        marker = marker.display().to_string()
+    );
+    // The index is written before this sdist exists: serve a second one beside it.
+    let mut index = Index::new(&p.path("slow-index"));
+    for wheel in build_wheels().unwrap() {
+        index.real_wheel(&wheel);
+    }
+    index.sdist(
+        "slowbuild",
+        "1.0",
+        &[
+            ("PKG-INFO", "Metadata-Version: 2.1\nName: slowbuild\nVersion: 1.0\n"),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"slow_backend\"\nbackend-path = [\".\"]\n",
+            ),
+            ("slow_backend.py", &backend),
+        ],
+        "2024-01-01T00:00:00Z",
+    );
+    index.write();
+    let server = Server::start(&p.path("slow-index"), Mode::Files);
+    p.write("requirements.txt", "slowbuild==1.0\n");
+    let tmp = p.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = envlock(&p.path("cache"))
+        .current_dir(p.dir.path())
+        .env("TMPDIR", &tmp)
+        .args(["resolve", "requirements.txt", "--index-url"])
+        .arg(format!("{}/simple/", server.url))
+        .arg("-c")
+        .arg(fixture_channels().join("pyconda"))
+        .args(["--python", "3.11", "-p", "linux-64"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let grandchild = loop {
+        if let Some(pid) = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            break pid;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "envlock ended ({status}) before the build started:\n{}",
+                common::stderr(&out)
+            );
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the backend never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let builds = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("envlock-build-"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(builds().len(), 1, "the build runs in {}", tmp.display());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", common::stderr(&out));
+    assert_eq!(
+        builds(),
+        Vec::<String>::new(),
+        "the build directory is left"
+    );
+    // The backend's own child is gone too (or a zombie waiting for init to reap it).
+    let proc = PathBuf::from(format!("/proc/{grandchild}"));
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(proc.join("stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the backend's child {grandchild} still runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Metadata with a `Requires-Python` that PEP 440 rejects but setuptools once wrote (`>=3.6,`,

@@ -376,9 +376,10 @@ pub fn main() -> ExitCode {
     // A panic the library contains (a parser's, turned into an error) prints nothing.
     envlock::util::panic::install_hook();
     let cli = Cli::parse();
-    // An interrupted write leaves the old file and no temporary one (exit 130, as a shell
-    // reports SIGINT).
+    // An interrupted write leaves the old file and no temporary one, an interrupted build no
+    // running backend and no build directory (exit 130, as a shell reports SIGINT).
     let _ = ctrlc::set_handler(|| {
+        envlock::util::process::kill_all();
         envlock::util::fs::remove_temporary_files();
         std::process::exit(130);
     });

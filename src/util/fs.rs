@@ -145,10 +145,15 @@ static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// The name pattern of [`write_atomic`]'s temporary files, as `.dockerignore` spells it.
 pub const TEMPORARY_PATTERN: &str = "**/.*.envlock-*.tmp";
 
-/// Removes the temporary files of writes still under way: the CLI calls it on SIGINT/SIGTERM
-/// before exiting, so that an interrupted write leaves only the old file (or the new one).
+/// Removes the temporary files of writes still under way and the [`ScratchDir`]s in use: the
+/// CLI calls it on SIGINT/SIGTERM before exiting, so that an interrupted write leaves only the
+/// old file (or the new one), and an interrupted build no directory.
 pub fn remove_temporary_files() {
     remove_registered(|_| true);
+    let dirs = LIVE_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+    for dir in dirs.iter() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// Removes the registered temporary files that `which` selects (tests select their own, so that
@@ -157,6 +162,94 @@ fn remove_registered(which: impl Fn(&Path) -> bool) {
     let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     for tmp in live.iter().filter(|p| which(p)) {
         let _ = std::fs::remove_file(tmp);
+    }
+}
+
+/// A directory of scratch work (an sdist's build) in the system's temporary directory, named
+/// `<prefix><pid>-<random>`. It is removed when dropped, by [`remove_temporary_files`] when the
+/// process is interrupted, and, when the process was killed outright (SIGKILL, a crash), by the
+/// next envlock that makes one with the same prefix (see [`sweep_stale`]).
+pub struct ScratchDir {
+    dir: tempfile::TempDir,
+}
+
+impl ScratchDir {
+    /// Makes a new scratch directory; the first one of each prefix in a process removes the stale
+    /// ones of dead processes first.
+    pub fn new(prefix: &str) -> std::io::Result<ScratchDir> {
+        let root = std::env::temp_dir();
+        static SWEPT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        {
+            let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+            if !swept.iter().any(|p| p == prefix) {
+                swept.push(prefix.to_string());
+                sweep_stale(&root, prefix, STALE_AFTER);
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}{}-", std::process::id()))
+            .tempdir_in(&root)?;
+        LIVE_DIRS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir.path().to_path_buf());
+        Ok(ScratchDir { dir })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        LIVE_DIRS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| p != self.dir.path());
+    }
+}
+
+/// The scratch directories in use, removed by [`remove_temporary_files`].
+static LIVE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// How old a scratch directory of a dead process must be before another envlock removes it: an
+/// hour, so that a directory whose process only looks dead (another PID namespace sharing the
+/// temporary directory) is left alone while any build step could still run in it (each step
+/// has a 10-minute timeout).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the directories `<prefix><pid>-*` under `root` whose process `pid` no longer runs and
+/// that were last changed more than `min_age` ago. Only on Linux, where `/proc` tells whether a
+/// process runs; elsewhere nothing is removed. Best effort: a failure leaves the directory.
+fn sweep_stale(root: &Path, prefix: &str, min_age: std::time::Duration) {
+    if !cfg!(target_os = "linux") || !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if old && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -351,6 +444,61 @@ pub fn relative_to(path: &Path, base: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn stale_scratch_dirs_of_dead_processes_are_swept_and_others_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let make = |name: &str| {
+            let dir = root.path().join(name);
+            std::fs::create_dir_all(dir.join("env/bin")).unwrap();
+            std::fs::write(dir.join("env/bin/python"), "").unwrap();
+            dir
+        };
+        // pid_max is at most 2^22 on Linux: no process has this pid.
+        let dead = make("envlock-build-99999999-abc");
+        let own = make(&format!("envlock-build-{}-abc", std::process::id()));
+        let init = make("envlock-build-1-abc"); // pid 1 always runs
+        let other = make("other-99999999-abc");
+        let unnamed = make("envlock-build-abc");
+        let file = root.path().join("envlock-build-99999999-file");
+        std::fs::write(&file, "").unwrap();
+
+        // Too young: kept, whoever made it.
+        sweep_stale(
+            root.path(),
+            "envlock-build-",
+            std::time::Duration::from_secs(3600),
+        );
+        assert!(dead.exists());
+
+        sweep_stale(root.path(), "envlock-build-", std::time::Duration::ZERO);
+        assert!(!dead.exists(), "the dead process's directory is removed");
+        for kept in [&own, &init, &other, &unnamed, &file] {
+            assert!(kept.exists(), "{} is kept", kept.display());
+        }
+    }
+
+    #[test]
+    fn a_scratch_dir_is_removed_when_dropped_and_known_to_the_interrupt_handler_while_used() {
+        let dropped = ScratchDir::new("envlock-test-scratch-").unwrap();
+        let path = dropped.path().to_path_buf();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(&format!("envlock-test-scratch-{}-", std::process::id())));
+        std::fs::write(path.join("x"), "").unwrap();
+        drop(dropped);
+        assert!(!path.exists());
+
+        let live = ScratchDir::new("envlock-test-scratch-").unwrap();
+        std::fs::create_dir_all(live.path().join("a/b")).unwrap();
+        assert!(
+            LIVE_DIRS.lock().unwrap().iter().any(|p| p == live.path()),
+            "registered for the interrupt handler"
+        );
+        let path = live.path().to_path_buf();
+        drop(live);
+        assert!(!LIVE_DIRS.lock().unwrap().contains(&path));
+    }
 
     #[test]
     fn an_interrupted_write_leaves_no_temporary_file() {

@@ -1,10 +1,12 @@
 //! The ground floor every stage stands on: credential redaction, atomic file writes, shell-word
-//! splitting, panic-free PEP 508 parsing and quiet panic containment. Nothing here knows about conda, PyPI or lockfiles.
+//! splitting, panic-free PEP 508 parsing, quiet panic containment and child processes that end with
+//! envlock's. Nothing here knows about conda, PyPI or lockfiles.
 
 pub mod error;
 pub mod fs;
 pub mod panic;
 pub mod pep508;
+pub mod process;
 pub mod redact;
 pub mod shell;
 

@@ -353,9 +353,7 @@ impl Builder {
         })?;
         let target = Target::new(host, &python.version, &virtual_packages(host, &[]))
             .map_err(|e| fail("setting up", format!("{e:#}")))?;
-        let work = tempfile::Builder::new()
-            .prefix("envlock-build-")
-            .tempdir()
+        let work = crate::util::fs::ScratchDir::new("envlock-build-")
             .map_err(|e| fail("creating a temporary directory", e.to_string()))?;
         let dirs = WorkDirs::new(work.path());
 
@@ -1099,18 +1097,17 @@ fn run(command: &mut Command, what: &str, log: &Path, timeout: Duration) -> Resu
     let err = out.try_clone().map_err(|e| e.to_string())?;
     command.stdout(out).stderr(err);
     let program = command.get_program().to_string_lossy().into_owned();
-    let mut child = command
-        .spawn()
+    // Its own process group: a timeout or an interrupt ends what it started too.
+    let mut group = crate::util::process::spawn(command)
         .map_err(|e| format!("could not run {program}: {e}"))?;
     let program = what;
     let started = Instant::now();
     loop {
-        match child.try_wait() {
+        match group.child().try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => return Err(format!("{program} failed ({status})")),
             Ok(None) if started.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
+                group.kill();
                 return Err(format!(
                     "{program} did not finish within {} s",
                     timeout.as_secs()
