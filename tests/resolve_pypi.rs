@@ -219,6 +219,41 @@ fn an_empty_requirements_file_locks_python_alone() {
     );
 }
 
+/// A requirements file saved as UTF-16 (PowerShell's `pip freeze > requirements.txt` writes
+/// UTF-16 LE with a byte-order mark and CRLF lines), and an include in UTF-16 BE, lock as pip
+/// and uv read them; `check` reads them the same way.
+#[test]
+fn utf16_requirements_files_lock_as_pip_reads_them() {
+    let p = project(Mode::Files, |i| {
+        i.wheel("flask", "3.0");
+        i.wheel("flask", "3.1");
+        i.wheel("six", "1.16.0");
+    });
+    let utf16 = |text: &str, le: bool| -> Vec<u8> {
+        let bom: [u8; 2] = if le { [0xFF, 0xFE] } else { [0xFE, 0xFF] };
+        bom.into_iter()
+            .chain(text.encode_utf16().flat_map(
+                move |u| {
+                    if le { u.to_le_bytes() } else { u.to_be_bytes() }
+                },
+            ))
+            .collect()
+    };
+    std::fs::write(
+        p.path("requirements.txt"),
+        utf16("flask==3.0\r\n-r more.txt\r\n", true),
+    )
+    .unwrap();
+    std::fs::write(p.path("more.txt"), utf16("six==1.16.0\r\n", false)).unwrap();
+    let out = ok(resolve(&p, &["requirements.txt"], &["-p", "linux-64"]));
+    assert_eq!(
+        pip_set(&p.lock(), "linux-64"),
+        ["flask==3.0", "six==1.16.0"],
+        "{out}"
+    );
+    ok(p.command(&["check"]).output().unwrap());
+}
+
 #[test]
 fn the_best_wheel_for_each_platform_is_chosen() {
     let p = project(Mode::Files, |i| {

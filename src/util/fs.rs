@@ -346,24 +346,16 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// An input file's bytes as text: UTF-8 (else an error at the first invalid byte's
 /// `file:line:column`, with its offset) with no line longer than [`MAX_LINE_BYTES`] (else an
-/// error at that line).
+/// error at that line). A file that starts with a UTF-16 byte-order mark is decoded as UTF-16,
+/// as pip and uv read it: PowerShell's `pip freeze > requirements.txt` writes UTF-16 LE. (A
+/// UTF-8 byte-order mark stays, for the readers that skip it.)
 pub fn input_text(path: &Path, bytes: Vec<u8>) -> Result<String, crate::util::error::Failure> {
     use crate::util::error::Failure;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let before = &e.as_bytes()[..offset];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        Failure::new(format!(
-            "{}:{line}:{}: is not UTF-8 text (invalid byte at offset {offset})",
-            path.display(),
-            offset - line_start + 1
-        ))
-        .hint("save the file as UTF-8")
-    })?;
+    let text = match bytes.get(..2) {
+        Some([0xFF, 0xFE]) => utf16(path, &bytes[2..], u16::from_le_bytes)?,
+        Some([0xFE, 0xFF]) => utf16(path, &bytes[2..], u16::from_be_bytes)?,
+        _ => utf8(path, bytes)?,
+    };
     if let Some((n, line)) = text
         .split('\n')
         .enumerate()
@@ -382,6 +374,58 @@ pub fn input_text(path: &Path, bytes: Vec<u8>) -> Result<String, crate::util::er
         ));
     }
     Ok(text)
+}
+
+/// `bytes` (after a UTF-16 byte-order mark) as UTF-16 with the byte order `unit`; an unpaired
+/// surrogate or a trailing odd byte is an error at its `file:line:column`.
+fn utf16(
+    path: &Path,
+    bytes: &[u8],
+    unit: fn([u8; 2]) -> u16,
+) -> Result<String, crate::util::error::Failure> {
+    let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+    let mut text = String::with_capacity(bytes.len() / 2);
+    let (mut line, mut column) = (1, 1);
+    let fail = |line: usize, column: usize, what: &str| {
+        crate::util::error::Failure::new(format!(
+            "{}:{line}:{column}: is not UTF-16 text ({what})",
+            path.display()
+        ))
+        .hint("save the file as UTF-8")
+    };
+    for c in char::decode_utf16(units) {
+        let c = c.map_err(|_| fail(line, column, "an unpaired surrogate"))?;
+        text.push(c);
+        if c == '\n' {
+            (line, column) = (line + 1, 1);
+        } else {
+            column += 1;
+        }
+    }
+    if bytes.len() % 2 == 1 {
+        return Err(fail(line, column, "it ends in half a character"));
+    }
+    Ok(text)
+}
+
+/// `bytes` as UTF-8, else an error at the first invalid byte's `file:line:column`.
+fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, crate::util::error::Failure> {
+    use crate::util::error::Failure;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        Failure::new(format!(
+            "{}:{line}:{}: is not UTF-8 text (invalid byte at offset {offset})",
+            path.display(),
+            offset - line_start + 1
+        ))
+        .hint("save the file as UTF-8")
+    })
 }
 
 #[cfg(unix)]
@@ -498,6 +542,41 @@ mod tests {
         let path = live.path().to_path_buf();
         drop(live);
         assert!(!LIVE_DIRS.lock().unwrap().contains(&path));
+    }
+
+    #[test]
+    fn utf16_inputs_with_a_byte_order_mark_are_read_as_pip_reads_them() {
+        let path = Path::new("requirements.txt");
+        let text = "flask==3.0\r\nrequests>=2 # \u{e9}\u{1F600}\r\n";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(input_text(path, le.clone()).unwrap(), text);
+        assert_eq!(input_text(path, be).unwrap(), text);
+
+        // A lone surrogate on line 2, column 3; half a character at the end.
+        let mut bad = vec![0xFF, 0xFE];
+        bad.extend("a\nbc".encode_utf16().flat_map(u16::to_le_bytes));
+        bad.extend(0xD800u16.to_le_bytes());
+        let err = input_text(path, bad).unwrap_err();
+        assert_eq!(
+            err.message,
+            "requirements.txt:2:3: is not UTF-16 text (an unpaired surrogate)"
+        );
+        let mut odd = le;
+        odd.push(b'x');
+        let err = input_text(path, odd).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("requirements.txt:3:1: is not UTF-16 text (it ends in half"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
