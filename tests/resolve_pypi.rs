@@ -254,6 +254,42 @@ fn utf16_requirements_files_lock_as_pip_reads_them() {
     ok(p.command(&["check"]).output().unwrap());
 }
 
+/// pip is the conda env's own, so a pip pin in the requirements (a `pip freeze --all` output)
+/// or a constraint on pip chooses the conda pip, instead of failing against the newest one;
+/// without either, the newest pip is taken.
+#[test]
+fn a_pip_pin_in_the_requirements_chooses_the_conda_pip() {
+    let p = Project::new()
+        .serve_channel_copy("pyconda", &["linux-64", "noarch"])
+        .serve_index(Mode::Files, |i| {
+            i.wheel("six", "1.16.0");
+        });
+    p.publish("pyconda", &[("pip", "26.1.2", &["python >=3.9"])]);
+    let resolve = |file: &str| {
+        p.command(&["resolve", file, "--index-url", &p.index_url()])
+            .args(["--channel-alias", p.channel_alias(), "-c", "pyconda"])
+            .args(["--python", "3.11", "-p", "linux-64"])
+            .output()
+            .unwrap()
+    };
+    p.write("requirements.txt", "six==1.16.0\npip==24.0\n");
+    let out = ok(resolve("requirements.txt"));
+    assert_eq!(p.version("pip", "linux-64"), "24.0", "{out}");
+    assert_eq!(pip_set(&p.lock(), "linux-64"), ["six==1.16.0"]);
+    ok(p.command(&["check"]).output().unwrap());
+
+    p.write("constraints.txt", "pip<25\n");
+    p.write("requirements.txt", "-c constraints.txt\nsix\n");
+    ok(resolve("requirements.txt"));
+    assert_eq!(p.version("pip", "linux-64"), "24.0");
+
+    // Without a limit (and without the old lock's preference), the newest pip.
+    p.remove("conda-lock.yml");
+    p.write("requirements.txt", "six\n");
+    ok(resolve("requirements.txt"));
+    assert_eq!(p.version("pip", "linux-64"), "26.1.2");
+}
+
 #[test]
 fn the_best_wheel_for_each_platform_is_chosen() {
     let p = project(Mode::Files, |i| {

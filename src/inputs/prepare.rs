@@ -607,18 +607,59 @@ fn add_python_and_pip(spec: &mut Inputs, python: Option<&str>, input: &Path) -> 
         None if has(spec, "python") => String::new(),
         None => "python 3.*".to_string(),
     };
-    for text in [python_spec.as_str(), "pip"] {
-        if text.is_empty() || (text == "pip" && has(spec, "pip")) {
-            continue;
-        }
-        let parsed = MatchSpec::from_str(text, ParseStrictness::Lenient)
-            .map_err(|e| Failure::new(format!("invalid --python `{text}`: {e}")))?;
+    if !python_spec.is_empty() {
+        let parsed = MatchSpec::from_str(&python_spec, ParseStrictness::Lenient)
+            .map_err(|e| Failure::new(format!("invalid --python `{python_spec}`: {e}")))?;
         spec.conda.push(CondaDependency {
             spec: parsed,
             location: location.clone(),
         });
     }
+    if !has(spec, "pip") {
+        spec.conda.push(
+            pip_from_requirements(spec).unwrap_or_else(|| CondaDependency {
+                spec: MatchSpec::from_str("pip", ParseStrictness::Lenient)
+                    .expect("`pip` is a match spec"),
+                location,
+            }),
+        );
+    }
     Ok(())
+}
+
+/// The conda spec of the pip that envlock adds, when the pip requirements or constraints
+/// limit `pip` (`pip==24.2` in a `pip freeze --all` output): pip is the conda env's own, so
+/// the limit goes into the conda solve instead of failing against whichever pip it picked.
+/// Recorded at the first line that limits it. Lines with a marker are left to the PyPI stage,
+/// which says when conda's pip does not satisfy them.
+fn pip_from_requirements(spec: &Inputs) -> Option<CondaDependency> {
+    let lines: Vec<_> = spec
+        .pypi
+        .requirements
+        .iter()
+        .chain(&spec.pypi.constraints)
+        .filter(|r| r.requirement.name.as_ref() == "pip" && r.requirement.marker.is_true())
+        .filter_map(|r| match &r.requirement.version_or_url {
+            Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) if !s.is_empty() => {
+                Some((s, &r.location))
+            }
+            _ => None,
+        })
+        .collect();
+    let location = lines.first()?.1.clone();
+    let conda: Vec<String> = lines
+        .iter()
+        .flat_map(|(s, _)| s.iter().map(conda_version_spec))
+        .collect();
+    let parsed = MatchSpec::from_str(
+        &format!("pip {}", conda.join(",")),
+        ParseStrictness::Lenient,
+    )
+    .ok()?;
+    Some(CondaDependency {
+        spec: parsed,
+        location,
+    })
 }
 
 #[cfg(test)]
