@@ -13,7 +13,8 @@ Each input is locked for CPython 3.12 on linux-64 (manylinux_2_28) with packages
 to 2026-06-01, twice:
 
 - envlock: `envlock resolve requirements.txt -c fixtures/channels/pyconda --python 3.12
-  -p linux-64 --exclude-newer 2026-06-01`, its default options otherwise;
+  -p linux-64 --exclude-newer 2026-06-01`, its default options otherwise (the channel is a
+  copy with a current pip added, as conda-forge has: see `with_current_pip`);
 - uv, the bar: `uv pip compile requirements.txt --generate-hashes --python-version 3.12.1
   --python-platform x86_64-manylinux_2_28 --exclude-newer 2026-06-01`.
 
@@ -28,6 +29,10 @@ Usage, from the repository root:
     python3 bench/realworld.py --envlock target/release/envlock --uv /tmp/uvenv/bin/uv \
         --python312 ~/.pyenv/versions/3.12.1/bin/python3.12 --corpus /work/realworld \
         [--jobs 2] [--only NAME] [--json out.json] [--cache DIR]
+
+With `--install-uv-only`, each lock that only uv makes is then installed by uv itself (`uv pip
+sync --require-hashes` into a new venv of that CPython 3.12): whether it is a lock a user can
+install, or only one that ignored a Requires-Python bound.
 
 Prints one line per input and the counts. Only the Python standard library is needed here.
 """
@@ -57,6 +62,33 @@ UV_PYTHON_VERSION = "3.12.1"  # the pyconda channel's python 3.12
 CONDA_PLATFORM = "linux-64"
 UV_PLATFORM = "x86_64-manylinux_2_28"
 EXCLUDE_NEWER = "2026-06-01"
+
+
+# The newest pip on PyPI for CPython 3.12 before EXCLUDE_NEWER, which conda-forge had too.
+CONDA_FORGE_PIP = "26.1.2"
+
+
+def with_current_pip(root: Path) -> Path:
+    """A copy of the fixture channel `pyconda` under `root`, with a record of pip
+    CONDA_FORGE_PIP beside its pip 24.0, and returns it. A conda-forge user's env gets the newest
+    pip; with 24.0 alone, a requirement on pip>=24.2 (pipdeptree 2.23.4) fails only here. The
+    record's hashes name no real file: nothing is installed from this channel."""
+    channel = root / "pyconda"
+    shutil.copytree(REPO_ROOT / "fixtures/channels/pyconda", channel)
+    noarch = channel / "noarch/repodata.json"
+    repodata = json.loads(noarch.read_text())
+    old = repodata["packages.conda"]["pip-24.0-pyhd8ed1ab_0.conda"]
+    filename = f"pip-{CONDA_FORGE_PIP}-pyh8b19718_0.conda"
+    repodata["packages.conda"][filename] = {
+        **old,
+        "build": "pyh8b19718_0",
+        "depends": ["python >=3.9"],
+        "version": CONDA_FORGE_PIP,
+        "md5": "0" * 32,
+        "sha256": "0" * 64,
+    }
+    noarch.write_text(json.dumps(repodata, indent=1))
+    return channel
 
 
 def pip_section(text: str) -> list[str] | None:
@@ -187,7 +219,28 @@ def lock_one(args, kind: str, rel: str, caches: Path) -> dict:
                 else first_error(out)
             )
             row["uv_ignores_requires_python"] = bool(reasons)
+            row["uv"]["lock"] = (cwd / "uv.txt").read_text()
         return row
+
+
+def install_uv_lock(args, row: dict, caches: Path) -> tuple[bool, float, str]:
+    """Installs uv's lock of an input only uv locks, with uv itself (`uv pip sync`, hashes
+    checked), into a new venv of the CPython 3.12 the locks target: whether that lock is one a
+    user can install."""
+    with tempfile.TemporaryDirectory(prefix="envlock-realworld-install-") as tmp:
+        work = Path(tmp)
+        (work / "uv.txt").write_text(row["uv"]["lock"])
+        env = dict(os.environ)
+        env["UV_CACHE_DIR"] = str(caches / "uv")
+        env["UV_PYTHON_DOWNLOADS"] = "never"
+        env["PATH"] = f"{args.python_dir}{os.pathsep}{env.get('PATH', '')}"
+        made = subprocess.run([str(args.python312), "-m", "venv", "--without-pip", str(work / "venv")],
+                              capture_output=True, text=True)  # fmt: skip
+        if made.returncode != 0:
+            return False, 0.0, f"could not make a venv: {made.stderr.strip()[-240:]}"
+        sync = [str(args.uv), "pip", "sync", "uv.txt", "--no-config", "--require-hashes",
+                "--python", str(work / "venv/bin/python")]  # fmt: skip
+        return run(sync, work, env, args.install_timeout)
 
 
 def main() -> int:
@@ -195,7 +248,12 @@ def main() -> int:
     parser.add_argument("--envlock", type=Path, default=REPO_ROOT / "target/release/envlock")
     parser.add_argument("--uv", type=Path, default=shutil.which("uv"))
     parser.add_argument("--corpus", type=Path, default=Path("/work/realworld"))
-    parser.add_argument("--channel", type=Path, default=REPO_ROOT / "fixtures/channels/pyconda")
+    parser.add_argument(
+        "--channel",
+        type=Path,
+        help="the conda channel with python 3.12 and pip (default: fixtures/channels/pyconda "
+        f"with pip {CONDA_FORGE_PIP} added, see with_current_pip)",
+    )
     parser.add_argument(
         "--python312",
         type=Path,
@@ -208,8 +266,16 @@ def main() -> int:
     parser.add_argument("--kind", choices=["reqs", "envs"], action="append")
     parser.add_argument("--json", type=Path, help="write every row here")
     parser.add_argument("--cache", type=Path, help="shared cache directory (default: a new one)")
+    parser.add_argument(
+        "--install-uv-only",
+        action="store_true",
+        help="install each lock only uv makes with `uv pip sync` into a CPython 3.12 venv",
+    )
+    parser.add_argument("--install-timeout", type=float, default=900)
     args = parser.parse_args()
     args.envlock = args.envlock.resolve()
+    if args.channel is None:
+        args.channel = with_current_pip(Path(tempfile.mkdtemp(prefix="envlock-realworld-channel-")))
     args.channel = args.channel.resolve()
     args.corpus = args.corpus.resolve()
     if not args.uv:
@@ -255,6 +321,15 @@ def main() -> int:
                 extra = f"  envlock: {e['error']}"
             print(f"{mark:13} {e['seconds']:6.1f}s {u['seconds']:6.1f}s  {row['input']}{extra}", flush=True)
 
+    if args.install_uv_only:
+        for row in rows:
+            if row["uv"]["ok"] and not row["envlock"]["ok"]:
+                ok, seconds, out = install_uv_lock(args, row, caches)
+                row["uv"]["installs"] = ok
+                row["uv"]["install_error"] = "" if ok else first_error(out)
+                print(f"uv's lock {'installs' if ok else 'DOES NOT INSTALL'} ({seconds:.0f} s): "
+                      f"{row['input']} {row['uv']['install_error']}", flush=True)  # fmt: skip
+
     rows.sort(key=lambda r: r["input"])
     n = len(rows)
     e_ok = sum(r["envlock"]["ok"] for r in rows)
@@ -271,8 +346,13 @@ def main() -> int:
     ignores = [r for r in uv_only if r.get("uv_ignores_requires_python")]
     print(f"of the uv-only locks, {len(ignores)} pin a version whose Requires-Python excludes the "
           "target (uv ignores upper bounds; pip refuses to install it)")  # fmt: skip
+    if args.install_uv_only:
+        installs = [r for r in uv_only if r["uv"].get("installs")]
+        print(f"of the uv-only locks, {len(installs)} install with `uv pip sync` on CPython 3.12")
     for r in uv_only:
         print(f"  uv only: {r['input']}: {r['envlock']['error']}\n      with uv's pins: {r.get('uv_pins')}")
+        if "installs" in r["uv"]:
+            print(f"      uv's lock installs: {r['uv']['installs']} {r['uv']['install_error']}")
     for r in differ:
         print(f"  pins differ: {r['input']}: {r['difference'][:400]}")
     for r in inconsistent:

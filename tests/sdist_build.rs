@@ -724,6 +724,77 @@ fn an_interrupted_build_leaves_no_process_and_no_directory() {
     }
 }
 
+/// After five failed metadata builds of one project, its other sdist-only versions are left out
+/// unbuilt: a version with a wheel still locks, and when none is left the failure says why, at
+/// once, instead of building every old sdist (mmcv has a hundred, none of which builds on 3.12).
+#[test]
+fn a_project_whose_sdists_keep_failing_is_not_built_forever() {
+    let Some(p) = Project::new(|_| {}) else {
+        return;
+    };
+    let log = p.path("builds.log");
+    let backend = format!(
+        "def prepare_metadata_for_build_wheel(d, config_settings=None):\n    \
+             open({log:?}, 'a').write('built\\n')\n    \
+             raise SystemExit('cannot import name convert_path')\n",
+        log = log.display().to_string()
+    );
+    let mut index = Index::new(&p.path("brittle-index"));
+    for wheel in build_wheels().unwrap() {
+        index.real_wheel(&wheel);
+    }
+    for minor in 1..=9 {
+        let version = format!("1.{minor}");
+        index.sdist(
+            "brittle",
+            &version,
+            &[
+                ("PKG-INFO", &format!("Metadata-Version: 2.1\nName: brittle\nVersion: {version}\n")),
+                (
+                    "pyproject.toml",
+                    "[build-system]\nrequires = []\nbuild-backend = \"failing\"\nbackend-path = [\".\"]\n",
+                ),
+                ("failing.py", &backend),
+            ],
+            "2024-01-01T00:00:00Z",
+        );
+    }
+    index.wheel("brittle", "0.9", &[], "2024-01-01T00:00:00Z");
+    index.write();
+    let server = Server::start(&p.path("brittle-index"), Mode::Files);
+    let url = format!("{}/simple/", server.url);
+    let builds = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+
+    p.write("requirements.txt", "brittle\n");
+    let out = ok(p.resolve_with(&url, &[]));
+    assert_eq!(pip_set(&p.lock()), ["brittle==0.9"], "{out}");
+    assert_eq!(builds(), 5, "five builds, then the wheel: {out}");
+
+    std::fs::remove_file(&log).unwrap();
+    p.write("requirements.txt", "brittle>=1.0\n");
+    let err = fails(p.resolve_with(&url, &[]));
+    assert_eq!(builds(), 5, "{err}");
+    assert!(
+        err.contains(
+            "`brittle` 1.1, 1.2, 1.3, 1.4: only an sdist, not built because the metadata builds of \
+             5 other versions failed (below)"
+        ),
+        "{err}"
+    );
+    // The versions left out one at a time read as one range.
+    assert!(
+        err.contains(
+            "no usable version of `brittle` that matches >=1.0,!=1.5,!=1.6,!=1.7,!=1.8,!=1.9 and"
+        ),
+        "{err}"
+    );
+}
+
 /// Metadata with a `Requires-Python` that PEP 440 rejects but setuptools once wrote (`>=3.6,`,
 /// as celery 5.2.6 and openpyxl 3.0.7 have) is read as meant: it locks when it admits the
 /// target's python and is refused, named, when the repaired specifier does not.

@@ -88,4 +88,7 @@ pub enum Unusable {
     MetadataRequiresPython(String),
     /// Its published metadata does not parse (the error is reported too).
     InvalidMetadata,
+    /// Only an sdist, whose metadata was not built because the builds of this many other
+    /// versions of the project had failed ([`super::resolver`]'s `MAX_FAILED_BUILDS`).
+    NotBuilt(usize),
 }

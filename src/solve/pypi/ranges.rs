@@ -66,7 +66,7 @@ pub fn pinned(set: &Ranges<Version>) -> Option<&Version> {
     (set.iter().count() == 1 && *high == above_locals(low)).then_some(low)
 }
 
-/// `set` as PEP 440 specifiers, for messages: `==1.0`, `>=1.0,<2.0`, `<1.0 or >1.0`, and
+/// `set` as PEP 440 specifiers, for messages: `==1.0`, `>=1.0,<2.0`, `!=1.0`, `<1.0 or >=2.0`, and
 /// `<=2.0`, not the `<2.0.post0.dev0` that holds 2.0's local builds; empty for any version,
 /// `(no version)` for none.
 pub fn specifiers(set: &Ranges<Version>) -> String {
@@ -79,43 +79,69 @@ pub fn specifiers(set: &Ranges<Version>) -> String {
     if set.is_empty() {
         return "(no version)".to_string();
     }
-    let segments: Vec<String> = set
-        .iter()
-        .map(|(low, high)| {
-            if let (Bound::Included(a), Bound::Excluded(b)) = (low, high)
-                && *b == above_locals(a)
-            {
-                return format!("=={a}");
-            }
-            if let (Bound::Included(a), Bound::Included(b)) = (low, high)
-                && a == b
-            {
-                return format!("=={a}");
-            }
-            let low = match low {
-                Bound::Unbounded => None,
-                Bound::Included(v) => Some(match below_locals(v) {
-                    Some(v) => format!(">{v}"),
-                    None => format!(">={v}"),
-                }),
-                Bound::Excluded(v) => Some(format!(">{v}")),
-            };
-            let high = match high {
-                Bound::Unbounded => None,
-                Bound::Included(v) => Some(format!("<={v}")),
-                Bound::Excluded(v) => Some(match below_locals(v) {
-                    Some(v) => format!("<={v}"),
-                    None => format!("<{v}"),
-                }),
-            };
-            match (low, high) {
-                (Some(low), Some(high)) => format!("{low},{high}"),
-                (Some(bound), None) | (None, Some(bound)) => bound,
-                (None, None) => "*".to_string(),
+    // A segment that ends just below `v` and the next that starts just above it leave out
+    // `v` alone: one range with `!=v` (`>=0.2,!=1.7.2,!=2.0`), not `>=0.2,<1.7.2 or >1.7.2,<2.0
+    // or >2.0`, which a resolve that left out one version at a time would print.
+    let mut groups: Vec<(Bound<&Version>, Bound<&Version>, Vec<&Version>)> = Vec::new();
+    for (low, high) in set.iter() {
+        if let Some(last) = groups.last_mut()
+            && let (Bound::Excluded(end), Bound::Excluded(start)) = (last.1, low.as_ref())
+            && end == start
+        {
+            last.1 = high.as_ref();
+            last.2.push(end);
+            continue;
+        }
+        groups.push((low.as_ref(), high.as_ref(), Vec::new()));
+    }
+    let segments: Vec<String> = groups
+        .into_iter()
+        .map(|(low, high, holes)| {
+            let holes: String = holes.iter().map(|v| format!(",!={v}")).collect();
+            match bounds(low, high) {
+                None if holes.is_empty() => "*".to_string(),
+                None => holes[1..].to_string(),
+                Some(bounds) => format!("{bounds}{holes}"),
             }
         })
         .collect();
     segments.join(" or ")
+}
+
+/// One segment of a version set as specifiers (`==1.0`, `>=1.0,<2.0`, `<=2.0`); `None` for
+/// no bound at all.
+fn bounds(low: Bound<&Version>, high: Bound<&Version>) -> Option<String> {
+    if let (Bound::Included(a), Bound::Excluded(b)) = (low, high)
+        && *b == above_locals(a)
+    {
+        return Some(format!("=={a}"));
+    }
+    if let (Bound::Included(a), Bound::Included(b)) = (low, high)
+        && a == b
+    {
+        return Some(format!("=={a}"));
+    }
+    let low = match low {
+        Bound::Unbounded => None,
+        Bound::Included(v) => Some(match below_locals(v) {
+            Some(v) => format!(">{v}"),
+            None => format!(">={v}"),
+        }),
+        Bound::Excluded(v) => Some(format!(">{v}")),
+    };
+    let high = match high {
+        Bound::Unbounded => None,
+        Bound::Included(v) => Some(format!("<={v}")),
+        Bound::Excluded(v) => Some(match below_locals(v) {
+            Some(v) => format!("<={v}"),
+            None => format!("<{v}"),
+        }),
+    };
+    match (low, high) {
+        (Some(low), Some(high)) => Some(format!("{low},{high}")),
+        (Some(bound), None) | (None, Some(bound)) => Some(bound),
+        (None, None) => None,
+    }
 }
 
 /// The release whose local builds end just below `bound` (`2.0` for `2.0.post0.dev0`).

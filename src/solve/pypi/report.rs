@@ -69,6 +69,10 @@ impl Display for Unusable {
                 f.write_str("its metadata could not be built from its sdist (below)")
             }
             Unusable::InvalidMetadata => f.write_str("its metadata is invalid (below)"),
+            Unusable::NotBuilt(n) => write!(
+                f,
+                "it has only an sdist, not built after the builds of {n} other versions failed"
+            ),
         }
     }
 }
@@ -271,6 +275,16 @@ fn reasons(name: &PackageName, reasons: &[Unusable], cx: &Context) -> (String, V
                 "its metadata could not be built from its sdist (below)".to_string()
             }
             Unusable::InvalidMetadata => "its metadata is invalid (below)".to_string(),
+            Unusable::NotBuilt(n) => {
+                hints.push(format!(
+                    "envlock stopped building the sdists of {name} after {n} of them failed; \
+                     `{name}==VERSION` builds that version's"
+                ));
+                format!(
+                    "only an sdist, not built because the metadata builds of {n} other versions \
+                     failed (below)"
+                )
+            }
         });
     }
     (parts.join("; "), hints)
@@ -577,8 +591,19 @@ mod tests {
         );
         assert_eq!(
             specifiers(&Ranges::singleton(v("1.0")).complement()),
-            "<1.0 or >1.0"
+            "!=1.0"
         );
+        // Versions left out one at a time read as one range with holes.
+        let holes = ["1.7.2", "2.0", "2.1"]
+            .iter()
+            .fold(Ranges::higher_than(v("0.2.10")), |set, x| {
+                set.intersection(&Ranges::singleton(v(x)).complement())
+            });
+        assert_eq!(specifiers(&holes), ">=0.2.10,!=1.7.2,!=2.0,!=2.1");
+        let apart = Ranges::strictly_lower_than(v("1.0"))
+            .union(&Ranges::higher_than(v("2.0")))
+            .intersection(&Ranges::singleton(v("3.0")).complement());
+        assert_eq!(specifiers(&apart), "<1.0 or >=2.0,!=3.0");
     }
 
     fn linux64(glibc: &str) -> Target {

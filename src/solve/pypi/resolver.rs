@@ -24,7 +24,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     fmt,
     sync::{Arc, Mutex},
 };
@@ -42,7 +42,7 @@ pub use super::graph::{Options, Pkg, Unusable, Warnings};
 use super::{
     candidates::{Candidates, classify},
     conflicts::{self, Moved},
-    index::{BuildFailed, DistFile, IndexClient, InvalidMetadata},
+    index::{BuildFailed, DistFile, DistKind, IndexClient, InvalidMetadata},
     ranges,
     report::{Context, Unavailable},
     tags::Target,
@@ -185,6 +185,7 @@ pub async fn resolve(
         seen: Mutex::default(),
         missing_extras: Mutex::default(),
         conflicts: Mutex::default(),
+        failed_builds: Mutex::default(),
     };
     for r in &provider.root {
         provider.prefetch(&r.name);
@@ -354,7 +355,17 @@ struct Provider {
     missing_extras: Mutex<HashSet<(PackageName, Version, ExtraName)>>,
     /// Packages that kept conflicting, decided earlier or later on the next attempt.
     conflicts: Mutex<conflicts::Tracker>,
+    /// The versions of each project whose sdist's metadata build failed, and those then left
+    /// out unbuilt ([`MAX_FAILED_BUILDS`]).
+    failed_builds: Mutex<HashMap<PackageName, (BTreeSet<Version>, BTreeSet<Version>)>>,
 }
+
+/// After this many failed metadata builds of one project's sdists, its other sdist-only
+/// versions are left out unbuilt unless pinned: versions with wheels are still tried. Backtracking through an
+/// old project whose every sdist fails on this python (mmcv's hundred, each needing
+/// `pkg_resources`) would otherwise build them all, for minutes, to fail anyway. pip and uv stop
+/// at the first failed build; envlock goes on past a few, which locks what they refuse.
+const MAX_FAILED_BUILDS: usize = 5;
 
 /// [`Candidates`] by project, shared with the background fetches that make them early.
 type CandidatesByName = Arc<Mutex<HashMap<PackageName, Arc<Candidates>>>>;
@@ -671,6 +682,15 @@ impl Provider {
                 &self.options,
                 self.hashes.get(&name),
             );
+            if let Some((failed, not_built)) =
+                self.failed_builds.lock().expect("not poisoned").get(&name)
+            {
+                for version in not_built.iter().filter(|v| range.contains(v)) {
+                    unusable
+                        .entry(version.clone())
+                        .or_insert_with(|| vec![Unusable::NotBuilt(failed.len())]);
+                }
+            }
             unusable.retain(|v, _| range.contains(v));
             let pinned = ranges::pinned(&range);
             for (version, file) in usable {
@@ -865,20 +885,37 @@ impl DependencyProvider for Provider {
             return Ok(range.contains(v).then(|| v.clone()));
         }
         let candidates = self.candidates(name)?;
-        let pick = candidates.pick(
-            range,
-            self.options.preferred.get(name),
-            &self.target,
-            &self.options,
-        );
-        let Some((version, file)) = pick else {
-            return Ok(None);
+        let mut range = range.clone();
+        let (version, file, metadata_file) = loop {
+            let pick = candidates.pick(
+                &range,
+                self.options.preferred.get(name),
+                &self.target,
+                &self.options,
+            );
+            let Some((version, file)) = pick else {
+                return Ok(None);
+            };
+            let metadata_file = candidates.metadata_file(&version, &file, &self.options);
+            // A pinned version is always built: that is the way to ask for it.
+            if matches!(metadata_file.kind, DistKind::Sdist(_)) && ranges::pinned(&range).is_none()
+            {
+                let mut failed = self.failed_builds.lock().expect("not poisoned");
+                if let Some((failed, not_built)) = failed.get_mut(name)
+                    && failed.len() >= MAX_FAILED_BUILDS
+                    && !failed.contains(&version)
+                {
+                    not_built.insert(version.clone());
+                    range = range.intersection(&Ranges::singleton(version).complement());
+                    continue;
+                }
+            }
+            break (version, file, metadata_file);
         };
         self.conflicts
             .lock()
             .expect("not poisoned")
             .chose(package, &version);
-        let metadata_file = candidates.metadata_file(&version, &file, &self.options);
         self.chosen.lock().expect("not poisoned").insert(
             (name.clone(), version.clone()),
             (file, metadata_file.clone()),
@@ -931,6 +968,13 @@ impl DependencyProvider for Provider {
                     Ok(m) => m,
                     Err(e) => match e.downcast::<BuildFailed>() {
                         Ok(build) => {
+                            self.failed_builds
+                                .lock()
+                                .expect("not poisoned")
+                                .entry(name.clone())
+                                .or_default()
+                                .0
+                                .insert(version.clone());
                             let mut failures = self.build_failures.lock().expect("not poisoned");
                             if !failures.iter().any(|f| f.message == build.message) {
                                 failures.push(build);
