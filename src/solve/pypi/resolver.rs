@@ -357,7 +357,15 @@ struct Provider {
     conflicts: Mutex<conflicts::Tracker>,
     /// The versions of each project whose sdist's metadata build failed, and those then left
     /// out unbuilt ([`MAX_FAILED_BUILDS`]).
-    failed_builds: Mutex<HashMap<PackageName, (BTreeSet<Version>, BTreeSet<Version>)>>,
+    failed_builds: Mutex<HashMap<PackageName, FailedBuilds>>,
+}
+
+/// One project's versions whose metadata build failed, and those left out unbuilt after
+/// [`MAX_FAILED_BUILDS`] failures.
+#[derive(Default)]
+struct FailedBuilds {
+    failed: BTreeSet<Version>,
+    not_built: BTreeSet<Version>,
 }
 
 /// After this many failed metadata builds of one project's sdists, its other sdist-only
@@ -682,13 +690,11 @@ impl Provider {
                 &self.options,
                 self.hashes.get(&name),
             );
-            if let Some((failed, not_built)) =
-                self.failed_builds.lock().expect("not poisoned").get(&name)
-            {
-                for version in not_built.iter().filter(|v| range.contains(v)) {
+            if let Some(builds) = self.failed_builds.lock().expect("not poisoned").get(&name) {
+                for version in builds.not_built.iter().filter(|v| range.contains(v)) {
                     unusable
                         .entry(version.clone())
-                        .or_insert_with(|| vec![Unusable::NotBuilt(failed.len())]);
+                        .or_insert_with(|| vec![Unusable::NotBuilt(builds.failed.len())]);
                 }
             }
             unusable.retain(|v, _| range.contains(v));
@@ -901,11 +907,11 @@ impl DependencyProvider for Provider {
             if matches!(metadata_file.kind, DistKind::Sdist(_)) && ranges::pinned(&range).is_none()
             {
                 let mut failed = self.failed_builds.lock().expect("not poisoned");
-                if let Some((failed, not_built)) = failed.get_mut(name)
-                    && failed.len() >= MAX_FAILED_BUILDS
-                    && !failed.contains(&version)
+                if let Some(builds) = failed.get_mut(name)
+                    && builds.failed.len() >= MAX_FAILED_BUILDS
+                    && !builds.failed.contains(&version)
                 {
-                    not_built.insert(version.clone());
+                    builds.not_built.insert(version.clone());
                     range = range.intersection(&Ranges::singleton(version).complement());
                     continue;
                 }
@@ -973,7 +979,7 @@ impl DependencyProvider for Provider {
                                 .expect("not poisoned")
                                 .entry(name.clone())
                                 .or_default()
-                                .0
+                                .failed
                                 .insert(version.clone());
                             let mut failures = self.build_failures.lock().expect("not poisoned");
                             if !failures.iter().any(|f| f.message == build.message) {
