@@ -369,11 +369,14 @@ struct FailedBuilds {
 }
 
 /// After this many failed metadata builds of one project's sdists, its other sdist-only
-/// versions are left out unbuilt unless pinned: versions with wheels are still tried. Backtracking through an
-/// old project whose every sdist fails on this python (mmcv's hundred, each needing
-/// `pkg_resources`) would otherwise build them all, for minutes, to fail anyway. pip and uv stop
-/// at the first failed build; envlock goes on past a few, which locks what they refuse.
-const MAX_FAILED_BUILDS: usize = 5;
+/// versions are left out unbuilt unless pinned: versions with wheels are still tried.
+/// Backtracking through an old project whose every sdist fails on this python (mmcv's hundred,
+/// each needing `pkg_resources`) would otherwise build them all, for minutes, to fail anyway.
+/// pip and uv stop at the first failed build; envlock goes on past a few, which locks what they
+/// refuse: the deprecated `sklearn` fails to build on purpose in 7 versions before its
+/// 0.0.post1, which locks (a cap of 5 lost that lock in the real-world bench). (An sdist-only version whose metadata is static is left out too: rare among the old
+/// releases this is about.)
+const MAX_FAILED_BUILDS: usize = 10;
 
 /// [`Candidates`] by project, shared with the background fetches that make them early.
 type CandidatesByName = Arc<Mutex<HashMap<PackageName, Arc<Candidates>>>>;
