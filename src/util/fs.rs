@@ -220,8 +220,8 @@ static LIVE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// has a 10-minute timeout).
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Removes the directories `<prefix><pid>-*` under `root` whose process `pid` no longer runs and
-/// that were last changed more than `min_age` ago. Only on Linux, where `/proc` tells whether a
+/// Removes the directories `<prefix><pid>-*` under `root` that are this user's, whose process
+/// `pid` no longer runs and that were last changed more than `min_age` ago. Only on Linux, where `/proc` tells whether a
 /// process runs; elsewhere nothing is removed. Best effort: a failure leaves the directory.
 fn sweep_stale(root: &Path, prefix: &str, min_age: std::time::Duration) {
     if !cfg!(target_os = "linux") || !Path::new("/proc/self").exists() {
@@ -240,16 +240,33 @@ fn sweep_stale(root: &Path, prefix: &str, min_age: std::time::Duration) {
         else {
             continue;
         };
+        // `DirEntry::metadata` does not follow a symlink: only real directories, and only
+        // this user's (the temporary directory is shared).
         let old = entry
             .metadata()
             .ok()
-            .filter(|m| m.is_dir())
+            .filter(|m| m.is_dir() && owned_by_this_user(m))
             .and_then(|m| m.modified().ok())
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age >= min_age);
         if old && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+/// Whether the file of `meta` belongs to the effective user of this process.
+fn owned_by_this_user(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid(2) takes nothing and always succeeds.
+        meta.uid() == unsafe { libc::geteuid() }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        false
     }
 }
 
@@ -507,6 +524,11 @@ mod tests {
         let unnamed = make("envlock-build-abc");
         let file = root.path().join("envlock-build-99999999-file");
         std::fs::write(&file, "").unwrap();
+        // A link with our name to someone's directory: neither it nor its target goes.
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join("keep"), "").unwrap();
+        let link = root.path().join("envlock-build-99999998-link");
+        std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
 
         // Too young: kept, whoever made it.
         sweep_stale(
@@ -518,7 +540,17 @@ mod tests {
 
         sweep_stale(root.path(), "envlock-build-", std::time::Duration::ZERO);
         assert!(!dead.exists(), "the dead process's directory is removed");
-        for kept in [&own, &init, &other, &unnamed, &file] {
+        assert!(elsewhere.path().join("keep").exists());
+        let mut kept = vec![own, init, other, unnamed, file, link];
+        // Another user's directory with our name (only root can make one here): kept.
+        // SAFETY: geteuid(2) takes nothing and always succeeds.
+        if unsafe { libc::geteuid() } == 0 {
+            let theirs = make("envlock-build-99999997-abc");
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            sweep_stale(root.path(), "envlock-build-", std::time::Duration::ZERO);
+            kept.push(theirs);
+        }
+        for kept in &kept {
             assert!(kept.exists(), "{} is kept", kept.display());
         }
     }
